@@ -1,0 +1,59 @@
+//! Debian's own formats, parsed strictly and without I/O.
+//!
+//! Everything bulwark knows about the Debian archive starts here: package
+//! [`Version`]s ordered exactly like `dpkg --compare-versions`, deb822
+//! [`control`] paragraphs, dependency [`relation`]s, signed-index
+//! [`release`] files and the host's apt [`sources`]. Nothing in this crate
+//! touches the network or the filesystem beyond reading files it is handed,
+//! so every parser can be fuzzed.
+//!
+//! ```
+//! use bulwark_debian::Version;
+//! let a: Version = "1:2.36-9+deb12u4".parse().unwrap();
+//! let b: Version = "2.36-9+deb12u10".parse().unwrap();
+//! assert!(a > b); // the epoch wins
+//! ```
+
+pub mod control;
+pub mod relation;
+pub mod release;
+pub mod sources;
+pub mod time;
+mod version;
+
+pub use control::{Paragraph, parse_paragraphs};
+pub use relation::{Dependency, Relation, VersionOp};
+pub use version::{Version, VersionError, compare_versions};
+
+/// A Debian architecture name such as `amd64` or `arm64`.
+pub type Arch = String;
+
+/// Maps a Debian architecture to the OCI `platform.architecture` value and variant.
+pub fn oci_platform(debian_arch: &str) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match debian_arch {
+        "amd64" => ("amd64", None),
+        "arm64" => ("arm64", Some("v8")),
+        "armhf" => ("arm", Some("v7")),
+        "armel" => ("arm", Some("v5")),
+        "i386" => ("386", None),
+        "ppc64el" => ("ppc64le", None),
+        "s390x" => ("s390x", None),
+        "riscv64" => ("riscv64", None),
+        "mips64el" => ("mips64le", None),
+        _ => return None,
+    })
+}
+
+/// The Debian architecture of the machine bulwark runs on.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "i386",
+        "arm" => "armhf",
+        "powerpc64" => "ppc64el",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
+}

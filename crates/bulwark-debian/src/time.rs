@@ -1,0 +1,101 @@
+//! The RFC 2822-style dates of `Release` files (`Date`, `Valid-Until`) and
+//! UTC formatting helpers, without a date library.
+
+/// Parses `Sat, 17 May 2025 09:38:38 UTC` (day name optional; zone `UTC`,
+/// `GMT`, `Z` or `±hhmm`) into seconds since the Unix epoch.
+pub fn parse_rfc2822(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let s = match s.split_once(',') {
+        Some((_, rest)) => rest.trim(),
+        None => s,
+    };
+    let mut it = s.split_ascii_whitespace();
+    let day: i64 = it.next()?.parse().ok()?;
+    let month = match it.next()?.to_ascii_lowercase().as_str() {
+        "jan" => 1,
+        "feb" => 2,
+        "mar" => 3,
+        "apr" => 4,
+        "may" => 5,
+        "jun" => 6,
+        "jul" => 7,
+        "aug" => 8,
+        "sep" => 9,
+        "oct" => 10,
+        "nov" => 11,
+        "dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = it.next()?.parse().ok()?;
+    let mut hms = it.next()?.split(':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let m: i64 = hms.next()?.parse().ok()?;
+    let sec: i64 = hms.next().unwrap_or("0").parse().ok()?;
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let offset = match it.next() {
+        None | Some("UTC" | "GMT" | "Z" | "UT") => 0,
+        Some(z) if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => {
+            let hh: i64 = z[1..3].parse().ok()?;
+            let mm: i64 = z[3..5].parse().ok()?;
+            let o = hh * 3600 + mm * 60;
+            if z.starts_with('-') { -o } else { o }
+        }
+        Some(_) => return None,
+    };
+    Some(days_from_civil(year, month, day) * 86400 + h * 3600 + m * 60 + sec - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Formats seconds since the epoch as RFC 3339 UTC (`2025-05-17T09:38:38Z`).
+pub fn format_rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_dates() {
+        assert_eq!(parse_rfc2822("Sat, 17 May 2025 09:38:38 UTC"), Some(1747474718));
+        assert_eq!(parse_rfc2822("17 May 2025 11:38:38 +0200"), Some(1747474718));
+        assert_eq!(parse_rfc2822("Thu, 01 Jan 1970 00:00:00 UTC"), Some(0));
+        assert_eq!(parse_rfc2822("garbage"), None);
+        assert_eq!(parse_rfc2822("Sat, 17 Foo 2025 09:38:38 UTC"), None);
+    }
+
+    #[test]
+    fn rfc3339_roundtrip() {
+        assert_eq!(format_rfc3339(1747474718), "2025-05-17T09:38:38Z");
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(951782400), "2000-02-29T00:00:00Z");
+    }
+}
