@@ -15,6 +15,7 @@
 //! ```
 
 pub mod control;
+pub mod packages;
 pub mod relation;
 pub mod release;
 pub mod sources;
@@ -22,6 +23,7 @@ pub mod time;
 mod version;
 
 pub use control::{Paragraph, parse_paragraphs};
+pub use packages::{PackageRecord, parse_packages};
 pub use relation::{Dependency, Relation, VersionOp};
 pub use version::{Version, VersionError, compare_versions};
 

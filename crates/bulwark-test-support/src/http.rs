@@ -67,9 +67,9 @@ impl HttpServer {
     pub fn clear_faults(&self) {
         self.state.lock().unwrap().faults.clear();
     }
-    /// How many requests reached paths ending with `suffix`.
+    /// How many requests reached paths containing `suffix`.
     pub fn hits(&self, suffix: &str) -> usize {
-        self.state.lock().unwrap().hits.iter().filter(|(k, _)| k.ends_with(suffix)).map(|(_, v)| v).sum()
+        self.state.lock().unwrap().hits.iter().filter(|(k, _)| k.contains(suffix)).map(|(_, v)| v).sum()
     }
 }
 

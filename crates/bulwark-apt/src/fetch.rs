@@ -1,0 +1,167 @@
+//! HTTP(S) and `file:` downloads with retries, size limits and digest checks.
+
+use std::io::Read;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::cache::Cache;
+
+/// Why a download failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {reason}")]
+    Transport { url: String, reason: String },
+    #[error("{url}: expected {expected_size} bytes with sha256 {expected}, got {found_size} bytes with sha256 {found}; the mirror may be out of sync or tampered with")]
+    Digest { url: String, expected: String, expected_size: u64, found: String, found_size: u64 },
+    #[error("{url}: more than the {limit} bytes expected (size pinned by a signed index, or a safety limit); the mirror may be out of sync or tampered with")]
+    TooLarge { url: String, limit: u64 },
+    #[error("cache {path}: {source}")]
+    Cache { path: String, source: std::io::Error },
+}
+
+impl FetchError {
+    /// Whether the server said the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, FetchError::Status { status: 404 | 410, .. })
+    }
+}
+
+/// Downloads files; cheap to clone and share between threads.
+#[derive(Clone, Debug)]
+pub struct Fetcher {
+    client: reqwest::blocking::Client,
+    cache: Option<Cache>,
+    retries: u32,
+}
+
+fn install_crypto_provider() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl Fetcher {
+    /// A fetcher with an optional blob cache.
+    pub fn new(cache: Option<Cache>) -> Result<Self, FetchError> {
+        install_crypto_provider();
+        let client = reqwest::blocking::Client::builder()
+            .user_agent(concat!("bulwark/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(20))
+            .timeout(Duration::from_secs(600))
+            .build()
+            .map_err(|e| FetchError::Transport { url: "(client)".into(), reason: e.to_string() })?;
+        Ok(Fetcher { client, cache, retries: 3 })
+    }
+
+    pub fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
+    }
+
+    /// Fetches a mutable resource (e.g. `InRelease`), never from the cache.
+    pub fn get(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+        self.with_retries(url, || self.get_once(url, limit))
+    }
+
+    /// Fetches an immutable blob and checks its size and sha256; served from
+    /// and stored into the cache.
+    pub fn get_verified(&self, url: &str, size: u64, sha256: &str) -> Result<Vec<u8>, FetchError> {
+        if let Some(c) = &self.cache
+            && let Some(data) = c.get(sha256)
+            && data.len() as u64 == size
+        {
+            return Ok(data);
+        }
+        let data = self.with_retries(url, || {
+            let data = self.get_once(url, size)?;
+            let found = hex::encode(Sha256::digest(&data));
+            if data.len() as u64 != size || found != sha256 {
+                return Err(FetchError::Digest {
+                    url: url.to_owned(),
+                    expected: sha256.to_owned(),
+                    expected_size: size,
+                    found,
+                    found_size: data.len() as u64,
+                });
+            }
+            Ok(data)
+        })?;
+        if let Some(c) = &self.cache {
+            c.put(sha256, &data)
+                .map_err(|source| FetchError::Cache { path: c.root().display().to_string(), source })?;
+        }
+        Ok(data)
+    }
+
+    fn with_retries<T>(&self, url: &str, mut f: impl FnMut() -> Result<T, FetchError>) -> Result<T, FetchError> {
+        let mut attempt = 0;
+        loop {
+            match f() {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let transient = match &e {
+                        FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+                        FetchError::Transport { .. } => !url.starts_with("file:"),
+                        // A truncated body surfaces as a size/digest mismatch.
+                        FetchError::Digest { expected_size, found_size, .. } => found_size < expected_size,
+                        _ => false,
+                    };
+                    attempt += 1;
+                    if !transient || attempt > self.retries {
+                        return Err(e);
+                    }
+                    tracing::debug!("retrying {url} after: {e}");
+                    std::thread::sleep(Duration::from_millis(200 * (1 << attempt)));
+                }
+            }
+        }
+    }
+
+    fn get_once(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+        if let Some(path) = url.strip_prefix("file://") {
+            let meta = std::fs::metadata(path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    FetchError::Status { url: url.to_owned(), status: 404 }
+                } else {
+                    FetchError::Transport { url: url.to_owned(), reason: e.to_string() }
+                }
+            })?;
+            if meta.len() > limit {
+                return Err(FetchError::TooLarge { url: url.to_owned(), limit });
+            }
+            return std::fs::read(path).map_err(|e| FetchError::Transport { url: url.to_owned(), reason: e.to_string() });
+        }
+        let transport = |e: &dyn std::fmt::Display| FetchError::Transport { url: url.to_owned(), reason: e.to_string() };
+        let resp = self.client.get(url).send().map_err(|e| transport(&error_chain(&e)))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(FetchError::Status { url: url.to_owned(), status });
+        }
+        if let Some(len) = resp.content_length()
+            && len > limit
+        {
+            return Err(FetchError::TooLarge { url: url.to_owned(), limit });
+        }
+        let mut data = Vec::new();
+        resp.take(limit + 1).read_to_end(&mut data).map_err(|e| transport(&e))?;
+        if data.len() as u64 > limit {
+            return Err(FetchError::TooLarge { url: url.to_owned(), limit });
+        }
+        Ok(data)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
