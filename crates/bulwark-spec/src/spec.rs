@@ -1,0 +1,489 @@
+//! The image spec.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A spec that cannot be used. Messages carry file, line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("{origin}: {field}: {message}")]
+    Invalid { origin: String, field: String, message: String },
+}
+
+/// An image spec. See `docs/spec.md`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Spec {
+    /// Image name (used in annotations and reports).
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub distribution: Distribution,
+    /// Debian architectures; several give an OCI index.
+    #[serde(default = "default_archs")]
+    pub archs: Vec<String>,
+    /// Packages to install (closure computed); `name` or `name=version`.
+    pub packages: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<Exclusion>,
+    /// High-risk packages (shells, package managers, ...) allowed on purpose.
+    #[serde(default)]
+    pub allow: Vec<Exclusion>,
+    #[serde(default)]
+    pub paths: PathFilters,
+    #[serde(default)]
+    pub files: Vec<LocalFile>,
+    #[serde(default)]
+    pub accounts: Accounts,
+    #[serde(default)]
+    pub config: ImageConfig,
+    #[serde(default)]
+    pub hardening: Hardening,
+    #[serde(default)]
+    pub output: OutputOptions,
+}
+
+fn default_archs() -> Vec<String> {
+    vec!["amd64".into()]
+}
+
+/// Where packages come from.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Distribution {
+    /// Debian codename (`bookworm`, `trixie`, ...).
+    #[serde(default = "default_suite")]
+    pub suite: String,
+    /// Also use `<suite>-updates`.
+    #[serde(default = "yes")]
+    pub updates: bool,
+    /// Also use `<suite>-security` (from the security archive).
+    #[serde(default = "yes")]
+    pub security: bool,
+    #[serde(default = "default_components")]
+    pub components: Vec<String>,
+    /// Archive URI; default: the host's apt sources.
+    #[serde(default)]
+    pub mirror: Option<String>,
+    /// Security archive URI; default: the host's apt sources.
+    #[serde(default)]
+    pub security_mirror: Option<String>,
+    /// Keyring file (binary or armored); default: the host's `Signed-By`.
+    #[serde(default)]
+    pub keyring: Option<String>,
+    /// Reject Release files past their `Valid-Until`.
+    #[serde(default = "yes")]
+    pub check_valid_until: bool,
+}
+
+impl Default for Distribution {
+    fn default() -> Self {
+        Distribution {
+            suite: default_suite(),
+            updates: true,
+            security: true,
+            components: default_components(),
+            mirror: None,
+            security_mirror: None,
+            keyring: None,
+            check_valid_until: true,
+        }
+    }
+}
+
+fn default_suite() -> String {
+    "bookworm".into()
+}
+fn default_components() -> Vec<String> {
+    vec!["main".into()]
+}
+fn yes() -> bool {
+    true
+}
+
+/// A package named with a reason.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Exclusion {
+    pub package: String,
+    pub reason: String,
+}
+
+/// Which package paths end up in the image.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PathFilters {
+    /// Drop `/usr/share/doc` (copyright files are kept).
+    #[serde(default = "yes")]
+    pub drop_docs: bool,
+    /// Drop man and info pages.
+    #[serde(default = "yes")]
+    pub drop_man: bool,
+    /// Drop `/usr/share/locale` translations.
+    #[serde(default = "yes")]
+    pub drop_locales: bool,
+    /// Extra glob patterns to drop (`*` within a component, `**` across).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Patterns kept even when a rule above drops them.
+    #[serde(default)]
+    pub keep: Vec<String>,
+}
+
+impl Default for PathFilters {
+    fn default() -> Self {
+        PathFilters { drop_docs: true, drop_man: true, drop_locales: true, exclude: vec![], keep: vec![] }
+    }
+}
+
+/// A local file or directory copied into the application layer.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LocalFile {
+    /// Path relative to the spec file.
+    pub src: String,
+    /// Absolute destination in the image.
+    pub dest: String,
+    /// `uid:gid` (numbers) or an account name; default `0:0`.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// File mode (octal digits, e.g. `"0644"` or `644`); default keeps the
+    /// executable bit only (0755/0644).
+    #[serde(default)]
+    pub mode: Option<Mode>,
+}
+
+/// Octal permission bits.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(into = "String")]
+pub struct Mode(pub u32);
+
+impl From<Mode> for String {
+    fn from(m: Mode) -> String {
+        format!("{:04o}", m.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        let s = match Raw::deserialize(d)? {
+            Raw::N(n) => n.to_string(),
+            Raw::S(s) => s,
+        };
+        let digits = s.trim().trim_start_matches("0o");
+        let v = u32::from_str_radix(digits, 8)
+            .ok()
+            .filter(|v| *v <= 0o7777)
+            .ok_or_else(|| serde::de::Error::custom(format!("mode {s:?} is not octal permission bits like \"0644\"")))?;
+        Ok(Mode(v))
+    }
+}
+
+/// Users, groups and the user the image runs as.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Accounts {
+    /// Account name or numeric uid; `root`/`0` needs `hardening.allow-root: true`.
+    #[serde(default = "default_run_as")]
+    pub run_as: String,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts { run_as: default_run_as(), users: vec![], groups: vec![] }
+    }
+}
+
+fn default_run_as() -> String {
+    "nonroot".into()
+}
+
+/// An extra user (added to the distroless defaults root, nobody, nonroot).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    #[serde(default)]
+    pub gid: Option<u32>,
+    #[serde(default)]
+    pub home: Option<String>,
+}
+
+/// An extra group.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Group {
+    pub name: String,
+    pub gid: u32,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// The OCI image config.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// `8080`, `8080/tcp` or `53/udp`.
+    #[serde(default)]
+    pub exposed_ports: Vec<Port>,
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+}
+
+/// An exposed port.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(into = "String")]
+pub struct Port {
+    pub number: u16,
+    pub protocol: String,
+}
+
+impl From<Port> for String {
+    fn from(p: Port) -> String {
+        format!("{}/{}", p.number, p.protocol)
+    }
+}
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        let s = match Raw::deserialize(d)? {
+            Raw::N(n) => n.to_string(),
+            Raw::S(s) => s,
+        };
+        let (num, proto) = s.split_once('/').unwrap_or((s.as_str(), "tcp"));
+        let number: u16 = num
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| serde::de::Error::custom(format!("port {s:?} is not a number between 1 and 65535")))?;
+        let protocol = proto.trim().to_ascii_lowercase();
+        if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
+            return Err(serde::de::Error::custom(format!("port {s:?}: protocol must be tcp, udp or sctp")));
+        }
+        Ok(Port { number, protocol })
+    }
+}
+
+/// Hardening switches; the defaults are the hardened choice.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Hardening {
+    /// Allow running as root (uid 0).
+    #[serde(default)]
+    pub allow_root: bool,
+    /// Allow exposing ports below 1024.
+    #[serde(default)]
+    pub allow_privileged_ports: bool,
+    /// Paths the run-as user may write (besides its home and /tmp); created as
+    /// directories owned by the run-as user.
+    #[serde(default)]
+    pub writable_paths: Vec<String>,
+    /// Keep setuid/setgid bits (stripped and reported by default).
+    #[serde(default)]
+    pub keep_setuid: bool,
+}
+
+impl Default for Hardening {
+    fn default() -> Self {
+        Hardening { allow_root: false, allow_privileged_ports: false, writable_paths: vec![], keep_setuid: false }
+    }
+}
+
+/// Output encoding options.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OutputOptions {
+    #[serde(default)]
+    pub compression: Compression,
+}
+
+/// Layer compression.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+impl Spec {
+    /// Reads and validates a spec file.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates spec text; `origin` names it in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, SpecError> {
+        let spec: Spec = serde_saphyr::from_str(text)
+            .map_err(|e| SpecError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
+        spec.validate(origin)?;
+        Ok(spec)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), SpecError> {
+        let invalid = |field: &str, message: String| SpecError::Invalid {
+            origin: origin.to_owned(),
+            field: field.to_owned(),
+            message,
+        };
+        if self.packages.is_empty() {
+            return Err(invalid("packages", "list at least one package".into()));
+        }
+        if self.archs.is_empty() {
+            return Err(invalid("archs", "list at least one architecture".into()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &self.archs {
+            if !seen.insert(a) {
+                return Err(invalid("archs", format!("'{a}' is listed twice")));
+            }
+            if !a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) || a.is_empty() {
+                return Err(invalid("archs", format!("'{a}' is not a Debian architecture name")));
+            }
+        }
+        for p in &self.packages {
+            if p.trim().is_empty() {
+                return Err(invalid("packages", "empty package name".into()));
+            }
+        }
+        for (i, e) in self.exclude.iter().chain(self.allow.iter()).enumerate() {
+            if e.reason.trim().is_empty() {
+                return Err(invalid(&format!("exclude/allow[{i}] ({})", e.package), "give a reason".into()));
+            }
+        }
+        for f in &self.files {
+            if !f.dest.starts_with('/') || f.dest.split('/').any(|c| c == "..") {
+                return Err(invalid("files.dest", format!("{:?} must be an absolute path without '..'", f.dest)));
+            }
+            if f.src.is_empty() {
+                return Err(invalid("files.src", "empty source path".into()));
+            }
+        }
+        for w in &self.hardening.writable_paths {
+            if !w.starts_with('/') || w.split('/').any(|c| c == "..") || w == "/" {
+                return Err(invalid("hardening.writable-paths", format!("{w:?} must be an absolute path below /")));
+            }
+        }
+        if !self.hardening.allow_privileged_ports
+            && let Some(p) = self.config.exposed_ports.iter().find(|p| p.number < 1024)
+        {
+            return Err(invalid(
+                "config.exposed-ports",
+                format!(
+                    "port {} is privileged (< 1024) and needs root or CAP_NET_BIND_SERVICE; use a port above 1023 or set hardening.allow-privileged-ports: true",
+                    p.number
+                ),
+            ));
+        }
+        if !self.hardening.allow_root && matches!(self.accounts.run_as.as_str(), "root" | "0" | "0:0" | "root:root") {
+            return Err(invalid(
+                "accounts.run-as",
+                "running as root defeats the hardening; use a non-root account or set hardening.allow-root: true".into(),
+            ));
+        }
+        for (k, _) in &self.config.env {
+            if k.is_empty() || k.contains('=') {
+                return Err(invalid("config.env", format!("{k:?} is not a valid variable name")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Digest of everything that influences resolution; a lock made for a
+    /// different digest is stale.
+    pub fn resolution_digest(&self) -> String {
+        let v = serde_json::json!({
+            "distribution": self.distribution,
+            "archs": self.archs,
+            "packages": self.packages,
+            "exclude": self.exclude,
+        });
+        format!("sha256:{}", hex::encode(Sha256::digest(v.to_string().as_bytes())))
+    }
+
+    /// Canonical JSON of the whole spec (recorded in provenance).
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// `examples/base.yaml` → `examples/base.lock.json`.
+pub fn lock_path_for(spec: &Path) -> PathBuf {
+    let stem = spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "spec".into());
+    spec.with_file_name(format!("{stem}.lock.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_hardened() {
+        let s = Spec::from_yaml("packages: [a]\n", "t").unwrap();
+        assert_eq!(s.accounts.run_as, "nonroot");
+        assert!(s.distribution.security && s.distribution.updates);
+        assert!(s.paths.drop_docs);
+        assert_eq!(s.archs, ["amd64"]);
+    }
+
+    #[test]
+    fn unknown_fields_have_positions() {
+        let e = Spec::from_yaml("packages: [a]\nconfig:\n  entrypont: [x]\n", "spec.yaml").unwrap_err().to_string();
+        assert!(e.contains("spec.yaml"), "{e}");
+        assert!(e.contains("entrypont"), "{e}");
+        assert!(e.contains('3'), "line number expected: {e}");
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(Spec::from_yaml("packages: [a]\nconfig: {exposed-ports: [80]}\n", "t").unwrap_err().to_string().contains("privileged"));
+        assert!(Spec::from_yaml("packages: [a]\nconfig: {exposed-ports: [99999]}\n", "t").is_err());
+        assert!(Spec::from_yaml("packages: [a]\nfiles: [{src: a, dest: /x, mode: \"0999\"}]\n", "t").is_err());
+        assert!(Spec::from_yaml("packages: [a]\naccounts: {run-as: root}\n", "t").is_err());
+        assert!(Spec::from_yaml("packages: []\n", "t").is_err());
+        assert!(Spec::from_yaml("packages: [a\n", "t").is_err());
+        let s = Spec::from_yaml("packages: [a]\nfiles: [{src: a, dest: /x, mode: 755}]\nconfig: {exposed-ports: [\"8080\", 53/udp]}\nhardening: {allow-privileged-ports: true}\n", "t").unwrap();
+        assert_eq!(s.files[0].mode, Some(Mode(0o755)));
+        assert_eq!(String::from(s.config.exposed_ports[1].clone()), "53/udp");
+    }
+}
+
