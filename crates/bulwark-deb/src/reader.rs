@@ -54,6 +54,8 @@ pub struct Entry {
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
+    /// Modification time from the archive (seconds since the epoch).
+    pub mtime: u64,
 }
 
 /// A package read in memory.
@@ -261,6 +263,7 @@ pub fn read_tar_entries<R: Read>(reader: R, limits: &Limits, origin: &str) -> Re
         let mode = header.mode().map_err(io_err)? & 0o7777;
         let uid = header.uid().unwrap_or(0);
         let gid = header.gid().unwrap_or(0);
+        let mtime = header.mtime().unwrap_or(0);
         let etype = header.entry_type();
         let size = entry.size();
         if size > limits.max_entry_size {
@@ -312,7 +315,7 @@ pub fn read_tar_entries<R: Read>(reader: R, limits: &Limits, origin: &str) -> Re
             }
             return Err(unsafe_entry(&name, "non-directory entry for the root"));
         }
-        out.push(Entry { path, kind, mode, uid, gid });
+        out.push(Entry { path, kind, mode, uid, gid, mtime });
     }
     // Read to the end of the compressed stream so that its integrity check
     // (xz/zstd checksums, gzip CRC) runs even after the tar end marker.
