@@ -369,3 +369,20 @@ mod tests {
         assert!(Destination::parse("oci:").is_err());
     }
 }
+
+impl std::str::FromStr for Destination {
+    type Err = DestinationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Destination::parse(s)
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Oci { dir, tag } => write!(f, "oci:{}{}", dir.display(), tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default()),
+            Destination::OciArchive { file, tag } => write!(f, "oci-archive:{}{}", file.display(), tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default()),
+            Destination::DockerArchive { file, reference } => write!(f, "docker-archive:{}{}", file.display(), reference.as_ref().map(|t| format!(":{t}")).unwrap_or_default()),
+        }
+    }
+}

@@ -14,7 +14,7 @@
 mod dest;
 mod types;
 
-pub use dest::{Destination, DestinationError, WriteSummary, write_images};
+pub use dest::{Destination, DestinationError, WriteSummary, write_file_atomic, write_images};
 pub use types::*;
 
 use sha2::{Digest, Sha256};

@@ -1,0 +1,306 @@
+//! `bulwark build`: lock → fetch → assemble → encode → write.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use bulwark_apt::{Cache, Fetcher, default_cache_dir};
+use bulwark_deb::{Limits, read_deb_named};
+use bulwark_debian::time::format_rfc3339;
+use bulwark_layer::{LayerCompression, encode_layer};
+use bulwark_oci::{Destination, Image, ImageSpec, Platform, RuntimeConfig, write_images};
+use bulwark_spec::{Compression, Lock, LockedPackage, Spec, lock_path_for};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::assemble::{AssembleReport, PackageSet, assemble};
+use crate::lock::resolve_lock;
+use crate::{BuildError, hardening, progress_bar};
+
+/// Options for [`build`].
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    pub spec_path: PathBuf,
+    pub dest: Destination,
+    /// Fail when the lock is missing or stale instead of (re)creating it.
+    pub frozen: bool,
+    /// Overrides `SOURCE_DATE_EPOCH` and the lock-derived default.
+    pub source_date_epoch: Option<u64>,
+    /// Overrides the spec's `output.compression`.
+    pub compression: Option<Compression>,
+    /// Defaults to a fetcher with the user's cache directory.
+    pub fetcher: Option<Fetcher>,
+    /// Time for signature checks when (re)locking (default: now).
+    pub now: Option<i64>,
+}
+
+impl BuildOptions {
+    pub fn new(spec_path: PathBuf, dest: Destination) -> Self {
+        BuildOptions { spec_path, dest, frozen: false, source_date_epoch: None, compression: None, fetcher: None, now: None }
+    }
+}
+
+/// One layer of a built image.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerReport {
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub uncompressed_size: u64,
+    pub entries: usize,
+    pub created_by: String,
+}
+
+/// One platform of a built image.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlatformReport {
+    pub arch: String,
+    pub manifest_digest: String,
+    pub packages: Vec<String>,
+    pub layers: Vec<LayerReport>,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    pub assembly: AssembleReport,
+}
+
+/// The result of a build (`--format json` prints it).
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildReport {
+    /// Digest of what the destination's index points at (manifest or index).
+    pub digest: String,
+    pub media_type: String,
+    pub destination: String,
+    pub lock: String,
+    pub lock_written: bool,
+    pub source_date_epoch: u64,
+    pub created: String,
+    pub security_context: String,
+    pub platforms: Vec<PlatformReport>,
+    pub notes: Vec<String>,
+}
+
+fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> BuildError + '_ {
+    move |source| BuildError::Io { path: path.display().to_string(), source }
+}
+
+/// Builds the image described by `opts.spec_path`.
+pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
+    let spec_path = &opts.spec_path;
+    let spec = Spec::load(spec_path)?;
+    let fetcher = match &opts.fetcher {
+        Some(f) => f.clone(),
+        None => Fetcher::new(Some(Cache::new(default_cache_dir())))?,
+    };
+    let lock_path = lock_path_for(spec_path);
+    let lock_name = lock_path.display().to_string();
+    let spec_name = spec_path.display().to_string();
+    let mut notes = Vec::new();
+    let (lock, lock_written) = if lock_path.exists() {
+        let lock = Lock::load(&lock_path)?;
+        if lock.spec_digest == spec.resolution_digest() {
+            (lock, false)
+        } else if opts.frozen {
+            return Err(BuildError::LockStale { lock: lock_name, spec: spec_name });
+        } else {
+            let (l, n) = resolve_lock(&spec, spec_path, Some(&lock), &fetcher, opts.now)?;
+            notes.extend(n);
+            bulwark_oci::write_file_atomic(&lock_path, l.to_json().as_bytes())?;
+            (l, true)
+        }
+    } else if opts.frozen {
+        return Err(BuildError::LockMissing { lock: lock_name, spec: spec_name });
+    } else {
+        let (l, n) = resolve_lock(&spec, spec_path, None, &fetcher, opts.now)?;
+        notes.extend(n);
+        bulwark_oci::write_file_atomic(&lock_path, l.to_json().as_bytes())?;
+        (l, true)
+    };
+    for arch in &spec.archs {
+        if !lock.archs.contains_key(arch) {
+            return Err(BuildError::LockArch { lock: lock_name, spec: spec_name, arch: arch.clone() });
+        }
+        hardening::check_lock(&spec, spec_path, &lock, arch)?;
+    }
+
+    // Fetch every locked .deb (verified against the lock's size and sha256).
+    let wanted: Vec<&LockedPackage> = spec.archs.iter().flat_map(|a| lock.archs[a].packages.iter()).collect();
+    let total: u64 = wanted.iter().map(|p| p.size).sum();
+    let pb = progress_bar(total, "fetching");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(8).build().map_err(|e| BuildError::Sources(e.to_string()))?;
+    let fetched: Vec<Result<Vec<u8>, BuildError>> = pool.install(|| {
+        wanted
+            .par_iter()
+            .map(|p| {
+                let url = p.url();
+                let r = fetcher.get_verified(&url, p.size, &p.sha256).map_err(|e| {
+                    if e.is_not_found() {
+                        BuildError::Gone {
+                            lock: lock_name.clone(),
+                            spec: spec_name.clone(),
+                            package: p.name.clone(),
+                            version: p.version.clone(),
+                            url: url.clone(),
+                        }
+                    } else {
+                        BuildError::Fetch(e)
+                    }
+                });
+                pb.inc(p.size);
+                r
+            })
+            .collect()
+    });
+    pb.finish_and_clear();
+    let bytes: Vec<Vec<u8>> = fetched.into_iter().collect::<Result<_, _>>()?;
+    let limits = Limits::default();
+    let debs: Vec<_> = wanted
+        .par_iter()
+        .zip(bytes.par_iter())
+        .map(|(p, b)| read_deb_named(b, &limits, &p.url()).map(|d| ((*p).clone(), d)))
+        .collect::<Result<_, _>>()?;
+    drop(bytes);
+    let mut by_arch: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    let mut it = debs.into_iter();
+    for arch in &spec.archs {
+        let n = lock.archs[arch].packages.len();
+        by_arch.insert(arch.clone(), it.by_ref().take(n).collect());
+    }
+
+    // Assemble each platform.
+    let assembled: Vec<(String, crate::assemble::Assembled)> = spec
+        .archs
+        .iter()
+        .map(|arch| {
+            let set = PackageSet { arch: arch.clone(), packages: by_arch.remove(arch).unwrap_or_default() };
+            assemble(&spec, spec_path, &set).map(|a| (arch.clone(), a))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let epoch = match opts.source_date_epoch {
+        Some(e) => e,
+        None => match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) if !v.trim().is_empty() => v.trim().parse::<u64>().map_err(|_| BuildError::BadEpoch(v))?,
+            _ => assembled.iter().map(|(_, a)| a.report.newest_package_mtime).max().unwrap_or(0),
+        },
+    };
+    let created = format_rfc3339(epoch as i64);
+    let compression = match opts.compression.unwrap_or(spec.output.compression) {
+        Compression::Gzip => LayerCompression::Gzip,
+        Compression::Zstd => LayerCompression::Zstd,
+    };
+
+    // Encode layers (in parallel across platforms and layers) and images.
+    let encoded: Vec<(String, Vec<(bulwark_layer::Layer, String)>)> = assembled
+        .par_iter()
+        .map(|(arch, a)| {
+            let mut trees = vec![(&a.system, "bulwark: debian packages and system files".to_owned())];
+            if !a.app.is_empty() {
+                trees.push((&a.app, "bulwark: application files".to_owned()));
+            }
+            let layers = trees
+                .par_iter()
+                .map(|(t, by)| encode_layer(t, epoch, compression).map(|l| (l, by.clone())))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, BuildError>((arch.clone(), layers))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let mut images = Vec::new();
+    let mut platforms = Vec::new();
+    for ((arch, a), (_, layers)) in assembled.iter().zip(encoded) {
+        let (os_arch, variant) = bulwark_debian::oci_platform(arch).unwrap_or(("unknown", None));
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        if a.report.ca_bundle {
+            env.insert("SSL_CERT_FILE".into(), "/etc/ssl/certs/ca-certificates.crt".into());
+        }
+        env.extend(spec.config.env.clone());
+        let config = RuntimeConfig {
+            user: Some(format!("{}:{}", a.uid, a.gid)),
+            exposed_ports: spec
+                .config
+                .exposed_ports
+                .iter()
+                .map(|p| (String::from(p.clone()), serde_json::json!({})))
+                .collect(),
+            env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            entrypoint: spec.config.entrypoint.clone(),
+            cmd: spec.config.cmd.clone(),
+            working_dir: spec.config.workdir.clone(),
+            labels: spec.config.labels.clone(),
+            stop_signal: spec.config.stop_signal.clone(),
+        };
+        let mut annotations = spec.config.annotations.clone();
+        annotations.insert(bulwark_oci::ANNOTATION_CREATED.into(), created.clone());
+        if let Some(n) = &spec.name {
+            annotations.entry("org.opencontainers.image.title".into()).or_insert_with(|| n.clone());
+        }
+        let layer_reports: Vec<LayerReport> = layers
+            .iter()
+            .map(|(l, by)| LayerReport {
+                digest: l.digest.clone(),
+                diff_id: l.diff_id.clone(),
+                size: l.blob.len() as u64,
+                uncompressed_size: l.tar_size,
+                entries: l.entries,
+                created_by: by.clone(),
+            })
+            .collect();
+        let image = Image::build(ImageSpec {
+            platform: Platform { architecture: os_arch.into(), os: "linux".into(), variant: variant.map(str::to_owned) },
+            created: created.clone(),
+            config,
+            layers,
+            annotations,
+        });
+        platforms.push(PlatformReport {
+            arch: arch.clone(),
+            manifest_digest: image.manifest.digest.clone(),
+            packages: lock.archs[arch].packages.iter().map(|p| format!("{}={}", p.name, p.version)).collect(),
+            compressed_size: layer_reports.iter().map(|l| l.size).sum(),
+            uncompressed_size: layer_reports.iter().map(|l| l.uncompressed_size).sum(),
+            layers: layer_reports,
+            assembly: a.report.clone(),
+        });
+        images.push(image);
+    }
+    let mut index_annotations = BTreeMap::new();
+    index_annotations.insert(bulwark_oci::ANNOTATION_CREATED.to_owned(), created.clone());
+    let summary = write_images(&opts.dest, &images, index_annotations)?;
+
+    let sc_path = PathBuf::from(format!("{}.security-context.yaml", opts.dest.path().display()));
+    let (uid, gid) = (assembled[0].1.uid, assembled[0].1.gid);
+    let sc = security_context_yaml(&summary.digest, uid, gid, &spec);
+    bulwark_oci::write_file_atomic(&sc_path, sc.as_bytes()).map_err(|e| match e {
+        bulwark_oci::DestinationError::Io { path, source } => io_err(&path)(source),
+        other => BuildError::Destination(other),
+    })?;
+
+    Ok(BuildReport {
+        digest: summary.digest,
+        media_type: summary.media_type,
+        destination: opts.dest.to_string(),
+        lock: lock_path.display().to_string(),
+        lock_written,
+        source_date_epoch: epoch,
+        created,
+        security_context: sc_path.display().to_string(),
+        platforms,
+        notes,
+    })
+}
+
+/// The Kubernetes `securityContext` that matches a hardened image.
+pub fn security_context_yaml(digest: &str, uid: u32, gid: u32, spec: &Spec) -> String {
+    let mut s = format!(
+        "# Kubernetes container securityContext for image {digest}, generated by bulwark.\n\
+         # Paste it under spec.containers[*] (see docs/hardening.md).\n\
+         securityContext:\n  runAsNonRoot: true\n  runAsUser: {uid}\n  runAsGroup: {gid}\n  readOnlyRootFilesystem: true\n  allowPrivilegeEscalation: false\n  privileged: false\n  capabilities:\n    drop:\n      - ALL\n  seccompProfile:\n    type: RuntimeDefault\n"
+    );
+    let mut writable: Vec<String> = vec!["/tmp".into()];
+    writable.extend(spec.hardening.writable_paths.iter().cloned());
+    s.push_str("# The root filesystem is read-only: mount an emptyDir on each writable path:\n");
+    for (i, w) in writable.iter().enumerate() {
+        s.push_str(&format!("#   volumeMounts: [{{name: writable-{i}, mountPath: {w}}}]  volumes: [{{name: writable-{i}, emptyDir: {{}}}}]\n"));
+    }
+    s
+}

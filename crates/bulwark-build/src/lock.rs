@@ -1,0 +1,155 @@
+//! Resolution against verified indexes, and the lockfile.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bulwark_apt::{Fetcher, LoadOptions, SuiteIndex, load_suite_with};
+use bulwark_debian::time::format_rfc3339;
+use bulwark_resolve::{Request, resolve};
+use bulwark_spec::{LOCK_VERSION, Lock, LockedArch, LockedIndex, LockedPackage, LockedSuite, Spec, lock_path_for};
+
+use crate::sources::{apt_root, suites_for};
+use crate::{BuildError, hardening};
+
+/// Options for [`lock`].
+#[derive(Clone, Debug)]
+pub struct LockOptions {
+    pub spec_path: PathBuf,
+    /// Re-resolve everything to the newest versions.
+    pub update: bool,
+    /// Seconds since the epoch for signature/expiry checks (default: now).
+    pub now: Option<i64>,
+    pub fetcher: Fetcher,
+}
+
+/// What [`lock`] did.
+#[derive(Clone, Debug)]
+pub struct LockOutcome {
+    pub lock: Lock,
+    pub path: PathBuf,
+    /// False when the existing lock still fitted and was kept as is.
+    pub written: bool,
+    /// Notes from resolution (arbitrary choices among providers, cut dependencies).
+    pub notes: Vec<String>,
+}
+
+/// Resolves `SPEC` and writes `SPEC.lock.json` beside it, unless an
+/// existing lock already fits (same spec digest) and `update` is false.
+/// When the spec changed, packages keep their locked versions where still
+/// available.
+pub fn lock(opts: &LockOptions) -> Result<LockOutcome, BuildError> {
+    let spec = Spec::load(&opts.spec_path)?;
+    let path = lock_path_for(&opts.spec_path);
+    let previous = if path.exists() { Lock::load(&path).ok() } else { None };
+    if !opts.update
+        && let Some(prev) = &previous
+        && prev.spec_digest == spec.resolution_digest()
+    {
+        return Ok(LockOutcome { lock: prev.clone(), path, written: false, notes: vec![] });
+    }
+    let keep = if opts.update { None } else { previous.as_ref() };
+    let (lock, notes) = resolve_lock(&spec, &opts.spec_path, keep, &opts.fetcher, opts.now)?;
+    bulwark_oci::write_file_atomic(&path, lock.to_json().as_bytes())?;
+    Ok(LockOutcome { lock, path, written: true, notes })
+}
+
+/// Loads every suite, resolves every architecture and returns the lock.
+pub(crate) fn resolve_lock(
+    spec: &Spec,
+    spec_path: &Path,
+    previous: Option<&Lock>,
+    fetcher: &Fetcher,
+    now: Option<i64>,
+) -> Result<(Lock, Vec<String>), BuildError> {
+    let spec_dir = spec_path.parent().unwrap_or(Path::new("."));
+    let suites = suites_for(&spec.distribution, spec_dir, &apt_root())?;
+    let load_opts = LoadOptions {
+        now: now.unwrap_or_else(bulwark_apt::now_unix),
+        check_valid_until: spec.distribution.check_valid_until,
+    };
+    let results: Vec<Result<SuiteIndex, BuildError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = suites
+            .iter()
+            .map(|src| {
+                s.spawn(move || {
+                    load_suite_with(fetcher, &src.spec, &spec.archs, &src.keyring, load_opts).map_err(BuildError::from)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(BuildError::Sources("suite loader panicked".into()))))
+            .collect()
+    });
+    let indexes: Vec<SuiteIndex> = results.into_iter().collect::<Result<_, _>>()?;
+    let records: Vec<_> = indexes.iter().flat_map(|i| i.packages.iter().cloned()).collect();
+
+    let mut archs = BTreeMap::new();
+    let mut notes = Vec::new();
+    for arch in &spec.archs {
+        let mut request = Request {
+            packages: spec.packages.clone(),
+            exclude: spec.exclude.iter().map(|e| (e.package.clone(), e.reason.clone())).collect(),
+            prefer: BTreeMap::new(),
+        };
+        if let Some(prev) = previous.and_then(|p| p.archs.get(arch)) {
+            request.prefer = prev.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
+        }
+        let res = resolve(&records, arch, &request).map_err(|source| BuildError::Resolve {
+            spec: spec_path.display().to_string(),
+            arch: arch.clone(),
+            source,
+        })?;
+        hardening::check_closure(spec, spec_path, &res)?;
+        notes.extend(res.notes.iter().map(|n| format!("{arch}: {n}")));
+        notes.extend(res.cut.iter().map(|(p, d, why)| format!("{arch}: {p}: dropped dependency '{d}' ({why})")));
+        let packages = res
+            .packages
+            .iter()
+            .map(|r| {
+                let rec = &r.record;
+                LockedPackage {
+                    name: rec.name.clone(),
+                    version: rec.version.to_string(),
+                    arch: rec.arch.clone(),
+                    source: rec.source.clone(),
+                    source_version: rec.source_version.clone(),
+                    suite: rec.suite.clone(),
+                    uri: rec.archive_uri.clone(),
+                    filename: rec.filename.clone(),
+                    size: rec.size,
+                    sha256: rec.sha256.clone(),
+                    pulled_by: r.pulled_by.as_ref().map(|(p, d)| format!("{p}: {d}")),
+                }
+            })
+            .collect();
+        archs.insert(arch.clone(), LockedArch { packages });
+    }
+    let suites = indexes
+        .iter()
+        .map(|i| LockedSuite {
+            suite: i.spec.suite.clone(),
+            uri: i.spec.uri.clone(),
+            codename: i.release.codename.clone(),
+            version: i.release.version.clone(),
+            date: i.release.date.map(format_rfc3339),
+            inrelease: LockedIndex { url: i.inrelease.url.clone(), sha256: i.inrelease.sha256.clone(), size: i.inrelease.size },
+            signer: i.signer_fingerprint.clone(),
+            indexes: i
+                .indexes
+                .iter()
+                .map(|x| LockedIndex { url: x.url.clone(), sha256: x.sha256.clone(), size: x.size })
+                .collect(),
+        })
+        .collect();
+    Ok((
+        Lock {
+            lockfile_version: LOCK_VERSION,
+            spec_digest: spec.resolution_digest(),
+            generated_by: concat!("bulwark ", env!("CARGO_PKG_VERSION")).into(),
+            suites,
+            archs,
+        },
+        notes,
+    ))
+}

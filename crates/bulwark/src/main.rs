@@ -1,0 +1,54 @@
+//! The `bulwark` command line. This crate alone prints; the work happens in
+//! the library crates (`bulwark-build` and friends).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod commands;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let color = match cli.color {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
+    };
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BULWARK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .without_time()
+        .with_target(false)
+        .try_init();
+    if let Some(dir) = &cli.cache_dir {
+        set_cache_dir(dir);
+    }
+    match commands::run(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let red = if color { "\x1b[31m" } else { "" };
+            let reset = if color { "\x1b[0m" } else { "" };
+            eprintln!("{red}error{reset}: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn set_cache_dir(dir: &std::path::Path) {
+    commands::CACHE_DIR.set(dir.to_path_buf()).ok();
+}
