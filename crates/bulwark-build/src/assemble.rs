@@ -152,10 +152,11 @@ fn dropped(spec: &Spec, path: &str, kind: &EntryKind) -> bool {
             return true;
         }
     }
-    if f.drop_man && (path.starts_with("usr/share/man/") || path.starts_with("usr/share/info/")) {
+    let under = |dir: &str| path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+    if f.drop_man && (under("usr/share/man") || under("usr/share/info")) {
         return true;
     }
-    if f.drop_locales && path.starts_with("usr/share/locale/") {
+    if f.drop_locales && under("usr/share/locale") {
         return true;
     }
     f.exclude.iter().any(|x| glob_match(x, path))

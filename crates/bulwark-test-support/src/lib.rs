@@ -17,11 +17,13 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+mod archive;
 mod deb;
 mod http;
 mod key;
 mod repo;
 
+pub use archive::{MiniArchive, mini_packages};
 pub use deb::{DebBuilder, RawEntry, RawKind};
 pub use http::{Fault, HttpServer};
 pub use key::TestKey;

@@ -1,0 +1,135 @@
+//! Shared helpers: running the binary, fixtures, snapshot filters.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bulwark_test_support::MiniArchive;
+
+pub fn bulwark_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_bulwark"))
+}
+
+/// A temporary workspace with a served mini archive and a private cache.
+pub struct Ctx {
+    pub dir: tempfile::TempDir,
+    pub archive: MiniArchive,
+}
+
+impl Ctx {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new().prefix("bulwark-it-").tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("archive")).unwrap();
+        let archive = MiniArchive::new(&dir.path().join("archive"));
+        Ctx { dir, archive }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// Writes `NAME.yaml` with the archive's distribution block prepended.
+    pub fn spec(&self, name: &str, body: &str) -> PathBuf {
+        let p = self.path().join(format!("{name}.yaml"));
+        std::fs::write(&p, format!("{}{body}", self.archive.distribution_yaml())).unwrap();
+        p
+    }
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(bulwark_bin());
+        c.env("BULWARK_CACHE_DIR", self.path().join("cache"))
+            .env("NO_COLOR", "1")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .current_dir(self.path());
+        c
+    }
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+}
+
+/// Runs and asserts success, returning stdout.
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs and asserts failure with exit code 1, returning stderr.
+pub fn fails(out: Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit code 1\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// Replaces temporary paths and loopback ports so snapshots are stable.
+pub fn scrub(ctx: &Ctx, s: &str) -> String {
+    let mut s = s.replace(&ctx.path().display().to_string(), "[TMP]");
+    s = s.replace(&ctx.archive.server.url, "http://[ARCHIVE]");
+    s
+}
+
+/// Whether an external tool is present; under CI a missing tool panics.
+pub fn tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{name} is required under CI=true; run scripts/install-test-deps.sh");
+    }
+    if !found {
+        eprintln!("warning: {name} not installed; skipping this check outside CI");
+    }
+    found
+}
+
+/// Parses the JSON report printed by `build --format json`.
+pub fn report(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("bad JSON ({e}):\n{stdout}"))
+}
+
+/// Walks a layout: top-level descriptor digest from index.json.
+pub fn layout_digest(dir: &Path) -> String {
+    let idx: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    idx["manifests"][0]["digest"].as_str().unwrap().to_owned()
+}
+
+pub fn blob(dir: &Path, digest: &str) -> Vec<u8> {
+    std::fs::read(dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap()
+}
+
+/// The files of the single (or first) image's layers: path → (mode, uid, content).
+pub fn layer_files(dir: &Path) -> std::collections::BTreeMap<String, (u32, u64, Vec<u8>, String)> {
+    use std::io::Read;
+    let mut digest = layout_digest(dir);
+    let mut v: serde_json::Value = serde_json::from_slice(&blob(dir, &digest)).unwrap();
+    if v["manifests"].is_array() {
+        digest = v["manifests"][0]["digest"].as_str().unwrap().to_owned();
+        v = serde_json::from_slice(&blob(dir, &digest)).unwrap();
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for l in v["layers"].as_array().unwrap() {
+        let data = blob(dir, l["digest"].as_str().unwrap());
+        let mut tar_bytes = Vec::new();
+        flate2::read::GzDecoder::new(data.as_slice()).read_to_end(&mut tar_bytes).unwrap();
+        let mut a = tar::Archive::new(tar_bytes.as_slice());
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().display().to_string();
+            let h = e.header().clone();
+            let link = e.link_name().unwrap().map(|l| l.display().to_string()).unwrap_or_default();
+            let mut content = Vec::new();
+            e.read_to_end(&mut content).unwrap();
+            out.insert(path.trim_end_matches('/').to_owned(), (h.mode().unwrap(), h.uid().unwrap(), content, link));
+        }
+    }
+    out
+}

@@ -1,0 +1,15 @@
+//! End-to-end tests of the `bulwark` binary.
+//!
+//! - `build`, `errors`: against a synthetic signed archive on loopback;
+//! - `interop`: the images checked by real tools (skopeo, umoci, podman);
+//! - `examples`: `examples/*.yaml` built from the host's real Debian archive
+//!   and checked with skopeo, umoci, podman and trivy.
+//!
+//! Under `CI=true` a missing tool is a failure, never a skip.
+
+mod common;
+
+mod build;
+mod errors;
+mod examples;
+mod interop;
