@@ -55,13 +55,30 @@ pub enum ArchiveError {
     #[error(transparent)]
     Verify(#[from] VerifyError),
     #[error("{origin}: {source}")]
-    Release { origin: String, source: ReleaseError },
-    #[error("{origin}: the Release file expired at {valid_until} (Valid-Until); the mirror is stale or replaying an old archive. Use an up-to-date mirror, or set 'check-valid-until: false' for a snapshot mirror you trust")]
+    Release {
+        origin: String,
+        source: ReleaseError,
+    },
+    #[error(
+        "{origin}: the Release file expired at {valid_until} (Valid-Until); the mirror is stale or replaying an old archive. Use an up-to-date mirror, or set 'check-valid-until: false' for a snapshot mirror you trust"
+    )]
     Expired { origin: String, valid_until: String },
-    #[error("{origin}: signed Release is for suite {found:?}, not {expected:?} (possible replay of another suite)")]
-    WrongSuite { origin: String, expected: String, found: String },
-    #[error("{origin}: the signed Release lists no Packages index for {component}/binary-{arch}; check the suite, component and architecture")]
-    MissingIndex { origin: String, component: String, arch: String },
+    #[error(
+        "{origin}: signed Release is for suite {found:?}, not {expected:?} (possible replay of another suite)"
+    )]
+    WrongSuite {
+        origin: String,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "{origin}: the signed Release lists no Packages index for {component}/binary-{arch}; check the suite, component and architecture"
+    )]
+    MissingIndex {
+        origin: String,
+        component: String,
+        arch: String,
+    },
     #[error("{url}: cannot decompress: {reason}")]
     Decompress { url: String, reason: String },
     #[error(transparent)]
@@ -86,7 +103,16 @@ pub fn load_suite(
     keyring: &Keyring,
     now: Option<i64>,
 ) -> Result<SuiteIndex, ArchiveError> {
-    load_suite_with(fetcher, spec, archs, keyring, LoadOptions { now: now.unwrap_or_else(crate::now_unix), check_valid_until: true })
+    load_suite_with(
+        fetcher,
+        spec,
+        archs,
+        keyring,
+        LoadOptions {
+            now: now.unwrap_or_else(crate::now_unix),
+            check_valid_until: true,
+        },
+    )
 }
 
 /// [`load_suite`] with explicit options.
@@ -106,20 +132,31 @@ pub fn load_suite_with(
         size: data.len() as u64,
     };
     let verified = verify_inrelease(&data, keyring, opts.now, &inrelease_url)?;
-    let release = Release::parse(&verified.text)
-        .map_err(|source| ArchiveError::Release { origin: inrelease_url.clone(), source })?;
-    if release.suite.as_deref() != Some(spec.suite.as_str()) && release.codename.as_deref() != Some(spec.suite.as_str()) {
+    let release = Release::parse(&verified.text).map_err(|source| ArchiveError::Release {
+        origin: inrelease_url.clone(),
+        source,
+    })?;
+    if release.suite.as_deref() != Some(spec.suite.as_str())
+        && release.codename.as_deref() != Some(spec.suite.as_str())
+    {
         return Err(ArchiveError::WrongSuite {
             origin: inrelease_url,
             expected: spec.suite.clone(),
-            found: release.codename.clone().or(release.suite.clone()).unwrap_or_default(),
+            found: release
+                .codename
+                .clone()
+                .or(release.suite.clone())
+                .unwrap_or_default(),
         });
     }
     if opts.check_valid_until
         && let Some(v) = release.valid_until
         && v < opts.now
     {
-        return Err(ArchiveError::Expired { origin: inrelease_url, valid_until: format_rfc3339(v) });
+        return Err(ArchiveError::Expired {
+            origin: inrelease_url,
+            valid_until: format_rfc3339(v),
+        });
     }
     let mut indexes = Vec::new();
     let mut packages = Vec::new();
@@ -127,7 +164,10 @@ pub fn load_suite_with(
         for arch in archs {
             let dir = format!("{component}/binary-{arch}");
             let candidates = ["Packages.xz", "Packages.gz", "Packages"];
-            let Some(file) = candidates.iter().find_map(|c| release.file(&format!("{dir}/{c}"))) else {
+            let Some(file) = candidates
+                .iter()
+                .find_map(|c| release.file(&format!("{dir}/{c}")))
+            else {
                 return Err(ArchiveError::MissingIndex {
                     origin: inrelease_url.clone(),
                     component: component.clone(),
@@ -138,23 +178,30 @@ pub fn load_suite_with(
             let by_hash_url = format!("{base}/{dir}/by-hash/SHA256/{}", file.sha256);
             let compressed = if release.acquire_by_hash {
                 match fetcher.get_verified(&by_hash_url, file.size, &file.sha256) {
-                    Err(e) if e.is_not_found() => fetcher.get_verified(&plain_url, file.size, &file.sha256)?,
+                    Err(e) if e.is_not_found() => {
+                        fetcher.get_verified(&plain_url, file.size, &file.sha256)?
+                    }
                     other => other?,
                 }
             } else {
                 fetcher.get_verified(&plain_url, file.size, &file.sha256)?
             };
-            let text = decompress(&file.path, &compressed).map_err(|reason| ArchiveError::Decompress {
-                url: plain_url.clone(),
-                reason,
-            })?;
+            let text =
+                decompress(&file.path, &compressed).map_err(|reason| ArchiveError::Decompress {
+                    url: plain_url.clone(),
+                    reason,
+                })?;
             let mut recs = parse_packages(&text, &plain_url)?;
             for r in &mut recs {
                 r.suite = spec.suite.clone();
                 r.archive_uri = spec.uri.clone();
             }
             packages.extend(recs);
-            indexes.push(IndexDigest { url: plain_url, sha256: file.sha256.clone(), size: file.size });
+            indexes.push(IndexDigest {
+                url: plain_url,
+                sha256: file.sha256.clone(),
+                size: file.size,
+            });
         }
     }
     Ok(SuiteIndex {
@@ -177,7 +224,9 @@ fn decompress(path: &str, data: &[u8]) -> Result<String, String> {
     } else {
         Box::new(data)
     };
-    r.take(LIMIT + 1).read_to_end(&mut out).map_err(|e| e.to_string())?;
+    r.take(LIMIT + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
     if out.len() as u64 > LIMIT {
         return Err("index larger than 2 GiB".into());
     }

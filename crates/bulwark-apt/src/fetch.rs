@@ -15,18 +15,37 @@ pub enum FetchError {
     Status { url: String, status: u16 },
     #[error("{url}: {reason}")]
     Transport { url: String, reason: String },
-    #[error("{url}: expected {expected_size} bytes with sha256 {expected}, got {found_size} bytes with sha256 {found}; the mirror may be out of sync or tampered with")]
-    Digest { url: String, expected: String, expected_size: u64, found: String, found_size: u64 },
-    #[error("{url}: more than the {limit} bytes expected (size pinned by a signed index, or a safety limit); the mirror may be out of sync or tampered with")]
+    #[error(
+        "{url}: expected {expected_size} bytes with sha256 {expected}, got {found_size} bytes with sha256 {found}; the mirror may be out of sync or tampered with"
+    )]
+    Digest {
+        url: String,
+        expected: String,
+        expected_size: u64,
+        found: String,
+        found_size: u64,
+    },
+    #[error(
+        "{url}: more than the {limit} bytes expected (size pinned by a signed index, or a safety limit); the mirror may be out of sync or tampered with"
+    )]
     TooLarge { url: String, limit: u64 },
     #[error("cache {path}: {source}")]
-    Cache { path: String, source: std::io::Error },
+    Cache {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl FetchError {
     /// Whether the server said the file does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, FetchError::Status { status: 404 | 410, .. })
+        matches!(
+            self,
+            FetchError::Status {
+                status: 404 | 410,
+                ..
+            }
+        )
     }
 }
 
@@ -54,8 +73,15 @@ impl Fetcher {
             .connect_timeout(Duration::from_secs(20))
             .timeout(Duration::from_secs(600))
             .build()
-            .map_err(|e| FetchError::Transport { url: "(client)".into(), reason: e.to_string() })?;
-        Ok(Fetcher { client, cache, retries: 3 })
+            .map_err(|e| FetchError::Transport {
+                url: "(client)".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Fetcher {
+            client,
+            cache,
+            retries: 3,
+        })
     }
 
     pub fn cache(&self) -> Option<&Cache> {
@@ -91,23 +117,35 @@ impl Fetcher {
             Ok(data)
         })?;
         if let Some(c) = &self.cache {
-            c.put(sha256, &data)
-                .map_err(|source| FetchError::Cache { path: c.root().display().to_string(), source })?;
+            c.put(sha256, &data).map_err(|source| FetchError::Cache {
+                path: c.root().display().to_string(),
+                source,
+            })?;
         }
         Ok(data)
     }
 
-    fn with_retries<T>(&self, url: &str, mut f: impl FnMut() -> Result<T, FetchError>) -> Result<T, FetchError> {
+    fn with_retries<T>(
+        &self,
+        url: &str,
+        mut f: impl FnMut() -> Result<T, FetchError>,
+    ) -> Result<T, FetchError> {
         let mut attempt = 0;
         loop {
             match f() {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     let transient = match &e {
-                        FetchError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+                        FetchError::Status { status, .. } => {
+                            *status >= 500 || *status == 429 || *status == 408
+                        }
                         FetchError::Transport { .. } => !url.starts_with("file:"),
                         // A truncated body surfaces as a size/digest mismatch.
-                        FetchError::Digest { expected_size, found_size, .. } => found_size < expected_size,
+                        FetchError::Digest {
+                            expected_size,
+                            found_size,
+                            ..
+                        } => found_size < expected_size,
                         _ => false,
                     };
                     attempt += 1;
@@ -125,31 +163,61 @@ impl Fetcher {
         if let Some(path) = url.strip_prefix("file://") {
             let meta = std::fs::metadata(path).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    FetchError::Status { url: url.to_owned(), status: 404 }
+                    FetchError::Status {
+                        url: url.to_owned(),
+                        status: 404,
+                    }
                 } else {
-                    FetchError::Transport { url: url.to_owned(), reason: e.to_string() }
+                    FetchError::Transport {
+                        url: url.to_owned(),
+                        reason: e.to_string(),
+                    }
                 }
             })?;
             if meta.len() > limit {
-                return Err(FetchError::TooLarge { url: url.to_owned(), limit });
+                return Err(FetchError::TooLarge {
+                    url: url.to_owned(),
+                    limit,
+                });
             }
-            return std::fs::read(path).map_err(|e| FetchError::Transport { url: url.to_owned(), reason: e.to_string() });
+            return std::fs::read(path).map_err(|e| FetchError::Transport {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            });
         }
-        let transport = |e: &dyn std::fmt::Display| FetchError::Transport { url: url.to_owned(), reason: e.to_string() };
-        let resp = self.client.get(url).send().map_err(|e| transport(&error_chain(&e)))?;
+        let transport = |e: &dyn std::fmt::Display| FetchError::Transport {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        };
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .map_err(|e| transport(&error_chain(&e)))?;
         let status = resp.status().as_u16();
         if status != 200 {
-            return Err(FetchError::Status { url: url.to_owned(), status });
+            return Err(FetchError::Status {
+                url: url.to_owned(),
+                status,
+            });
         }
         if let Some(len) = resp.content_length()
             && len > limit
         {
-            return Err(FetchError::TooLarge { url: url.to_owned(), limit });
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                limit,
+            });
         }
         let mut data = Vec::new();
-        resp.take(limit + 1).read_to_end(&mut data).map_err(|e| transport(&e))?;
+        resp.take(limit + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| transport(&e))?;
         if data.len() as u64 > limit {
-            return Err(FetchError::TooLarge { url: url.to_owned(), limit });
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                limit,
+            });
         }
         Ok(data)
     }

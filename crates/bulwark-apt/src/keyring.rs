@@ -18,8 +18,13 @@ pub struct Keyring {
 /// A keyring file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
-    #[error("cannot read keyring {path}: {source}; check the Signed-By path in your apt sources or the spec's keyring")]
-    Read { path: String, source: std::io::Error },
+    #[error(
+        "cannot read keyring {path}: {source}; check the Signed-By path in your apt sources or the spec's keyring"
+    )]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("keyring {origin} is not an OpenPGP keyring: {reason}")]
     Parse { origin: String, reason: String },
     #[error("keyring {origin} contains no usable public key")]
@@ -29,17 +34,23 @@ pub enum KeyringError {
 impl Keyring {
     /// Loads a binary (`.gpg`) or armored (`.asc`) keyring file.
     pub fn load(path: &Path) -> Result<Self, KeyringError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| KeyringError::Read { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| KeyringError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_bytes(&bytes, &path.display().to_string())
     }
 
     /// Parses keyring bytes, binary or armored (several armored blocks allowed).
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self, KeyringError> {
-        let parse_err = |reason: String| KeyringError::Parse { origin: origin.to_owned(), reason };
+        let parse_err = |reason: String| KeyringError::Parse {
+            origin: origin.to_owned(),
+            reason,
+        };
         let armored = bytes.windows(10).take(4096).any(|w| w == b"-----BEGIN");
         let iter: Box<dyn Iterator<Item = pgp::errors::Result<SignedPublicKey>>> = if armored {
-            let (it, _) = SignedPublicKey::from_armor_many(bytes).map_err(|e| parse_err(e.to_string()))?;
+            let (it, _) =
+                SignedPublicKey::from_armor_many(bytes).map_err(|e| parse_err(e.to_string()))?;
             Box::new(it)
         } else {
             Box::new(SignedPublicKey::from_bytes_many(bytes).map_err(|e| parse_err(e.to_string()))?)
@@ -52,9 +63,14 @@ impl Keyring {
             }
         }
         if keys.is_empty() {
-            return Err(KeyringError::Empty { origin: origin.to_owned() });
+            return Err(KeyringError::Empty {
+                origin: origin.to_owned(),
+            });
         }
-        Ok(Keyring { keys, origin: origin.to_owned() })
+        Ok(Keyring {
+            keys,
+            origin: origin.to_owned(),
+        })
     }
 
     /// Joins several keyrings.
@@ -66,7 +82,10 @@ impl Keyring {
 
     /// Fingerprints of the primary keys (hex, upper case).
     pub fn fingerprints(&self) -> Vec<String> {
-        self.keys.iter().map(|k| hex::encode_upper(k.primary_key.fingerprint().as_bytes())).collect()
+        self.keys
+            .iter()
+            .map(|k| hex::encode_upper(k.primary_key.fingerprint().as_bytes()))
+            .collect()
     }
 }
 
@@ -82,8 +101,14 @@ pub struct VerifiedRelease {
 pub enum VerifyError {
     #[error("{origin}: not a clear-signed OpenPGP message: {reason}")]
     Malformed { origin: String, reason: String },
-    #[error("{origin}: no valid signature by a key in {keyring}{details}; if the archive rotated its key, update the keyring (Signed-By) or the spec's 'keyring'")]
-    NoValidSignature { origin: String, keyring: String, details: String },
+    #[error(
+        "{origin}: no valid signature by a key in {keyring}{details}; if the archive rotated its key, update the keyring (Signed-By) or the spec's 'keyring'"
+    )]
+    NoValidSignature {
+        origin: String,
+        keyring: String,
+        details: String,
+    },
 }
 
 /// Checks that `data` (an InRelease file) carries at least one good
@@ -95,25 +120,43 @@ pub fn verify_inrelease(
     now: i64,
     origin: &str,
 ) -> Result<VerifiedRelease, VerifyError> {
-    let malformed = |reason: String| VerifyError::Malformed { origin: origin.to_owned(), reason };
+    let malformed = |reason: String| VerifyError::Malformed {
+        origin: origin.to_owned(),
+        reason,
+    };
     let text = std::str::from_utf8(data).map_err(|_| malformed("not UTF-8".into()))?;
-    let (msg, _) = CleartextSignedMessage::from_string(text).map_err(|e| malformed(e.to_string()))?;
+    let (msg, _) =
+        CleartextSignedMessage::from_string(text).map_err(|e| malformed(e.to_string()))?;
     let signed = msg.signed_text();
     let mut problems = Vec::new();
     for sig in msg.signatures() {
         match check_signature(sig, signed.as_bytes(), keyring, now) {
-            Ok(fpr) => return Ok(VerifiedRelease { text: msg.text().to_owned(), signer_fingerprint: fpr }),
+            Ok(fpr) => {
+                return Ok(VerifiedRelease {
+                    text: msg.text().to_owned(),
+                    signer_fingerprint: fpr,
+                });
+            }
             Err(p) => problems.push(p),
         }
     }
-    let details = if problems.is_empty() { String::new() } else { format!(" ({})", problems.join("; ")) };
-    Err(VerifyError::NoValidSignature { origin: origin.to_owned(), keyring: keyring.origin.clone(), details })
+    let details = if problems.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", problems.join("; "))
+    };
+    Err(VerifyError::NoValidSignature {
+        origin: origin.to_owned(),
+        keyring: keyring.origin.clone(),
+        details,
+    })
 }
 
 fn issuer_matches(sig: &Signature, key: &impl KeyDetails) -> bool {
     let fpr = key.fingerprint();
     let kid = key.legacy_key_id();
-    sig.issuer_fingerprint().iter().any(|f| **f == fpr) || sig.issuer_key_id().iter().any(|k| **k == kid)
+    sig.issuer_fingerprint().iter().any(|f| **f == fpr)
+        || sig.issuer_key_id().iter().any(|k| **k == kid)
 }
 
 fn expired(created: Timestamp, validity: Option<pgp::types::Duration>, now: i64) -> bool {
@@ -130,15 +173,26 @@ fn primary_self_sig(key: &SignedPublicKey) -> Option<&Signature> {
         .users
         .iter()
         .flat_map(|u| {
-            u.signatures
-                .iter()
-                .filter(move |s| s.verify_certification(pk, pgp::types::Tag::UserId, &u.id).is_ok())
+            u.signatures.iter().filter(move |s| {
+                s.verify_certification(pk, pgp::types::Tag::UserId, &u.id)
+                    .is_ok()
+            })
         })
-        .chain(key.details.direct_signatures.iter().filter(|s| s.verify_key(pk).is_ok()))
+        .chain(
+            key.details
+                .direct_signatures
+                .iter()
+                .filter(|s| s.verify_key(pk).is_ok()),
+        )
         .max_by_key(|s| s.created().map(|t| t.as_secs()).unwrap_or(0))
 }
 
-fn check_signature(sig: &Signature, signed: &[u8], keyring: &Keyring, now: i64) -> Result<String, String> {
+fn check_signature(
+    sig: &Signature,
+    signed: &[u8],
+    keyring: &Keyring,
+    now: i64,
+) -> Result<String, String> {
     match sig.hash_alg() {
         Some(HashAlgorithm::Md5 | HashAlgorithm::Sha1 | HashAlgorithm::Ripemd160) | None => {
             return Err("signature uses a weak hash algorithm (MD5/SHA-1)".into());
@@ -158,9 +212,18 @@ fn check_signature(sig: &Signature, signed: &[u8], keyring: &Keyring, now: i64) 
     for key in &keyring.keys {
         let fpr = hex::encode_upper(key.primary_key.fingerprint().as_bytes());
         if !key.details.revocation_signatures.is_empty()
-            && key.details.revocation_signatures.iter().any(|r| r.verify_key(&key.primary_key).is_ok())
+            && key
+                .details
+                .revocation_signatures
+                .iter()
+                .any(|r| r.verify_key(&key.primary_key).is_ok())
         {
-            if issuer_matches(sig, &key.primary_key) || key.public_subkeys.iter().any(|s| issuer_matches(sig, &s.key)) {
+            if issuer_matches(sig, &key.primary_key)
+                || key
+                    .public_subkeys
+                    .iter()
+                    .any(|s| issuer_matches(sig, &s.key))
+            {
                 last = format!("key {fpr} is revoked");
             }
             continue;
@@ -176,7 +239,9 @@ fn check_signature(sig: &Signature, signed: &[u8], keyring: &Keyring, now: i64) 
             // Primary keys may sign when their self-signature says so or has no flags at all.
             if let Some(s) = self_sig {
                 let flags = s.key_flags();
-                if !flags.sign() && (flags.certify() || flags.encrypt_comms() || flags.authentication()) {
+                if !flags.sign()
+                    && (flags.certify() || flags.encrypt_comms() || flags.authentication())
+                {
                     last = format!("key {fpr} is not allowed to sign data");
                     continue;
                 }
@@ -220,9 +285,14 @@ fn check_signature(sig: &Signature, signed: &[u8], keyring: &Keyring, now: i64) 
                 continue;
             }
             match binding.embedded_signature() {
-                Some(back) if back.verify_primary_key_binding(&sub.key, &key.primary_key).is_ok() => {}
+                Some(back)
+                    if back
+                        .verify_primary_key_binding(&sub.key, &key.primary_key)
+                        .is_ok() => {}
                 _ => {
-                    last = format!("signing subkey {sub_fpr} lacks a valid primary-key binding (back-signature)");
+                    last = format!(
+                        "signing subkey {sub_fpr} lacks a valid primary-key binding (back-signature)"
+                    );
                     continue;
                 }
             }

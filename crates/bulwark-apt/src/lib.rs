@@ -25,7 +25,9 @@ mod cache;
 mod fetch;
 mod keyring;
 
-pub use archive::{ArchiveError, IndexDigest, LoadOptions, SuiteIndex, SuiteSpec, load_suite, load_suite_with};
+pub use archive::{
+    ArchiveError, IndexDigest, LoadOptions, SuiteIndex, SuiteSpec, load_suite, load_suite_with,
+};
 pub use cache::{Cache, default_cache_dir};
 pub use fetch::{FetchError, Fetcher};
 pub use keyring::{Keyring, KeyringError, VerifiedRelease, VerifyError, verify_inrelease};

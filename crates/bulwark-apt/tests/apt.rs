@@ -1,4 +1,5 @@
 //! The chain of trust against a synthetic signed archive on loopback.
+#![allow(clippy::unwrap_used)]
 
 use bulwark_apt::{ArchiveError, Cache, Fetcher, Keyring, LoadOptions, SuiteSpec, load_suite_with};
 use bulwark_test_support::{DebBuilder, Fault, HttpServer, Repo, TestKey};
@@ -18,20 +19,42 @@ fn fixture(edit: impl FnOnce(&mut Repo)) -> Fixture {
     let key = TestKey::generate("bulwark test archive");
     let mut repo = Repo::new("bookworm");
     repo.add(DebBuilder::new("libc6", "2.36-9", "amd64").file("usr/lib/libc.so.6", b"libc", 0o644));
-    repo.add(DebBuilder::new("hello", "1.0-1", "amd64").depends("libc6 (>= 2.36)").file("usr/bin/hello", b"hi", 0o755));
+    repo.add(
+        DebBuilder::new("hello", "1.0-1", "amd64")
+            .depends("libc6 (>= 2.36)")
+            .file("usr/bin/hello", b"hi", 0o755),
+    );
     edit(&mut repo);
     repo.write(&root, &key);
     let server = HttpServer::serve(&root);
-    Fixture { _dir: dir, root, server, key }
+    Fixture {
+        _dir: dir,
+        root,
+        server,
+        key,
+    }
 }
 
 fn spec(f: &Fixture) -> SuiteSpec {
-    SuiteSpec { uri: f.server.url.clone(), suite: "bookworm".into(), components: vec!["main".into()] }
+    SuiteSpec {
+        uri: f.server.url.clone(),
+        suite: "bookworm".into(),
+        components: vec!["main".into()],
+    }
 }
 
 fn load(f: &Fixture, keyring: &Keyring) -> Result<bulwark_apt::SuiteIndex, ArchiveError> {
     let fetcher = Fetcher::new(None).unwrap();
-    load_suite_with(&fetcher, &spec(f), &["amd64".into()], keyring, LoadOptions { now: NOW, check_valid_until: true })
+    load_suite_with(
+        &fetcher,
+        &spec(f),
+        &["amd64".into()],
+        keyring,
+        LoadOptions {
+            now: NOW,
+            check_valid_until: true,
+        },
+    )
 }
 
 fn keyring(k: &TestKey) -> Keyring {
@@ -44,7 +67,10 @@ fn loads_a_signed_suite_by_hash() {
     let idx = load(&f, &keyring(&f.key)).unwrap();
     assert_eq!(idx.packages.len(), 2);
     assert_eq!(idx.release.codename.as_deref(), Some("bookworm"));
-    assert!(f.server.hits("/by-hash/SHA256/") >= 1, "indexes must be fetched by hash");
+    assert!(
+        f.server.hits("/by-hash/SHA256/") >= 1,
+        "indexes must be fetched by hash"
+    );
     assert_eq!(idx.packages[1].depends[0].to_string(), "libc6 (>= 2.36)");
 }
 
@@ -72,16 +98,25 @@ fn wrong_key_fails_closed() {
 fn tampered_inrelease_fails_closed() {
     let f = fixture(|_| {});
     let p = f.root.join("dists/bookworm/InRelease");
-    let text = std::fs::read_to_string(&p).unwrap().replace("Origin: Synthetic", "Origin: Synthetix");
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("Origin: Synthetic", "Origin: Synthetix");
     std::fs::write(&p, text).unwrap();
     let err = load(&f, &keyring(&f.key)).unwrap_err().to_string();
-    assert!(err.contains("no valid signature") || err.contains("bad signature"), "{err}");
+    assert!(
+        err.contains("no valid signature") || err.contains("bad signature"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unsigned_inrelease_is_rejected() {
     let f = fixture(|_| {});
-    std::fs::copy(f.root.join("dists/bookworm/Release"), f.root.join("dists/bookworm/InRelease")).unwrap();
+    std::fs::copy(
+        f.root.join("dists/bookworm/Release"),
+        f.root.join("dists/bookworm/InRelease"),
+    )
+    .unwrap();
     let err = load(&f, &keyring(&f.key)).unwrap_err().to_string();
     assert!(err.contains("not a clear-signed"), "{err}");
 }
@@ -97,7 +132,10 @@ fn tampered_packages_index_is_rejected() {
         }
     }
     let err = load(&f, &keyring(&f.key)).unwrap_err().to_string();
-    assert!(err.contains("expected") && err.contains("tampered"), "{err}");
+    assert!(
+        err.contains("expected") && err.contains("tampered"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -107,17 +145,35 @@ fn expired_release_is_rejected() {
     assert!(err.contains("expired at 2024-01-01T12:00:00Z"), "{err}");
     // Snapshot users can opt out explicitly.
     let fetcher = Fetcher::new(None).unwrap();
-    load_suite_with(&fetcher, &spec(&f), &["amd64".into()], &keyring(&f.key), LoadOptions { now: NOW, check_valid_until: false })
-        .unwrap();
+    load_suite_with(
+        &fetcher,
+        &spec(&f),
+        &["amd64".into()],
+        &keyring(&f.key),
+        LoadOptions {
+            now: NOW,
+            check_valid_until: false,
+        },
+    )
+    .unwrap();
 }
 
 #[test]
 fn missing_architecture_is_reported() {
     let f = fixture(|_| {});
     let fetcher = Fetcher::new(None).unwrap();
-    let err = load_suite_with(&fetcher, &spec(&f), &["s390x".into()], &keyring(&f.key), LoadOptions { now: NOW, check_valid_until: true })
-        .unwrap_err()
-        .to_string();
+    let err = load_suite_with(
+        &fetcher,
+        &spec(&f),
+        &["s390x".into()],
+        &keyring(&f.key),
+        LoadOptions {
+            now: NOW,
+            check_valid_until: true,
+        },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("main/binary-s390x"), "{err}");
 }
 
@@ -129,8 +185,13 @@ fn interrupted_download_is_retried_then_reported() {
     let url = spec(&f).file_url(&rec.filename);
     f.server.fault(".deb", Fault::Truncate(10));
     let fetcher = Fetcher::new(None).unwrap();
-    let err = fetcher.get_verified(&url, rec.size, &rec.sha256).unwrap_err();
-    assert!(f.server.hits(".deb") > 1, "a truncated download must be retried");
+    let err = fetcher
+        .get_verified(&url, rec.size, &rec.sha256)
+        .unwrap_err();
+    assert!(
+        f.server.hits(".deb") > 1,
+        "a truncated download must be retried"
+    );
     assert!(err.to_string().contains(&url), "{err}");
     f.server.clear_faults();
     fetcher.get_verified(&url, rec.size, &rec.sha256).unwrap();
@@ -147,7 +208,11 @@ fn cache_is_content_addressed_and_reverified() {
     fetcher.get_verified(&url, rec.size, &rec.sha256).unwrap();
     let hits = f.server.hits(".deb");
     fetcher.get_verified(&url, rec.size, &rec.sha256).unwrap();
-    assert_eq!(f.server.hits(".deb"), hits, "second fetch must come from the cache");
+    assert_eq!(
+        f.server.hits(".deb"),
+        hits,
+        "second fetch must come from the cache"
+    );
     // Corrupt the cached blob: it is discarded and fetched again.
     let blob = cache_dir.path().join("sha256").join(&rec.sha256);
     std::fs::write(&blob, b"corrupt").unwrap();

@@ -1,4 +1,5 @@
 //! The host's real Debian archive, through its own apt configuration (CI runs this).
+#![allow(clippy::unwrap_used)]
 
 use bulwark_apt::{Fetcher, Keyring, SuiteSpec, load_suite};
 use bulwark_debian::sources::read_host_sources;
@@ -6,17 +7,36 @@ use bulwark_debian::sources::read_host_sources;
 #[test]
 fn host_archive_verifies_with_host_keyring() {
     let sources = read_host_sources(std::path::Path::new("/")).unwrap();
-    let Some(entry) = sources.iter().find(|s| s.components.iter().any(|c| c == "main") && s.signed_by.is_some()) else {
+    let Some(entry) = sources
+        .iter()
+        .find(|s| s.components.iter().any(|c| c == "main") && s.signed_by.is_some())
+    else {
         panic!("no Debian 'main' source with Signed-By in the host's apt configuration");
     };
     let keyring = Keyring::load(entry.signed_by.as_deref().unwrap().as_ref()).unwrap();
     let fetcher = Fetcher::new(None).unwrap();
-    let spec = SuiteSpec { uri: entry.uri.clone(), suite: entry.suites[0].clone(), components: vec!["main".into()] };
-    let idx = load_suite(&fetcher, &spec, &[bulwark_debian::host_arch().to_owned()], &keyring, None).unwrap();
+    let spec = SuiteSpec {
+        uri: entry.uri.clone(),
+        suite: entry.suites[0].clone(),
+        components: vec!["main".into()],
+    };
+    let idx = load_suite(
+        &fetcher,
+        &spec,
+        &[bulwark_debian::host_arch().to_owned()],
+        &keyring,
+        None,
+    )
+    .unwrap();
     assert!(idx.packages.len() > 1000, "{} packages", idx.packages.len());
     assert!(idx.packages.iter().any(|p| p.name == "libc6"));
     // The same keyring must reject a signature when a single byte of the signed text changes.
     let data = fetcher.get(&idx.inrelease.url, 64 << 20).unwrap();
-    let text = String::from_utf8(data).unwrap().replacen("Components:", "Components: evil", 1);
-    assert!(bulwark_apt::verify_inrelease(text.as_bytes(), &keyring, bulwark_apt::now_unix(), "x").is_err());
+    let text = String::from_utf8(data)
+        .unwrap()
+        .replacen("Components:", "Components: evil", 1);
+    assert!(
+        bulwark_apt::verify_inrelease(text.as_bytes(), &keyring, bulwark_apt::now_unix(), "x")
+            .is_err()
+    );
 }

@@ -56,11 +56,29 @@ struct Account {
     home: String,
 }
 
-fn accounts(spec: &Spec) -> (Vec<Account>, Vec<(String, u32, Vec<String>)>) {
+/// name, gid, members
+type GroupEntry = (String, u32, Vec<String>);
+
+fn accounts(spec: &Spec) -> (Vec<Account>, Vec<GroupEntry>) {
     let mut users = vec![
-        Account { name: "root".into(), uid: 0, gid: 0, home: "/root".into() },
-        Account { name: "nobody".into(), uid: 65534, gid: 65534, home: "/nonexistent".into() },
-        Account { name: "nonroot".into(), uid: 65532, gid: 65532, home: "/home/nonroot".into() },
+        Account {
+            name: "root".into(),
+            uid: 0,
+            gid: 0,
+            home: "/root".into(),
+        },
+        Account {
+            name: "nobody".into(),
+            uid: 65534,
+            gid: 65534,
+            home: "/nonexistent".into(),
+        },
+        Account {
+            name: "nonroot".into(),
+            uid: 65532,
+            gid: 65532,
+            home: "/home/nonroot".into(),
+        },
     ];
     for u in &spec.accounts.users {
         users.retain(|x| x.name != u.name);
@@ -68,10 +86,13 @@ fn accounts(spec: &Spec) -> (Vec<Account>, Vec<(String, u32, Vec<String>)>) {
             name: u.name.clone(),
             uid: u.uid,
             gid: u.gid.unwrap_or(u.uid),
-            home: u.home.clone().unwrap_or_else(|| format!("/home/{}", u.name)),
+            home: u
+                .home
+                .clone()
+                .unwrap_or_else(|| format!("/home/{}", u.name)),
         });
     }
-    let mut groups: Vec<(String, u32, Vec<String>)> = vec![
+    let mut groups: Vec<GroupEntry> = vec![
         ("root".into(), 0, vec![]),
         ("tty".into(), 5, vec![]),
         ("staff".into(), 50, vec![]),
@@ -90,15 +111,25 @@ fn accounts(spec: &Spec) -> (Vec<Account>, Vec<(String, u32, Vec<String>)>) {
     (users, groups)
 }
 
-fn resolve_owner(owner: &str, users: &[Account], groups: &[(String, u32, Vec<String>)]) -> Option<(u32, u32)> {
+fn resolve_owner(owner: &str, users: &[Account], groups: &[GroupEntry]) -> Option<(u32, u32)> {
     let (u, g) = match owner.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (owner, None),
     };
-    let uid = u.parse::<u32>().ok().or_else(|| users.iter().find(|a| a.name == u).map(|a| a.uid))?;
+    let uid = u
+        .parse::<u32>()
+        .ok()
+        .or_else(|| users.iter().find(|a| a.name == u).map(|a| a.uid))?;
     let gid = match g {
-        Some(g) => g.parse::<u32>().ok().or_else(|| groups.iter().find(|x| x.0 == g).map(|x| x.1))?,
-        None => users.iter().find(|a| a.uid == uid).map(|a| a.gid).unwrap_or(uid),
+        Some(g) => g
+            .parse::<u32>()
+            .ok()
+            .or_else(|| groups.iter().find(|x| x.0 == g).map(|x| x.1))?,
+        None => users
+            .iter()
+            .find(|a| a.uid == uid)
+            .map(|a| a.gid)
+            .unwrap_or(uid),
     };
     Some((uid, gid))
 }
@@ -109,14 +140,18 @@ pub(crate) fn glob_match(pattern: &str, path: &str) -> bool {
         match (p.first(), s.first()) {
             (None, None) => true,
             (Some(&"**"), _) => rec(&p[1..], s) || (!s.is_empty() && rec(p, &s[1..])),
-            (Some(pc), Some(sc)) => component_match(pc.as_bytes(), sc.as_bytes()) && rec(&p[1..], &s[1..]),
+            (Some(pc), Some(sc)) => {
+                component_match(pc.as_bytes(), sc.as_bytes()) && rec(&p[1..], &s[1..])
+            }
             _ => false,
         }
     }
     fn component_match(p: &[u8], s: &[u8]) -> bool {
         match (p.first(), s.first()) {
             (None, None) => true,
-            (Some(b'*'), _) => component_match(&p[1..], s) || (!s.is_empty() && component_match(p, &s[1..])),
+            (Some(b'*'), _) => {
+                component_match(&p[1..], s) || (!s.is_empty() && component_match(p, &s[1..]))
+            }
             (Some(b'?'), Some(_)) => component_match(&p[1..], &s[1..]),
             (Some(a), Some(b)) if a == b => component_match(&p[1..], &s[1..]),
             _ => false,
@@ -152,7 +187,8 @@ fn dropped(spec: &Spec, path: &str, kind: &EntryKind) -> bool {
             return true;
         }
     }
-    let under = |dir: &str| path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+    let under =
+        |dir: &str| path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
     if f.drop_man && (under("usr/share/man") || under("usr/share/info")) {
         return true;
     }
@@ -179,7 +215,10 @@ fn merged_path(path: &str) -> Option<String> {
 pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assembled, BuildError> {
     let mut tree = Tree::default();
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
-    let mut report = AssembleReport { packages: set.packages.len(), ..Default::default() };
+    let mut report = AssembleReport {
+        packages: set.packages.len(),
+        ..Default::default()
+    };
     let mut merged_used: BTreeSet<&str> = ["bin", "sbin", "lib"].into_iter().collect();
 
     for (pkg, deb) in &set.packages {
@@ -197,7 +236,9 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
             if let Some(m) = MERGED.iter().find(|m| **m == first) {
                 merged_used.insert(m);
             }
-            let Some(path) = merged_path(&e.path) else { continue };
+            let Some(path) = merged_path(&e.path) else {
+                continue;
+            };
             if dropped(spec, &path, &e.kind) {
                 report.dropped_paths += 1;
                 continue;
@@ -209,12 +250,22 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
                     }
                     Node::dir(e.mode)
                 }
-                EntryKind::File(d) => Node { kind: NodeKind::File(Arc::new(d.clone())), mode: e.mode, uid: 0, gid: 0 },
+                EntryKind::File(d) => Node {
+                    kind: NodeKind::File(Arc::new(d.clone())),
+                    mode: e.mode,
+                    uid: 0,
+                    gid: 0,
+                },
                 EntryKind::Symlink(t) => Node::symlink(t),
                 // Hard links become copies: a sorted layer cannot guarantee
                 // the target precedes the link, and copies are rare and small.
                 EntryKind::Hardlink(t) => match data_of.get(t.as_str()) {
-                    Some(d) => Node { kind: NodeKind::File(Arc::new((*d).clone())), mode: e.mode, uid: 0, gid: 0 },
+                    Some(d) => Node {
+                        kind: NodeKind::File(Arc::new((*d).clone())),
+                        mode: e.mode,
+                        uid: 0,
+                        gid: 0,
+                    },
                     None => continue,
                 },
             };
@@ -224,7 +275,10 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
                 && a != b
                 && owners.get(&path).is_some_and(|o| o != &pkg.name)
             {
-                report.conflicts.push(format!("/{path}: {} overwrites {}", pkg.name, owners[&path]));
+                report.conflicts.push(format!(
+                    "/{path}: {} overwrites {}",
+                    pkg.name, owners[&path]
+                ));
             }
             if let Some(old) = tree.get(&path)
                 && matches!(old.kind, NodeKind::Symlink(_))
@@ -236,12 +290,21 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
             owners.insert(path, pkg.name.clone());
         }
         // The distroless scanner contract: control and md5sums per package.
-        tree.insert(&format!("var/lib/dpkg/status.d/{}", pkg.name), Node::file(deb.control.clone(), 0o644));
-        tree.insert(&format!("var/lib/dpkg/status.d/{}.md5sums", pkg.name), Node::file(deb.md5sums.clone(), 0o644));
+        tree.insert(
+            &format!("var/lib/dpkg/status.d/{}", pkg.name),
+            Node::file(deb.control.clone(), 0o644),
+        );
+        tree.insert(
+            &format!("var/lib/dpkg/status.d/{}.md5sums", pkg.name),
+            Node::file(deb.md5sums.clone(), 0o644),
+        );
     }
     for m in merged_used {
         tree.insert(&format!("usr/{m}"), Node::dir(0o755));
-        if tree.get(m).is_none_or(|n| !matches!(n.kind, NodeKind::Symlink(_))) {
+        if tree
+            .get(m)
+            .is_none_or(|n| !matches!(n.kind, NodeKind::Symlink(_)))
+        {
             tree.insert(m, Node::symlink(&format!("usr/{m}")));
         }
     }
@@ -263,7 +326,10 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
     // Accounts, like distroless: no shells, no passwords.
     let mut passwd = String::new();
     for u in &users {
-        passwd.push_str(&format!("{}:x:{}:{}:{}:{}:/sbin/nologin\n", u.name, u.uid, u.gid, u.name, u.home));
+        passwd.push_str(&format!(
+            "{}:x:{}:{}:{}:{}:/sbin/nologin\n",
+            u.name, u.uid, u.gid, u.name, u.home
+        ));
     }
     let mut group = String::new();
     for (n, g, members) in &groups {
@@ -313,7 +379,10 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
                 bundle.push(b'\n');
             }
         }
-        tree.insert("etc/ssl/certs/ca-certificates.crt", Node::file(bundle, 0o644));
+        tree.insert(
+            "etc/ssl/certs/ca-certificates.crt",
+            Node::file(bundle, 0o644),
+        );
         report.ca_bundle = true;
     }
 
@@ -323,7 +392,13 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
 
     let app = local_files(spec, spec_path, &users, &groups)?;
     check_tree(spec, spec_path, &app, &BTreeMap::new())?;
-    Ok(Assembled { system: tree, app, report, uid, gid })
+    Ok(Assembled {
+        system: tree,
+        app,
+        report,
+        uid,
+        gid,
+    })
 }
 
 /// The spec's `files`, read from disk relative to the spec.
@@ -331,18 +406,23 @@ fn local_files(
     spec: &Spec,
     spec_path: &Path,
     users: &[Account],
-    groups: &[(String, u32, Vec<String>)],
+    groups: &[GroupEntry],
 ) -> Result<Tree, BuildError> {
     let base = spec_path.parent().unwrap_or(Path::new("."));
-    let err = |m: String| BuildError::LocalFiles { spec: spec_path.display().to_string(), message: m };
+    let err = |m: String| BuildError::LocalFiles {
+        spec: spec_path.display().to_string(),
+        message: m,
+    };
     let mut tree = Tree::default();
     for f in &spec.files {
         let src = base.join(&f.src);
         let (uid, gid) = match &f.owner {
             None => (0, 0),
-            Some(o) => resolve_owner(o, users, groups).ok_or_else(|| err(format!("owner {o:?} of {} is unknown", f.src)))?,
+            Some(o) => resolve_owner(o, users, groups)
+                .ok_or_else(|| err(format!("owner {o:?} of {} is unknown", f.src)))?,
         };
-        let meta = std::fs::symlink_metadata(&src).map_err(|e| err(format!("{}: {e}", src.display())))?;
+        let meta =
+            std::fs::symlink_metadata(&src).map_err(|e| err(format!("{}: {e}", src.display())))?;
         let dest = f.dest.trim_matches('/').to_owned();
         let mut stack = vec![(src.clone(), dest.clone(), meta)];
         while let Some((p, d, m)) = stack.pop() {
@@ -353,13 +433,22 @@ fn local_files(
                 {
                     return mode.0;
                 }
-                if dir || m.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 }
+                if dir || m.permissions().mode() & 0o111 != 0 {
+                    0o755
+                } else {
+                    0o644
+                }
             };
             if m.file_type().is_symlink() {
                 let t = std::fs::read_link(&p).map_err(|e| err(format!("{}: {e}", p.display())))?;
-                let t = t.to_str().ok_or_else(|| err(format!("{}: link target is not UTF-8", p.display())))?;
+                let t = t
+                    .to_str()
+                    .ok_or_else(|| err(format!("{}: link target is not UTF-8", p.display())))?;
                 if t.starts_with('/') || bulwark_deb::resolve_link_target(&d, t).is_none() {
-                    return Err(err(format!("{}: symlink target {t:?} leaves the copied tree", p.display())));
+                    return Err(err(format!(
+                        "{}: symlink target {t:?} leaves the copied tree",
+                        p.display()
+                    )));
                 }
                 tree.insert(&d, Node::symlink(t).owned(uid, gid));
             } else if m.is_dir() {
@@ -371,15 +460,21 @@ fn local_files(
                 children.sort_by_key(|e| e.file_name());
                 for c in children.into_iter().rev() {
                     let name = c.file_name();
-                    let name = name.to_str().ok_or_else(|| err(format!("{}: file name is not UTF-8", c.path().display())))?;
-                    let cm = std::fs::symlink_metadata(c.path()).map_err(|e| err(format!("{}: {e}", c.path().display())))?;
+                    let name = name.to_str().ok_or_else(|| {
+                        err(format!("{}: file name is not UTF-8", c.path().display()))
+                    })?;
+                    let cm = std::fs::symlink_metadata(c.path())
+                        .map_err(|e| err(format!("{}: {e}", c.path().display())))?;
                     stack.push((c.path(), format!("{d}/{name}"), cm));
                 }
             } else if m.is_file() {
                 let data = std::fs::read(&p).map_err(|e| err(format!("{}: {e}", p.display())))?;
                 tree.insert(&d, Node::file(data, mode_of(&m, false)).owned(uid, gid));
             } else {
-                return Err(err(format!("{}: only regular files, directories and symlinks can be copied", p.display())));
+                return Err(err(format!(
+                    "{}: only regular files, directories and symlinks can be copied",
+                    p.display()
+                )));
             }
         }
     }
@@ -393,8 +488,14 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("/usr/share/zoneinfo/right/**", "usr/share/zoneinfo/right/UTC"));
-        assert!(glob_match("usr/lib/*/gconv/**", "usr/lib/x86_64-linux-gnu/gconv/a/b"));
+        assert!(glob_match(
+            "/usr/share/zoneinfo/right/**",
+            "usr/share/zoneinfo/right/UTC"
+        ));
+        assert!(glob_match(
+            "usr/lib/*/gconv/**",
+            "usr/lib/x86_64-linux-gnu/gconv/a/b"
+        ));
         assert!(!glob_match("usr/lib/*/gconv", "usr/lib/a/b/gconv"));
         assert!(glob_match("**/*.pyc", "usr/lib/python3/x/y.pyc"));
         assert!(glob_match("usr/bin/python3.1?", "usr/bin/python3.11"));
@@ -403,7 +504,10 @@ mod tests {
     #[test]
     fn merged_usr() {
         assert_eq!(merged_path("bin/sh").as_deref(), Some("usr/bin/sh"));
-        assert_eq!(merged_path("lib64/ld-linux-x86-64.so.2").as_deref(), Some("usr/lib64/ld-linux-x86-64.so.2"));
+        assert_eq!(
+            merged_path("lib64/ld-linux-x86-64.so.2").as_deref(),
+            Some("usr/lib64/ld-linux-x86-64.so.2")
+        );
         assert_eq!(merged_path("bin"), None);
         assert_eq!(merged_path("etc/passwd").as_deref(), Some("etc/passwd"));
     }

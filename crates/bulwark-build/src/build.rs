@@ -35,7 +35,15 @@ pub struct BuildOptions {
 
 impl BuildOptions {
     pub fn new(spec_path: PathBuf, dest: Destination) -> Self {
-        BuildOptions { spec_path, dest, frozen: false, source_date_epoch: None, compression: None, fetcher: None, now: None }
+        BuildOptions {
+            spec_path,
+            dest,
+            frozen: false,
+            source_date_epoch: None,
+            compression: None,
+            fetcher: None,
+            now: None,
+        }
     }
 }
 
@@ -79,7 +87,10 @@ pub struct BuildReport {
 }
 
 fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> BuildError + '_ {
-    move |source| BuildError::Io { path: path.display().to_string(), source }
+    move |source| BuildError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Builds the image described by `opts.spec_path`.
@@ -99,7 +110,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         if lock.spec_digest == spec.resolution_digest() {
             (lock, false)
         } else if opts.frozen {
-            return Err(BuildError::LockStale { lock: lock_name, spec: spec_name });
+            return Err(BuildError::LockStale {
+                lock: lock_name,
+                spec: spec_name,
+            });
         } else {
             let (l, n) = resolve_lock(&spec, spec_path, Some(&lock), &fetcher, opts.now)?;
             notes.extend(n);
@@ -107,7 +121,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             (l, true)
         }
     } else if opts.frozen {
-        return Err(BuildError::LockMissing { lock: lock_name, spec: spec_name });
+        return Err(BuildError::LockMissing {
+            lock: lock_name,
+            spec: spec_name,
+        });
     } else {
         let (l, n) = resolve_lock(&spec, spec_path, None, &fetcher, opts.now)?;
         notes.extend(n);
@@ -116,16 +133,27 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     };
     for arch in &spec.archs {
         if !lock.archs.contains_key(arch) {
-            return Err(BuildError::LockArch { lock: lock_name, spec: spec_name, arch: arch.clone() });
+            return Err(BuildError::LockArch {
+                lock: lock_name,
+                spec: spec_name,
+                arch: arch.clone(),
+            });
         }
         hardening::check_lock(&spec, spec_path, &lock, arch)?;
     }
 
     // Fetch every locked .deb (verified against the lock's size and sha256).
-    let wanted: Vec<&LockedPackage> = spec.archs.iter().flat_map(|a| lock.archs[a].packages.iter()).collect();
+    let wanted: Vec<&LockedPackage> = spec
+        .archs
+        .iter()
+        .flat_map(|a| lock.archs[a].packages.iter())
+        .collect();
     let total: u64 = wanted.iter().map(|p| p.size).sum();
     let pb = progress_bar(total, "fetching");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(8).build().map_err(|e| BuildError::Sources(e.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(8)
+        .build()
+        .map_err(|e| BuildError::Sources(e.to_string()))?;
     let fetched: Vec<Result<Vec<u8>, BuildError>> = pool.install(|| {
         wanted
             .par_iter()
@@ -170,7 +198,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         .archs
         .iter()
         .map(|arch| {
-            let set = PackageSet { arch: arch.clone(), packages: by_arch.remove(arch).unwrap_or_default() };
+            let set = PackageSet {
+                arch: arch.clone(),
+                packages: by_arch.remove(arch).unwrap_or_default(),
+            };
             assemble(&spec, spec_path, &set).map(|a| (arch.clone(), a))
         })
         .collect::<Result<_, _>>()?;
@@ -178,8 +209,15 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     let epoch = match opts.source_date_epoch {
         Some(e) => e,
         None => match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(v) if !v.trim().is_empty() => v.trim().parse::<u64>().map_err(|_| BuildError::BadEpoch(v))?,
-            _ => assembled.iter().map(|(_, a)| a.report.newest_package_mtime).max().unwrap_or(0),
+            Ok(v) if !v.trim().is_empty() => v
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| BuildError::BadEpoch(v))?,
+            _ => assembled
+                .iter()
+                .map(|(_, a)| a.report.newest_package_mtime)
+                .max()
+                .unwrap_or(0),
         },
     };
     let created = format_rfc3339(epoch as i64);
@@ -192,7 +230,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     let encoded: Vec<(String, Vec<(bulwark_layer::Layer, String)>)> = assembled
         .par_iter()
         .map(|(arch, a)| {
-            let mut trees = vec![(&a.system, "bulwark: debian packages and system files".to_owned())];
+            let mut trees = vec![(
+                &a.system,
+                "bulwark: debian packages and system files".to_owned(),
+            )];
             if !a.app.is_empty() {
                 trees.push((&a.app, "bulwark: application files".to_owned()));
             }
@@ -209,9 +250,15 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     for ((arch, a), (_, layers)) in assembled.iter().zip(encoded) {
         let (os_arch, variant) = bulwark_debian::oci_platform(arch).unwrap_or(("unknown", None));
         let mut env: BTreeMap<String, String> = BTreeMap::new();
-        env.insert("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        env.insert(
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
         if a.report.ca_bundle {
-            env.insert("SSL_CERT_FILE".into(), "/etc/ssl/certs/ca-certificates.crt".into());
+            env.insert(
+                "SSL_CERT_FILE".into(),
+                "/etc/ssl/certs/ca-certificates.crt".into(),
+            );
         }
         env.extend(spec.config.env.clone());
         let config = RuntimeConfig {
@@ -232,7 +279,9 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         let mut annotations = spec.config.annotations.clone();
         annotations.insert(bulwark_oci::ANNOTATION_CREATED.into(), created.clone());
         if let Some(n) = &spec.name {
-            annotations.entry("org.opencontainers.image.title".into()).or_insert_with(|| n.clone());
+            annotations
+                .entry("org.opencontainers.image.title".into())
+                .or_insert_with(|| n.clone());
         }
         let layer_reports: Vec<LayerReport> = layers
             .iter()
@@ -246,7 +295,11 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             })
             .collect();
         let image = Image::build(ImageSpec {
-            platform: Platform { architecture: os_arch.into(), os: "linux".into(), variant: variant.map(str::to_owned) },
+            platform: Platform {
+                architecture: os_arch.into(),
+                os: "linux".into(),
+                variant: variant.map(str::to_owned),
+            },
             created: created.clone(),
             config,
             layers,
@@ -255,7 +308,11 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         platforms.push(PlatformReport {
             arch: arch.clone(),
             manifest_digest: image.manifest.digest.clone(),
-            packages: lock.archs[arch].packages.iter().map(|p| format!("{}={}", p.name, p.version)).collect(),
+            packages: lock.archs[arch]
+                .packages
+                .iter()
+                .map(|p| format!("{}={}", p.name, p.version))
+                .collect(),
             compressed_size: layer_reports.iter().map(|l| l.size).sum(),
             uncompressed_size: layer_reports.iter().map(|l| l.uncompressed_size).sum(),
             layers: layer_reports,
@@ -267,7 +324,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     index_annotations.insert(bulwark_oci::ANNOTATION_CREATED.to_owned(), created.clone());
     let summary = write_images(&opts.dest, &images, index_annotations)?;
 
-    let sc_path = PathBuf::from(format!("{}.security-context.yaml", opts.dest.path().display()));
+    let sc_path = PathBuf::from(format!(
+        "{}.security-context.yaml",
+        opts.dest.path().display()
+    ));
     let (uid, gid) = (assembled[0].1.uid, assembled[0].1.gid);
     let sc = security_context_yaml(&summary.digest, uid, gid, &spec);
     bulwark_oci::write_file_atomic(&sc_path, sc.as_bytes()).map_err(|e| match e {

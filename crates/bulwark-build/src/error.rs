@@ -16,15 +16,33 @@ pub enum BuildError {
     #[error(transparent)]
     Fetch(#[from] bulwark_apt::FetchError),
     #[error("{spec} ({arch}): {source}")]
-    Resolve { spec: String, arch: String, source: bulwark_resolve::ResolveError },
-    #[error("{lock}: {package} {version} is no longer in the archive (HTTP 404 on {url}); run 'bulwark lock --update {spec}' to re-lock")]
-    Gone { lock: String, spec: String, package: String, version: String, url: String },
+    Resolve {
+        spec: String,
+        arch: String,
+        source: bulwark_resolve::ResolveError,
+    },
+    #[error(
+        "{lock}: {package} {version} is no longer in the archive (HTTP 404 on {url}); run 'bulwark lock --update {spec}' to re-lock"
+    )]
+    Gone {
+        lock: String,
+        spec: String,
+        package: String,
+        version: String,
+        url: String,
+    },
     #[error("{lock} is missing; run 'bulwark lock {spec}' (or build without --frozen)")]
     LockMissing { lock: String, spec: String },
-    #[error("{lock} is stale: it was made for another version of {spec}; run 'bulwark lock {spec}' (or build without --frozen)")]
+    #[error(
+        "{lock} is stale: it was made for another version of {spec}; run 'bulwark lock {spec}' (or build without --frozen)"
+    )]
     LockStale { lock: String, spec: String },
     #[error("{lock} has no packages for architecture {arch}; run 'bulwark lock --update {spec}'")]
-    LockArch { lock: String, spec: String, arch: String },
+    LockArch {
+        lock: String,
+        spec: String,
+        arch: String,
+    },
     #[error(transparent)]
     Deb(#[from] bulwark_deb::DebError),
     #[error("{spec}: {message}")]
@@ -36,7 +54,10 @@ pub enum BuildError {
     #[error(transparent)]
     Destination(#[from] bulwark_oci::DestinationError),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("SOURCE_DATE_EPOCH={0:?} is not a non-negative integer")]
     BadEpoch(String),
 }

@@ -126,50 +126,88 @@ fn pattern_matches(pattern: &str, name: &str) -> bool {
 
 /// The category of a high-risk package, if it is one.
 pub fn high_risk_package(name: &str) -> Option<&'static str> {
-    HIGH_RISK_PACKAGES.iter().find(|(p, _)| pattern_matches(p, name)).map(|(_, c)| *c)
+    HIGH_RISK_PACKAGES
+        .iter()
+        .find(|(p, _)| pattern_matches(p, name))
+        .map(|(_, c)| *c)
 }
 
 /// The category of a high-risk path (`usr/bin/bash`), if it is one.
 pub fn high_risk_path(path: &str) -> Option<&'static str> {
     let (dir, file) = path.rsplit_once('/')?;
-    if !matches!(dir, "usr/bin" | "usr/sbin" | "usr/local/bin" | "usr/local/sbin" | "bin" | "sbin") {
+    if !matches!(
+        dir,
+        "usr/bin" | "usr/sbin" | "usr/local/bin" | "usr/local/sbin" | "bin" | "sbin"
+    ) {
         return None;
     }
-    HIGH_RISK_PATHS.iter().find(|(n, _)| *n == file).map(|(_, c)| *c)
+    HIGH_RISK_PATHS
+        .iter()
+        .find(|(n, _)| *n == file)
+        .map(|(_, c)| *c)
 }
 
 fn violation(spec_path: &Path, offenders: Vec<(String, &str, Vec<String>)>) -> BuildError {
     let mut msg = String::from("high-risk packages entered the closure:");
     for (name, cat, chain) in &offenders {
-        msg.push_str(&format!("\n  - {name} ({cat}), pulled in by: {}", chain.join(" → ")));
+        msg.push_str(&format!(
+            "\n  - {name} ({cat}), pulled in by: {}",
+            chain.join(" → ")
+        ));
     }
     let first = &offenders[0].0;
     msg.push_str(&format!(
         "\nhint: cut it out with `exclude: [{{package: {first}, reason: \"...\"}}]` if the workload does not need it, or accept it with `allow: [{{package: {first}, reason: \"...\"}}]`"
     ));
-    BuildError::Hardening { spec: spec_path.display().to_string(), message: msg }
+    BuildError::Hardening {
+        spec: spec_path.display().to_string(),
+        message: msg,
+    }
 }
 
 /// Fails when the resolved closure contains a high-risk package that the spec does not allow.
-pub(crate) fn check_closure(spec: &Spec, spec_path: &Path, res: &Resolution) -> Result<(), BuildError> {
+pub(crate) fn check_closure(
+    spec: &Spec,
+    spec_path: &Path,
+    res: &Resolution,
+) -> Result<(), BuildError> {
     let allowed: BTreeSet<&str> = spec.allow.iter().map(|a| a.package.as_str()).collect();
     let offenders: Vec<_> = res
         .packages
         .iter()
         .filter(|p| !allowed.contains(p.record.name.as_str()))
-        .filter_map(|p| high_risk_package(&p.record.name).map(|c| (p.record.name.clone(), c, res.chain(&p.record.name))))
+        .filter_map(|p| {
+            high_risk_package(&p.record.name)
+                .map(|c| (p.record.name.clone(), c, res.chain(&p.record.name)))
+        })
         .collect();
-    if offenders.is_empty() { Ok(()) } else { Err(violation(spec_path, offenders)) }
+    if offenders.is_empty() {
+        Ok(())
+    } else {
+        Err(violation(spec_path, offenders))
+    }
 }
 
 /// The same check on a lock (which may have been edited by hand).
-pub(crate) fn check_lock(spec: &Spec, spec_path: &Path, lock: &Lock, arch: &str) -> Result<(), BuildError> {
+pub(crate) fn check_lock(
+    spec: &Spec,
+    spec_path: &Path,
+    lock: &Lock,
+    arch: &str,
+) -> Result<(), BuildError> {
     let allowed: BTreeSet<&str> = spec.allow.iter().map(|a| a.package.as_str()).collect();
-    let Some(a) = lock.archs.get(arch) else { return Ok(()) };
+    let Some(a) = lock.archs.get(arch) else {
+        return Ok(());
+    };
     let parents: BTreeMap<&str, &str> = a
         .packages
         .iter()
-        .filter_map(|p| p.pulled_by.as_deref().and_then(|pb| pb.split_once(':')).map(|(parent, _)| (p.name.as_str(), parent)))
+        .filter_map(|p| {
+            p.pulled_by
+                .as_deref()
+                .and_then(|pb| pb.split_once(':'))
+                .map(|(parent, _)| (p.name.as_str(), parent))
+        })
         .collect();
     let chain = |name: &str| {
         let mut c = vec![name.to_owned()];
@@ -190,7 +228,11 @@ pub(crate) fn check_lock(spec: &Spec, spec_path: &Path, lock: &Lock, arch: &str)
         .filter(|p| !allowed.contains(p.name.as_str()))
         .filter_map(|p| high_risk_package(&p.name).map(|c| (p.name.clone(), c, chain(&p.name))))
         .collect();
-    if offenders.is_empty() { Ok(()) } else { Err(violation(spec_path, offenders)) }
+    if offenders.is_empty() {
+        Ok(())
+    } else {
+        Err(violation(spec_path, offenders))
+    }
 }
 
 /// What the hardening pass changed.
@@ -206,7 +248,11 @@ pub struct HardeningReport {
 
 /// Root-owns everything, strips setuid/setgid (unless kept) and
 /// world-writable bits (sticky `/tmp` and `exempt` paths excepted).
-pub(crate) fn harden_tree(tree: &mut Tree, keep_setuid: bool, exempt: &BTreeSet<String>) -> HardeningReport {
+pub(crate) fn harden_tree(
+    tree: &mut Tree,
+    keep_setuid: bool,
+    exempt: &BTreeSet<String>,
+) -> HardeningReport {
     let mut r = HardeningReport::default();
     for (path, node) in tree.iter_mut() {
         if exempt.contains(path) {
@@ -247,7 +293,10 @@ pub(crate) fn check_tree(
             continue;
         }
         if let Some(cat) = high_risk_path(path) {
-            let owner = owners.get(path).map(String::as_str).unwrap_or("(local files)");
+            let owner = owners
+                .get(path)
+                .map(String::as_str)
+                .unwrap_or("(local files)");
             if allowed.contains(owner) {
                 continue;
             }
@@ -271,7 +320,10 @@ mod tests {
         assert_eq!(high_risk_package("gcc-12"), Some("compiler"));
         assert_eq!(high_risk_package("gcc-12-base"), None);
         assert_eq!(high_risk_package("libgcc-s1"), None);
-        assert_eq!(high_risk_package("busybox-static"), Some("shell and multi-call tool box"));
+        assert_eq!(
+            high_risk_package("busybox-static"),
+            Some("shell and multi-call tool box")
+        );
         assert_eq!(high_risk_package("bash-completion"), None);
         assert_eq!(high_risk_path("usr/bin/sh"), Some("shell"));
         assert_eq!(high_risk_path("usr/share/doc/sh"), None);

@@ -24,7 +24,9 @@ mod lock;
 pub mod sources;
 
 pub use assemble::{AssembleReport, Assembled, PackageSet, assemble};
-pub use build::{BuildOptions, BuildReport, LayerReport, PlatformReport, build, security_context_yaml};
+pub use build::{
+    BuildOptions, BuildReport, LayerReport, PlatformReport, build, security_context_yaml,
+};
 pub use error::BuildError;
 pub use hardening::{HIGH_RISK_PACKAGES, HIGH_RISK_PATHS};
 pub use lock::{LockOptions, LockOutcome, lock};
@@ -32,10 +34,13 @@ pub use lock::{LockOptions, LockOutcome, lock};
 /// The progress reporter used for downloads and long steps (hidden when
 /// stderr is not a terminal).
 pub fn progress_bar(len: u64, msg: &str) -> indicatif::ProgressBar {
-    let pb = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {eta}")
-    {
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {eta}",
+    ) {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_message(msg.to_owned());

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use bulwark_apt::{Fetcher, LoadOptions, SuiteIndex, load_suite_with};
 use bulwark_debian::time::format_rfc3339;
 use bulwark_resolve::{Request, resolve};
-use bulwark_spec::{LOCK_VERSION, Lock, LockedArch, LockedIndex, LockedPackage, LockedSuite, Spec, lock_path_for};
+use bulwark_spec::{
+    LOCK_VERSION, Lock, LockedArch, LockedIndex, LockedPackage, LockedSuite, Spec, lock_path_for,
+};
 
 use crate::sources::{apt_root, suites_for};
 use crate::{BuildError, hardening};
@@ -40,17 +42,31 @@ pub struct LockOutcome {
 pub fn lock(opts: &LockOptions) -> Result<LockOutcome, BuildError> {
     let spec = Spec::load(&opts.spec_path)?;
     let path = lock_path_for(&opts.spec_path);
-    let previous = if path.exists() { Lock::load(&path).ok() } else { None };
+    let previous = if path.exists() {
+        Lock::load(&path).ok()
+    } else {
+        None
+    };
     if !opts.update
         && let Some(prev) = &previous
         && prev.spec_digest == spec.resolution_digest()
     {
-        return Ok(LockOutcome { lock: prev.clone(), path, written: false, notes: vec![] });
+        return Ok(LockOutcome {
+            lock: prev.clone(),
+            path,
+            written: false,
+            notes: vec![],
+        });
     }
     let keep = if opts.update { None } else { previous.as_ref() };
     let (lock, notes) = resolve_lock(&spec, &opts.spec_path, keep, &opts.fetcher, opts.now)?;
     bulwark_oci::write_file_atomic(&path, lock.to_json().as_bytes())?;
-    Ok(LockOutcome { lock, path, written: true, notes })
+    Ok(LockOutcome {
+        lock,
+        path,
+        written: true,
+        notes,
+    })
 }
 
 /// Loads every suite, resolves every architecture and returns the lock.
@@ -72,28 +88,43 @@ pub(crate) fn resolve_lock(
             .iter()
             .map(|src| {
                 s.spawn(move || {
-                    load_suite_with(fetcher, &src.spec, &spec.archs, &src.keyring, load_opts).map_err(BuildError::from)
+                    load_suite_with(fetcher, &src.spec, &spec.archs, &src.keyring, load_opts)
+                        .map_err(BuildError::from)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(BuildError::Sources("suite loader panicked".into()))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(BuildError::Sources("suite loader panicked".into())))
+            })
             .collect()
     });
     let indexes: Vec<SuiteIndex> = results.into_iter().collect::<Result<_, _>>()?;
-    let records: Vec<_> = indexes.iter().flat_map(|i| i.packages.iter().cloned()).collect();
+    let records: Vec<_> = indexes
+        .iter()
+        .flat_map(|i| i.packages.iter().cloned())
+        .collect();
 
     let mut archs = BTreeMap::new();
     let mut notes = Vec::new();
     for arch in &spec.archs {
         let mut request = Request {
             packages: spec.packages.clone(),
-            exclude: spec.exclude.iter().map(|e| (e.package.clone(), e.reason.clone())).collect(),
+            exclude: spec
+                .exclude
+                .iter()
+                .map(|e| (e.package.clone(), e.reason.clone()))
+                .collect(),
             prefer: BTreeMap::new(),
         };
         if let Some(prev) = previous.and_then(|p| p.archs.get(arch)) {
-            request.prefer = prev.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
+            request.prefer = prev
+                .packages
+                .iter()
+                .map(|p| (p.name.clone(), p.version.clone()))
+                .collect();
         }
         let res = resolve(&records, arch, &request).map_err(|source| BuildError::Resolve {
             spec: spec_path.display().to_string(),
@@ -102,7 +133,11 @@ pub(crate) fn resolve_lock(
         })?;
         hardening::check_closure(spec, spec_path, &res)?;
         notes.extend(res.notes.iter().map(|n| format!("{arch}: {n}")));
-        notes.extend(res.cut.iter().map(|(p, d, why)| format!("{arch}: {p}: dropped dependency '{d}' ({why})")));
+        notes.extend(
+            res.cut
+                .iter()
+                .map(|(p, d, why)| format!("{arch}: {p}: dropped dependency '{d}' ({why})")),
+        );
         let packages = res
             .packages
             .iter()
@@ -133,12 +168,20 @@ pub(crate) fn resolve_lock(
             codename: i.release.codename.clone(),
             version: i.release.version.clone(),
             date: i.release.date.map(format_rfc3339),
-            inrelease: LockedIndex { url: i.inrelease.url.clone(), sha256: i.inrelease.sha256.clone(), size: i.inrelease.size },
+            inrelease: LockedIndex {
+                url: i.inrelease.url.clone(),
+                sha256: i.inrelease.sha256.clone(),
+                size: i.inrelease.size,
+            },
             signer: i.signer_fingerprint.clone(),
             indexes: i
                 .indexes
                 .iter()
-                .map(|x| LockedIndex { url: x.url.clone(), sha256: x.sha256.clone(), size: x.size })
+                .map(|x| LockedIndex {
+                    url: x.url.clone(),
+                    sha256: x.sha256.clone(),
+                    size: x.size,
+                })
                 .collect(),
         })
         .collect();

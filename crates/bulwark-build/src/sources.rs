@@ -31,24 +31,45 @@ pub struct SuiteSource {
 }
 
 const CODENAMES: &[&str] = &[
-    "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid", "stable", "testing", "unstable", "oldstable",
+    "buster",
+    "bullseye",
+    "bookworm",
+    "trixie",
+    "forky",
+    "duke",
+    "sid",
+    "stable",
+    "testing",
+    "unstable",
+    "oldstable",
 ];
 
 /// Root of the apt configuration to read (`/`, or `BULWARK_APT_ROOT` for tests).
 pub fn apt_root() -> PathBuf {
-    std::env::var_os("BULWARK_APT_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+    std::env::var_os("BULWARK_APT_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 /// Works out every suite of `dist`. Relative keyring paths are resolved
 /// against `spec_dir`.
-pub fn suites_for(dist: &Distribution, spec_dir: &Path, root: &Path) -> Result<Vec<SuiteSource>, BuildError> {
+pub fn suites_for(
+    dist: &Distribution,
+    spec_dir: &Path,
+    root: &Path,
+) -> Result<Vec<SuiteSource>, BuildError> {
     let host = read_host_sources(root).map_err(|e| BuildError::Sources(e.to_string()))?;
     let codename = dist.suite.as_str();
     let main_entry = host
         .iter()
         .find(|e| e.suites.iter().any(|s| s == codename))
-        .or_else(|| host.iter().find(|e| e.suites.iter().any(|s| CODENAMES.contains(&s.as_str()))));
-    let security_entry = host.iter().find(|e| e.suites.iter().any(|s| s.ends_with("-security")));
+        .or_else(|| {
+            host.iter()
+                .find(|e| e.suites.iter().any(|s| CODENAMES.contains(&s.as_str())))
+        });
+    let security_entry = host
+        .iter()
+        .find(|e| e.suites.iter().any(|s| s.ends_with("-security")));
 
     let main_uri = match (&dist.mirror, main_entry) {
         (Some(m), _) => m.clone(),
@@ -62,29 +83,55 @@ pub fn suites_for(dist: &Distribution, spec_dir: &Path, root: &Path) -> Result<V
     };
     let keyring_for = |entry: Option<&SourceEntry>| -> Result<Keyring, BuildError> {
         if let Some(k) = &dist.keyring {
-            let p = if Path::new(k).is_absolute() { PathBuf::from(k) } else { spec_dir.join(k) };
+            let p = if Path::new(k).is_absolute() {
+                PathBuf::from(k)
+            } else {
+                spec_dir.join(k)
+            };
             return Ok(Keyring::load(&p)?);
         }
         if let Some(sb) = entry.and_then(|e| e.signed_by.as_deref()) {
             if sb.contains("-----BEGIN") {
-                return Ok(Keyring::from_bytes(sb.as_bytes(), &format!("inline Signed-By of {}", entry.map(|e| e.origin.as_str()).unwrap_or("?")))?);
+                return Ok(Keyring::from_bytes(
+                    sb.as_bytes(),
+                    &format!(
+                        "inline Signed-By of {}",
+                        entry.map(|e| e.origin.as_str()).unwrap_or("?")
+                    ),
+                )?);
             }
             let p = PathBuf::from(sb);
-            let p = if p.is_absolute() && root != Path::new("/") { root.join(p.strip_prefix("/").unwrap_or(&p)) } else { p };
+            let p = if p.is_absolute() && root != Path::new("/") {
+                root.join(p.strip_prefix("/").unwrap_or(&p))
+            } else {
+                p
+            };
             return Ok(Keyring::load(&p)?);
         }
         trusted_gpg_d(root)
     };
-    let main_keyring = keyring_for(if dist.mirror.is_some() { None } else { main_entry })?;
+    let main_keyring = keyring_for(if dist.mirror.is_some() {
+        None
+    } else {
+        main_entry
+    })?;
     let components = dist.components.clone();
     let mut out = vec![SuiteSource {
-        spec: SuiteSpec { uri: main_uri.clone(), suite: codename.to_owned(), components: components.clone() },
+        spec: SuiteSpec {
+            uri: main_uri.clone(),
+            suite: codename.to_owned(),
+            components: components.clone(),
+        },
         role: Role::Main,
         keyring: main_keyring.clone(),
     }];
     if dist.updates {
         out.push(SuiteSource {
-            spec: SuiteSpec { uri: main_uri, suite: format!("{codename}-updates"), components: components.clone() },
+            spec: SuiteSpec {
+                uri: main_uri,
+                suite: format!("{codename}-updates"),
+                components: components.clone(),
+            },
             role: Role::Updates,
             keyring: main_keyring.clone(),
         });
@@ -92,16 +139,22 @@ pub fn suites_for(dist: &Distribution, spec_dir: &Path, root: &Path) -> Result<V
     if dist.security {
         let (uri, keyring) = match (&dist.security_mirror, security_entry) {
             (Some(m), _) => (m.clone(), main_keyring),
-            (None, Some(e)) if dist.mirror.is_none() || dist.keyring.is_none() => (e.uri.clone(), keyring_for(Some(e))?),
+            (None, Some(e)) if dist.mirror.is_none() || dist.keyring.is_none() => {
+                (e.uri.clone(), keyring_for(Some(e))?)
+            }
             (None, Some(e)) => (e.uri.clone(), main_keyring),
             (None, None) => {
-                return Err(BuildError::Sources(format!(
-                    "no '-security' suite in the host's apt sources; set distribution.security-mirror, or 'security: false' to build without security updates (not recommended)"
-                )));
+                return Err(BuildError::Sources(
+                    "no '-security' suite in the host's apt sources; set distribution.security-mirror, or 'security: false' to build without security updates (not recommended)".into(),
+                ));
             }
         };
         out.push(SuiteSource {
-            spec: SuiteSpec { uri, suite: format!("{codename}-security"), components },
+            spec: SuiteSpec {
+                uri,
+                suite: format!("{codename}-security"),
+                components,
+            },
             role: Role::Security,
             keyring,
         });
@@ -127,7 +180,12 @@ fn trusted_gpg_d(root: &Path) -> Result<Keyring, BuildError> {
     let mut ring: Option<Keyring> = None;
     for f in files {
         match Keyring::load(&f) {
-            Ok(k) => ring = Some(match ring.take() { Some(r) => r.merge(k), None => k }),
+            Ok(k) => {
+                ring = Some(match ring.take() {
+                    Some(r) => r.merge(k),
+                    None => k,
+                })
+            }
             Err(e) => tracing::warn!("skipping {}: {e}", f.display()),
         }
     }

@@ -19,4 +19,7 @@ mod path;
 mod reader;
 
 pub use path::{normalize_entry_path, resolve_link_target};
-pub use reader::{Compression, Deb, DebError, Entry, EntryKind, Limits, read_deb, read_deb_named, read_tar_entries};
+pub use reader::{
+    Compression, Deb, DebError, Entry, EntryKind, Limits, read_deb, read_deb_named,
+    read_tar_entries,
+};

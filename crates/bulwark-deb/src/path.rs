@@ -55,9 +55,15 @@ mod tests {
 
     #[test]
     fn normalises() {
-        assert_eq!(normalize_entry_path("./usr/bin/x").as_deref(), Some("usr/bin/x"));
+        assert_eq!(
+            normalize_entry_path("./usr/bin/x").as_deref(),
+            Some("usr/bin/x")
+        );
         assert_eq!(normalize_entry_path("./").as_deref(), Some(""));
-        assert_eq!(normalize_entry_path("usr//lib/./x/").as_deref(), Some("usr/lib/x"));
+        assert_eq!(
+            normalize_entry_path("usr//lib/./x/").as_deref(),
+            Some("usr/lib/x")
+        );
         assert_eq!(normalize_entry_path("/etc/passwd"), None);
         assert_eq!(normalize_entry_path("./usr/../../etc"), None);
         assert_eq!(normalize_entry_path("a/..").as_deref(), None);
@@ -65,9 +71,18 @@ mod tests {
 
     #[test]
     fn link_targets() {
-        assert_eq!(resolve_link_target("usr/bin/python3", "python3.11").as_deref(), Some("usr/bin/python3.11"));
-        assert_eq!(resolve_link_target("etc/localtime", "/usr/share/zoneinfo/UTC").as_deref(), Some("usr/share/zoneinfo/UTC"));
-        assert_eq!(resolve_link_target("usr/lib/a", "../../etc/x").as_deref(), Some("etc/x"));
+        assert_eq!(
+            resolve_link_target("usr/bin/python3", "python3.11").as_deref(),
+            Some("usr/bin/python3.11")
+        );
+        assert_eq!(
+            resolve_link_target("etc/localtime", "/usr/share/zoneinfo/UTC").as_deref(),
+            Some("usr/share/zoneinfo/UTC")
+        );
+        assert_eq!(
+            resolve_link_target("usr/lib/a", "../../etc/x").as_deref(),
+            Some("etc/x")
+        );
         assert_eq!(resolve_link_target("usr/lib/a", "../../../etc/x"), None);
         assert_eq!(resolve_link_target("x", ""), None);
     }

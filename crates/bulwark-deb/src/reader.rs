@@ -20,7 +20,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_entry_size: 1 << 30, max_total_size: 4 << 30, max_entries: 500_000 }
+        Limits {
+            max_entry_size: 1 << 30,
+            max_total_size: 4 << 30,
+            max_entries: 500_000,
+        }
     }
 }
 
@@ -80,11 +84,26 @@ pub enum DebError {
     #[error("{origin}: member {member} uses an unsupported compression")]
     UnsupportedCompression { origin: String, member: String },
     #[error("{origin}: I/O error while reading {member}: {source}")]
-    Io { origin: String, member: String, source: io::Error },
+    Io {
+        origin: String,
+        member: String,
+        source: io::Error,
+    },
     #[error("{origin}: entry {name:?} is unsafe: {reason}")]
-    UnsafeEntry { origin: String, name: String, reason: String },
-    #[error("{origin}: {what} exceeds the limit of {limit} bytes (found {found}); the archive may be a decompression bomb")]
-    TooLarge { origin: String, what: String, limit: u64, found: u64 },
+    UnsafeEntry {
+        origin: String,
+        name: String,
+        reason: String,
+    },
+    #[error(
+        "{origin}: {what} exceeds the limit of {limit} bytes (found {found}); the archive may be a decompression bomb"
+    )]
+    TooLarge {
+        origin: String,
+        what: String,
+        limit: u64,
+        found: u64,
+    },
     #[error("{origin}: more than {limit} entries")]
     TooManyEntries { origin: String, limit: usize },
     #[error("{origin}: control archive has no 'control' file")]
@@ -93,7 +112,10 @@ pub enum DebError {
 
 /// Reads a .deb from memory. `origin` (a file name or URL) is used in errors.
 pub fn read_deb_named(bytes: &[u8], limits: &Limits, origin: &str) -> Result<Deb, DebError> {
-    let not_deb = |reason: String| DebError::NotADeb { origin: origin.to_owned(), reason };
+    let not_deb = |reason: String| DebError::NotADeb {
+        origin: origin.to_owned(),
+        reason,
+    };
     let io_err = |member: &str, source: io::Error| DebError::Io {
         origin: origin.to_owned(),
         member: member.to_owned(),
@@ -105,7 +127,9 @@ pub fn read_deb_named(bytes: &[u8], limits: &Limits, origin: &str) -> Result<Deb
     let mut data_tar: Option<(String, Vec<u8>)> = None;
     while let Some(member) = ar.next_entry() {
         let mut member = member.map_err(|e| not_deb(format!("bad ar archive: {e}")))?;
-        let name = String::from_utf8_lossy(member.header().identifier()).trim_end_matches('/').to_owned();
+        let name = String::from_utf8_lossy(member.header().identifier())
+            .trim_end_matches('/')
+            .to_owned();
         let size = member.header().size();
         if size > limits.max_total_size {
             return Err(DebError::TooLarge {
@@ -133,16 +157,22 @@ pub fn read_deb_named(bytes: &[u8], limits: &Limits, origin: &str) -> Result<Deb
     }
     match version.as_deref() {
         None => return Err(not_deb("no debian-binary member".into())),
-        Some(v) if v == "2.0" => {}
+        Some("2.0") => {}
         Some(v) => {
-            return Err(DebError::FormatVersion { origin: origin.to_owned(), found: v.to_owned() });
+            return Err(DebError::FormatVersion {
+                origin: origin.to_owned(),
+                found: v.to_owned(),
+            });
         }
     }
     let (cname, cbytes) = control_tar.ok_or_else(|| not_deb("no control.tar member".into()))?;
     let (dname, dbytes) = data_tar.ok_or_else(|| not_deb("no data.tar member".into()))?;
 
-    let control_entries =
-        read_tar_entries(decompressor(&cname, &cbytes, origin)?, limits, &format!("{origin} ({cname})"))?;
+    let control_entries = read_tar_entries(
+        decompressor(&cname, &cbytes, origin)?,
+        limits,
+        &format!("{origin} ({cname})"),
+    )?;
     let mut control = None;
     let mut md5sums = None;
     let mut conffiles = None;
@@ -156,15 +186,30 @@ pub fn read_deb_named(bytes: &[u8], limits: &Limits, origin: &str) -> Result<Deb
             }
         }
     }
-    let control = control.ok_or_else(|| DebError::NoControl { origin: origin.to_owned() })?;
-    let data_compression = compression_of(&dname)
-        .ok_or_else(|| DebError::UnsupportedCompression { origin: origin.to_owned(), member: dname.clone() })?;
-    let entries = read_tar_entries(decompressor(&dname, &dbytes, origin)?, limits, &format!("{origin} ({dname})"))?;
+    let control = control.ok_or_else(|| DebError::NoControl {
+        origin: origin.to_owned(),
+    })?;
+    let data_compression =
+        compression_of(&dname).ok_or_else(|| DebError::UnsupportedCompression {
+            origin: origin.to_owned(),
+            member: dname.clone(),
+        })?;
+    let entries = read_tar_entries(
+        decompressor(&dname, &dbytes, origin)?,
+        limits,
+        &format!("{origin} ({dname})"),
+    )?;
     let md5sums = match md5sums {
         Some(m) => m,
         None => compute_md5sums(&entries),
     };
-    Ok(Deb { control, md5sums, conffiles, data_compression, entries })
+    Ok(Deb {
+        control,
+        md5sums,
+        conffiles,
+        data_compression,
+        entries,
+    })
 }
 
 /// Reads a .deb from memory.
@@ -182,20 +227,26 @@ fn compression_of(name: &str) -> Option<Compression> {
     })
 }
 
-fn decompressor<'a>(name: &str, bytes: &'a [u8], origin: &str) -> Result<Box<dyn Read + 'a>, DebError> {
-    let unsupported =
-        || DebError::UnsupportedCompression { origin: origin.to_owned(), member: name.to_owned() };
+fn decompressor<'a>(
+    name: &str,
+    bytes: &'a [u8],
+    origin: &str,
+) -> Result<Box<dyn Read + 'a>, DebError> {
+    let unsupported = || DebError::UnsupportedCompression {
+        origin: origin.to_owned(),
+        member: name.to_owned(),
+    };
     Ok(match compression_of(name).ok_or_else(unsupported)? {
         Compression::None => Box::new(bytes),
         Compression::Gzip => Box::new(flate2::read::GzDecoder::new(bytes)),
         Compression::Xz => Box::new(liblzma::read::XzDecoder::new(bytes)),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::with_buffer(bytes).map_err(|e| DebError::Io {
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(bytes).map_err(
+            |e| DebError::Io {
                 origin: origin.to_owned(),
                 member: name.to_owned(),
                 source: e,
-            })?,
-        ),
+            },
+        )?),
     })
 }
 
@@ -226,8 +277,16 @@ impl<R: Read> Read for Bounded<R> {
 /// and FIFOs, symlinks whose relative target leaves the root, hard links to
 /// anything but an earlier regular file of the same archive, entries larger
 /// than the limits.
-pub fn read_tar_entries<R: Read>(reader: R, limits: &Limits, origin: &str) -> Result<Vec<Entry>, DebError> {
-    let bounded = Bounded { inner: reader, read: 0, limit: limits.max_total_size };
+pub fn read_tar_entries<R: Read>(
+    reader: R,
+    limits: &Limits,
+    origin: &str,
+) -> Result<Vec<Entry>, DebError> {
+    let bounded = Bounded {
+        inner: reader,
+        read: 0,
+        limit: limits.max_total_size,
+    };
     let mut archive = tar::Archive::new(bounded);
     archive.set_ignore_zeros(false);
     let unsafe_entry = |name: &str, reason: &str| DebError::UnsafeEntry {
@@ -244,7 +303,11 @@ pub fn read_tar_entries<R: Read>(reader: R, limits: &Limits, origin: &str) -> Re
                 found: limits.max_total_size + 1,
             }
         } else {
-            DebError::Io { origin: origin.to_owned(), member: "tar stream".into(), source: e }
+            DebError::Io {
+                origin: origin.to_owned(),
+                member: "tar stream".into(),
+                source: e,
+            }
         }
     };
     let mut out: Vec<Entry> = Vec::new();
@@ -252,11 +315,18 @@ pub fn read_tar_entries<R: Read>(reader: R, limits: &Limits, origin: &str) -> Re
     for entry in archive.entries().map_err(io_err)? {
         let mut entry = entry.map_err(io_err)?;
         if out.len() >= limits.max_entries {
-            return Err(DebError::TooManyEntries { origin: origin.to_owned(), limit: limits.max_entries });
+            return Err(DebError::TooManyEntries {
+                origin: origin.to_owned(),
+                limit: limits.max_entries,
+            });
         }
         let raw_name = entry.path_bytes().into_owned();
-        let name = String::from_utf8(raw_name.clone())
-            .map_err(|_| unsafe_entry(&String::from_utf8_lossy(&raw_name), "name is not valid UTF-8"))?;
+        let name = String::from_utf8(raw_name.clone()).map_err(|_| {
+            unsafe_entry(
+                &String::from_utf8_lossy(&raw_name),
+                "name is not valid UTF-8",
+            )
+        })?;
         let path = normalize_entry_path(&name)
             .ok_or_else(|| unsafe_entry(&name, "absolute path, '..' component or NUL byte"))?;
         let header = entry.header();
@@ -283,20 +353,31 @@ pub fn read_tar_entries<R: Read>(reader: R, limits: &Limits, origin: &str) -> Re
                 EntryKind::File(data)
             }
             tar::EntryType::Symlink => {
-                let target = link_name(&entry).ok_or_else(|| unsafe_entry(&name, "symlink without a UTF-8 target"))?;
+                let target = link_name(&entry)
+                    .ok_or_else(|| unsafe_entry(&name, "symlink without a UTF-8 target"))?;
                 if resolve_link_target(&path, &target).is_none() {
-                    return Err(unsafe_entry(&name, &format!("symlink target {target:?} escapes the root")));
+                    return Err(unsafe_entry(
+                        &name,
+                        &format!("symlink target {target:?} escapes the root"),
+                    ));
                 }
                 EntryKind::Symlink(target)
             }
             tar::EntryType::Link => {
-                let target = link_name(&entry).ok_or_else(|| unsafe_entry(&name, "hard link without a UTF-8 target"))?;
-                let t = normalize_entry_path(&target)
-                    .ok_or_else(|| unsafe_entry(&name, &format!("hard link target {target:?} escapes the root")))?;
+                let target = link_name(&entry)
+                    .ok_or_else(|| unsafe_entry(&name, "hard link without a UTF-8 target"))?;
+                let t = normalize_entry_path(&target).ok_or_else(|| {
+                    unsafe_entry(
+                        &name,
+                        &format!("hard link target {target:?} escapes the root"),
+                    )
+                })?;
                 if !regular.contains(&t) {
                     return Err(unsafe_entry(
                         &name,
-                        &format!("hard link target {target:?} is not an earlier regular file of this archive"),
+                        &format!(
+                            "hard link target {target:?} is not an earlier regular file of this archive"
+                        ),
                     ));
                 }
                 EntryKind::Hardlink(t)
@@ -305,9 +386,16 @@ pub fn read_tar_entries<R: Read>(reader: R, limits: &Limits, origin: &str) -> Re
                 return Err(unsafe_entry(&name, "device node"));
             }
             tar::EntryType::Fifo => return Err(unsafe_entry(&name, "FIFO")),
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName
+            tar::EntryType::XGlobalHeader
+            | tar::EntryType::XHeader
+            | tar::EntryType::GNULongName
             | tar::EntryType::GNULongLink => continue,
-            other => return Err(unsafe_entry(&name, &format!("unsupported entry type {other:?}"))),
+            other => {
+                return Err(unsafe_entry(
+                    &name,
+                    &format!("unsupported entry type {other:?}"),
+                ));
+            }
         };
         if path.is_empty() {
             if kind == EntryKind::Dir {
@@ -315,7 +403,14 @@ pub fn read_tar_entries<R: Read>(reader: R, limits: &Limits, origin: &str) -> Re
             }
             return Err(unsafe_entry(&name, "non-directory entry for the root"));
         }
-        out.push(Entry { path, kind, mode, uid, gid, mtime });
+        out.push(Entry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+            mtime,
+        });
     }
     // Read to the end of the compressed stream so that its integrity check
     // (xz/zstd checksums, gzip CRC) runs even after the tar end marker.
@@ -347,4 +442,3 @@ fn compute_md5sums(entries: &[Entry]) -> Vec<u8> {
     }
     out.into_bytes()
 }
-

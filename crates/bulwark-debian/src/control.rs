@@ -33,7 +33,12 @@ impl Paragraph {
         K: Into<String>,
         V: Into<String>,
     {
-        Paragraph(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Paragraph(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 

@@ -1,8 +1,8 @@
 //! Stanzas of a `Packages` index, parsed into what resolution needs.
 
+use crate::Version;
 use crate::control::{Paragraph, parse_paragraphs};
 use crate::relation::{Dependency, Relation, parse_relations};
-use crate::Version;
 
 /// One binary package offered by an archive.
 #[derive(Clone, Debug)]
@@ -46,12 +46,21 @@ pub fn parse_packages(text: &str, origin: &str) -> Result<Vec<PackageRecord>, Pa
         package: "?".into(),
         reason: e.to_string(),
     })?;
-    paras.iter().enumerate().map(|(i, p)| record(p, origin, i)).collect()
+    paras
+        .iter()
+        .enumerate()
+        .map(|(i, p)| record(p, origin, i))
+        .collect()
 }
 
 fn record(p: &Paragraph, origin: &str, index: usize) -> Result<PackageRecord, PackagesError> {
     let package = p.get("Package").unwrap_or("?").to_owned();
-    let err = |reason: String| PackagesError { origin: origin.into(), index, package: package.clone(), reason };
+    let err = |reason: String| PackagesError {
+        origin: origin.into(),
+        index,
+        package: package.clone(),
+        reason,
+    };
     let req = |f: &str| p.require(f).map_err(|e| err(e.to_string()));
     let rel = |f: &str| match p.get(f) {
         None => Ok(Vec::new()),
@@ -63,22 +72,34 @@ fn record(p: &Paragraph, origin: &str, index: usize) -> Result<PackageRecord, Pa
     }
     let filename = req("Filename")?.to_owned();
     if filename.starts_with('/') || filename.split('/').any(|c| c == ".." || c.is_empty()) {
-        return Err(err(format!("Filename {filename:?} is not a safe relative path")));
+        return Err(err(format!(
+            "Filename {filename:?} is not a safe relative path"
+        )));
     }
     let (source, source_version) = match p.get("Source") {
         None => (None, None),
         Some(s) => match s.split_once('(') {
-            Some((n, v)) => (Some(n.trim().to_owned()), Some(v.trim_end_matches(')').trim().to_owned())),
+            Some((n, v)) => (
+                Some(n.trim().to_owned()),
+                Some(v.trim_end_matches(')').trim().to_owned()),
+            ),
             None => (Some(s.trim().to_owned()), None),
         },
     };
-    let provides = rel("Provides")?.into_iter().flat_map(|d| d.alternatives).collect();
+    let provides = rel("Provides")?
+        .into_iter()
+        .flat_map(|d| d.alternatives)
+        .collect();
     Ok(PackageRecord {
         name: req("Package")?.to_owned(),
-        version: req("Version")?.parse().map_err(|e| err(format!("Version: {e}")))?,
+        version: req("Version")?
+            .parse()
+            .map_err(|e| err(format!("Version: {e}")))?,
         arch: req("Architecture")?.to_owned(),
         filename,
-        size: req("Size")?.parse().map_err(|_| err("Size is not a number".into()))?,
+        size: req("Size")?
+            .parse()
+            .map_err(|_| err("Size is not a number".into()))?,
         sha256,
         source,
         source_version,
@@ -109,6 +130,11 @@ mod tests {
     #[test]
     fn rejects_unsafe_filename() {
         let t = "Package: x\nVersion: 1\nArchitecture: all\nFilename: ../../etc/passwd\nSize: 1\nSHA256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
-        assert!(parse_packages(t, "t").unwrap_err().to_string().contains("safe relative path"));
+        assert!(
+            parse_packages(t, "t")
+                .unwrap_err()
+                .to_string()
+                .contains("safe relative path")
+        );
     }
 }

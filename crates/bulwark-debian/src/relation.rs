@@ -154,13 +154,17 @@ fn parse_one(s: &str) -> Result<Relation, String> {
         None => (head, None),
     };
     if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+        || !name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        })
     {
         return Err(format!("'{name}' is not a valid package name"));
     }
-    Ok(Relation { name: name.to_owned(), arch_qualifier, constraint })
+    Ok(Relation {
+        name: name.to_owned(),
+        arch_qualifier,
+        constraint,
+    })
 }
 
 fn parse_constraint(s: &str) -> Result<(VersionOp, Version), String> {

@@ -50,7 +50,10 @@ impl Release {
                 None => Ok(None),
                 Some(v) => parse_rfc2822(v)
                     .map(Some)
-                    .ok_or_else(|| ReleaseError::Field { field: name, line: v.to_owned() }),
+                    .ok_or_else(|| ReleaseError::Field {
+                        field: name,
+                        line: v.to_owned(),
+                    }),
             }
         };
         let words = |name: &str| -> Vec<String> {
@@ -65,9 +68,13 @@ impl Release {
             if line.is_empty() {
                 continue;
             }
-            let bad = || ReleaseError::Field { field: "SHA256", line: line.to_owned() };
+            let bad = || ReleaseError::Field {
+                field: "SHA256",
+                line: line.to_owned(),
+            };
             let mut it = line.split_ascii_whitespace();
-            let (Some(hash), Some(size), Some(path), None) = (it.next(), it.next(), it.next(), it.next())
+            let (Some(hash), Some(size), Some(path), None) =
+                (it.next(), it.next(), it.next(), it.next())
             else {
                 return Err(bad());
             };
@@ -89,7 +96,9 @@ impl Release {
             valid_until: date_field("Valid-Until")?,
             architectures: words("Architectures"),
             components: words("Components"),
-            acquire_by_hash: p.get("Acquire-By-Hash").is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+            acquire_by_hash: p
+                .get("Acquire-By-Hash")
+                .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
             sha256,
         })
     }

@@ -50,8 +50,10 @@ pub fn read_host_sources(root: &Path) -> Result<Vec<SourceEntry>, SourcesError> 
 }
 
 fn read(path: &Path) -> Result<String, SourcesError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| SourcesError { path: path.to_owned(), reason: e.to_string() })
+    std::fs::read_to_string(path).map_err(|e| SourcesError {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn parse_one_line_file(path: &Path) -> Result<Vec<SourceEntry>, SourcesError> {
@@ -63,7 +65,10 @@ pub fn parse_one_line(text: &str, origin: &str) -> Vec<SourceEntry> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
-        let Some(rest) = line.strip_prefix("deb ").or_else(|| line.strip_prefix("deb\t")) else {
+        let Some(rest) = line
+            .strip_prefix("deb ")
+            .or_else(|| line.strip_prefix("deb\t"))
+        else {
             continue;
         };
         let mut rest = rest.trim();
@@ -78,7 +83,9 @@ pub fn parse_one_line(text: &str, origin: &str) -> Vec<SourceEntry> {
             rest = opts[end + 1..].trim();
         }
         let mut words = rest.split_ascii_whitespace();
-        let (Some(uri), Some(suite)) = (words.next(), words.next()) else { continue };
+        let (Some(uri), Some(suite)) = (words.next(), words.next()) else {
+            continue;
+        };
         out.push(SourceEntry {
             uri: uri.to_owned(),
             suites: vec![suite.to_owned()],
@@ -91,8 +98,10 @@ pub fn parse_one_line(text: &str, origin: &str) -> Vec<SourceEntry> {
 }
 
 fn parse_deb822_file(path: &Path) -> Result<Vec<SourceEntry>, SourcesError> {
-    parse_deb822(&read(path)?, &path.display().to_string())
-        .map_err(|reason| SourcesError { path: path.to_owned(), reason })
+    parse_deb822(&read(path)?, &path.display().to_string()).map_err(|reason| SourcesError {
+        path: path.to_owned(),
+        reason,
+    })
 }
 
 /// Parses deb822 `.sources` stanzas (`Types`, `URIs`, `Suites`, `Components`,
@@ -104,7 +113,9 @@ pub fn parse_deb822(text: &str, origin: &str) -> Result<Vec<SourceEntry>, String
         if !types.split_ascii_whitespace().any(|t| t == "deb") {
             continue;
         }
-        if p.get("Enabled").is_some_and(|v| v.eq_ignore_ascii_case("no")) {
+        if p.get("Enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("no"))
+        {
             continue;
         }
         let words = |f: &str| -> Vec<String> {

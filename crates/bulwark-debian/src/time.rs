@@ -85,8 +85,14 @@ mod tests {
 
     #[test]
     fn release_dates() {
-        assert_eq!(parse_rfc2822("Sat, 17 May 2025 09:38:38 UTC"), Some(1747474718));
-        assert_eq!(parse_rfc2822("17 May 2025 11:38:38 +0200"), Some(1747474718));
+        assert_eq!(
+            parse_rfc2822("Sat, 17 May 2025 09:38:38 UTC"),
+            Some(1747474718)
+        );
+        assert_eq!(
+            parse_rfc2822("17 May 2025 11:38:38 +0200"),
+            Some(1747474718)
+        );
         assert_eq!(parse_rfc2822("Thu, 01 Jan 1970 00:00:00 UTC"), Some(0));
         assert_eq!(parse_rfc2822("garbage"), None);
         assert_eq!(parse_rfc2822("Sat, 17 Foo 2025 09:38:38 UTC"), None);

@@ -27,7 +27,9 @@ pub enum VersionError {
     EmptyUpstream(String),
     #[error("version '{0}' has an empty revision after '-'")]
     EmptyRevision(String),
-    #[error("version '{version}' contains the character {ch:?}, which deb-version(7) does not allow")]
+    #[error(
+        "version '{version}' contains the character {ch:?}, which deb-version(7) does not allow"
+    )]
     BadChar { version: String, ch: char },
 }
 
@@ -55,10 +57,14 @@ impl FromStr for Version {
         if raw.is_empty() {
             return Err(VersionError::Empty);
         }
-        if let Some(ch) = raw.chars().find(|c| {
-            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '~' | ':'))
-        }) {
-            return Err(VersionError::BadChar { version: raw.to_owned(), ch });
+        if let Some(ch) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '~' | ':')))
+        {
+            return Err(VersionError::BadChar {
+                version: raw.to_owned(),
+                ch,
+            });
         }
         let (epoch, rest_start) = match raw.find(':') {
             Some(i) => {
@@ -68,7 +74,10 @@ impl FromStr for Version {
                 } else {
                     e.parse::<u32>().ok().filter(|v| *v <= i32::MAX as u32)
                 };
-                (epoch.ok_or_else(|| VersionError::BadEpoch(raw.to_owned()))?, i + 1)
+                (
+                    epoch.ok_or_else(|| VersionError::BadEpoch(raw.to_owned()))?,
+                    i + 1,
+                )
             }
             None => (0, 0),
         };
@@ -78,7 +87,10 @@ impl FromStr for Version {
                 if i + 1 == rest.len() {
                     return Err(VersionError::EmptyRevision(raw.to_owned()));
                 }
-                ((rest_start, rest_start + i), Some((rest_start + i + 1, raw.len())))
+                (
+                    (rest_start, rest_start + i),
+                    Some((rest_start + i + 1, raw.len())),
+                )
             }
             None => ((rest_start, raw.len()), None),
         };
@@ -91,9 +103,17 @@ impl FromStr for Version {
         if let Some((a, b)) = revision
             && raw[a..b].contains(':')
         {
-            return Err(VersionError::BadChar { version: raw.to_owned(), ch: ':' });
+            return Err(VersionError::BadChar {
+                version: raw.to_owned(),
+                ch: ':',
+            });
         }
-        Ok(Version { raw: raw.to_owned(), epoch, upstream, revision })
+        Ok(Version {
+            raw: raw.to_owned(),
+            epoch,
+            upstream,
+            revision,
+        })
     }
 }
 
@@ -212,14 +232,20 @@ mod tests {
 
     #[test]
     fn huge_digit_runs_do_not_overflow() {
-        assert_eq!(cmp("1.99999999999999999999999", "1.100000000000000000000000"), Ordering::Less);
+        assert_eq!(
+            cmp("1.99999999999999999999999", "1.100000000000000000000000"),
+            Ordering::Less
+        );
         assert_eq!(cmp("000000000000000000000000001", "1"), Ordering::Equal);
     }
 
     #[test]
     fn parts() {
         let v: Version = "3:1.2-3-4".parse().unwrap();
-        assert_eq!((v.epoch(), v.upstream(), v.revision()), (3, "1.2-3", Some("4")));
+        assert_eq!(
+            (v.epoch(), v.upstream(), v.revision()),
+            (3, "1.2-3", Some("4"))
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! Property test: bulwark's version order equals `dpkg --compare-versions`.
+#![allow(clippy::unwrap_used)]
 
 use std::cmp::Ordering;
 use std::process::Command;
@@ -7,7 +8,10 @@ use bulwark_debian::Version;
 use proptest::prelude::*;
 
 fn dpkg_available() -> bool {
-    let ok = Command::new("dpkg").arg("--version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("dpkg")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok && std::env::var_os("CI").is_some() {
         panic!("dpkg is required under CI=true (run scripts/install-test-deps.sh)");
     }
@@ -33,11 +37,13 @@ fn dpkg_cmp(a: &str, b: &str) -> Ordering {
 }
 
 fn version_strategy() -> impl Strategy<Value = String> {
-    let epoch = prop::option::of(0u32..4).prop_map(|e| e.map(|e| format!("{e}:")).unwrap_or_default());
+    let epoch =
+        prop::option::of(0u32..4).prop_map(|e| e.map(|e| format!("{e}:")).unwrap_or_default());
     // Upstream starts with a digit as policy requires; the rest mixes every
     // character class the ordering treats differently, including long digit runs.
     let upstream = ("[0-9]{1,3}", "[0-9a-zA-Z.+~]{0,8}").prop_map(|(a, b)| a + &b);
-    let revision = prop::option::of("[0-9a-z.+~]{1,6}").prop_map(|r| r.map(|r| format!("-{r}")).unwrap_or_default());
+    let revision = prop::option::of("[0-9a-z.+~]{1,6}")
+        .prop_map(|r| r.map(|r| format!("-{r}")).unwrap_or_default());
     (epoch, upstream, revision).prop_map(|(e, u, r)| format!("{e}{u}{r}"))
 }
 
@@ -68,5 +74,8 @@ fn digit_runs_longer_than_u64_match_dpkg() {
     }
     let a = "1.184467440737095516160";
     let b = "1.18446744073709551615";
-    assert_eq!(a.parse::<Version>().unwrap().cmp(&b.parse().unwrap()), dpkg_cmp(a, b));
+    assert_eq!(
+        a.parse::<Version>().unwrap().cmp(&b.parse().unwrap()),
+        dpkg_cmp(a, b)
+    );
 }

@@ -24,13 +24,28 @@ pub struct Node {
 
 impl Node {
     pub fn dir(mode: u32) -> Self {
-        Node { kind: NodeKind::Dir, mode, uid: 0, gid: 0 }
+        Node {
+            kind: NodeKind::Dir,
+            mode,
+            uid: 0,
+            gid: 0,
+        }
     }
     pub fn file(data: Vec<u8>, mode: u32) -> Self {
-        Node { kind: NodeKind::File(Arc::new(data)), mode, uid: 0, gid: 0 }
+        Node {
+            kind: NodeKind::File(Arc::new(data)),
+            mode,
+            uid: 0,
+            gid: 0,
+        }
     }
     pub fn symlink(target: &str) -> Self {
-        Node { kind: NodeKind::Symlink(target.to_owned()), mode: 0o777, uid: 0, gid: 0 }
+        Node {
+            kind: NodeKind::Symlink(target.to_owned()),
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        }
     }
     pub fn owned(mut self, uid: u32, gid: u32) -> Self {
         self.uid = uid;
@@ -56,7 +71,9 @@ impl Tree {
         let mut idx = 0;
         while let Some(i) = path[idx..].find('/') {
             let parent = &path[..idx + i];
-            self.nodes.entry(parent.to_owned()).or_insert_with(|| Node::dir(0o755));
+            self.nodes
+                .entry(parent.to_owned())
+                .or_insert_with(|| Node::dir(0o755));
             idx += i + 1;
         }
         if path.is_empty() {
@@ -131,15 +148,26 @@ impl Tree {
             let mut resolved: Vec<String> = Vec::new();
             let mut changed = false;
             for (i, comp) in parts.iter().enumerate() {
-                let candidate =
-                    if resolved.is_empty() { comp.to_string() } else { format!("{}/{comp}", resolved.join("/")) };
+                let candidate = if resolved.is_empty() {
+                    comp.to_string()
+                } else {
+                    format!("{}/{comp}", resolved.join("/"))
+                };
                 match self.nodes.get(&candidate).map(|n| &n.kind) {
                     Some(NodeKind::Symlink(t)) => {
-                        let base = if t.starts_with('/') { String::new() } else { resolved.join("/") };
+                        let base = if t.starts_with('/') {
+                            String::new()
+                        } else {
+                            resolved.join("/")
+                        };
                         let mut next = normalize_join(&base, t)?;
                         let rest = parts[i + 1..].join("/");
                         if !rest.is_empty() {
-                            next = if next.is_empty() { rest } else { format!("{next}/{rest}") };
+                            next = if next.is_empty() {
+                                rest
+                            } else {
+                                format!("{next}/{rest}")
+                            };
                         }
                         cur = next;
                         changed = true;
@@ -191,7 +219,10 @@ mod tests {
         t.insert("usr/bin/python3", Node::symlink("python3.11"));
         t.insert("usr/bin/python3.11", Node::file(vec![], 0o755));
         t.insert("etc/alt", Node::symlink("/bin/python3"));
-        assert_eq!(t.resolve("bin/python3").as_deref(), Some("usr/bin/python3.11"));
+        assert_eq!(
+            t.resolve("bin/python3").as_deref(),
+            Some("usr/bin/python3.11")
+        );
         assert_eq!(t.resolve("etc/alt").as_deref(), Some("usr/bin/python3.11"));
         t.insert("loop", Node::symlink("loop"));
         assert_eq!(t.resolve("loop"), None);

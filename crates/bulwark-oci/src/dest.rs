@@ -17,23 +17,37 @@ pub enum Destination {
     /// `oci-archive:FILE[:TAG]`
     OciArchive { file: PathBuf, tag: Option<String> },
     /// `docker-archive:FILE[:NAME:TAG]`
-    DockerArchive { file: PathBuf, reference: Option<String> },
+    DockerArchive {
+        file: PathBuf,
+        reference: Option<String>,
+    },
 }
 
 /// A destination that cannot be parsed or written.
 #[derive(Debug, thiserror::Error)]
 pub enum DestinationError {
-    #[error("'{0}' is not a supported destination; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]")]
+    #[error(
+        "'{0}' is not a supported destination; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]"
+    )]
     Unsupported(String),
-    #[error("'{0}': invalid tag {1:?} (allowed: letters, digits, '_', '.', '-'; at most 128 characters)")]
+    #[error(
+        "'{0}': invalid tag {1:?} (allowed: letters, digits, '_', '.', '-'; at most 128 characters)"
+    )]
     BadTag(String, String),
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path} exists and is not an OCI image layout (no oci-layout file); choose another directory or remove it")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} exists and is not an OCI image layout (no oci-layout file); choose another directory or remove it"
+    )]
     NotALayout { path: PathBuf },
     #[error("{path}: existing index.json is not valid: {reason}")]
     BadIndex { path: PathBuf, reason: String },
-    #[error("docker-archive holds a single platform, but the build produced {0}; write oci:/oci-archive: for multi-arch images, or build one arch")]
+    #[error(
+        "docker-archive holds a single platform, but the build produced {0}; write oci:/oci-archive: for multi-arch images, or build one arch"
+    )]
     MultiArchDockerArchive(usize),
 }
 
@@ -50,7 +64,8 @@ pub struct WriteSummary {
 fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
-        && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 impl Destination {
@@ -84,8 +99,15 @@ impl Destination {
                 _ => (PathBuf::from(rest), None),
             };
             if let Some(r) = &reference {
-                let tagged = if r.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/')) { r.clone() } else { format!("{r}:latest") };
-                return Ok(Destination::DockerArchive { file, reference: Some(tagged) });
+                let tagged = if r.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/')) {
+                    r.clone()
+                } else {
+                    format!("{r}:latest")
+                };
+                return Ok(Destination::DockerArchive {
+                    file,
+                    reference: Some(tagged),
+                });
             }
             return Ok(Destination::DockerArchive { file, reference });
         }
@@ -102,7 +124,10 @@ impl Destination {
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> DestinationError + '_ {
-    move |source| DestinationError::Io { path: path.to_owned(), source }
+    move |source| DestinationError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Writes images to `dest`. One image gives a manifest; several give an
@@ -121,12 +146,17 @@ pub fn write_images(
     let summary = WriteSummary {
         digest: top.digest.clone(),
         media_type: top.media_type.clone(),
-        manifests: images.iter().map(|i| (i.platform.clone(), i.manifest.digest.clone())).collect(),
+        manifests: images
+            .iter()
+            .map(|i| (i.platform.clone(), i.manifest.digest.clone()))
+            .collect(),
     };
     let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for img in images {
         for l in &img.layers {
-            blobs.entry(l.digest.clone()).or_insert_with(|| l.blob.clone());
+            blobs
+                .entry(l.digest.clone())
+                .or_insert_with(|| l.blob.clone());
         }
         blobs.insert(img.config.digest.clone(), img.config.data.clone());
         blobs.insert(img.manifest.digest.clone(), img.manifest.data.clone());
@@ -139,7 +169,10 @@ pub fn write_images(
         Destination::OciArchive { file, tag } => {
             let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
             entries.push(("oci-layout".into(), OCI_LAYOUT.as_bytes().to_vec()));
-            entries.push(("index.json".into(), layout_index(vec![with_ref(top, tag.as_deref())])));
+            entries.push((
+                "index.json".into(),
+                layout_index(vec![with_ref(top, tag.as_deref())]),
+            ));
             for (d, data) in &blobs {
                 entries.push((blob_path(d), data.clone()));
             }
@@ -149,7 +182,10 @@ pub fn write_images(
             if images.len() != 1 {
                 return Err(DestinationError::MultiArchDockerArchive(images.len()));
             }
-            write_file_atomic(file, &docker_archive(&images[0], reference.as_deref()).map_err(io_err(file))?)?;
+            write_file_atomic(
+                file,
+                &docker_archive(&images[0], reference.as_deref()).map_err(io_err(file))?,
+            )?;
         }
     }
     Ok(summary)
@@ -169,7 +205,12 @@ fn with_ref(mut d: Descriptor, tag: Option<&str>) -> Descriptor {
 }
 
 fn layout_index(manifests: Vec<Descriptor>) -> Vec<u8> {
-    to_json(&Index { schema_version: 2, media_type: Some(MEDIA_TYPE_INDEX.into()), manifests, annotations: BTreeMap::new() })
+    to_json(&Index {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_INDEX.into()),
+        manifests,
+        annotations: BTreeMap::new(),
+    })
 }
 
 fn write_layout_dir(
@@ -180,9 +221,14 @@ fn write_layout_dir(
 ) -> Result<(), DestinationError> {
     let existing_layout = dir.join("oci-layout").is_file();
     if dir.exists() && !existing_layout {
-        let empty = std::fs::read_dir(dir).map_err(io_err(dir))?.next().is_none();
+        let empty = std::fs::read_dir(dir)
+            .map_err(io_err(dir))?
+            .next()
+            .is_none();
         if !empty {
-            return Err(DestinationError::NotALayout { path: dir.to_owned() });
+            return Err(DestinationError::NotALayout {
+                path: dir.to_owned(),
+            });
         }
     }
     if existing_layout {
@@ -196,8 +242,11 @@ fn write_layout_dir(
         }
         let index_path = dir.join("index.json");
         let text = std::fs::read(&index_path).map_err(io_err(&index_path))?;
-        let mut idx: Index = serde_json::from_slice(&text)
-            .map_err(|e| DestinationError::BadIndex { path: index_path.clone(), reason: e.to_string() })?;
+        let mut idx: Index =
+            serde_json::from_slice(&text).map_err(|e| DestinationError::BadIndex {
+                path: index_path.clone(),
+                reason: e.to_string(),
+            })?;
         let new = with_ref(top, tag);
         idx.manifests.retain(|m| match tag {
             Some(t) => m.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) != Some(t),
@@ -215,7 +264,8 @@ fn write_layout_dir(
         .map_err(io_err(&parent))?;
     let t = tmp.path();
     std::fs::write(t.join("oci-layout"), OCI_LAYOUT).map_err(io_err(t))?;
-    std::fs::write(t.join("index.json"), layout_index(vec![with_ref(top, tag)])).map_err(io_err(t))?;
+    std::fs::write(t.join("index.json"), layout_index(vec![with_ref(top, tag)]))
+        .map_err(io_err(t))?;
     let bdir = t.join("blobs/sha256");
     std::fs::create_dir_all(&bdir).map_err(io_err(&bdir))?;
     for (d, data) in blobs {
@@ -229,7 +279,10 @@ fn write_layout_dir(
     let kept = tmp.keep();
     std::fs::rename(&kept, dir).map_err(|e| {
         let _ = std::fs::remove_dir_all(&kept);
-        DestinationError::Io { path: dir.to_owned(), source: e }
+        DestinationError::Io {
+            path: dir.to_owned(),
+            source: e,
+        }
     })?;
     Ok(())
 }
@@ -258,11 +311,18 @@ fn set_tree_perms(p: &Path) -> std::io::Result<()> {
 pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<(), DestinationError> {
     let parent = parent_dir(path);
     std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    let mut tmp = tempfile::Builder::new().prefix(".bulwark-tmp-").tempfile_in(&parent).map_err(io_err(&parent))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".bulwark-tmp-")
+        .tempfile_in(&parent)
+        .map_err(io_err(&parent))?;
     tmp.write_all(data).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).map_err(io_err(path))?;
-    tmp.persist(path).map_err(|e| DestinationError::Io { path: path.to_owned(), source: e.error })?;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+        .map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| DestinationError::Io {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
     Ok(())
 }
 
@@ -349,27 +409,6 @@ fn docker_archive(img: &Image, reference: Option<&str>) -> std::io::Result<Vec<u
     Ok(deterministic_tar(&entries, true))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_transports() {
-        assert_eq!(
-            Destination::parse("oci:/tmp/x:v1").unwrap(),
-            Destination::Oci { dir: "/tmp/x".into(), tag: Some("v1".into()) }
-        );
-        assert_eq!(Destination::parse("oci:out").unwrap(), Destination::Oci { dir: "out".into(), tag: None });
-        assert_eq!(
-            Destination::parse("docker-archive:img.tar:bulwark/base").unwrap(),
-            Destination::DockerArchive { file: "img.tar".into(), reference: Some("bulwark/base:latest".into()) }
-        );
-        assert!(Destination::parse("oci:x:bad tag").is_err());
-        assert!(Destination::parse("registry.invalid/x:1").is_err());
-        assert!(Destination::parse("oci:").is_err());
-    }
-}
-
 impl std::str::FromStr for Destination {
     type Err = DestinationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -380,9 +419,60 @@ impl std::str::FromStr for Destination {
 impl std::fmt::Display for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Destination::Oci { dir, tag } => write!(f, "oci:{}{}", dir.display(), tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default()),
-            Destination::OciArchive { file, tag } => write!(f, "oci-archive:{}{}", file.display(), tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default()),
-            Destination::DockerArchive { file, reference } => write!(f, "docker-archive:{}{}", file.display(), reference.as_ref().map(|t| format!(":{t}")).unwrap_or_default()),
+            Destination::Oci { dir, tag } => write!(
+                f,
+                "oci:{}{}",
+                dir.display(),
+                tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default()
+            ),
+            Destination::OciArchive { file, tag } => write!(
+                f,
+                "oci-archive:{}{}",
+                file.display(),
+                tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default()
+            ),
+            Destination::DockerArchive { file, reference } => write!(
+                f,
+                "docker-archive:{}{}",
+                file.display(),
+                reference
+                    .as_ref()
+                    .map(|t| format!(":{t}"))
+                    .unwrap_or_default()
+            ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_transports() {
+        assert_eq!(
+            Destination::parse("oci:/tmp/x:v1").unwrap(),
+            Destination::Oci {
+                dir: "/tmp/x".into(),
+                tag: Some("v1".into())
+            }
+        );
+        assert_eq!(
+            Destination::parse("oci:out").unwrap(),
+            Destination::Oci {
+                dir: "out".into(),
+                tag: None
+            }
+        );
+        assert_eq!(
+            Destination::parse("docker-archive:img.tar:bulwark/base").unwrap(),
+            Destination::DockerArchive {
+                file: "img.tar".into(),
+                reference: Some("bulwark/base:latest".into())
+            }
+        );
+        assert!(Destination::parse("oci:x:bad tag").is_err());
+        assert!(Destination::parse("registry.invalid/x:1").is_err());
+        assert!(Destination::parse("oci:").is_err());
     }
 }

@@ -133,7 +133,11 @@ pub struct Blob {
 
 impl Blob {
     pub fn new(media_type: &str, data: Vec<u8>) -> Self {
-        Blob { media_type: media_type.to_owned(), digest: sha256_digest(&data), data }
+        Blob {
+            media_type: media_type.to_owned(),
+            digest: sha256_digest(&data),
+            data,
+        }
     }
     pub fn descriptor(&self) -> Descriptor {
         Descriptor {
@@ -165,11 +169,18 @@ impl Image {
             os: spec.platform.os.clone(),
             variant: spec.platform.variant.clone(),
             config: spec.config,
-            rootfs: RootFs { typ: "layers".into(), diff_ids: spec.layers.iter().map(|(l, _)| l.diff_id.clone()).collect() },
+            rootfs: RootFs {
+                typ: "layers".into(),
+                diff_ids: spec.layers.iter().map(|(l, _)| l.diff_id.clone()).collect(),
+            },
             history: spec
                 .layers
                 .iter()
-                .map(|(_, h)| History { created: spec.created.clone(), created_by: h.clone(), comment: None })
+                .map(|(_, h)| History {
+                    created: spec.created.clone(),
+                    created_by: h.clone(),
+                    comment: None,
+                })
                 .collect(),
         };
         let config = Blob::new(MEDIA_TYPE_CONFIG, to_json(&config_json));
@@ -190,7 +201,13 @@ impl Image {
                 .collect(),
             annotations: spec.annotations,
         };
-        Image { platform: spec.platform, manifest: Blob::new(MEDIA_TYPE_MANIFEST, to_json(&manifest)), config, layers, config_json }
+        Image {
+            platform: spec.platform,
+            manifest: Blob::new(MEDIA_TYPE_MANIFEST, to_json(&manifest)),
+            config,
+            layers,
+            config_json,
+        }
     }
 
     /// Descriptor of the manifest, with platform.

@@ -24,9 +24,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use bulwark_debian::Version;
 use bulwark_debian::packages::PackageRecord;
 use bulwark_debian::relation::{Dependency, Relation, VersionOp, parse_relations};
-use bulwark_debian::Version;
 
 /// What to resolve.
 #[derive(Clone, Debug, Default)]
@@ -60,11 +60,18 @@ pub struct Resolution {
 impl Resolution {
     /// `requested → … → name`, the chain that pulled `name` in.
     pub fn chain(&self, name: &str) -> Vec<String> {
-        let by_name: HashMap<&str, &Resolved> =
-            self.packages.iter().map(|r| (r.record.name.as_str(), r)).collect();
+        let by_name: HashMap<&str, &Resolved> = self
+            .packages
+            .iter()
+            .map(|r| (r.record.name.as_str(), r))
+            .collect();
         let mut chain = vec![name.to_owned()];
         let mut cur = name;
-        while let Some(Resolved { pulled_by: Some((parent, _)), .. }) = by_name.get(cur) {
+        while let Some(Resolved {
+            pulled_by: Some((parent, _)),
+            ..
+        }) = by_name.get(cur)
+        {
             if chain.contains(parent) {
                 break;
             }
@@ -79,14 +86,20 @@ impl Resolution {
 /// Why a closure could not be formed.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("package '{name}' is not available for {arch} in the configured suites; check the spelling, the suites and components")]
+    #[error(
+        "package '{name}' is not available for {arch} in the configured suites; check the spelling, the suites and components"
+    )]
     NotFound { name: String, arch: String },
     #[error("cannot parse requested package '{0}': {1}")]
     BadRequest(String, String),
     #[error("'{name}' is requested but also excluded ({reason})")]
     RequestedExcluded { name: String, reason: String },
     #[error("unsatisfiable: {chain} needs '{dependency}', but {why}")]
-    Unsatisfiable { chain: String, dependency: String, why: String },
+    Unsatisfiable {
+        chain: String,
+        dependency: String,
+        why: String,
+    },
 }
 
 struct Universe<'a> {
@@ -112,10 +125,18 @@ impl<'a> Universe<'a> {
         }
         for v in by_name.values_mut() {
             // Highest version first; ties (same version in two suites) by suite name for determinism.
-            v.sort_by(|a, b| b.version.cmp(&a.version).then_with(|| a.suite.cmp(&b.suite)));
+            v.sort_by(|a, b| {
+                b.version
+                    .cmp(&a.version)
+                    .then_with(|| a.suite.cmp(&b.suite))
+            });
         }
         for v in providers.values_mut() {
-            v.sort_by(|a, b| a.0.name.cmp(&b.0.name).then_with(|| b.0.version.cmp(&a.0.version)));
+            v.sort_by(|a, b| {
+                a.0.name
+                    .cmp(&b.0.name)
+                    .then_with(|| b.0.version.cmp(&a.0.version))
+            });
         }
         Universe { by_name, providers }
     }
@@ -123,16 +144,25 @@ impl<'a> Universe<'a> {
     fn best(&self, rel: &Relation, prefer: Option<&str>) -> Option<&'a PackageRecord> {
         let cands = self.by_name.get(rel.name.as_str())?;
         if let Some(p) = prefer
-            && let Some(r) = cands.iter().find(|r| r.version.as_str() == p && rel.version_matches(&r.version))
+            && let Some(r) = cands
+                .iter()
+                .find(|r| r.version.as_str() == p && rel.version_matches(&r.version))
         {
             return Some(r);
         }
-        cands.iter().find(|r| rel.version_matches(&r.version)).copied()
+        cands
+            .iter()
+            .find(|r| rel.version_matches(&r.version))
+            .copied()
     }
 }
 
 /// Resolves `request` against `records` for `arch`.
-pub fn resolve(records: &[PackageRecord], arch: &str, request: &Request) -> Result<Resolution, ResolveError> {
+pub fn resolve(
+    records: &[PackageRecord],
+    arch: &str,
+    request: &Request,
+) -> Result<Resolution, ResolveError> {
     let u = Universe::new(records, arch);
     let mut chosen: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = Resolution::default();
@@ -141,17 +171,26 @@ pub fn resolve(records: &[PackageRecord], arch: &str, request: &Request) -> Resu
     for req in &request.packages {
         let rel = parse_request(req)?;
         if let Some(reason) = request.exclude.get(&rel.name) {
-            return Err(ResolveError::RequestedExcluded { name: rel.name.clone(), reason: reason.clone() });
+            return Err(ResolveError::RequestedExcluded {
+                name: rel.name.clone(),
+                reason: reason.clone(),
+            });
         }
         if chosen.contains_key(&rel.name) {
             continue;
         }
         let rec = u
             .best(&rel, request.prefer.get(&rel.name).map(String::as_str))
-            .ok_or_else(|| ResolveError::NotFound { name: rel.to_string(), arch: arch.to_owned() })?;
+            .ok_or_else(|| ResolveError::NotFound {
+                name: rel.to_string(),
+                arch: arch.to_owned(),
+            })?;
         chosen.insert(rec.name.clone(), out.packages.len());
         queue.push_back(out.packages.len());
-        out.packages.push(Resolved { record: rec.clone(), pulled_by: None });
+        out.packages.push(Resolved {
+            record: rec.clone(),
+            pulled_by: None,
+        });
     }
 
     while let Some(idx) = queue.pop_front() {
@@ -240,9 +279,14 @@ fn satisfy<'a>(
             Some(c) => why.push(format!(
                 "available versions of {} are {}",
                 alt.name,
-                c.iter().map(|r| format!("{} ({})", r.version, r.suite)).collect::<Vec<_>>().join(", ")
+                c.iter()
+                    .map(|r| format!("{} ({})", r.version, r.suite))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
-            None if !u.providers.contains_key(alt.name.as_str()) => why.push(format!("{} does not exist", alt.name)),
+            None if !u.providers.contains_key(alt.name.as_str()) => {
+                why.push(format!("{} does not exist", alt.name))
+            }
             None => {}
         }
     }
@@ -251,7 +295,9 @@ fn satisfy<'a>(
         if request.exclude.contains_key(&alt.name) {
             continue;
         }
-        let Some(provs) = u.providers.get(alt.name.as_str()) else { continue };
+        let Some(provs) = u.providers.get(alt.name.as_str()) else {
+            continue;
+        };
         let ok: Vec<&PackageRecord> = provs
             .iter()
             .filter(|(r, v)| {
@@ -277,7 +323,10 @@ fn satisfy<'a>(
             });
             return Ok(Choice::New(first, note));
         }
-        why.push(format!("no provider of virtual package {} matches", alt.name));
+        why.push(format!(
+            "no provider of virtual package {} matches",
+            alt.name
+        ));
     }
     if !excluded.is_empty() && why.is_empty() {
         return Ok(Choice::Cut(excluded.join(", ")));
@@ -329,10 +378,16 @@ mod tests {
         v
     }
     fn names(r: &Resolution) -> Vec<String> {
-        r.packages.iter().map(|p| format!("{}={}", p.record.name, p.record.version)).collect()
+        r.packages
+            .iter()
+            .map(|p| format!("{}={}", p.record.name, p.record.version))
+            .collect()
     }
     fn req(p: &[&str]) -> Request {
-        Request { packages: p.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+        Request {
+            packages: p.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
     }
 
     const U: &str = "Package: app\nVersion: 1\nArchitecture: amd64\nDepends: libc6 (>= 2), mta | exim4, python3:any\n\n\
@@ -353,7 +408,9 @@ Package: python3\nVersion: 3.11\nArchitecture: amd64\nPre-Depends: libc6";
 
     #[test]
     fn virtual_with_several_providers_is_noted() {
-        let u = universe("Package: a\nVersion: 1\nArchitecture: amd64\nDepends: mta\n\nPackage: postfix\nVersion: 1\nArchitecture: amd64\nProvides: mta\n\nPackage: exim4\nVersion: 1\nArchitecture: all\nProvides: mta");
+        let u = universe(
+            "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: mta\n\nPackage: postfix\nVersion: 1\nArchitecture: amd64\nProvides: mta\n\nPackage: exim4\nVersion: 1\nArchitecture: all\nProvides: mta",
+        );
         let r = resolve(&u, "amd64", &req(&["a"])).unwrap();
         assert_eq!(names(&r), ["a=1", "exim4=1"]);
         assert!(r.notes[0].contains("exim4, postfix"), "{:?}", r.notes);
@@ -371,10 +428,15 @@ Package: python3\nVersion: 3.11\nArchitecture: amd64\nPre-Depends: libc6";
 
     #[test]
     fn unsatisfiable_names_the_chain() {
-        let u = universe("Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b\n\nPackage: b\nVersion: 1\nArchitecture: amd64\nDepends: c (>= 5)\n\nPackage: c\nVersion: 4\nArchitecture: amd64");
+        let u = universe(
+            "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b\n\nPackage: b\nVersion: 1\nArchitecture: amd64\nDepends: c (>= 5)\n\nPackage: c\nVersion: 4\nArchitecture: amd64",
+        );
         let e = resolve(&u, "amd64", &req(&["a"])).unwrap_err().to_string();
         assert!(e.contains("a → b needs 'c (>= 5)'"), "{e}");
-        assert!(e.contains("available versions of c are 4 (bookworm)"), "{e}");
+        assert!(
+            e.contains("available versions of c are 4 (bookworm)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -382,14 +444,21 @@ Package: python3\nVersion: 3.11\nArchitecture: amd64\nPre-Depends: libc6";
         let u = universe(U);
         let r = resolve(&u, "amd64", &req(&["libc6=1"])).unwrap();
         assert_eq!(names(&r), ["libc6=1"]);
-        let e = resolve(&u, "amd64", &req(&["nope"])).unwrap_err().to_string();
+        let e = resolve(&u, "amd64", &req(&["nope"]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'nope' is not available for amd64"), "{e}");
-        assert_eq!(names(&resolve(&u, "arm64", &req(&["libc6"])).unwrap()), ["libc6=3"]);
+        assert_eq!(
+            names(&resolve(&u, "arm64", &req(&["libc6"])).unwrap()),
+            ["libc6=3"]
+        );
     }
 
     #[test]
     fn essential_packages_are_not_implicit() {
-        let u = universe("Package: a\nVersion: 1\nArchitecture: amd64\n\nPackage: bash\nVersion: 5\nArchitecture: amd64\nEssential: yes\nPriority: required");
+        let u = universe(
+            "Package: a\nVersion: 1\nArchitecture: amd64\n\nPackage: bash\nVersion: 5\nArchitecture: amd64\nEssential: yes\nPriority: required",
+        );
         assert_eq!(names(&resolve(&u, "amd64", &req(&["a"])).unwrap()), ["a=1"]);
     }
 }

@@ -13,5 +13,7 @@
 mod lock;
 mod spec;
 
-pub use lock::{Lock, LockError, LockedArch, LockedPackage, LockedSuite, LockedIndex, LOCK_VERSION};
+pub use lock::{
+    LOCK_VERSION, Lock, LockError, LockedArch, LockedIndex, LockedPackage, LockedSuite,
+};
 pub use spec::*;

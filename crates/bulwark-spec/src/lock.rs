@@ -84,21 +84,41 @@ impl LockedPackage {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("{path}: not a valid bulwark lockfile: {reason}; delete it and run 'bulwark lock' again")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: not a valid bulwark lockfile: {reason}; delete it and run 'bulwark lock' again"
+    )]
     Parse { path: String, reason: String },
-    #[error("{path}: lockfile version {found} is not supported (this bulwark writes version {expected}); run 'bulwark lock --update'")]
-    Version { path: String, found: u32, expected: u32 },
+    #[error(
+        "{path}: lockfile version {found} is not supported (this bulwark writes version {expected}); run 'bulwark lock --update'"
+    )]
+    Version {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
 }
 
 impl Lock {
     pub fn load(path: &Path) -> Result<Self, LockError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read { path: p.clone(), source })?;
-        let lock: Lock =
-            serde_json::from_str(&text).map_err(|e| LockError::Parse { path: p.clone(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        let lock: Lock = serde_json::from_str(&text).map_err(|e| LockError::Parse {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
         if lock.lockfile_version != LOCK_VERSION {
-            return Err(LockError::Version { path: p, found: lock.lockfile_version, expected: LOCK_VERSION });
+            return Err(LockError::Version {
+                path: p,
+                found: lock.lockfile_version,
+                expected: LOCK_VERSION,
+            });
         }
         for a in lock.archs.values() {
             for pkg in &a.packages {

@@ -10,11 +10,18 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
     #[error("{origin}: {field}: {message}")]
-    Invalid { origin: String, field: String, message: String },
+    Invalid {
+        origin: String,
+        field: String,
+        message: String,
+    },
 }
 
 /// An image spec. See `docs/spec.md`.
@@ -139,7 +146,13 @@ pub struct PathFilters {
 
 impl Default for PathFilters {
     fn default() -> Self {
-        PathFilters { drop_docs: true, drop_man: true, drop_locales: true, exclude: vec![], keep: vec![] }
+        PathFilters {
+            drop_docs: true,
+            drop_man: true,
+            drop_locales: true,
+            exclude: vec![],
+            keep: vec![],
+        }
     }
 }
 
@@ -187,7 +200,11 @@ impl<'de> Deserialize<'de> for Mode {
         let v = u32::from_str_radix(digits, 8)
             .ok()
             .filter(|v| *v <= 0o7777)
-            .ok_or_else(|| serde::de::Error::custom(format!("mode {s:?} is not octal permission bits like \"0644\"")))?;
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "mode {s:?} is not octal permission bits like \"0644\""
+                ))
+            })?;
         Ok(Mode(v))
     }
 }
@@ -207,7 +224,11 @@ pub struct Accounts {
 
 impl Default for Accounts {
     fn default() -> Self {
-        Accounts { run_as: default_run_as(), users: vec![], groups: vec![] }
+        Accounts {
+            run_as: default_run_as(),
+            users: vec![],
+            groups: vec![],
+        }
     }
 }
 
@@ -287,22 +308,21 @@ impl<'de> Deserialize<'de> for Port {
             Raw::S(s) => s,
         };
         let (num, proto) = s.split_once('/').unwrap_or((s.as_str(), "tcp"));
-        let number: u16 = num
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| serde::de::Error::custom(format!("port {s:?} is not a number between 1 and 65535")))?;
+        let number: u16 = num.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            serde::de::Error::custom(format!("port {s:?} is not a number between 1 and 65535"))
+        })?;
         let protocol = proto.trim().to_ascii_lowercase();
         if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
-            return Err(serde::de::Error::custom(format!("port {s:?}: protocol must be tcp, udp or sctp")));
+            return Err(serde::de::Error::custom(format!(
+                "port {s:?}: protocol must be tcp, udp or sctp"
+            )));
         }
         Ok(Port { number, protocol })
     }
 }
 
 /// Hardening switches; the defaults are the hardened choice.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Hardening {
     /// Allow running as root (uid 0).
@@ -318,12 +338,6 @@ pub struct Hardening {
     /// Keep setuid/setgid bits (stripped and reported by default).
     #[serde(default)]
     pub keep_setuid: bool,
-}
-
-impl Default for Hardening {
-    fn default() -> Self {
-        Hardening { allow_root: false, allow_privileged_ports: false, writable_paths: vec![], keep_setuid: false }
-    }
 }
 
 /// Output encoding options.
@@ -346,15 +360,19 @@ pub enum Compression {
 impl Spec {
     /// Reads and validates a spec file.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::from_yaml(&text, &path.display().to_string())
     }
 
     /// Parses and validates spec text; `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, SpecError> {
-        let spec: Spec = serde_saphyr::from_str(text)
-            .map_err(|e| SpecError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
+        let spec: Spec = serde_saphyr::from_str(text).map_err(|e| SpecError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
         spec.validate(origin)?;
         Ok(spec)
     }
@@ -376,8 +394,15 @@ impl Spec {
             if !seen.insert(a) {
                 return Err(invalid("archs", format!("'{a}' is listed twice")));
             }
-            if !a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) || a.is_empty() {
-                return Err(invalid("archs", format!("'{a}' is not a Debian architecture name")));
+            if !a
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                || a.is_empty()
+            {
+                return Err(invalid(
+                    "archs",
+                    format!("'{a}' is not a Debian architecture name"),
+                ));
             }
         }
         for p in &self.packages {
@@ -387,12 +412,18 @@ impl Spec {
         }
         for (i, e) in self.exclude.iter().chain(self.allow.iter()).enumerate() {
             if e.reason.trim().is_empty() {
-                return Err(invalid(&format!("exclude/allow[{i}] ({})", e.package), "give a reason".into()));
+                return Err(invalid(
+                    &format!("exclude/allow[{i}] ({})", e.package),
+                    "give a reason".into(),
+                ));
             }
         }
         for f in &self.files {
             if !f.dest.starts_with('/') || f.dest.split('/').any(|c| c == "..") {
-                return Err(invalid("files.dest", format!("{:?} must be an absolute path without '..'", f.dest)));
+                return Err(invalid(
+                    "files.dest",
+                    format!("{:?} must be an absolute path without '..'", f.dest),
+                ));
             }
             if f.src.is_empty() {
                 return Err(invalid("files.src", "empty source path".into()));
@@ -400,7 +431,10 @@ impl Spec {
         }
         for w in &self.hardening.writable_paths {
             if !w.starts_with('/') || w.split('/').any(|c| c == "..") || w == "/" {
-                return Err(invalid("hardening.writable-paths", format!("{w:?} must be an absolute path below /")));
+                return Err(invalid(
+                    "hardening.writable-paths",
+                    format!("{w:?} must be an absolute path below /"),
+                ));
             }
         }
         if !self.hardening.allow_privileged_ports
@@ -414,15 +448,23 @@ impl Spec {
                 ),
             ));
         }
-        if !self.hardening.allow_root && matches!(self.accounts.run_as.as_str(), "root" | "0" | "0:0" | "root:root") {
+        if !self.hardening.allow_root
+            && matches!(
+                self.accounts.run_as.as_str(),
+                "root" | "0" | "0:0" | "root:root"
+            )
+        {
             return Err(invalid(
                 "accounts.run-as",
                 "running as root defeats the hardening; use a non-root account or set hardening.allow-root: true".into(),
             ));
         }
-        for (k, _) in &self.config.env {
+        for k in self.config.env.keys() {
             if k.is_empty() || k.contains('=') {
-                return Err(invalid("config.env", format!("{k:?} is not a valid variable name")));
+                return Err(invalid(
+                    "config.env",
+                    format!("{k:?} is not a valid variable name"),
+                ));
             }
         }
         Ok(())
@@ -437,7 +479,10 @@ impl Spec {
             "packages": self.packages,
             "exclude": self.exclude,
         });
-        format!("sha256:{}", hex::encode(Sha256::digest(v.to_string().as_bytes())))
+        format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(v.to_string().as_bytes()))
+        )
     }
 
     /// Canonical JSON of the whole spec (recorded in provenance).
@@ -448,7 +493,10 @@ impl Spec {
 
 /// `examples/base.yaml` → `examples/base.lock.json`.
 pub fn lock_path_for(spec: &Path) -> PathBuf {
-    let stem = spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "spec".into());
+    let stem = spec
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "spec".into());
     spec.with_file_name(format!("{stem}.lock.json"))
 }
 
@@ -467,7 +515,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_have_positions() {
-        let e = Spec::from_yaml("packages: [a]\nconfig:\n  entrypont: [x]\n", "spec.yaml").unwrap_err().to_string();
+        let e = Spec::from_yaml("packages: [a]\nconfig:\n  entrypont: [x]\n", "spec.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("spec.yaml"), "{e}");
         assert!(e.contains("entrypont"), "{e}");
         assert!(e.contains('3'), "line number expected: {e}");
@@ -475,9 +525,20 @@ mod tests {
 
     #[test]
     fn bad_values_are_errors() {
-        assert!(Spec::from_yaml("packages: [a]\nconfig: {exposed-ports: [80]}\n", "t").unwrap_err().to_string().contains("privileged"));
+        assert!(
+            Spec::from_yaml("packages: [a]\nconfig: {exposed-ports: [80]}\n", "t")
+                .unwrap_err()
+                .to_string()
+                .contains("privileged")
+        );
         assert!(Spec::from_yaml("packages: [a]\nconfig: {exposed-ports: [99999]}\n", "t").is_err());
-        assert!(Spec::from_yaml("packages: [a]\nfiles: [{src: a, dest: /x, mode: \"0999\"}]\n", "t").is_err());
+        assert!(
+            Spec::from_yaml(
+                "packages: [a]\nfiles: [{src: a, dest: /x, mode: \"0999\"}]\n",
+                "t"
+            )
+            .is_err()
+        );
         assert!(Spec::from_yaml("packages: [a]\naccounts: {run-as: root}\n", "t").is_err());
         assert!(Spec::from_yaml("packages: []\n", "t").is_err());
         assert!(Spec::from_yaml("packages: [a\n", "t").is_err());
@@ -486,4 +547,3 @@ mod tests {
         assert_eq!(String::from(s.config.exposed_ports[1].clone()), "53/udp");
     }
 }
-

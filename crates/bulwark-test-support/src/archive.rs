@@ -15,7 +15,11 @@ pub struct MiniArchive {
 
 /// The packages of the mini archive for one architecture.
 pub fn mini_packages(arch: &str) -> Vec<DebBuilder> {
-    let triplet = if arch == "arm64" { "aarch64-linux-gnu" } else { "x86_64-linux-gnu" };
+    let triplet = if arch == "arm64" {
+        "aarch64-linux-gnu"
+    } else {
+        "x86_64-linux-gnu"
+    };
     let mut libc = DebBuilder::new("libc6", "2.36-9+deb12u4", arch)
         .field("Source", "glibc")
         .field("Multi-Arch", "same")
@@ -86,7 +90,12 @@ impl MiniArchive {
         let keyring = root.join("archive-keyring.gpg");
         std::fs::write(&keyring, key.keyring_bytes()).unwrap();
         let server = HttpServer::serve(root);
-        MiniArchive { root: root.to_path_buf(), keyring, server, key }
+        MiniArchive {
+            root: root.to_path_buf(),
+            keyring,
+            server,
+            key,
+        }
     }
 
     /// The `distribution:` block of a spec for this archive.

@@ -118,7 +118,11 @@ impl DebBuilder {
         for i in 1..parts.len() {
             let dir = format!("./{}/", parts[..i].join("/"));
             if !self.entries.iter().any(|e| e.name == dir.as_bytes()) {
-                self.entries.push(RawEntry { name: dir.into_bytes(), kind: RawKind::Dir, mode: 0o755 });
+                self.entries.push(RawEntry {
+                    name: dir.into_bytes(),
+                    kind: RawKind::Dir,
+                    mode: 0o755,
+                });
             }
         }
         self
@@ -142,7 +146,11 @@ impl DebBuilder {
     /// The .deb bytes.
     pub fn build(&self) -> Vec<u8> {
         let mut control_entries = vec![
-            RawEntry { name: b"./".to_vec(), kind: RawKind::Dir, mode: 0o755 },
+            RawEntry {
+                name: b"./".to_vec(),
+                kind: RawKind::Dir,
+                mode: 0o755,
+            },
             RawEntry {
                 name: b"./control".to_vec(),
                 kind: RawKind::File(self.control_text().into_bytes()),
@@ -154,14 +162,30 @@ impl DebBuilder {
             if let RawKind::File(d) = &e.kind {
                 use md5::Digest;
                 let n = String::from_utf8_lossy(&e.name);
-                md5.push_str(&format!("{}  {}\n", hex::encode(md5::Md5::digest(d)), n.trim_start_matches("./")));
+                md5.push_str(&format!(
+                    "{}  {}\n",
+                    hex::encode(md5::Md5::digest(d)),
+                    n.trim_start_matches("./")
+                ));
             }
         }
-        control_entries.push(RawEntry { name: b"./md5sums".to_vec(), kind: RawKind::File(md5.into_bytes()), mode: 0o644 });
+        control_entries.push(RawEntry {
+            name: b"./md5sums".to_vec(),
+            kind: RawKind::File(md5.into_bytes()),
+            mode: 0o644,
+        });
         for (n, d) in &self.extra_control_files {
-            control_entries.push(RawEntry { name: format!("./{n}").into_bytes(), kind: RawKind::File(d.clone()), mode: 0o644 });
+            control_entries.push(RawEntry {
+                name: format!("./{n}").into_bytes(),
+                kind: RawKind::File(d.clone()),
+                mode: 0o644,
+            });
         }
-        let mut data_entries = vec![RawEntry { name: b"./".to_vec(), kind: RawKind::Dir, mode: 0o755 }];
+        let mut data_entries = vec![RawEntry {
+            name: b"./".to_vec(),
+            kind: RawKind::Dir,
+            mode: 0o755,
+        }];
         data_entries.extend(self.entries.iter().cloned());
 
         let control_tar = compress("xz", &raw_tar(&control_entries));
@@ -242,7 +266,12 @@ pub fn ar_archive(members: &[(&str, &[u8])]) -> Vec<u8> {
     for (name, data) in members {
         let header = format!(
             "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
-            name, FIXTURE_MTIME, 0, 0, "100644", data.len()
+            name,
+            FIXTURE_MTIME,
+            0,
+            0,
+            "100644",
+            data.len()
         );
         out.extend_from_slice(header.as_bytes());
         out.extend_from_slice(data);

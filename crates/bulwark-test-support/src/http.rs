@@ -33,7 +33,9 @@ pub struct HttpServer {
 
 impl std::fmt::Debug for HttpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpServer").field("url", &self.url).finish()
+        f.debug_struct("HttpServer")
+            .field("url", &self.url)
+            .finish()
     }
 }
 
@@ -57,19 +59,35 @@ impl HttpServer {
                 });
             }
         });
-        HttpServer { url: format!("http://{addr}"), state, stop, addr }
+        HttpServer {
+            url: format!("http://{addr}"),
+            state,
+            stop,
+            addr,
+        }
     }
 
     /// Injects `fault` for every request whose path ends with `suffix`.
     pub fn fault(&self, suffix: &str, fault: Fault) {
-        self.state.lock().unwrap().faults.push((suffix.into(), fault));
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push((suffix.into(), fault));
     }
     pub fn clear_faults(&self) {
         self.state.lock().unwrap().faults.clear();
     }
     /// How many requests reached paths containing `suffix`.
     pub fn hits(&self, suffix: &str) -> usize {
-        self.state.lock().unwrap().hits.iter().filter(|(k, _)| k.contains(suffix)).map(|(_, v)| v).sum()
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .iter()
+            .filter(|(k, _)| k.contains(suffix))
+            .map(|(_, v)| v)
+            .sum()
     }
 }
 
@@ -101,26 +119,42 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
         let fault = {
             let mut s = state.lock().unwrap();
             *s.hits.entry(path.clone()).or_default() += 1;
-            s.faults.iter().find(|(suf, _)| path.ends_with(suf.as_str())).map(|(_, f)| f.clone())
+            s.faults
+                .iter()
+                .find(|(suf, _)| path.ends_with(suf.as_str()))
+                .map(|(_, f)| f.clone())
         };
         let file: Option<PathBuf> = if path.split('/').any(|c| c == "..") {
             None
         } else {
             Some(root.join(path.trim_start_matches('/')))
         };
-        let body = file.filter(|f| f.is_file()).and_then(|f| std::fs::read(f).ok());
+        let body = file
+            .filter(|f| f.is_file())
+            .and_then(|f| std::fs::read(f).ok());
         match (fault, body) {
             (Some(Fault::Status(code)), _) => {
-                write!(conn, "HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\n\r\n")?;
+                write!(
+                    conn,
+                    "HTTP/1.1 {code} Injected\r\nContent-Length: 0\r\n\r\n"
+                )?;
             }
             (Some(Fault::Truncate(n)), Some(body)) => {
-                write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+                write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )?;
                 conn.write_all(&body[..n.min(body.len())])?;
                 conn.flush()?;
                 return Ok(());
             }
             (_, Some(body)) => {
-                write!(conn, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())?;
+                write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )?;
                 if method != "HEAD" {
                     conn.write_all(&body)?;
                 }

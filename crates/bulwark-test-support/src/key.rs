@@ -27,18 +27,26 @@ impl TestKey {
             .can_sign(true)
             .can_encrypt(EncryptionCaps::None)
             .can_authenticate(false)
-            .created_at(pgp::types::Timestamp::from_secs(crate::FIXTURE_MTIME as u32));
+            .created_at(pgp::types::Timestamp::from_secs(
+                crate::FIXTURE_MTIME as u32,
+            ));
         let mut params = SecretKeyParamsBuilder::default();
         params
             .key_type(KeyType::Ed25519Legacy)
             .can_certify(true)
             .can_sign(true)
-            .created_at(pgp::types::Timestamp::from_secs(crate::FIXTURE_MTIME as u32))
+            .created_at(pgp::types::Timestamp::from_secs(
+                crate::FIXTURE_MTIME as u32,
+            ))
             .primary_user_id(format!("{uid} <archive@example.org>"))
             .subkeys(vec![sub.build().unwrap()]);
         let secret = params.build().unwrap().generate(&mut rng).unwrap();
         let public = SignedPublicKey::from(secret.clone());
-        TestKey { secret, public, sign_with_primary: false }
+        TestKey {
+            secret,
+            public,
+            sign_with_primary: false,
+        }
     }
 
     /// The public key as a binary keyring (`.gpg`), like `debian-archive-keyring.gpg`.
@@ -58,7 +66,12 @@ impl TestKey {
         let msg = if self.sign_with_primary {
             CleartextSignedMessage::sign(rng, text, &self.secret.primary_key, &Password::empty())
         } else {
-            CleartextSignedMessage::sign(rng, text, &self.secret.secret_subkeys[0].key, &Password::empty())
+            CleartextSignedMessage::sign(
+                rng,
+                text,
+                &self.secret.secret_subkeys[0].key,
+                &Password::empty(),
+            )
         }
         .unwrap();
         msg.to_armored_string(Default::default()).unwrap()

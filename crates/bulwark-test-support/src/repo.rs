@@ -49,7 +49,10 @@ impl Repo {
     pub fn pool_path(&self, deb: &DebBuilder) -> String {
         let first = deb.name.chars().next().unwrap_or('x');
         let version = deb.version.replace(':', "%3a");
-        format!("pool/{}/{first}/{}/{}_{}_{}.deb", self.component, deb.name, deb.name, version, deb.arch)
+        format!(
+            "pool/{}/{first}/{}/{}_{}_{}.deb",
+            self.component, deb.name, deb.name, version, deb.arch
+        )
     }
 
     /// Writes `dists/` and `pool/` under `root`; returns the paths written.
@@ -58,7 +61,11 @@ impl Repo {
         let mut listing: BTreeMap<String, (u64, String)> = BTreeMap::new();
         for arch in &self.archs {
             let mut packages = String::new();
-            for deb in self.packages.iter().filter(|d| &d.arch == arch || d.arch == "all") {
+            for deb in self
+                .packages
+                .iter()
+                .filter(|d| &d.arch == arch || d.arch == "all")
+            {
                 let bytes = deb.build();
                 let rel = self.pool_path(deb);
                 let dest = root.join(&rel);
@@ -76,8 +83,14 @@ impl Repo {
             std::fs::create_dir_all(dists.join(&dir)).unwrap();
             for (name, data) in [
                 ("Packages".to_string(), packages.as_bytes().to_vec()),
-                ("Packages.xz".to_string(), compress("xz", packages.as_bytes())),
-                ("Packages.gz".to_string(), compress("gz", packages.as_bytes())),
+                (
+                    "Packages.xz".to_string(),
+                    compress("xz", packages.as_bytes()),
+                ),
+                (
+                    "Packages.gz".to_string(),
+                    compress("gz", packages.as_bytes()),
+                ),
             ] {
                 let hash = hex::encode(Sha256::digest(&data));
                 std::fs::write(dists.join(&dir).join(&name), &data).unwrap();

@@ -58,7 +58,9 @@ pub enum CompressionArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Resolve a spec against the verified archive and write SPEC.lock.json beside it.
-    #[command(after_help = "Examples:\n  bulwark lock examples/base.yaml\n  bulwark lock --update examples/base.yaml --format json")]
+    #[command(
+        after_help = "Examples:\n  bulwark lock examples/base.yaml\n  bulwark lock --update examples/base.yaml --format json"
+    )]
     Lock {
         /// The image spec (YAML).
         spec: PathBuf,
@@ -69,7 +71,9 @@ pub enum Command {
         format: Format,
     },
     /// Build an image from a spec and its lock.
-    #[command(after_help = "Examples:\n  bulwark build examples/base.yaml --output oci:out/base:latest\n  bulwark build examples/static.yaml --output oci-archive:static.tar --frozen --format json\n  bulwark build examples/cc.yaml --output docker-archive:cc.tar:bulwark/cc:1\n\nDestinations: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME[:TAG]].\nThe Kubernetes securityContext is written to DEST-PATH.security-context.yaml.")]
+    #[command(
+        after_help = "Examples:\n  bulwark build examples/base.yaml --output oci:out/base:latest\n  bulwark build examples/static.yaml --output oci-archive:static.tar --frozen --format json\n  bulwark build examples/cc.yaml --output docker-archive:cc.tar:bulwark/cc:1\n\nDestinations: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME[:TAG]].\nThe Kubernetes securityContext is written to DEST-PATH.security-context.yaml."
+    )]
     Build {
         /// The image spec (YAML).
         spec: PathBuf,

@@ -14,7 +14,10 @@ fn main() -> ExitCode {
     let color = match cli.color {
         cli::Color::Always => true,
         cli::Color::Never => false,
-        cli::Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
+        cli::Color::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
     };
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",

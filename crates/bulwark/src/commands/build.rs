@@ -46,13 +46,27 @@ pub fn run(
                     p.manifest_digest
                 );
                 if !p.assembly.hardening.setuid_stripped.is_empty() {
-                    println!("    setuid/setgid stripped: {}", p.assembly.hardening.setuid_stripped.join(", "));
+                    println!(
+                        "    setuid/setgid stripped: {}",
+                        p.assembly.hardening.setuid_stripped.join(", ")
+                    );
                 }
                 if !p.assembly.hardening.world_writable_fixed.is_empty() {
-                    println!("    world-writable bits removed: {}", p.assembly.hardening.world_writable_fixed.join(", "));
+                    println!(
+                        "    world-writable bits removed: {}",
+                        p.assembly.hardening.world_writable_fixed.join(", ")
+                    );
                 }
             }
-            println!("  lock: {}{}", report.lock, if report.lock_written { " (written)" } else { "" });
+            println!(
+                "  lock: {}{}",
+                report.lock,
+                if report.lock_written {
+                    " (written)"
+                } else {
+                    ""
+                }
+            );
             println!("  securityContext: {}", report.security_context);
         }
     }

@@ -28,7 +28,11 @@ pub fn run(spec: &Path, update: bool, format: Format) -> anyhow::Result<ExitCode
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         Format::Text => {
-            let verb = if out.written { "wrote" } else { "kept (still fits the spec)" };
+            let verb = if out.written {
+                "wrote"
+            } else {
+                "kept (still fits the spec)"
+            };
             println!("{} {verb}", out.path.display());
             for (arch, l) in &out.lock.archs {
                 println!("  {arch}: {} packages", l.packages.len());

@@ -21,9 +21,25 @@ pub fn fetcher() -> anyhow::Result<Fetcher> {
 
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Lock { spec, update, format } => lock::run(spec, *update, *format),
-        Command::Build { spec, output, frozen, compression, source_date_epoch, format } => {
-            build::run(spec, output, *frozen, *compression, *source_date_epoch, *format)
-        }
+        Command::Lock {
+            spec,
+            update,
+            format,
+        } => lock::run(spec, *update, *format),
+        Command::Build {
+            spec,
+            output,
+            frozen,
+            compression,
+            source_date_epoch,
+            format,
+        } => build::run(
+            spec,
+            output,
+            *frozen,
+            *compression,
+            *source_date_epoch,
+            *format,
+        ),
     }
 }

@@ -20,9 +20,22 @@ fn skopeo_inspects_and_copies_every_output() {
     let ctx = Ctx::new();
     image(&ctx);
     ok(ctx.run(&["build", "i.yaml", "--output", "oci-archive:img.tar"]));
-    ok(ctx.run(&["build", "i.yaml", "--output", "docker-archive:docker.tar:bulwark/i:v1"]));
-    for r in ["oci:layout:v1", "oci-archive:img.tar", "docker-archive:docker.tar"] {
-        let out = Command::new("skopeo").current_dir(ctx.path()).args(["inspect", r]).output().unwrap();
+    ok(ctx.run(&[
+        "build",
+        "i.yaml",
+        "--output",
+        "docker-archive:docker.tar:bulwark/i:v1",
+    ]));
+    for r in [
+        "oci:layout:v1",
+        "oci-archive:img.tar",
+        "docker-archive:docker.tar",
+    ] {
+        let out = Command::new("skopeo")
+            .current_dir(ctx.path())
+            .args(["inspect", r])
+            .output()
+            .unwrap();
         let v = report(&ok(out));
         assert_eq!(v["Architecture"], "amd64", "{r}");
     }
@@ -32,7 +45,11 @@ fn skopeo_inspects_and_copies_every_output() {
         .output()
         .unwrap();
     ok(out);
-    let cfg = Command::new("skopeo").current_dir(ctx.path()).args(["inspect", "--config", "oci:copied:v1"]).output().unwrap();
+    let cfg = Command::new("skopeo")
+        .current_dir(ctx.path())
+        .args(["inspect", "--config", "oci:copied:v1"])
+        .output()
+        .unwrap();
     let cfg = report(&ok(cfg));
     assert_eq!(cfg["config"]["User"], "65532:65532");
 }
@@ -51,12 +68,29 @@ fn umoci_unpacks_the_layout() {
         .unwrap();
     ok(out);
     let root = ctx.path().join("bundle/rootfs");
-    assert_eq!(std::fs::read(root.join("usr/bin/hello")).unwrap(), b"\x7fELF hello fixed");
-    assert_eq!(std::fs::read_link(root.join("bin")).unwrap().display().to_string(), "usr/bin");
+    assert_eq!(
+        std::fs::read(root.join("usr/bin/hello")).unwrap(),
+        b"\x7fELF hello fixed"
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("bin"))
+            .unwrap()
+            .display()
+            .to_string(),
+        "usr/bin"
+    );
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(std::fs::metadata(root.join("home/nonroot")).unwrap().uid(), 65532);
-    assert_eq!(std::fs::metadata(root.join("tmp")).unwrap().mode() & 0o7777, 0o1777);
-    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(ctx.path().join("bundle/config.json")).unwrap()).unwrap();
+    assert_eq!(
+        std::fs::metadata(root.join("home/nonroot")).unwrap().uid(),
+        65532
+    );
+    assert_eq!(
+        std::fs::metadata(root.join("tmp")).unwrap().mode() & 0o7777,
+        0o1777
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ctx.path().join("bundle/config.json")).unwrap())
+            .unwrap();
     assert_eq!(config["process"]["user"]["uid"], 65532);
 }
 
@@ -67,7 +101,12 @@ fn podman_loads_the_docker_archive() {
     }
     let ctx = Ctx::new();
     image(&ctx);
-    ok(ctx.run(&["build", "i.yaml", "--output", "docker-archive:docker.tar:localhost/bulwark-it:v1"]));
+    ok(ctx.run(&[
+        "build",
+        "i.yaml",
+        "--output",
+        "docker-archive:docker.tar:localhost/bulwark-it:v1",
+    ]));
     let out = crate::examples::podman()
         .args(["load", "-i"])
         .arg(ctx.path().join("docker.tar"))
@@ -75,5 +114,7 @@ fn podman_loads_the_docker_archive() {
         .unwrap();
     let text = ok(out);
     assert!(text.contains("localhost/bulwark-it:v1"), "{text}");
-    let _ = crate::examples::podman().args(["rmi", "-f", "localhost/bulwark-it:v1"]).output();
+    let _ = crate::examples::podman()
+        .args(["rmi", "-f", "localhost/bulwark-it:v1"])
+        .output();
 }

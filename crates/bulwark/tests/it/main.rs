@@ -6,6 +6,7 @@
 //!   and checked with skopeo, umoci, podman and trivy.
 //!
 //! Under `CI=true` a missing tool is a failure, never a skip.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -18,7 +18,10 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("bulwark-it-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("bulwark-it-")
+            .tempdir()
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("archive")).unwrap();
         let archive = MiniArchive::new(&dir.path().join("archive"));
         Ctx { dir, archive }
@@ -98,12 +101,17 @@ pub fn report(stdout: &str) -> serde_json::Value {
 
 /// Walks a layout: top-level descriptor digest from index.json.
 pub fn layout_digest(dir: &Path) -> String {
-    let idx: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     idx["manifests"][0]["digest"].as_str().unwrap().to_owned()
 }
 
 pub fn blob(dir: &Path, digest: &str) -> Vec<u8> {
-    std::fs::read(dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap()
+    std::fs::read(
+        dir.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap()
 }
 
 /// The files of the single (or first) image's layers: path → (mode, uid, content).
@@ -119,16 +127,25 @@ pub fn layer_files(dir: &Path) -> std::collections::BTreeMap<String, (u32, u64, 
     for l in v["layers"].as_array().unwrap() {
         let data = blob(dir, l["digest"].as_str().unwrap());
         let mut tar_bytes = Vec::new();
-        flate2::read::GzDecoder::new(data.as_slice()).read_to_end(&mut tar_bytes).unwrap();
+        flate2::read::GzDecoder::new(data.as_slice())
+            .read_to_end(&mut tar_bytes)
+            .unwrap();
         let mut a = tar::Archive::new(tar_bytes.as_slice());
         for e in a.entries().unwrap() {
             let mut e = e.unwrap();
             let path = e.path().unwrap().display().to_string();
             let h = e.header().clone();
-            let link = e.link_name().unwrap().map(|l| l.display().to_string()).unwrap_or_default();
+            let link = e
+                .link_name()
+                .unwrap()
+                .map(|l| l.display().to_string())
+                .unwrap_or_default();
             let mut content = Vec::new();
             e.read_to_end(&mut content).unwrap();
-            out.insert(path.trim_end_matches('/').to_owned(), (h.mode().unwrap(), h.uid().unwrap(), content, link));
+            out.insert(
+                path.trim_end_matches('/').to_owned(),
+                (h.mode().unwrap(), h.uid().unwrap(), content, link),
+            );
         }
     }
     out
