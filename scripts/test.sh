@@ -4,5 +4,6 @@
 # archive and check them with skopeo, umoci, podman and trivy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-test-deps.sh
 cargo nextest run --workspace --locked --no-fail-fast "$@"
 cargo test --doc --workspace --locked --quiet
