@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bulwark_apt::{Cache, Fetcher, default_cache_dir};
 use bulwark_deb::{Limits, read_deb_named};
 use bulwark_debian::time::format_rfc3339;
-use bulwark_layer::{LayerCompression, encode_layer};
+use bulwark_layer::{LayerCompression, encode_layer_cached};
 use bulwark_oci::{Destination, Image, ImageSpec, Platform, RuntimeConfig, write_images};
 use bulwark_spec::{Compression, Lock, LockedPackage, Spec, lock_path_for};
 use rayon::prelude::*;
@@ -226,7 +226,9 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         Compression::Zstd => LayerCompression::Zstd,
     };
 
-    // Encode layers (in parallel across platforms and layers) and images.
+    // Encode layers (in parallel across platforms and layers) and images;
+    // compressed blobs are cached by the digest of their tar.
+    let layer_cache = fetcher.cache().map(|c| c.root().join("layers"));
     let encoded: Vec<(String, Vec<(bulwark_layer::Layer, String)>)> = assembled
         .par_iter()
         .map(|(arch, a)| {
@@ -239,7 +241,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             }
             let layers = trees
                 .par_iter()
-                .map(|(t, by)| encode_layer(t, epoch, compression).map(|l| (l, by.clone())))
+                .map(|(t, by)| {
+                    encode_layer_cached(t, epoch, compression, layer_cache.as_deref())
+                        .map(|l| (l, by.clone()))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok::<_, BuildError>((arch.clone(), layers))
         })

@@ -1,6 +1,7 @@
 //! Deterministic tar + compression.
 
 use std::io::Write;
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -19,6 +20,14 @@ pub enum LayerCompression {
 }
 
 impl LayerCompression {
+    fn extension(self) -> &'static str {
+        match self {
+            LayerCompression::Gzip => "gz",
+            LayerCompression::Zstd => "zst",
+            LayerCompression::None => "tar",
+        }
+    }
+
     /// The OCI media type of a layer with this compression.
     pub fn media_type(self) -> &'static str {
         match self {
@@ -59,31 +68,42 @@ pub fn encode_layer(
     epoch: u64,
     compression: LayerCompression,
 ) -> Result<Layer, EncodeError> {
+    encode_layer_cached(tree, epoch, compression, None)
+}
+
+/// Like [`encode_layer`], with a cache of compressed blobs keyed by the
+/// uncompressed tar's digest. Compression dominates build time, and its
+/// output is deterministic, so a cached blob is exactly what compressing
+/// again would give. A cached blob is only used after it decompresses to a
+/// tar with the expected digest.
+pub fn encode_layer_cached(
+    tree: &Tree,
+    epoch: u64,
+    compression: LayerCompression,
+    cache_dir: Option<&Path>,
+) -> Result<Layer, EncodeError> {
     let tar = tar_bytes(tree, epoch)?;
-    let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&tar)));
+    let diff_hex = hex::encode(Sha256::digest(&tar));
+    let diff_id = format!("sha256:{diff_hex}");
     let io = |source| EncodeError {
         path: "(compressor)".into(),
         source,
     };
-    let blob = match compression {
-        LayerCompression::None => tar.clone(),
-        LayerCompression::Gzip => {
-            // Level 9 is not always smaller than 6 (many small text files
-            // compress better at 6 with zlib's lazy matching): compress at
-            // both, in parallel, and keep the smaller. Deterministic either way.
-            let (a, b) = rayon::join(|| gzip(&tar, 6), || gzip(&tar, 9));
-            let (a, b) = (a.map_err(io)?, b.map_err(io)?);
-            if b.len() < a.len() { b } else { a }
-        }
-        LayerCompression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(tar.len() / 3), 3)
-                .map_err(io)?;
-            enc.include_checksum(true).map_err(io)?;
-            enc.set_pledged_src_size(Some(tar.len() as u64))
-                .map_err(io)?;
-            enc.include_contentsize(true).map_err(io)?;
-            enc.write_all(&tar).map_err(io)?;
-            enc.finish().map_err(io)?
+    let cache_path = cache_dir.map(|d| d.join(format!("{diff_hex}.{}", compression.extension())));
+    let cached = cache_path
+        .as_deref()
+        .and_then(|p| std::fs::read(p).ok())
+        .filter(|blob| {
+            decompress(blob, compression).is_ok_and(|t| hex::encode(Sha256::digest(&t)) == diff_hex)
+        });
+    let blob = match cached {
+        Some(b) => b,
+        None => {
+            let blob = compress(&tar, compression).map_err(io)?;
+            if let Some(p) = &cache_path {
+                store(p, &blob);
+            }
+            blob
         }
     };
     Ok(Layer {
@@ -94,6 +114,60 @@ pub fn encode_layer(
         entries: tree.len(),
         blob,
     })
+}
+
+fn compress(tar: &[u8], compression: LayerCompression) -> std::io::Result<Vec<u8>> {
+    Ok(match compression {
+        LayerCompression::None => tar.to_vec(),
+        LayerCompression::Gzip => {
+            // Level 9 is not always smaller than 6 (many small text files
+            // compress better at 6 with zlib's lazy matching): compress at
+            // both, in parallel, and keep the smaller. Deterministic either way.
+            let (a, b) = rayon::join(|| gzip(tar, 6), || gzip(tar, 9));
+            let (a, b) = (a?, b?);
+            if b.len() < a.len() { b } else { a }
+        }
+        LayerCompression::Zstd => {
+            let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(tar.len() / 3), 3)?;
+            enc.include_checksum(true)?;
+            enc.set_pledged_src_size(Some(tar.len() as u64))?;
+            enc.include_contentsize(true)?;
+            enc.write_all(tar)?;
+            enc.finish()?
+        }
+    })
+}
+
+/// Decompresses a layer blob.
+pub fn decompress(blob: &[u8], compression: LayerCompression) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(blob.len() * 3);
+    match compression {
+        LayerCompression::None => out.extend_from_slice(blob),
+        LayerCompression::Gzip => {
+            flate2::read::MultiGzDecoder::new(blob).read_to_end(&mut out)?;
+        }
+        LayerCompression::Zstd => {
+            zstd::stream::read::Decoder::new(blob)?.read_to_end(&mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Best-effort atomic store into the cache (a failed store only costs time).
+fn store(path: &Path, blob: &[u8]) {
+    let Some(dir) = path.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let tmp = dir.join(format!(
+        ".tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    if std::fs::write(&tmp, blob).is_ok() && std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
 }
 
 fn gzip(data: &[u8], level: u32) -> std::io::Result<Vec<u8>> {
@@ -204,5 +278,38 @@ mod tests {
         sorted.sort();
         assert_eq!(names, sorted);
         assert!(names.iter().any(|n| n.len() > 150), "long names survive");
+    }
+
+    #[test]
+    fn cache_returns_identical_layers_and_ignores_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = encode_layer(&sample(), 7, LayerCompression::Gzip).unwrap();
+        let first =
+            encode_layer_cached(&sample(), 7, LayerCompression::Gzip, Some(dir.path())).unwrap();
+        let cached =
+            encode_layer_cached(&sample(), 7, LayerCompression::Gzip, Some(dir.path())).unwrap();
+        assert_eq!(
+            (first.digest.as_str(), cached.digest.as_str()),
+            (fresh.digest.as_str(), fresh.digest.as_str())
+        );
+        // A cached blob that does not decompress to the expected tar is ignored.
+        let entry = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let other = encode_layer(&Tree::default(), 7, LayerCompression::Gzip).unwrap();
+        std::fs::write(&entry, &other.blob).unwrap();
+        let again =
+            encode_layer_cached(&sample(), 7, LayerCompression::Gzip, Some(dir.path())).unwrap();
+        assert_eq!(again.digest, fresh.digest);
+        std::fs::write(&entry, b"garbage").unwrap();
+        assert_eq!(
+            encode_layer_cached(&sample(), 7, LayerCompression::Gzip, Some(dir.path()))
+                .unwrap()
+                .digest,
+            fresh.digest
+        );
     }
 }

@@ -18,5 +18,7 @@
 mod encode;
 mod tree;
 
-pub use encode::{EncodeError, Layer, LayerCompression, encode_layer};
+pub use encode::{
+    EncodeError, Layer, LayerCompression, decompress, encode_layer, encode_layer_cached,
+};
 pub use tree::{Node, NodeKind, Tree};

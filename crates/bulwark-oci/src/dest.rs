@@ -1,11 +1,9 @@
 //! Destinations and atomic writes.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-use bulwark_layer::LayerCompression;
 
 use crate::types::*;
 
@@ -374,20 +372,6 @@ fn deterministic_tar(entries: &[(String, Vec<u8>)], with_dirs: bool) -> Vec<u8> 
     b.into_inner().unwrap_or_default()
 }
 
-fn uncompressed(layer: &bulwark_layer::Layer) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(layer.tar_size as usize);
-    match layer.compression {
-        LayerCompression::None => out.extend_from_slice(&layer.blob),
-        LayerCompression::Gzip => {
-            flate2::read::GzDecoder::new(layer.blob.as_slice()).read_to_end(&mut out)?;
-        }
-        LayerCompression::Zstd => {
-            zstd::stream::read::Decoder::new(layer.blob.as_slice())?.read_to_end(&mut out)?;
-        }
-    }
-    Ok(out)
-}
-
 /// `docker save` format: manifest.json, the config, uncompressed layer tars.
 fn docker_archive(img: &Image, reference: Option<&str>) -> std::io::Result<Vec<u8>> {
     let hex = |d: &str| d.trim_start_matches("sha256:").to_owned();
@@ -397,7 +381,10 @@ fn docker_archive(img: &Image, reference: Option<&str>) -> std::io::Result<Vec<u
     let mut layer_names = Vec::new();
     for l in &img.layers {
         let name = format!("{}/layer.tar", hex(&l.diff_id));
-        entries.push((name.clone(), uncompressed(l)?));
+        entries.push((
+            name.clone(),
+            bulwark_layer::decompress(&l.blob, l.compression)?,
+        ));
         layer_names.push(name);
     }
     let manifest = serde_json::json!([{
