@@ -191,7 +191,7 @@ pub fn load_suite_with(
                     url: plain_url.clone(),
                     reason,
                 })?;
-            let mut recs = parse_packages(&text, &plain_url)?;
+            let mut recs = parse_packages_parallel(&text, &plain_url)?;
             for r in &mut recs {
                 r.suite = spec.suite.clone();
                 r.archive_uri = spec.uri.clone();
@@ -212,6 +212,30 @@ pub fn load_suite_with(
         indexes,
         packages,
     })
+}
+
+/// Parses an index in chunks split at paragraph boundaries, on all cores.
+fn parse_packages_parallel(text: &str, origin: &str) -> Result<Vec<PackageRecord>, PackagesError> {
+    use rayon::prelude::*;
+    let n = rayon::current_num_threads().max(1) * 2;
+    let mut chunks = Vec::with_capacity(n);
+    let mut start = 0;
+    let target = text.len() / n + 1;
+    while start < text.len() {
+        let end = (start + target).min(text.len());
+        // Search bytes: `end` need not be a char boundary, "\n\n" always is.
+        let end = match text.as_bytes()[end..].windows(2).position(|w| w == b"\n\n") {
+            Some(i) if end < text.len() => end + i + 2,
+            _ => text.len(),
+        };
+        chunks.push(&text[start..end]);
+        start = end;
+    }
+    let parts: Vec<Vec<PackageRecord>> = chunks
+        .par_iter()
+        .map(|c| parse_packages(c, origin))
+        .collect::<Result<_, _>>()?;
+    Ok(parts.into_iter().flatten().collect())
 }
 
 fn decompress(path: &str, data: &[u8]) -> Result<String, String> {

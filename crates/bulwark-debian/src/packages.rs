@@ -1,7 +1,6 @@
 //! Stanzas of a `Packages` index, parsed into what resolution needs.
 
 use crate::Version;
-use crate::control::{Paragraph, parse_paragraphs};
 use crate::relation::{Dependency, Relation, parse_relations};
 
 /// One binary package offered by an archive.
@@ -39,44 +38,65 @@ pub struct PackagesError {
 }
 
 /// Parses a whole `Packages` file. `origin` names it in errors.
+///
+/// Paragraphs are borrowed from `text` and turned into records one at a
+/// time, so a 60,000-stanza index never exists twice in memory.
 pub fn parse_packages(text: &str, origin: &str) -> Result<Vec<PackageRecord>, PackagesError> {
-    let paras = parse_paragraphs(text).map_err(|e| PackagesError {
-        origin: origin.into(),
-        index: 0,
-        package: "?".into(),
-        reason: e.to_string(),
-    })?;
-    paras
-        .iter()
-        .enumerate()
-        .map(|(i, p)| record(p, origin, i))
-        .collect()
+    let mut out = Vec::new();
+    for (index, p) in deb822_fast::borrowed::iter_paragraphs_borrowed(text).enumerate() {
+        let p = p.map_err(|e| PackagesError {
+            origin: origin.into(),
+            index,
+            package: "?".into(),
+            reason: format!("malformed deb822: {e:?}"),
+        })?;
+        if p.is_empty() {
+            continue;
+        }
+        out.push(record(&p, origin, index)?);
+    }
+    Ok(out)
 }
 
-fn record(p: &Paragraph, origin: &str, index: usize) -> Result<PackageRecord, PackagesError> {
-    let package = p.get("Package").unwrap_or("?").to_owned();
+fn record(
+    p: &deb822_fast::borrowed::BorrowedParagraph<'_>,
+    origin: &str,
+    index: usize,
+) -> Result<PackageRecord, PackagesError> {
+    // Multi-line values (wrapped relation fields) are joined with spaces.
+    let get = |f: &str| -> Option<std::borrow::Cow<'_, str>> {
+        let lines = p.get(f)?;
+        Some(if lines.len() == 1 {
+            std::borrow::Cow::Borrowed(lines[0])
+        } else {
+            std::borrow::Cow::Owned(lines.join(" "))
+        })
+    };
+    let package = get("Package")
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|| "?".into());
     let err = |reason: String| PackagesError {
         origin: origin.into(),
         index,
         package: package.clone(),
         reason,
     };
-    let req = |f: &str| p.require(f).map_err(|e| err(e.to_string()));
-    let rel = |f: &str| match p.get(f) {
+    let req = |f: &str| get(f).ok_or_else(|| err(format!("required field '{f}' is missing")));
+    let rel = |f: &str| match get(f) {
         None => Ok(Vec::new()),
-        Some(v) => parse_relations(v).map_err(|e| err(format!("{f}: {e}"))),
+        Some(v) => parse_relations(&v).map_err(|e| err(format!("{f}: {e}"))),
     };
-    let sha256 = req("SHA256")?.to_ascii_lowercase();
+    let sha256 = req("SHA256")?.trim().to_ascii_lowercase();
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(err(format!("SHA256 {sha256:?} is not a sha256 hex digest")));
     }
-    let filename = req("Filename")?.to_owned();
+    let filename = req("Filename")?.trim().to_owned();
     if filename.starts_with('/') || filename.split('/').any(|c| c == ".." || c.is_empty()) {
         return Err(err(format!(
             "Filename {filename:?} is not a safe relative path"
         )));
     }
-    let (source, source_version) = match p.get("Source") {
+    let (source, source_version) = match get("Source") {
         None => (None, None),
         Some(s) => match s.split_once('(') {
             Some((n, v)) => (
@@ -91,13 +111,14 @@ fn record(p: &Paragraph, origin: &str, index: usize) -> Result<PackageRecord, Pa
         .flat_map(|d| d.alternatives)
         .collect();
     Ok(PackageRecord {
-        name: req("Package")?.to_owned(),
+        name: req("Package")?.trim().to_owned(),
         version: req("Version")?
             .parse()
             .map_err(|e| err(format!("Version: {e}")))?,
-        arch: req("Architecture")?.to_owned(),
+        arch: req("Architecture")?.trim().to_owned(),
         filename,
         size: req("Size")?
+            .trim()
             .parse()
             .map_err(|_| err("Size is not a number".into()))?,
         sha256,
@@ -106,9 +127,9 @@ fn record(p: &Paragraph, origin: &str, index: usize) -> Result<PackageRecord, Pa
         depends: rel("Depends")?,
         pre_depends: rel("Pre-Depends")?,
         provides,
-        essential: p.get("Essential").is_some_and(|v| v == "yes"),
-        priority: p.get("Priority").map(str::to_owned),
-        multi_arch: p.get("Multi-Arch").map(str::to_owned),
+        essential: get("Essential").is_some_and(|v| v.trim() == "yes"),
+        priority: get("Priority").map(|v| v.trim().to_owned()),
+        multi_arch: get("Multi-Arch").map(|v| v.trim().to_owned()),
         suite: String::new(),
         archive_uri: String::new(),
     })

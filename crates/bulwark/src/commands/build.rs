@@ -17,6 +17,7 @@ pub fn run(
     compression: Option<CompressionArg>,
     source_date_epoch: Option<u64>,
     format: Format,
+    quiet: bool,
 ) -> anyhow::Result<ExitCode> {
     let dest: Destination = output.parse().context("--output")?;
     let mut opts = BuildOptions::new(spec.to_path_buf(), dest);
@@ -28,8 +29,10 @@ pub fn run(
     });
     opts.fetcher = Some(super::fetcher()?);
     let report = bulwark_build::build(&opts)?;
-    for n in &report.notes {
-        eprintln!("note: {n}");
+    if !quiet {
+        for n in &report.notes {
+            eprintln!("note: {n}");
+        }
     }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

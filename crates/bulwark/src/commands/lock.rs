@@ -7,15 +7,17 @@ use bulwark_build::LockOptions;
 
 use crate::cli::Format;
 
-pub fn run(spec: &Path, update: bool, format: Format) -> anyhow::Result<ExitCode> {
+pub fn run(spec: &Path, update: bool, format: Format, quiet: bool) -> anyhow::Result<ExitCode> {
     let out = bulwark_build::lock(&LockOptions {
         spec_path: spec.to_path_buf(),
         update,
         now: None,
         fetcher: super::fetcher()?,
     })?;
-    for n in &out.notes {
-        eprintln!("note: {n}");
+    if !quiet {
+        for n in &out.notes {
+            eprintln!("note: {n}");
+        }
     }
     match format {
         Format::Json => {

@@ -25,7 +25,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             spec,
             update,
             format,
-        } => lock::run(spec, *update, *format),
+        } => lock::run(spec, *update, *format, cli.quiet),
         Command::Build {
             spec,
             output,
@@ -40,6 +40,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             *compression,
             *source_date_epoch,
             *format,
+            cli.quiet,
         ),
     }
 }
