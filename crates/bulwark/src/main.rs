@@ -43,9 +43,15 @@ fn main() -> ExitCode {
         Err(e) => {
             let red = if color { "\x1b[31m" } else { "" };
             let reset = if color { "\x1b[0m" } else { "" };
-            eprintln!("{red}error{reset}: {e}");
+            let top = e.to_string();
+            eprintln!("{red}error{reset}: {top}");
+            // Library errors already embed their source in the message; only
+            // print causes that add something.
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let c = cause.to_string();
+                if !top.contains(&c) {
+                    eprintln!("  caused by: {c}");
+                }
             }
             ExitCode::from(1)
         }

@@ -439,3 +439,43 @@ fn oci_layout_collects_several_tags() {
         .collect();
     assert_eq!(tags, ["one", "two"]);
 }
+
+#[test]
+fn concurrent_builds_share_the_cache_safely() {
+    let ctx = Ctx::new();
+    hello_spec(&ctx, "c", "");
+    ok(ctx.run(&["lock", "c.yaml"]));
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            ctx.cmd()
+                .args([
+                    "build",
+                    "c.yaml",
+                    "--frozen",
+                    "--format",
+                    "json",
+                    "--output",
+                    &format!("oci:par{i}"),
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let digests: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            report(&ok(c.wait_with_output().unwrap()))["digest"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
+    // Nothing half-written is left in the cache.
+    for e in std::fs::read_dir(ctx.path().join("cache/sha256")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert_eq!(name.len(), 64, "stray cache entry {name}");
+    }
+}

@@ -14,3 +14,4 @@ mod build;
 mod errors;
 mod examples;
 mod interop;
+mod snapshots;
