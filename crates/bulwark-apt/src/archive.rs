@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use bulwark_debian::packages::{PackageRecord, PackagesError, parse_packages};
+use bulwark_debian::packages::{PackageRecord, PackagesError, PackagesIndex};
 use bulwark_debian::release::{Release, ReleaseError};
 use bulwark_debian::time::format_rfc3339;
 use sha2::{Digest, Sha256};
@@ -37,14 +37,22 @@ pub struct IndexDigest {
 }
 
 /// Everything learnt from one suite.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct SuiteIndex {
     pub spec: SuiteSpec,
     pub release: Release,
     pub inrelease: IndexDigest,
     pub signer_fingerprint: String,
     pub indexes: Vec<IndexDigest>,
-    pub packages: Vec<PackageRecord>,
+    /// One lazily parsed index per component × architecture.
+    pub packages: Vec<PackagesIndex>,
+}
+
+impl SuiteIndex {
+    /// Every record of every index, parsed (slow; for tools and tests).
+    pub fn records(&self) -> Vec<&PackageRecord> {
+        self.packages.iter().flat_map(|i| i.all()).collect()
+    }
 }
 
 /// Why a suite could not be loaded.
@@ -191,12 +199,7 @@ pub fn load_suite_with(
                     url: plain_url.clone(),
                     reason,
                 })?;
-            let mut recs = parse_packages_parallel(&text, &plain_url)?;
-            for r in &mut recs {
-                r.suite = spec.suite.clone();
-                r.archive_uri = spec.uri.clone();
-            }
-            packages.extend(recs);
+            packages.push(PackagesIndex::new(text, &plain_url, &spec.suite, &spec.uri));
             indexes.push(IndexDigest {
                 url: plain_url,
                 sha256: file.sha256.clone(),
@@ -212,30 +215,6 @@ pub fn load_suite_with(
         indexes,
         packages,
     })
-}
-
-/// Parses an index in chunks split at paragraph boundaries, on all cores.
-fn parse_packages_parallel(text: &str, origin: &str) -> Result<Vec<PackageRecord>, PackagesError> {
-    use rayon::prelude::*;
-    let n = rayon::current_num_threads().max(1) * 2;
-    let mut chunks = Vec::with_capacity(n);
-    let mut start = 0;
-    let target = text.len() / n + 1;
-    while start < text.len() {
-        let end = (start + target).min(text.len());
-        // Search bytes: `end` need not be a char boundary, "\n\n" always is.
-        let end = match text.as_bytes()[end..].windows(2).position(|w| w == b"\n\n") {
-            Some(i) if end < text.len() => end + i + 2,
-            _ => text.len(),
-        };
-        chunks.push(&text[start..end]);
-        start = end;
-    }
-    let parts: Vec<Vec<PackageRecord>> = chunks
-        .par_iter()
-        .map(|c| parse_packages(c, origin))
-        .collect::<Result<_, _>>()?;
-    Ok(parts.into_iter().flatten().collect())
 }
 
 fn decompress(path: &str, data: &[u8]) -> Result<String, String> {

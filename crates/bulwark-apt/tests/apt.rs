@@ -65,13 +65,13 @@ fn keyring(k: &TestKey) -> Keyring {
 fn loads_a_signed_suite_by_hash() {
     let f = fixture(|_| {});
     let idx = load(&f, &keyring(&f.key)).unwrap();
-    assert_eq!(idx.packages.len(), 2);
+    assert_eq!(idx.records().len(), 2);
     assert_eq!(idx.release.codename.as_deref(), Some("bookworm"));
     assert!(
         f.server.hits("/by-hash/SHA256/") >= 1,
         "indexes must be fetched by hash"
     );
-    assert_eq!(idx.packages[1].depends[0].to_string(), "libc6 (>= 2.36)");
+    assert_eq!(idx.records()[1].depends[0].to_string(), "libc6 (>= 2.36)");
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn missing_architecture_is_reported() {
 fn interrupted_download_is_retried_then_reported() {
     let f = fixture(|_| {});
     let idx = load(&f, &keyring(&f.key)).unwrap();
-    let rec = &idx.packages[0];
+    let rec = idx.records()[0].clone();
     let url = spec(&f).file_url(&rec.filename);
     f.server.fault(".deb", Fault::Truncate(10));
     let fetcher = Fetcher::new(None).unwrap();
@@ -201,7 +201,7 @@ fn interrupted_download_is_retried_then_reported() {
 fn cache_is_content_addressed_and_reverified() {
     let f = fixture(|_| {});
     let idx = load(&f, &keyring(&f.key)).unwrap();
-    let rec = &idx.packages[0];
+    let rec = idx.records()[0].clone();
     let url = spec(&f).file_url(&rec.filename);
     let cache_dir = tempfile::tempdir().unwrap();
     let fetcher = Fetcher::new(Some(Cache::new(cache_dir.path()))).unwrap();

@@ -28,8 +28,9 @@ fn host_archive_verifies_with_host_keyring() {
         None,
     )
     .unwrap();
-    assert!(idx.packages.len() > 1000, "{} packages", idx.packages.len());
-    assert!(idx.packages.iter().any(|p| p.name == "libc6"));
+    let n: usize = idx.packages.iter().map(|i| i.len()).sum();
+    assert!(n > 1000, "{n} packages");
+    assert!(idx.packages.iter().any(|i| !i.named("libc6").is_empty()));
     // The same keyring must reject a signature when a single byte of the signed text changes.
     let data = fetcher.get(&idx.inrelease.url, 64 << 20).unwrap();
     let text = String::from_utf8(data)

@@ -101,10 +101,10 @@ pub(crate) fn resolve_lock(
             })
             .collect()
     });
-    let indexes: Vec<SuiteIndex> = results.into_iter().collect::<Result<_, _>>()?;
-    let records: Vec<_> = indexes
-        .iter()
-        .flat_map(|i| i.packages.iter().cloned())
+    let mut indexes: Vec<SuiteIndex> = results.into_iter().collect::<Result<_, _>>()?;
+    let records: Vec<bulwark_debian::PackagesIndex> = indexes
+        .iter_mut()
+        .flat_map(|i| std::mem::take(&mut i.packages))
         .collect();
 
     let mut archs = BTreeMap::new();
@@ -126,11 +126,12 @@ pub(crate) fn resolve_lock(
                 .map(|p| (p.name.clone(), p.version.clone()))
                 .collect();
         }
-        let res = resolve(&records, arch, &request).map_err(|source| BuildError::Resolve {
-            spec: spec_path.display().to_string(),
-            arch: arch.clone(),
-            source,
-        })?;
+        let res =
+            resolve(records.as_slice(), arch, &request).map_err(|source| BuildError::Resolve {
+                spec: spec_path.display().to_string(),
+                arch: arch.clone(),
+                source,
+            })?;
         hardening::check_closure(spec, spec_path, &res)?;
         notes.extend(res.notes.iter().map(|n| format!("{arch}: {n}")));
         notes.extend(

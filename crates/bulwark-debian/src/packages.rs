@@ -159,3 +159,171 @@ mod tests {
         );
     }
 }
+
+/// A `Packages` index kept as text, with stanzas parsed only when asked
+/// for. Resolution touches a few hundred of Debian's ~60,000 stanzas, so
+/// this saves most of the parsing time and memory of a lock.
+#[derive(Debug)]
+pub struct PackagesIndex {
+    text: String,
+    origin: String,
+    suite: String,
+    archive_uri: String,
+    stanzas: Vec<(usize, usize)>,
+    by_name: std::collections::HashMap<String, Vec<u32>>,
+    providers: std::collections::HashMap<String, Vec<u32>>,
+    parsed: Vec<std::sync::OnceLock<Option<PackageRecord>>>,
+}
+
+impl PackagesIndex {
+    /// Scans `text` (one pass over its lines) for stanza boundaries,
+    /// `Package` and `Provides`.
+    pub fn new(text: String, origin: &str, suite: &str, archive_uri: &str) -> Self {
+        let mut stanzas = Vec::new();
+        let mut by_name: std::collections::HashMap<String, Vec<u32>> =
+            std::collections::HashMap::new();
+        let mut providers: std::collections::HashMap<String, Vec<u32>> =
+            std::collections::HashMap::new();
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        let mut start: Option<usize> = None;
+        let mut name: Option<&str> = None;
+        let mut provides: Option<&str> = None;
+        let mut flush = |start: usize,
+                         end: usize,
+                         name: Option<&str>,
+                         provides: Option<&str>,
+                         stanzas: &mut Vec<(usize, usize)>| {
+            let idx = stanzas.len() as u32;
+            stanzas.push((start, end));
+            if let Some(n) = name {
+                by_name.entry(n.to_owned()).or_default().push(idx);
+            }
+            if let Some(p) = provides {
+                for item in p.split(',') {
+                    let n = item
+                        .trim()
+                        .split([' ', '(', ':'])
+                        .next()
+                        .unwrap_or("");
+                    if !n.is_empty() {
+                        providers.entry(n.to_owned()).or_default().push(idx);
+                    }
+                }
+            }
+        };
+        while pos < bytes.len() {
+            let end = bytes[pos..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |i| pos + i);
+            let line = &text[pos..end];
+            if line.trim().is_empty() {
+                if let Some(s) = start.take() {
+                    flush(s, pos, name.take(), provides.take(), &mut stanzas);
+                }
+            } else {
+                if start.is_none() {
+                    start = Some(pos);
+                }
+                if let Some(v) = line.strip_prefix("Package:") {
+                    name = Some(v.trim());
+                } else if let Some(v) = line.strip_prefix("Provides:") {
+                    provides = Some(v.trim());
+                }
+            }
+            pos = end + 1;
+        }
+        if let Some(s) = start {
+            flush(s, bytes.len(), name, provides, &mut stanzas);
+        }
+        let parsed = (0..stanzas.len())
+            .map(|_| std::sync::OnceLock::new())
+            .collect();
+        PackagesIndex {
+            text,
+            origin: origin.to_owned(),
+            suite: suite.to_owned(),
+            archive_uri: archive_uri.to_owned(),
+            stanzas,
+            by_name,
+            providers,
+            parsed,
+        }
+    }
+
+    /// Number of stanzas.
+    pub fn len(&self) -> usize {
+        self.stanzas.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.stanzas.is_empty()
+    }
+
+    fn record(&self, idx: u32) -> Option<&PackageRecord> {
+        self.parsed[idx as usize]
+            .get_or_init(|| {
+                let (s, e) = self.stanzas[idx as usize];
+                match parse_packages(&self.text[s..e], &self.origin) {
+                    Ok(mut v) if v.len() == 1 => {
+                        let mut r = v.remove(0);
+                        r.suite = self.suite.clone();
+                        r.archive_uri = self.archive_uri.clone();
+                        Some(r)
+                    }
+                    Ok(_) => None,
+                    Err(e) => {
+                        // The index itself is verified by hash; a stanza we
+                        // cannot read is simply not a candidate.
+                        tracing::warn!("{e}");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
+    /// Records named `name`.
+    pub fn named(&self, name: &str) -> Vec<&PackageRecord> {
+        self.by_name
+            .get(name)
+            .map(|v| v.iter().filter_map(|&i| self.record(i)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Records whose `Provides` lists `name`.
+    pub fn providing(&self, name: &str) -> Vec<&PackageRecord> {
+        self.providers
+            .get(name)
+            .map(|v| v.iter().filter_map(|&i| self.record(i)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Parses every stanza (for tools that need them all).
+    pub fn all(&self) -> Vec<&PackageRecord> {
+        (0..self.stanzas.len() as u32)
+            .filter_map(|i| self.record(i))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    #[test]
+    fn lazy_index_finds_names_and_providers() {
+        let sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let t = format!(
+            "Package: a\nVersion: 1\nArchitecture: amd64\nProvides: mta (= 1), x:any\nFilename: pool/a.deb\nSize: 1\nSHA256: {sha}\n\n\nPackage: b\nVersion: 2\nArchitecture: all\nDescription: é\n multi\nFilename: pool/b.deb\nSize: 1\nSHA256: {sha}\n"
+        );
+        let idx = PackagesIndex::new(t, "t", "bookworm", "http://m");
+        assert_eq!(idx.len(), 2);
+        assert_eq!(idx.named("b")[0].version.as_str(), "2");
+        assert_eq!(idx.named("b")[0].suite, "bookworm");
+        assert_eq!(idx.providing("mta")[0].name, "a");
+        assert_eq!(idx.providing("x")[0].name, "a");
+        assert!(idx.named("zzz").is_empty());
+        assert_eq!(idx.all().len(), 2);
+    }
+}

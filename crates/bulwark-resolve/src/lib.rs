@@ -102,47 +102,110 @@ pub enum ResolveError {
     },
 }
 
-struct Universe<'a> {
-    /// name → records (highest version first).
-    by_name: HashMap<&'a str, Vec<&'a PackageRecord>>,
-    /// virtual name → providers (record, provided version).
-    providers: HashMap<&'a str, Vec<(&'a PackageRecord, Option<&'a Version>)>>,
+/// Where candidates come from: a slice of records, or lazily parsed indexes.
+pub trait PackageSource {
+    /// Records named `name` (any architecture).
+    fn named(&self, name: &str) -> Vec<&PackageRecord>;
+    /// Records whose `Provides` lists `name` (any architecture).
+    fn providing(&self, name: &str) -> Vec<&PackageRecord>;
 }
 
-impl<'a> Universe<'a> {
-    fn new(records: &'a [PackageRecord], arch: &str) -> Self {
-        let mut by_name: HashMap<&str, Vec<&PackageRecord>> = HashMap::new();
-        let mut providers: HashMap<&str, Vec<(&PackageRecord, Option<&Version>)>> = HashMap::new();
-        for r in records.iter().filter(|r| r.arch == arch || r.arch == "all") {
-            by_name.entry(r.name.as_str()).or_default().push(r);
-            for p in &r.provides {
-                let v = match &p.constraint {
-                    Some((VersionOp::Eq, v)) => Some(v),
-                    _ => None,
-                };
-                providers.entry(p.name.as_str()).or_default().push((r, v));
-            }
+impl PackageSource for [PackageRecord] {
+    fn named(&self, name: &str) -> Vec<&PackageRecord> {
+        self.iter().filter(|r| r.name == name).collect()
+    }
+    fn providing(&self, name: &str) -> Vec<&PackageRecord> {
+        self.iter()
+            .filter(|r| r.provides.iter().any(|p| p.name == name))
+            .collect()
+    }
+}
+
+impl PackageSource for Vec<PackageRecord> {
+    fn named(&self, name: &str) -> Vec<&PackageRecord> {
+        self.as_slice().named(name)
+    }
+    fn providing(&self, name: &str) -> Vec<&PackageRecord> {
+        self.as_slice().providing(name)
+    }
+}
+
+impl PackageSource for [bulwark_debian::PackagesIndex] {
+    fn named(&self, name: &str) -> Vec<&PackageRecord> {
+        self.iter().flat_map(|i| i.named(name)).collect()
+    }
+    fn providing(&self, name: &str) -> Vec<&PackageRecord> {
+        self.iter().flat_map(|i| i.providing(name)).collect()
+    }
+}
+
+struct Universe<'a, S: PackageSource + ?Sized> {
+    source: &'a S,
+    arch: String,
+    by_name: std::cell::RefCell<HashMap<String, Vec<&'a PackageRecord>>>,
+}
+
+impl<'a, S: PackageSource + ?Sized> Universe<'a, S> {
+    fn new(source: &'a S, arch: &str) -> Self {
+        Universe {
+            source,
+            arch: arch.to_owned(),
+            by_name: Default::default(),
         }
-        for v in by_name.values_mut() {
-            // Highest version first; ties (same version in two suites) by suite name for determinism.
-            v.sort_by(|a, b| {
-                b.version
-                    .cmp(&a.version)
-                    .then_with(|| a.suite.cmp(&b.suite))
-            });
+    }
+
+    fn fits(&self, r: &PackageRecord) -> bool {
+        r.arch == self.arch || r.arch == "all"
+    }
+
+    /// Candidates for a name, highest version first; ties (the same version
+    /// in two suites) by suite name for determinism.
+    fn candidates(&self, name: &str) -> Vec<&'a PackageRecord> {
+        if let Some(v) = self.by_name.borrow().get(name) {
+            return v.clone();
         }
-        for v in providers.values_mut() {
-            v.sort_by(|a, b| {
-                a.0.name
-                    .cmp(&b.0.name)
-                    .then_with(|| b.0.version.cmp(&a.0.version))
-            });
-        }
-        Universe { by_name, providers }
+        let mut v: Vec<&PackageRecord> = self
+            .source
+            .named(name)
+            .into_iter()
+            .filter(|r| self.fits(r))
+            .collect();
+        v.sort_by(|a, b| {
+            b.version
+                .cmp(&a.version)
+                .then_with(|| a.suite.cmp(&b.suite))
+        });
+        self.by_name.borrow_mut().insert(name.to_owned(), v.clone());
+        v
+    }
+
+    /// Providers of a virtual name with the version they provide, by name.
+    fn providers(&self, name: &str) -> Vec<(&'a PackageRecord, Option<&'a Version>)> {
+        let mut v: Vec<(&PackageRecord, Option<&Version>)> = self
+            .source
+            .providing(name)
+            .into_iter()
+            .filter(|r| self.fits(r))
+            .flat_map(|r| {
+                r.provides.iter().filter(|p| p.name == name).map(move |p| {
+                    let v = match &p.constraint {
+                        Some((VersionOp::Eq, v)) => Some(v),
+                        _ => None,
+                    };
+                    (r, v)
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            a.0.name
+                .cmp(&b.0.name)
+                .then_with(|| b.0.version.cmp(&a.0.version))
+        });
+        v
     }
 
     fn best(&self, rel: &Relation, prefer: Option<&str>) -> Option<&'a PackageRecord> {
-        let cands = self.by_name.get(rel.name.as_str())?;
+        let cands = self.candidates(&rel.name);
         if let Some(p) = prefer
             && let Some(r) = cands
                 .iter()
@@ -158,8 +221,8 @@ impl<'a> Universe<'a> {
 }
 
 /// Resolves `request` against `records` for `arch`.
-pub fn resolve(
-    records: &[PackageRecord],
+pub fn resolve<S: PackageSource + ?Sized>(
+    records: &S,
     arch: &str,
     request: &Request,
 ) -> Result<Resolution, ResolveError> {
@@ -236,8 +299,8 @@ enum Choice<'a> {
     Fail(String),
 }
 
-fn satisfy<'a>(
-    u: &Universe<'a>,
+fn satisfy<'a, S: PackageSource + ?Sized>(
+    u: &Universe<'a, S>,
     dep: &Dependency,
     chosen: &BTreeMap<String, usize>,
     out: &Resolution,
@@ -275,7 +338,8 @@ fn satisfy<'a>(
         if let Some(r) = u.best(alt, request.prefer.get(&alt.name).map(String::as_str)) {
             return Ok(Choice::New(r, None));
         }
-        match u.by_name.get(alt.name.as_str()) {
+        let cands = u.candidates(&alt.name);
+        match (!cands.is_empty()).then_some(&cands) {
             Some(c) => why.push(format!(
                 "available versions of {} are {}",
                 alt.name,
@@ -284,7 +348,7 @@ fn satisfy<'a>(
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-            None if !u.providers.contains_key(alt.name.as_str()) => {
+            None if u.providers(&alt.name).is_empty() => {
                 why.push(format!("{} does not exist", alt.name))
             }
             None => {}
@@ -295,9 +359,10 @@ fn satisfy<'a>(
         if request.exclude.contains_key(&alt.name) {
             continue;
         }
-        let Some(provs) = u.providers.get(alt.name.as_str()) else {
+        let provs = u.providers(&alt.name);
+        if provs.is_empty() {
             continue;
-        };
+        }
         let ok: Vec<&PackageRecord> = provs
             .iter()
             .filter(|(r, v)| {
