@@ -171,7 +171,9 @@ pub fn load_suite_with(
     for component in &spec.components {
         for arch in archs {
             let dir = format!("{component}/binary-{arch}");
-            let candidates = ["Packages.xz", "Packages.gz", "Packages"];
+            // gzip first: bookworm main is 12 MB as .gz and 8.8 MB as .xz, but
+            // inflating it takes ~0.1 s where xz takes ~0.6 s of CPU.
+            let candidates = ["Packages.gz", "Packages.xz", "Packages"];
             let Some(file) = candidates
                 .iter()
                 .find_map(|c| release.file(&format!("{dir}/{c}")))

@@ -142,6 +142,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         hardening::check_lock(&spec, spec_path, &lock, arch)?;
     }
 
+    let t_fetch = std::time::Instant::now();
     // Fetch every locked .deb (verified against the lock's size and sha256).
     let wanted: Vec<&LockedPackage> = spec
         .archs
@@ -179,6 +180,13 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     });
     pb.finish_and_clear();
     let bytes: Vec<Vec<u8>> = fetched.into_iter().collect::<Result<_, _>>()?;
+    tracing::info!(
+        "fetched {} packages ({} bytes) in {:.3} s",
+        bytes.len(),
+        total,
+        t_fetch.elapsed().as_secs_f64()
+    );
+    let t_read = std::time::Instant::now();
     let limits = Limits::default();
     let debs: Vec<_> = wanted
         .par_iter()
@@ -186,6 +194,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         .map(|(p, b)| read_deb_named(b, &limits, &p.url()).map(|d| ((*p).clone(), d)))
         .collect::<Result<_, _>>()?;
     drop(bytes);
+    tracing::info!(
+        "read {} packages in {:.3} s",
+        debs.len(),
+        t_read.elapsed().as_secs_f64()
+    );
+    let t_asm = std::time::Instant::now();
     let mut by_arch: BTreeMap<String, Vec<_>> = BTreeMap::new();
     let mut it = debs.into_iter();
     for arch in &spec.archs {
@@ -206,6 +220,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         })
         .collect::<Result<_, _>>()?;
 
+    tracing::info!("assembled in {:.3} s", t_asm.elapsed().as_secs_f64());
+    let t_enc = std::time::Instant::now();
     let epoch = match opts.source_date_epoch {
         Some(e) => e,
         None => match std::env::var("SOURCE_DATE_EPOCH") {
@@ -250,6 +266,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         })
         .collect::<Result<_, _>>()?;
 
+    tracing::info!("encoded layers in {:.3} s", t_enc.elapsed().as_secs_f64());
     let mut images = Vec::new();
     let mut platforms = Vec::new();
     for ((arch, a), (_, layers)) in assembled.iter().zip(encoded) {

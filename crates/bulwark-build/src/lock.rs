@@ -77,6 +77,7 @@ pub(crate) fn resolve_lock(
     fetcher: &Fetcher,
     now: Option<i64>,
 ) -> Result<(Lock, Vec<String>), BuildError> {
+    let t0 = std::time::Instant::now();
     let spec_dir = spec_path.parent().unwrap_or(Path::new("."));
     let suites = suites_for(&spec.distribution, spec_dir, &apt_root())?;
     let load_opts = LoadOptions {
@@ -107,6 +108,13 @@ pub(crate) fn resolve_lock(
         .flat_map(|i| std::mem::take(&mut i.packages))
         .collect();
 
+    tracing::info!(
+        "loaded {} suites ({} index stanzas) in {:.2} s",
+        indexes.len(),
+        records.iter().map(|r| r.len()).sum::<usize>(),
+        t0.elapsed().as_secs_f64()
+    );
+    let t1 = std::time::Instant::now();
     let mut archs = BTreeMap::new();
     let mut notes = Vec::new();
     for arch in &spec.archs {
@@ -161,6 +169,11 @@ pub(crate) fn resolve_lock(
             .collect();
         archs.insert(arch.clone(), LockedArch { packages });
     }
+    tracing::info!(
+        "resolved {} archs in {:.3} s",
+        archs.len(),
+        t1.elapsed().as_secs_f64()
+    );
     let suites = indexes
         .iter()
         .map(|i| LockedSuite {

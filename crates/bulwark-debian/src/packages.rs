@@ -201,11 +201,7 @@ impl PackagesIndex {
             }
             if let Some(p) = provides {
                 for item in p.split(',') {
-                    let n = item
-                        .trim()
-                        .split([' ', '(', ':'])
-                        .next()
-                        .unwrap_or("");
+                    let n = item.trim().split([' ', '(', ':']).next().unwrap_or("");
                     if !n.is_empty() {
                         providers.entry(n.to_owned()).or_default().push(idx);
                     }
