@@ -116,7 +116,8 @@ pub(crate) fn resolve_lock(
     );
     let t1 = std::time::Instant::now();
     let mut archs = BTreeMap::new();
-    let mut notes = Vec::new();
+    // note → the archs it applies to (reported once, not once per arch)
+    let mut notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for arch in &spec.archs {
         let mut request = Request {
             packages: spec.packages.clone(),
@@ -141,12 +142,13 @@ pub(crate) fn resolve_lock(
                 source,
             })?;
         hardening::check_closure(spec, spec_path, &res)?;
-        notes.extend(res.notes.iter().map(|n| format!("{arch}: {n}")));
-        notes.extend(
+        for n in res.notes.iter().cloned().chain(
             res.cut
                 .iter()
-                .map(|(p, d, why)| format!("{arch}: {p}: dropped dependency '{d}' ({why})")),
-        );
+                .map(|(p, d, why)| format!("{p}: dropped dependency '{d}' ({why})")),
+        ) {
+            notes.entry(n).or_insert_with(Vec::new).push(arch.clone());
+        }
         let packages = res
             .packages
             .iter()
@@ -207,6 +209,9 @@ pub(crate) fn resolve_lock(
             suites,
             archs,
         },
-        notes,
+        notes
+            .into_iter()
+            .map(|(n, archs)| format!("{}: {n}", archs.join(", ")))
+            .collect(),
     ))
 }
