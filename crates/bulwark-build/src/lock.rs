@@ -147,7 +147,7 @@ pub(crate) fn resolve_lock(
                 .iter()
                 .map(|(p, d, why)| format!("{p}: dropped dependency '{d}' ({why})")),
         ) {
-            notes.entry(n).or_insert_with(Vec::new).push(arch.clone());
+            notes.entry(n).or_default().push(arch.clone());
         }
         let packages = res
             .packages
