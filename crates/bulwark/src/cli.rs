@@ -23,16 +23,16 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Download cache directory.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", display_order = 100)]
     pub cache_dir: Option<PathBuf>,
     /// More logging (-v info, -vv debug).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, display_order = 101)]
     pub verbose: u8,
     /// Only errors on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 102)]
     pub quiet: bool,
     /// Colour on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, display_order = 103)]
     pub color: Color,
 }
 
@@ -47,6 +47,18 @@ pub enum Color {
 pub enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum SbomFormat {
+    /// A table of packages.
+    Table,
+    /// bulwark's inventory as JSON.
+    Json,
+    /// SPDX 2.3 JSON.
+    SpdxJson,
+    /// CycloneDX JSON (1.7, or 1.6 with --cyclonedx-version).
+    CyclonedxJson,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -67,6 +79,7 @@ pub enum Command {
         /// Re-resolve every package to the newest version (default: keep locked versions that still fit).
         #[arg(long)]
         update: bool,
+        /// Output format (json: the stable report documented in docs/cli.md).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -89,7 +102,25 @@ pub enum Command {
         /// Image timestamp (overrides SOURCE_DATE_EPOCH).
         #[arg(long, value_name = "SECONDS")]
         source_date_epoch: Option<u64>,
+        /// Output format (json: the stable report documented in docs/cli.md).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// List the software in any image (dpkg status and status.d, os-release, licences).
+    #[command(
+        after_help = "Examples:\n  bulwark sbom oci:out/base:latest\n  bulwark sbom oci-archive:image.tar --format spdx-json > image.spdx.json\n  bulwark sbom docker-archive:saved.tar --format cyclonedx-json --cyclonedx-version 1.6\n  bulwark sbom ./rootfs --format json\n\nImages: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, or a root filesystem directory.\nLayers are streamed, never extracted; whiteouts are applied and every blob digest is checked."
+    )]
+    Sbom {
+        /// The image to inspect.
+        image: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SbomFormat::Table)]
+        format: SbomFormat,
+        /// Platform of a multi-arch image (default: the host's), e.g. linux/arm64.
+        #[arg(long)]
+        platform: Option<String>,
+        /// CycloneDX version for --format cyclonedx-json.
+        #[arg(long, default_value = "1.7", value_parser = ["1.6", "1.7"])]
+        cyclonedx_version: String,
     },
 }

@@ -10,6 +10,7 @@ use crate::cli::{Cli, Command};
 
 mod build;
 mod lock;
+mod sbom;
 
 /// `--cache-dir`, when given.
 pub static CACHE_DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -42,5 +43,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             *format,
             cli.quiet,
         ),
+        Command::Sbom {
+            image,
+            format,
+            platform,
+            cyclonedx_version,
+        } => sbom::run(image, *format, platform.as_deref(), cyclonedx_version),
     }
 }

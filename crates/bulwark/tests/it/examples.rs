@@ -174,6 +174,63 @@ fn assert_trivy_sees_the_lock(layout: &Path, report: &serde_json::Value, platfor
     assert_eq!(os["name"], "debian");
 }
 
+/// name=version of every library trivy finds in `input` (a layout dir or a docker-archive).
+fn trivy_packages(input: &Path, platform: Option<&str>) -> Vec<String> {
+    let mut c = Command::new("trivy");
+    c.args(["image", "--input"]).arg(input);
+    if let Some(p) = platform {
+        c.args(["--platform", p]);
+    }
+    c.args([
+        "--format",
+        "cyclonedx",
+        "--skip-db-update",
+        "--offline-scan",
+        "--scanners",
+        "license",
+        "--quiet",
+    ]);
+    let bom = report_json(&ok(c.output().unwrap()));
+    let mut v: Vec<String> = bom["components"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c["type"] == "library")
+        .map(|c| {
+            format!(
+                "{}={}",
+                c["name"].as_str().unwrap(),
+                c["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// name=version of every package `bulwark sbom` finds.
+fn bulwark_packages(dir: &Path, image: &str) -> Vec<String> {
+    let inv = report_json(&ok(bulwark(dir)
+        .args(["sbom", image, "--format", "json"])
+        .output()
+        .unwrap()));
+    let mut v: Vec<String> = inv["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}={}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 fn report_json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap()
 }
@@ -295,6 +352,13 @@ fn example_base_runs_a_glibc_program_as_nonroot_read_only() {
     let size = mib(&r["platforms"][0]["compressed_size"]);
     assert!(size <= 7.8, "base: {size:.2} MiB > 7.8 MiB");
     assert_trivy_sees_the_lock(&d.0.join("layout"), &r, 0);
+    if tool("trivy") {
+        assert_eq!(
+            bulwark_packages(&d.0, &out),
+            trivy_packages(&d.0.join("layout"), None),
+            "bulwark sbom vs trivy"
+        );
+    }
     if !tool("podman") {
         return;
     }
@@ -423,4 +487,49 @@ fn static_set_builds_for_trixie() {
         );
     }
     assert_trivy_sees_the_lock(&d.0.join("layout"), &r, 0);
+}
+
+/// An ordinary Debian image (mmdebstrap rootfs imported by podman): `bulwark
+/// sbom` finds exactly what trivy finds, from the dpkg `status` database.
+#[test]
+fn sbom_of_an_ordinary_debian_image_matches_trivy() {
+    if !(tool("mmdebstrap") && tool("podman") && tool("trivy")) {
+        return;
+    }
+    let d = LowerDir::new("mmdebstrap");
+    let tar = d.0.join("rootfs.tar");
+    let sources = [
+        "/etc/apt/sources.list.d/debian.sources",
+        "/etc/apt/sources.list",
+    ]
+    .into_iter()
+    .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
+    .expect("host apt sources");
+    ok(Command::new("mmdebstrap")
+        .args(["-q", "--variant=apt", "--format=tar", "bookworm"])
+        .arg(&tar)
+        .arg(sources)
+        .output()
+        .unwrap());
+    let tag = format!("localhost/bulwark-mmdebstrap:{}", std::process::id());
+    ok(podman()
+        .args(["import"])
+        .arg(&tar)
+        .arg(&tag)
+        .output()
+        .unwrap());
+    let saved = d.0.join("saved.tar");
+    ok(podman()
+        .args(["save", "--format", "docker-archive", "-o"])
+        .arg(&saved)
+        .arg(&tag)
+        .output()
+        .unwrap());
+    let _ = podman().args(["rmi", "-f", &tag]).output();
+    let ours = bulwark_packages(&d.0, &format!("docker-archive:{}", saved.display()));
+    assert!(ours.len() > 50, "{ours:?}");
+    assert!(
+        ours.iter().any(|p| p.starts_with("apt=")) && ours.iter().any(|p| p.starts_with("bash="))
+    );
+    assert_eq!(ours, trivy_packages(&saved, None));
 }

@@ -14,4 +14,5 @@ mod build;
 mod errors;
 mod examples;
 mod interop;
+mod sbom;
 mod snapshots;

@@ -1,0 +1,501 @@
+//! Resolving a reference to a manifest, a config and layer blobs.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use bulwark_oci::{Descriptor, Index, Manifest};
+
+/// Where an image is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageRef {
+    Oci {
+        dir: PathBuf,
+        tag: Option<String>,
+    },
+    OciArchive {
+        file: PathBuf,
+        tag: Option<String>,
+    },
+    DockerArchive {
+        file: PathBuf,
+    },
+    /// An unpacked root filesystem.
+    RootFs(PathBuf),
+}
+
+impl std::str::FromStr for ImageRef {
+    type Err = ImageError;
+    fn from_str(s: &str) -> Result<Self, ImageError> {
+        let split = |rest: &str| match rest.rsplit_once(':') {
+            Some((p, t)) if !t.contains('/') && !p.is_empty() => {
+                (PathBuf::from(p), Some(t.to_owned()))
+            }
+            _ => (PathBuf::from(rest), None),
+        };
+        if let Some(r) = s.strip_prefix("oci:") {
+            let (dir, tag) = split(r);
+            return Ok(ImageRef::Oci { dir, tag });
+        }
+        if let Some(r) = s.strip_prefix("oci-archive:") {
+            let (file, tag) = split(r);
+            return Ok(ImageRef::OciArchive { file, tag });
+        }
+        if let Some(r) = s.strip_prefix("docker-archive:") {
+            let file = r.split(':').next().unwrap_or(r);
+            return Ok(ImageRef::DockerArchive {
+                file: PathBuf::from(file),
+            });
+        }
+        if let Some(r) = s.strip_prefix("dir:") {
+            return Ok(ImageRef::RootFs(PathBuf::from(r)));
+        }
+        let p = Path::new(s);
+        if p.is_dir() {
+            if p.join("oci-layout").is_file() {
+                return Ok(ImageRef::Oci {
+                    dir: p.to_owned(),
+                    tag: None,
+                });
+            }
+            return Ok(ImageRef::RootFs(p.to_owned()));
+        }
+        Err(ImageError::Reference(s.to_owned()))
+    }
+}
+
+/// Why an image cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error(
+        "'{0}' is not an image reference; use oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE or a root filesystem directory"
+    )]
+    Reference(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{what}: not valid JSON for an image {kind}: {reason}")]
+    Json {
+        what: String,
+        kind: &'static str,
+        reason: String,
+    },
+    #[error("{origin}: no image tagged {tag:?} (tags: {available})")]
+    NoTag {
+        origin: String,
+        tag: String,
+        available: String,
+    },
+    #[error(
+        "{origin}: {count} images and no tag given; name one as {origin}:TAG (tags: {available})"
+    )]
+    Ambiguous {
+        origin: String,
+        count: usize,
+        available: String,
+    },
+    #[error(
+        "{origin}: no image for platform {platform} (has: {available}); choose one with --platform"
+    )]
+    NoPlatform {
+        origin: String,
+        platform: String,
+        available: String,
+    },
+    #[error("{origin}: blob {digest} is missing")]
+    MissingBlob { origin: String, digest: String },
+    #[error(
+        "{origin}: blob {digest} does not match its descriptor: expected {expected_size} bytes, found {found_size} bytes with sha256 {found}; the image is corrupt or was tampered with"
+    )]
+    Digest {
+        origin: String,
+        digest: String,
+        expected_size: u64,
+        found: String,
+        found_size: u64,
+    },
+    #[error("{origin}: layer {digest}: {reason}")]
+    Layer {
+        origin: String,
+        digest: String,
+        reason: String,
+    },
+    #[error("{origin}: {reason}")]
+    Unsupported { origin: String, reason: String },
+}
+
+/// Where blobs are read from.
+#[derive(Debug)]
+enum Store {
+    Dir(PathBuf),
+    /// A tar file: member name → (data offset, size).
+    Tar {
+        file: PathBuf,
+        members: BTreeMap<String, (u64, u64)>,
+    },
+    None,
+}
+
+/// One layer blob to read.
+#[derive(Clone, Debug)]
+pub struct LayerBlob {
+    pub digest: String,
+    pub media_type: String,
+    pub size: Option<u64>,
+    /// Path inside a docker-archive.
+    member: Option<String>,
+}
+
+/// A resolved image (one platform).
+#[derive(Debug)]
+pub struct Opened {
+    pub origin: String,
+    pub manifest_digest: Option<String>,
+    pub config: serde_json::Value,
+    pub layers: Vec<LayerBlob>,
+    /// For root filesystem directories.
+    pub rootfs: Option<PathBuf>,
+    store: Store,
+}
+
+const MAX_JSON: u64 = 16 << 20;
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> ImageError + '_ {
+    move |source| ImageError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl Store {
+    fn open_blob(
+        &self,
+        origin: &str,
+        digest: &str,
+        member: Option<&str>,
+    ) -> Result<Box<dyn Read + Send>, ImageError> {
+        let missing = || ImageError::MissingBlob {
+            origin: origin.to_owned(),
+            digest: digest.to_owned(),
+        };
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        match self {
+            Store::Dir(d) => {
+                let hex = hex.ok_or_else(missing)?;
+                let p = d.join("blobs/sha256").join(hex);
+                Ok(Box::new(File::open(&p).map_err(|_| missing())?))
+            }
+            Store::Tar { file, members } => {
+                let name = match (member, hex) {
+                    (Some(m), _) => m.to_owned(),
+                    (None, Some(h)) => format!("blobs/sha256/{h}"),
+                    (None, None) => return Err(missing()),
+                };
+                let &(off, size) = members.get(&name).ok_or_else(missing)?;
+                let mut f = File::open(file).map_err(io(file))?;
+                f.seek(SeekFrom::Start(off)).map_err(io(file))?;
+                Ok(Box::new(f.take(size)))
+            }
+            Store::None => Err(missing()),
+        }
+    }
+
+    fn read_json_blob(&self, origin: &str, d: &Descriptor) -> Result<Vec<u8>, ImageError> {
+        if d.size > MAX_JSON {
+            return Err(ImageError::Unsupported {
+                origin: origin.into(),
+                reason: format!(
+                    "{} is {} bytes, larger than the 16 MiB allowed for JSON",
+                    d.digest, d.size
+                ),
+            });
+        }
+        let mut data = Vec::new();
+        self.open_blob(origin, &d.digest, None)?
+            .take(MAX_JSON + 1)
+            .read_to_end(&mut data)
+            .map_err(|source| ImageError::Io {
+                path: d.digest.clone(),
+                source,
+            })?;
+        check_digest(origin, &d.digest, Some(d.size), &data)?;
+        Ok(data)
+    }
+}
+
+fn check_digest(
+    origin: &str,
+    digest: &str,
+    size: Option<u64>,
+    data: &[u8],
+) -> Result<(), ImageError> {
+    use sha2::{Digest, Sha256};
+    let found = format!("sha256:{}", hex::encode(Sha256::digest(data)));
+    if found != digest || size.is_some_and(|s| s != data.len() as u64) {
+        return Err(ImageError::Digest {
+            origin: origin.to_owned(),
+            digest: digest.to_owned(),
+            expected_size: size.unwrap_or(data.len() as u64),
+            found,
+            found_size: data.len() as u64,
+        });
+    }
+    Ok(())
+}
+
+fn index_tar(file: &Path) -> Result<BTreeMap<String, (u64, u64)>, ImageError> {
+    let f = File::open(file).map_err(io(file))?;
+    let mut a = tar::Archive::new(f);
+    let mut members = BTreeMap::new();
+    for e in a.entries().map_err(io(file))? {
+        let e = e.map_err(io(file))?;
+        if e.header().entry_type().is_file() {
+            let name = String::from_utf8_lossy(&e.path_bytes())
+                .trim_start_matches("./")
+                .to_owned();
+            members.insert(name, (e.raw_file_position(), e.size()));
+        }
+    }
+    Ok(members)
+}
+
+fn json<T: serde::de::DeserializeOwned>(
+    data: &[u8],
+    what: &str,
+    kind: &'static str,
+) -> Result<T, ImageError> {
+    serde_json::from_slice(data).map_err(|e| ImageError::Json {
+        what: what.to_owned(),
+        kind,
+        reason: e.to_string(),
+    })
+}
+
+/// Opens one platform of the image (`platform` like `linux/arm64`; default:
+/// the host's when the reference is an index).
+pub fn open(r: &ImageRef, platform: Option<&str>) -> Result<Opened, ImageError> {
+    match r {
+        ImageRef::RootFs(dir) => Ok(Opened {
+            origin: dir.display().to_string(),
+            manifest_digest: None,
+            config: serde_json::Value::Null,
+            layers: vec![],
+            rootfs: Some(dir.clone()),
+            store: Store::None,
+        }),
+        ImageRef::Oci { dir, tag } => {
+            let origin = format!("oci:{}", dir.display());
+            let idx_path = dir.join("index.json");
+            let data = std::fs::read(&idx_path).map_err(io(&idx_path))?;
+            let index: Index = json(&data, &idx_path.display().to_string(), "index")?;
+            open_layout(
+                origin,
+                Store::Dir(dir.clone()),
+                index,
+                tag.as_deref(),
+                platform,
+            )
+        }
+        ImageRef::OciArchive { file, tag } => {
+            let origin = format!("oci-archive:{}", file.display());
+            let members = index_tar(file)?;
+            let store = Store::Tar {
+                file: file.clone(),
+                members,
+            };
+            let mut data = Vec::new();
+            store
+                .open_blob(&origin, "index.json", Some("index.json"))?
+                .take(MAX_JSON)
+                .read_to_end(&mut data)
+                .map_err(io(file))?;
+            let index: Index = json(&data, &format!("{origin} index.json"), "index")?;
+            open_layout(origin, store, index, tag.as_deref(), platform)
+        }
+        ImageRef::DockerArchive { file } => {
+            let origin = format!("docker-archive:{}", file.display());
+            let members = index_tar(file)?;
+            let store = Store::Tar {
+                file: file.clone(),
+                members,
+            };
+            let mut data = Vec::new();
+            store
+                .open_blob(&origin, "manifest.json", Some("manifest.json"))?
+                .take(MAX_JSON)
+                .read_to_end(&mut data)
+                .map_err(io(file))?;
+            let m: Vec<serde_json::Value> =
+                json(&data, &format!("{origin} manifest.json"), "docker manifest")?;
+            let first = m.first().ok_or_else(|| ImageError::Unsupported {
+                origin: origin.clone(),
+                reason: "manifest.json lists no image".into(),
+            })?;
+            let config_name = first["Config"].as_str().unwrap_or_default().to_owned();
+            let mut cfg = Vec::new();
+            store
+                .open_blob(&origin, &config_name, Some(&config_name))?
+                .take(MAX_JSON)
+                .read_to_end(&mut cfg)
+                .map_err(io(file))?;
+            let config: serde_json::Value =
+                json(&cfg, &format!("{origin} {config_name}"), "config")?;
+            let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|d| d.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let layers = first["Layers"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|l| l.as_str()).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| LayerBlob {
+                    // docker save stores uncompressed layers whose digest is the diff_id.
+                    digest: diff_ids.get(i).cloned().unwrap_or_default(),
+                    media_type: "application/vnd.docker.image.rootfs.diff.tar".into(),
+                    size: None,
+                    member: Some(l.to_owned()),
+                })
+                .collect();
+            Ok(Opened {
+                origin,
+                manifest_digest: None,
+                config,
+                layers,
+                rootfs: None,
+                store,
+            })
+        }
+    }
+}
+
+fn open_layout(
+    origin: String,
+    store: Store,
+    index: Index,
+    tag: Option<&str>,
+    platform: Option<&str>,
+) -> Result<Opened, ImageError> {
+    let tags: Vec<String> = index
+        .manifests
+        .iter()
+        .filter_map(|m| m.annotations.get(bulwark_oci::ANNOTATION_REF_NAME).cloned())
+        .collect();
+    let available = if tags.is_empty() {
+        "none".to_owned()
+    } else {
+        tags.join(", ")
+    };
+    let top = match tag {
+        Some(t) => index
+            .manifests
+            .iter()
+            .find(|m| {
+                m.annotations
+                    .get(bulwark_oci::ANNOTATION_REF_NAME)
+                    .map(String::as_str)
+                    == Some(t)
+            })
+            .ok_or_else(|| ImageError::NoTag {
+                origin: origin.clone(),
+                tag: t.to_owned(),
+                available: available.clone(),
+            })?,
+        None if index.manifests.len() == 1 => &index.manifests[0],
+        None => {
+            return Err(ImageError::Ambiguous {
+                origin: origin.clone(),
+                count: index.manifests.len(),
+                available,
+            });
+        }
+    };
+    let mut desc = top.clone();
+    // Follow (nested) indexes to one platform.
+    for _ in 0..4 {
+        if !desc.media_type.contains("index") && !desc.media_type.contains("manifest.list") {
+            break;
+        }
+        let data = store.read_json_blob(&origin, &desc)?;
+        let idx: Index = json(&data, &desc.digest, "index")?;
+        let want = platform.map(str::to_owned).unwrap_or_else(|| {
+            let (arch, _) = bulwark_debian::oci_platform(bulwark_debian::host_arch())
+                .unwrap_or(("amd64", None));
+            format!("linux/{arch}")
+        });
+        let plats: Vec<String> = idx
+            .manifests
+            .iter()
+            .filter_map(|m| {
+                m.platform.as_ref().map(|p| {
+                    format!(
+                        "{}/{}{}",
+                        p.os,
+                        p.architecture,
+                        p.variant
+                            .as_ref()
+                            .map(|v| format!("/{v}"))
+                            .unwrap_or_default()
+                    )
+                })
+            })
+            .collect();
+        desc = idx
+            .manifests
+            .iter()
+            .find(|m| {
+                m.platform.as_ref().is_some_and(|p| {
+                    let full = format!("{}/{}", p.os, p.architecture);
+                    want == full
+                        || p.variant
+                            .as_ref()
+                            .is_some_and(|v| want == format!("{full}/{v}"))
+                })
+            })
+            .cloned()
+            .ok_or_else(|| ImageError::NoPlatform {
+                origin: origin.clone(),
+                platform: want.clone(),
+                available: plats.join(", "),
+            })?;
+    }
+    let data = store.read_json_blob(&origin, &desc)?;
+    let manifest: Manifest = json(&data, &desc.digest, "manifest")?;
+    let cfg = store.read_json_blob(&origin, &manifest.config)?;
+    let config: serde_json::Value = json(&cfg, &manifest.config.digest, "config")?;
+    let layers = manifest
+        .layers
+        .iter()
+        .map(|l| LayerBlob {
+            digest: l.digest.clone(),
+            media_type: l.media_type.clone(),
+            size: Some(l.size),
+            member: None,
+        })
+        .collect();
+    Ok(Opened {
+        origin,
+        manifest_digest: Some(desc.digest.clone()),
+        config,
+        layers,
+        rootfs: None,
+        store,
+    })
+}
+
+impl Opened {
+    pub(crate) fn layer_reader(&self, l: &LayerBlob) -> Result<Box<dyn Read + Send>, ImageError> {
+        self.store
+            .open_blob(&self.origin, &l.digest, l.member.as_deref())
+    }
+}

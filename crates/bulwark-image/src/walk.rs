@@ -1,0 +1,346 @@
+//! Streaming layer walk with whiteouts, size and digest checks.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+
+use sha2::{Digest, Sha256};
+
+use crate::open::{ImageError, LayerBlob, Opened};
+
+/// What a path is.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    /// Character or block device.
+    Device,
+    Fifo,
+}
+
+/// Metadata of one path in the merged filesystem.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FileInfo {
+    pub kind: FileKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    /// Symlink or hard link target.
+    pub link: Option<String>,
+    /// Index of the layer that last wrote the path.
+    pub layer: usize,
+}
+
+/// The merged view of all layers.
+#[derive(Clone, Debug, Default)]
+pub struct FileSystem {
+    pub files: BTreeMap<String, FileInfo>,
+    /// Contents of the files the caller asked for (regular files up to 16 MiB).
+    pub contents: BTreeMap<String, Vec<u8>>,
+    /// Compressed and uncompressed size of each layer.
+    pub layer_sizes: Vec<(u64, u64)>,
+}
+
+const MAX_CAPTURE: u64 = 16 << 20;
+const MAX_ENTRIES: usize = 2_000_000;
+
+/// Hashes and counts what passes through.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Counts decompressed bytes.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+fn normalize(name: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in name.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => return None,
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+fn remove_subtree(
+    files: &mut BTreeMap<String, FileInfo>,
+    contents: &mut BTreeMap<String, Vec<u8>>,
+    path: &str,
+) {
+    let prefix = format!("{path}/");
+    let doomed: Vec<String> = files
+        .range(path.to_owned()..)
+        .take_while(|(k, _)| *k == path || k.starts_with(&prefix))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in doomed {
+        files.remove(&k);
+        contents.remove(&k);
+    }
+}
+
+impl Opened {
+    /// Walks every layer in order and returns the merged filesystem. Files
+    /// for which `capture` returns true have their contents kept.
+    pub fn walk(&self, capture: &dyn Fn(&str) -> bool) -> Result<FileSystem, ImageError> {
+        let mut fs = FileSystem::default();
+        if let Some(root) = &self.rootfs {
+            walk_dir(root, root, capture, &mut fs).map_err(|source| ImageError::Io {
+                path: root.display().to_string(),
+                source,
+            })?;
+            return Ok(fs);
+        }
+        for (i, l) in self.layers.iter().enumerate() {
+            self.walk_layer(i, l, capture, &mut fs)?;
+        }
+        Ok(fs)
+    }
+
+    fn walk_layer(
+        &self,
+        idx: usize,
+        l: &LayerBlob,
+        capture: &dyn Fn(&str) -> bool,
+        fs: &mut FileSystem,
+    ) -> Result<(), ImageError> {
+        let layer_err = |reason: String| ImageError::Layer {
+            origin: self.origin.clone(),
+            digest: l.digest.clone(),
+            reason,
+        };
+        let raw = self.layer_reader(l)?;
+        let mut hashing = Hashing {
+            inner: raw,
+            hasher: Sha256::new(),
+            count: 0,
+        };
+        // Sniff the compression from the first bytes.
+        let mut head = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            match hashing.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) => return Err(layer_err(e.to_string())),
+            }
+        }
+        let chained = io::Cursor::new(head[..got].to_vec()).chain(&mut hashing);
+        let decoder: Box<dyn Read> = if got >= 2 && head[..2] == [0x1f, 0x8b] {
+            Box::new(flate2::read::MultiGzDecoder::new(chained))
+        } else if got == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
+            Box::new(
+                zstd::stream::read::Decoder::new(chained).map_err(|e| layer_err(e.to_string()))?,
+            )
+        } else {
+            Box::new(chained)
+        };
+        let mut counting = Counting {
+            inner: decoder,
+            count: 0,
+        };
+        {
+            let mut archive = tar::Archive::new(&mut counting);
+            let entries = archive.entries().map_err(|e| layer_err(e.to_string()))?;
+            for entry in entries {
+                let mut e =
+                    entry.map_err(|e| layer_err(format!("corrupt or truncated tar: {e}")))?;
+                if fs.files.len() > MAX_ENTRIES {
+                    return Err(layer_err(format!("more than {MAX_ENTRIES} files")));
+                }
+                let raw_name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+                let trimmed = raw_name.trim_start_matches('/');
+                let Some(path) = normalize(trimmed) else {
+                    return Err(layer_err(format!(
+                        "entry {raw_name:?} escapes the root with '..'"
+                    )));
+                };
+                if path.is_empty() {
+                    continue;
+                }
+                let (dir, base) = match path.rsplit_once('/') {
+                    Some((d, b)) => (d.to_owned(), b.to_owned()),
+                    None => (String::new(), path.clone()),
+                };
+                if base == ".wh..wh..opq" {
+                    // Opaque directory: hide everything lower layers put below it.
+                    if !dir.is_empty() {
+                        let prefix = format!("{dir}/");
+                        let doomed: Vec<String> = fs
+                            .files
+                            .range(prefix.clone()..)
+                            .take_while(|(k, _)| k.starts_with(&prefix))
+                            .filter(|(_, v)| v.layer < idx)
+                            .map(|(k, _)| k.clone())
+                            .collect();
+                        for k in doomed {
+                            fs.files.remove(&k);
+                            fs.contents.remove(&k);
+                        }
+                    }
+                    continue;
+                }
+                if let Some(hidden) = base.strip_prefix(".wh.") {
+                    let target = if dir.is_empty() {
+                        hidden.to_owned()
+                    } else {
+                        format!("{dir}/{hidden}")
+                    };
+                    remove_subtree(&mut fs.files, &mut fs.contents, &target);
+                    continue;
+                }
+                let h = e.header();
+                let kind = match h.entry_type() {
+                    tar::EntryType::Directory => FileKind::Dir,
+                    tar::EntryType::Symlink => FileKind::Symlink,
+                    tar::EntryType::Link => FileKind::Hardlink,
+                    tar::EntryType::Char | tar::EntryType::Block => FileKind::Device,
+                    tar::EntryType::Fifo => FileKind::Fifo,
+                    tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
+                    _ => FileKind::File,
+                };
+                let link = e
+                    .link_name_bytes()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+                let info = FileInfo {
+                    kind: kind.clone(),
+                    mode: h.mode().unwrap_or(0) & 0o7777,
+                    uid: h.uid().unwrap_or(0),
+                    gid: h.gid().unwrap_or(0),
+                    size: e.size(),
+                    link,
+                    layer: idx,
+                };
+                if let Some(old) = fs.files.get(&path)
+                    && old.kind == FileKind::Dir
+                    && kind != FileKind::Dir
+                {
+                    remove_subtree(&mut fs.files, &mut fs.contents, &path);
+                }
+                if kind == FileKind::File && e.size() <= MAX_CAPTURE && capture(&path) {
+                    let mut data = Vec::with_capacity(e.size() as usize);
+                    e.read_to_end(&mut data)
+                        .map_err(|err| layer_err(err.to_string()))?;
+                    fs.contents.insert(path.clone(), data);
+                } else {
+                    fs.contents.remove(&path);
+                }
+                fs.files.insert(path, info);
+            }
+        }
+        // Drain: the compressed stream's own checks run, and the digest covers every byte.
+        io::copy(&mut counting, &mut io::sink())
+            .map_err(|e| layer_err(format!("corrupt or truncated layer: {e}")))?;
+        let uncompressed = counting.count;
+        drop(counting);
+        io::copy(&mut hashing, &mut io::sink()).map_err(|e| layer_err(e.to_string()))?;
+        let found = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
+        let digest_ok = l.digest.is_empty() || found == l.digest;
+        if !digest_ok || l.size.is_some_and(|s| s != hashing.count) {
+            return Err(ImageError::Digest {
+                origin: self.origin.clone(),
+                digest: l.digest.clone(),
+                expected_size: l.size.unwrap_or(hashing.count),
+                found,
+                found_size: hashing.count,
+            });
+        }
+        fs.layer_sizes.push((hashing.count, uncompressed));
+        Ok(())
+    }
+}
+
+fn walk_dir(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    capture: &dyn Fn(&str) -> bool,
+    fs: &mut FileSystem,
+) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let rel = p
+            .strip_prefix(root)
+            .unwrap_or(&p)
+            .to_string_lossy()
+            .into_owned();
+        let m = std::fs::symlink_metadata(&p)?;
+        let ft = m.file_type();
+        let kind = if ft.is_dir() {
+            FileKind::Dir
+        } else if ft.is_symlink() {
+            FileKind::Symlink
+        } else if ft.is_file() {
+            FileKind::File
+        } else if ft.is_fifo_like() {
+            FileKind::Fifo
+        } else {
+            FileKind::Device
+        };
+        let link = if ft.is_symlink() {
+            std::fs::read_link(&p)
+                .ok()
+                .map(|l| l.to_string_lossy().into_owned())
+        } else {
+            None
+        };
+        if kind == FileKind::File && m.len() <= MAX_CAPTURE && capture(&rel) {
+            fs.contents.insert(rel.clone(), std::fs::read(&p)?);
+        }
+        fs.files.insert(
+            rel.clone(),
+            FileInfo {
+                kind: kind.clone(),
+                mode: m.mode() & 0o7777,
+                uid: u64::from(m.uid()),
+                gid: u64::from(m.gid()),
+                size: m.len(),
+                link,
+                layer: 0,
+            },
+        );
+        if kind == FileKind::Dir {
+            walk_dir(root, &p, capture, fs)?;
+        }
+    }
+    Ok(())
+}
+
+trait FifoLike {
+    fn is_fifo_like(&self) -> bool;
+}
+impl FifoLike for std::fs::FileType {
+    fn is_fifo_like(&self) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        self.is_fifo() || self.is_socket()
+    }
+}

@@ -1,0 +1,184 @@
+//! Machine-readable `debian/copyright` (DEP-5) → SPDX licence expression and notices.
+
+/// What a copyright file declares.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dep5 {
+    /// SPDX licence expression (`GPL-2.0-or-later AND MIT`), if machine-readable.
+    pub license: Option<String>,
+    /// Copyright lines, de-duplicated, in order.
+    pub copyright: Vec<String>,
+}
+
+/// Maps a Debian short licence name to an SPDX identifier.
+fn spdx_id(short: &str) -> String {
+    let s = short.trim();
+    let (base, plus) = match s.strip_suffix('+') {
+        Some(b) => (b, true),
+        None => (s, false),
+    };
+    let lower = base.to_ascii_lowercase();
+    let gnu = |fam: &str, v: &str| format!("{fam}-{v}-{}", if plus { "or-later" } else { "only" });
+    let known = match lower.as_str() {
+        "gpl-1" => Some(gnu("GPL", "1.0")),
+        "gpl-2" => Some(gnu("GPL", "2.0")),
+        "gpl-3" => Some(gnu("GPL", "3.0")),
+        "lgpl-2" => Some(gnu("LGPL", "2.0")),
+        "lgpl-2.1" => Some(gnu("LGPL", "2.1")),
+        "lgpl-3" => Some(gnu("LGPL", "3.0")),
+        "agpl-3" => Some(gnu("AGPL", "3.0")),
+        "gfdl-1.2" => Some(gnu("GFDL", "1.2")),
+        "gfdl-1.3" => Some(gnu("GFDL", "1.3")),
+        "expat" | "mit" => Some("MIT".into()),
+        "bsd-2-clause" => Some("BSD-2-Clause".into()),
+        "bsd-3-clause" => Some("BSD-3-Clause".into()),
+        "bsd-4-clause" => Some("BSD-4-Clause".into()),
+        "isc" => Some("ISC".into()),
+        "zlib" => Some("Zlib".into()),
+        "apache-2.0" => Some("Apache-2.0".into()),
+        "artistic" | "artistic-1" | "artistic-1.0" => Some("Artistic-1.0".into()),
+        "artistic-2.0" => Some("Artistic-2.0".into()),
+        "mpl-1.1" => Some("MPL-1.1".into()),
+        "mpl-2.0" => Some("MPL-2.0".into()),
+        "psf-2" | "python" => Some("PSF-2.0".into()),
+        "cc0-1.0" | "cc0" => Some("CC0-1.0".into()),
+        "openssl" => Some("OpenSSL".into()),
+        "curl" => Some("curl".into()),
+        "unicode-data" => Some("Unicode-DFS-2016".into()),
+        "x11" => Some("X11".into()),
+        "bzip2-1.0.6" => Some("bzip2-1.0.6".into()),
+        _ => None,
+    };
+    known.unwrap_or_else(|| {
+        let cleaned: String = s
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        format!("LicenseRef-{}", cleaned.trim_matches('-'))
+    })
+}
+
+/// `GPL-2+ or Artistic` → `(GPL-2.0-or-later OR Artistic-1.0)`.
+fn expression(field: &str) -> Option<String> {
+    let first = field.lines().next()?.trim();
+    if first.is_empty() {
+        return None;
+    }
+    let words: Vec<&str> = first.split_whitespace().collect();
+    let mut terms: Vec<String> = Vec::new();
+    let mut ops: Vec<&str> = Vec::new();
+    let mut current = Vec::new();
+    for w in words {
+        match w.to_ascii_lowercase().as_str() {
+            "or" | "and" => {
+                if !current.is_empty() {
+                    terms.push(spdx_id(&current.join("-")));
+                    current.clear();
+                }
+                ops.push(if w.eq_ignore_ascii_case("or") {
+                    "OR"
+                } else {
+                    "AND"
+                });
+            }
+            "with" => current.push("with"),
+            _ => current.push(w.trim_matches(|c| c == ',' || c == '(' || c == ')')),
+        }
+    }
+    if !current.is_empty() {
+        terms.push(spdx_id(&current.join("-")));
+    }
+    match terms.len() {
+        0 => None,
+        1 => terms.pop(),
+        _ => {
+            let mut s = terms[0].clone();
+            for (t, op) in terms[1..].iter().zip(ops.iter()) {
+                s.push_str(&format!(" {op} {t}"));
+            }
+            Some(format!("({s})"))
+        }
+    }
+}
+
+/// Parses a copyright file; non-DEP-5 files give no licence (NOASSERTION downstream).
+pub fn parse_copyright(text: &str) -> Dep5 {
+    let mut out = Dep5::default();
+    if !text.starts_with("Format:") && !text.starts_with("Format-Specification:") {
+        // Free-form: keep the notice lines that look like copyright statements.
+        for l in text.lines().map(str::trim) {
+            if (l.starts_with("Copyright") || l.starts_with("(C)") || l.starts_with("©"))
+                && out.copyright.len() < 50
+            {
+                let l = l.to_owned();
+                if !out.copyright.contains(&l) {
+                    out.copyright.push(l);
+                }
+            }
+        }
+        return out;
+    }
+    let Ok(paras) = bulwark_debian::parse_paragraphs(text) else {
+        return out;
+    };
+    let mut licenses: Vec<String> = Vec::new();
+    for p in &paras {
+        if p.get("Files").is_none() {
+            continue;
+        }
+        if let Some(l) = p.get("License").and_then(expression)
+            && !licenses.contains(&l)
+        {
+            licenses.push(l);
+        }
+        if let Some(c) = p.get("Copyright") {
+            for line in c
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && *l != ".")
+            {
+                let line = line.to_owned();
+                if !out.copyright.contains(&line) && out.copyright.len() < 50 {
+                    out.copyright.push(line);
+                }
+            }
+        }
+    }
+    if !licenses.is_empty() {
+        out.license = Some(licenses.join(" AND "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dep5() {
+        let t = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: 1991-2024 Free Software Foundation\n 2001 Someone\nLicense: GPL-2+\n\nFiles: lib/*\nCopyright: 2010 X\nLicense: LGPL-2.1+ or Expat\n\nLicense: GPL-2+\n long text\n";
+        let d = parse_copyright(t);
+        assert_eq!(
+            d.license.as_deref(),
+            Some("GPL-2.0-or-later AND (LGPL-2.1-or-later OR MIT)")
+        );
+        assert_eq!(
+            d.copyright,
+            [
+                "1991-2024 Free Software Foundation",
+                "2001 Someone",
+                "2010 X"
+            ]
+        );
+        assert_eq!(
+            parse_copyright("This is free software.\nCopyright (C) 2000 Z\n").license,
+            None
+        );
+        assert_eq!(spdx_id("public-domain"), "LicenseRef-public-domain");
+    }
+}

@@ -1,0 +1,23 @@
+//! What is in an image, as a software bill of materials.
+//!
+//! [`Inventory::from_fs`] reads the dpkg database of a merged image
+//! filesystem: `var/lib/dpkg/status` (installed packages only) and
+//! distroless' `var/lib/dpkg/status.d/*`. It also reads `os-release` and each
+//! package's DEP-5 `copyright` file, from which it takes the declared licence
+//! and copyright notices. [`cyclonedx`] and [`spdx`] render the inventory
+//! deterministically: the same image gives the same bytes.
+//!
+//! ```no_run
+//! let img = bulwark_image::open(&"oci:out:latest".parse().unwrap(), None).unwrap();
+//! let fs = img.walk(&bulwark_sbom::wanted).unwrap();
+//! let inv = bulwark_sbom::Inventory::from_fs(&fs);
+//! println!("{} packages on {:?}", inv.packages.len(), inv.os.as_ref().map(|o| &o.pretty_name));
+//! ```
+
+mod dep5;
+mod formats;
+mod inventory;
+
+pub use dep5::{Dep5, parse_copyright};
+pub use formats::{DocumentInfo, cyclonedx, spdx, table};
+pub use inventory::{Inventory, Os, Package, purl, wanted};

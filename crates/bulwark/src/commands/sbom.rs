@@ -1,0 +1,77 @@
+//! `bulwark sbom`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bulwark_image::ImageRef;
+use bulwark_sbom::{DocumentInfo, Inventory};
+
+use crate::cli::SbomFormat;
+
+pub fn run(
+    image: &str,
+    format: SbomFormat,
+    platform: Option<&str>,
+    cdx_version: &str,
+) -> anyhow::Result<ExitCode> {
+    let r: ImageRef = image.parse()?;
+    let opened = bulwark_image::open(&r, platform)?;
+    let fs = opened
+        .walk(&bulwark_sbom::wanted)
+        .with_context(|| format!("reading {image}"))?;
+    let inv = Inventory::from_fs(&fs);
+    if inv.packages.is_empty() {
+        tracing::warn!("{image}: no dpkg database found (var/lib/dpkg/status or status.d)");
+    }
+    // The image's own creation time keeps the document reproducible.
+    let created = opened
+        .config
+        .get("created")
+        .and_then(|c| c.as_str())
+        .map(str::to_owned)
+        .or_else(|| {
+            std::env::var("SOURCE_DATE_EPOCH")
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .map(bulwark_debian::time::format_rfc3339)
+        })
+        .unwrap_or_else(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            bulwark_debian::time::format_rfc3339(now)
+        });
+    let info = DocumentInfo {
+        name: image.to_owned(),
+        digest: opened.manifest_digest.clone(),
+        created,
+        lifecycle: "post-build",
+        cdx_version: if cdx_version == "1.6" { "1.6" } else { "1.7" },
+        supplier: [
+            "org.opencontainers.image.vendor",
+            "org.opencontainers.image.authors",
+        ]
+        .iter()
+        .find_map(|k| {
+            opened.config["config"]["Labels"][k]
+                .as_str()
+                .map(str::to_owned)
+        }),
+    };
+    match format {
+        SbomFormat::Table => print!("{}", bulwark_sbom::table(&inv)),
+        SbomFormat::Json => println!("{}", serde_json::to_string_pretty(&inv)?),
+        SbomFormat::SpdxJson => println!(
+            "{}",
+            serde_json::to_string_pretty(&bulwark_sbom::spdx(&inv, &info))?
+        ),
+        SbomFormat::CyclonedxJson => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&bulwark_sbom::cyclonedx(&inv, &info))?
+            )
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,147 @@
+//! `bulwark sbom` on images from the synthetic archive, checked by the
+//! formats' own validators.
+
+use std::process::Command;
+
+use crate::common::*;
+
+fn image(ctx: &Ctx) {
+    ctx.spec(
+        "s",
+        "archs: [amd64]\npackages: [base-files, hello, ca-certificates]\nexclude:\n  - {package: openssl, reason: native bundle}\n  - {package: debconf, reason: no scripts}\n  - {package: debconf-2.0, reason: no scripts}\n  - {package: awk, reason: no scripts}\n",
+    );
+    ok(ctx.run(&["build", "s.yaml", "--output", "oci:layout:v1"]));
+    ok(ctx.run(&["build", "s.yaml", "--output", "oci-archive:img.tar"]));
+    ok(ctx.run(&[
+        "build",
+        "s.yaml",
+        "--output",
+        "docker-archive:docker.tar:x/s:1",
+    ]));
+}
+
+#[test]
+fn lists_exactly_the_locked_packages_on_every_transport() {
+    let ctx = Ctx::new();
+    image(&ctx);
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ctx.path().join("s.lock.json")).unwrap()).unwrap();
+    let mut locked: Vec<String> = lock["archs"]["amd64"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}={}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    locked.sort();
+    for r in [
+        "oci:layout:v1",
+        "oci-archive:img.tar",
+        "docker-archive:docker.tar",
+    ] {
+        let inv = report(&ok(ctx.run(&["sbom", r, "--format", "json"])));
+        let mut got: Vec<String> = inv["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}={}",
+                    p["name"].as_str().unwrap(),
+                    p["version"].as_str().unwrap()
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, locked, "{r}");
+        assert_eq!(inv["os"]["id"], "debian", "{r}");
+    }
+    let table = ok(ctx.run(&["sbom", "oci:layout:v1"]));
+    assert!(
+        table.contains("libc6") && table.contains("LGPL-2.1-only"),
+        "{table}"
+    );
+}
+
+#[test]
+fn spdx_and_cyclonedx_pass_their_validators_and_are_deterministic() {
+    let ctx = Ctx::new();
+    image(&ctx);
+    let spdx = ok(ctx.run(&["sbom", "oci:layout:v1", "--format", "spdx-json"]));
+    assert_eq!(
+        spdx,
+        ok(ctx.run(&["sbom", "oci:layout:v1", "--format", "spdx-json"])),
+        "same image, same bytes"
+    );
+    std::fs::write(ctx.path().join("s.spdx.json"), &spdx).unwrap();
+    let doc = report(&spdx);
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    let libc = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "libc6")
+        .unwrap();
+    assert_eq!(libc["licenseDeclared"], "LGPL-2.1-only");
+    assert_eq!(
+        libc["externalRefs"][0]["referenceLocator"],
+        "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc"
+    );
+    assert_eq!(libc["supplier"], "Organization: Test (test@example.org)");
+    if tool("pyspdxtools") {
+        ok(Command::new("pyspdxtools")
+            .arg("-i")
+            .arg(ctx.path().join("s.spdx.json"))
+            .output()
+            .unwrap());
+    }
+    for version in ["1.7", "1.6"] {
+        let cdx = ok(ctx.run(&[
+            "sbom",
+            "oci:layout:v1",
+            "--format",
+            "cyclonedx-json",
+            "--cyclonedx-version",
+            version,
+        ]));
+        let path = ctx.path().join(format!("s.{version}.cdx.json"));
+        std::fs::write(&path, &cdx).unwrap();
+        assert_eq!(report(&cdx)["specVersion"], version);
+        if tool("python3") {
+            let script = format!(
+                "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\nerr = JsonStrictValidator(SchemaVersion.V{}).validate_str(open(sys.argv[1]).read())\nprint(err or '')\nsys.exit(1 if err else 0)\n",
+                version.replace('.', "_")
+            );
+            let out = Command::new("python3")
+                .args(["-c", &script])
+                .arg(&path)
+                .output()
+                .unwrap();
+            ok(out);
+        }
+    }
+}
+
+#[test]
+fn a_corrupt_image_is_an_error_not_a_panic() {
+    let ctx = Ctx::new();
+    image(&ctx);
+    let dir = ctx.path().join("layout");
+    let m: serde_json::Value = serde_json::from_slice(&blob(&dir, &layout_digest(&dir))).unwrap();
+    let layer = m["layers"][0]["digest"].as_str().unwrap().to_owned();
+    let p = dir
+        .join("blobs/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    let mut data = std::fs::read(&p).unwrap();
+    data.truncate(data.len() / 2);
+    std::fs::write(&p, data).unwrap();
+    let err = fails(ctx.run(&["sbom", "oci:layout:v1"]));
+    assert!(err.contains(&layer), "{err}");
+    let err = fails(ctx.run(&["sbom", "oci:layout:missing-tag"]));
+    assert!(err.contains("no image tagged"), "{err}");
+}
