@@ -297,6 +297,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             working_dir: spec.config.workdir.clone(),
             labels: spec.config.labels.clone(),
             stop_signal: spec.config.stop_signal.clone(),
+            volumes: BTreeMap::new(),
+            healthcheck: None,
         };
         let mut annotations = spec.config.annotations.clone();
         annotations.insert(bulwark_oci::ANNOTATION_CREATED.into(), created.clone());

@@ -9,6 +9,7 @@ Exit codes:
   0  success
   1  the command failed (the message says why and what to do)
   2  usage error (unknown flag, missing argument)
+  3  eval: a finding reached the --fail-on severity
 
 Environment:
   BULWARK_CACHE_DIR   download cache (default: $XDG_CACHE_HOME/bulwark)
@@ -59,6 +60,15 @@ pub enum SbomFormat {
     SpdxJson,
     /// CycloneDX JSON (1.7, or 1.6 with --cyclonedx-version).
     CyclonedxJson,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -122,5 +132,22 @@ pub enum Command {
         /// CycloneDX version for --format cyclonedx-json.
         #[arg(long, default_value = "1.7", value_parser = ["1.6", "1.7"])]
         cyclonedx_version: String,
+    },
+    /// Evaluate any image: how minimal, hardened and trustworthy it is, scored and explained.
+    #[command(
+        after_help = "Examples:\n  bulwark eval oci:out/base:latest\n  bulwark eval docker-archive:saved.tar --format json\n  bulwark eval oci-archive:app.tar --fail-on high   # exit 3 on any high or critical finding\n\nPillars, checks, severities and the grade formula: docs/eval.md."
+    )]
+    Eval {
+        /// The image to evaluate (same forms as `bulwark sbom`).
+        image: String,
+        /// Output format (json: the stable schema in docs/eval.md).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Platform of a multi-arch image (default: the host's).
+        #[arg(long)]
+        platform: Option<String>,
+        /// Exit with code 3 when a finding is at least this severe.
+        #[arg(long, value_enum)]
+        fail_on: Option<SeverityArg>,
     },
 }

@@ -9,6 +9,7 @@ use bulwark_apt::{Cache, Fetcher, default_cache_dir};
 use crate::cli::{Cli, Command};
 
 mod build;
+mod eval;
 mod lock;
 mod sbom;
 
@@ -43,6 +44,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             *format,
             cli.quiet,
         ),
+        Command::Eval {
+            image,
+            format,
+            platform,
+            fail_on,
+        } => eval::run(image, *format, platform.as_deref(), *fail_on),
         Command::Sbom {
             image,
             format,

@@ -413,6 +413,12 @@ fn example_python_application_runs_hardened() {
         "app layer above the packages"
     );
     assert_trivy_sees_the_lock(&d.0.join("layout"), &r, 0);
+    // bulwark's own image grades A with no high or critical finding.
+    let ev = report_json(&ok(bulwark(&d.0)
+        .args(["eval", &out, "--format", "json", "--fail-on", "high"])
+        .output()
+        .unwrap()));
+    assert_eq!(ev["grade"], "A", "{ev:#}");
     if !tool("podman") {
         return;
     }
@@ -532,4 +538,35 @@ fn sbom_of_an_ordinary_debian_image_matches_trivy() {
         ours.iter().any(|p| p.starts_with("apt=")) && ours.iter().any(|p| p.starts_with("bash="))
     );
     assert_eq!(ours, trivy_packages(&saved, None));
+
+    // The same ordinary image evaluated: shell, package manager and root are reported.
+    let image = format!("docker-archive:{}", saved.display());
+    let out = bulwark(&d.0)
+        .args(["eval", &image, "--format", "json", "--fail-on", "high"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "--fail-on high must fail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report_json(&String::from_utf8(out.stdout).unwrap());
+    let has = |id: &str, path: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == id && f["path"].as_str() == Some(path))
+    };
+    assert!(
+        has("ST-001", "usr/bin/bash") && has("ST-001", "usr/bin/sh"),
+        "{r:#}"
+    );
+    assert!(
+        has("ST-003", "usr/bin/apt") && has("ST-003", "usr/bin/dpkg"),
+        "{r:#}"
+    );
+    assert!(has("ID-001", "config.User"), "{r:#}");
+    assert!(r["grade"].as_str().unwrap() >= "C", "{}", r["grade"]);
 }

@@ -1,0 +1,21 @@
+//! How minimal, hardened and trustworthy is an image? Findings, scores, a grade.
+//!
+//! [`evaluate`] runs every check over an image's merged filesystem (from
+//! [`bulwark_image`]), its config and its dpkg inventory, without running
+//! anything. Each [`Finding`] carries an id, a pillar, a severity, the
+//! evidence (path or config key), the controls it maps to (CIS Docker
+//! Benchmark §4, Dockle, DISA container SRG) and a remediation. Scores per
+//! pillar and the overall grade follow the formula in `docs/eval.md`.
+//!
+//! ```no_run
+//! let img = bulwark_image::open(&"oci:out:latest".parse().unwrap(), None).unwrap();
+//! let fs = img.walk(&bulwark_eval::wanted).unwrap();
+//! let report = bulwark_eval::evaluate(&img, &fs, &bulwark_eval::Options::default());
+//! println!("grade {}", report.grade);
+//! ```
+
+mod checks;
+mod score;
+
+pub use checks::{Finding, Options, Pillar, Severity, evaluate, wanted};
+pub use score::{PillarScore, Report, grade_for};

@@ -1,0 +1,102 @@
+//! Scores and grade (docs/eval.md).
+
+use serde::Serialize;
+
+use crate::checks::{Finding, Pillar, Severity};
+
+/// One pillar's score.
+#[derive(Clone, Debug, Serialize)]
+pub struct PillarScore {
+    pub pillar: Pillar,
+    /// 0–100.
+    pub score: u32,
+    pub findings: usize,
+}
+
+/// The evaluation of one image (the `--format json` schema).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub image: String,
+    pub digest: Option<String>,
+    pub grade: String,
+    /// 0–100, the mean of the pillar scores.
+    pub score: u32,
+    pub pillars: Vec<PillarScore>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+/// Facts shown alongside the findings.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub layers: usize,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    pub files: usize,
+    pub packages: usize,
+    pub os: Option<String>,
+    pub user: Option<String>,
+    pub created: Option<String>,
+}
+
+pub(crate) fn penalty(s: Severity) -> u32 {
+    match s {
+        Severity::Critical => 50,
+        Severity::High => 25,
+        Severity::Medium => 10,
+        Severity::Low => 3,
+        Severity::Info => 0,
+    }
+}
+
+/// A–F from the overall score, capped by the worst finding: any critical
+/// finding caps the grade at D, any high finding at C.
+pub fn grade_for(score: u32, worst: Option<Severity>) -> String {
+    let by_score = match score {
+        90..=100 => 'A',
+        80..=89 => 'B',
+        70..=79 => 'C',
+        60..=69 => 'D',
+        50..=59 => 'E',
+        _ => 'F',
+    };
+    let cap = match worst {
+        Some(Severity::Critical) => 'D',
+        Some(Severity::High) => 'C',
+        _ => 'A',
+    };
+    std::cmp::max(by_score, cap).to_string()
+}
+
+pub(crate) fn score(findings: &[Finding]) -> (Vec<PillarScore>, u32, String) {
+    let pillars: Vec<PillarScore> = Pillar::ALL
+        .iter()
+        .map(|p| {
+            let mine: Vec<&Finding> = findings.iter().filter(|f| f.pillar == *p).collect();
+            let lost: u32 = mine.iter().map(|f| penalty(f.severity)).sum();
+            PillarScore {
+                pillar: *p,
+                score: 100u32.saturating_sub(lost),
+                findings: mine.len(),
+            }
+        })
+        .collect();
+    let overall = pillars.iter().map(|p| p.score).sum::<u32>() / pillars.len() as u32;
+    let worst = findings.iter().map(|f| f.severity).max();
+    let grade = grade_for(overall, worst);
+    (pillars, overall, grade)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grades() {
+        assert_eq!(grade_for(100, None), "A");
+        assert_eq!(grade_for(95, Some(Severity::High)), "C");
+        assert_eq!(grade_for(95, Some(Severity::Critical)), "D");
+        assert_eq!(grade_for(40, Some(Severity::Low)), "F");
+        assert_eq!(grade_for(85, Some(Severity::Medium)), "B");
+    }
+}

@@ -1,0 +1,223 @@
+//! Every defect is reported with the right id and path, and nothing that is not there.
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bulwark_eval::{Options, Severity, evaluate, wanted};
+use bulwark_layer::{LayerCompression, Node, NodeKind, Tree, encode_layer};
+use bulwark_oci::{Destination, Image, ImageSpec, Platform, RuntimeConfig, write_images};
+
+fn write(dir: &std::path::Path, tree: &Tree, config: RuntimeConfig, history: &str) -> String {
+    let layer = encode_layer(tree, 0, LayerCompression::Gzip).unwrap();
+    let img = Image::build(ImageSpec {
+        platform: Platform {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            variant: None,
+        },
+        created: "2000-01-01T00:00:00Z".into(),
+        config,
+        layers: vec![(layer, history.into())],
+        annotations: BTreeMap::new(),
+    });
+    write_images(
+        &Destination::Oci {
+            dir: dir.to_owned(),
+            tag: Some("latest".into()),
+        },
+        &[img],
+        BTreeMap::new(),
+    )
+    .unwrap();
+    format!("oci:{}:latest", dir.display())
+}
+
+/// Evaluates `r` as if it were `age_days` after the images' creation (2000-01-01).
+fn run_at(r: &str, age_days: i64) -> bulwark_eval::Report {
+    let img = bulwark_image::open(&r.parse().unwrap(), None).unwrap();
+    let fs = img.walk(&wanted).unwrap();
+    evaluate(
+        &img,
+        &fs,
+        &Options {
+            reference: r.to_owned(),
+            now: Some(946_684_800 + age_days * 86400),
+        },
+    )
+}
+
+fn run(r: &str) -> bulwark_eval::Report {
+    run_at(r, 100)
+}
+
+#[test]
+fn every_defect_is_found_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Tree::default();
+    t.insert("bin/sh", Node::file(b"sh".to_vec(), 0o755));
+    t.insert("usr/bin/curl", Node::file(b"curl".to_vec(), 0o755));
+    t.insert("usr/bin/apt", Node::file(b"apt".to_vec(), 0o755));
+    t.insert("usr/bin/gcc", Node::file(b"gcc".to_vec(), 0o755));
+    t.insert("usr/bin/busybox", Node::file(b"bb".to_vec(), 0o755));
+    t.insert("usr/bin/vi", Node::symlink("busybox"));
+    t.insert("usr/bin/passwd", Node::file(b"x".to_vec(), 0o4755));
+    t.insert("etc/motd", Node::file(b"x".to_vec(), 0o666));
+    t.insert("srv/drop", Node::dir(0o777));
+    t.insert("tmp", Node::dir(0o1777));
+    t.insert("etc/passwd", Node::file(b"root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n".to_vec(), 0o644));
+    t.insert(
+        "etc/shadow",
+        Node::file(
+            b"root:*:19000::::::\ntoor::19000::::::\napp:!:19000::::::\n".to_vec(),
+            0o640,
+        ),
+    );
+    t.insert(
+        "etc/group",
+        Node::file(b"root:x:0:\napp:x:1000:\n".to_vec(), 0o644),
+    );
+    t.insert(
+        "root/.ssh/id_rsa",
+        Node::file(
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n".to_vec(),
+            0o600,
+        ),
+    );
+    t.insert(
+        "root/.aws/credentials",
+        Node::file(b"[default]\n".to_vec(), 0o600),
+    );
+    t.insert("app/.env", Node::file(b"DB_PASSWORD=x\n".to_vec(), 0o644));
+    t.insert("app/.git", Node::dir(0o755));
+    t.insert("app/Dockerfile", Node::file(b"FROM x\n".to_vec(), 0o644));
+    t.insert(
+        "usr/share/doc/ok.key",
+        Node::file(b"not a key".to_vec(), 0o644),
+    );
+    let mut cfg = RuntimeConfig::default();
+    cfg.env = vec!["PATH=/usr/bin".into(), "API_TOKEN=abc123".into()];
+    cfg.exposed_ports
+        .insert("80/tcp".into(), serde_json::json!({}));
+    cfg.exposed_ports
+        .insert("8080/tcp".into(), serde_json::json!({}));
+    cfg.volumes.insert("/proc".into(), serde_json::json!({}));
+    let r = write(dir.path(), &t, cfg, "/bin/sh -c #(nop) ADD file:abc in / ");
+    let report = run(&r);
+    let got: BTreeSet<(String, Option<String>)> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity > Severity::Info)
+        .map(|f| (f.id.to_owned(), f.path.clone()))
+        .collect();
+    let want: BTreeSet<(String, Option<String>)> = [
+        ("ST-001", Some("bin/sh")),
+        ("ST-001", Some("usr/bin/busybox")),
+        ("ST-001", Some("usr/bin/vi")),
+        ("ST-002", Some("usr/bin/curl")),
+        ("ST-003", Some("usr/bin/apt")),
+        ("ST-004", Some("usr/bin/gcc")),
+        ("ID-001", Some("config.User")),
+        ("ID-003", Some("etc/shadow")),
+        ("ID-004", Some("etc/passwd")),
+        ("ID-005", Some("usr/bin/passwd")),
+        ("ID-006", Some("etc/motd")),
+        ("ID-006", Some("srv/drop")),
+        ("SE-001", Some("root/.ssh/id_rsa")),
+        ("SE-002", Some("root/.aws/credentials")),
+        ("SE-003", Some("app/.env")),
+        ("SE-004", Some("config.Env.API_TOKEN")),
+        ("SE-005", Some("app/.git")),
+        ("SE-005", Some("app/Dockerfile")),
+        ("EX-002", Some("config.ExposedPorts")),
+        ("EX-003", Some("config.Volumes")),
+        ("EX-004", None),
+        ("AS-004", Some("created")),
+        ("PR-001", Some("config.Healthcheck")),
+        ("PR-002", Some("history")),
+        ("PR-003", None),
+    ]
+    .into_iter()
+    .map(|(i, p)| (i.to_owned(), p.map(str::to_owned)))
+    .collect();
+    assert_eq!(
+        got,
+        want,
+        "\nmissing: {:?}\nunexpected: {:?}",
+        want.difference(&got).collect::<Vec<_>>(),
+        got.difference(&want).collect::<Vec<_>>()
+    );
+    assert_eq!(report.grade, "F");
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| !f.remediation.is_empty() && !f.message.is_empty())
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .filter(|f| f.id == "ID-001")
+            .all(|f| f.controls.contains(&"CIS-4.1"))
+    );
+}
+
+#[test]
+fn a_hardened_image_grades_a() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Tree::default();
+    t.insert("app/server", Node::file(b"\x7fELF".to_vec(), 0o755));
+    t.insert("etc/passwd", Node::file(b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n".to_vec(), 0o644));
+    t.insert(
+        "home/nonroot",
+        Node {
+            kind: NodeKind::Dir,
+            mode: 0o700,
+            uid: 65532,
+            gid: 65532,
+        },
+    );
+    t.insert("tmp", Node::dir(0o1777));
+    t.insert(
+        "var/lib/dpkg/status.d/app",
+        Node::file(
+            b"Package: app\nVersion: 1\nArchitecture: amd64\n".to_vec(),
+            0o644,
+        ),
+    );
+    let mut cfg = RuntimeConfig::default();
+    cfg.user = Some("65532:65532".into());
+    cfg.healthcheck = Some(serde_json::json!({"Test": ["NONE"]}));
+    cfg.exposed_ports
+        .insert("8443/tcp".into(), serde_json::json!({}));
+    let r = write(dir.path(), &t, cfg, "bulwark");
+    let report = run_at(&r.replace(":latest", ""), 1);
+    let bad: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity > Severity::Low)
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert_eq!(report.grade, "A", "{:#?}", report.findings);
+}
+
+#[test]
+fn user_spellings_of_root_are_all_root() {
+    for user in ["", "0", "0:0", "root", "root:root"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Tree::default();
+        t.insert(
+            "etc/passwd",
+            Node::file(b"root:x:0:0:root:/root:/sbin/nologin\n".to_vec(), 0o644),
+        );
+        let mut cfg = RuntimeConfig::default();
+        if !user.is_empty() {
+            cfg.user = Some(user.into());
+        }
+        let report = run(&write(dir.path(), &t, cfg, "x"));
+        assert!(
+            report.findings.iter().any(|f| f.id == "ID-001"),
+            "USER {user:?} not flagged"
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! `bulwark eval`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bulwark_eval::{Options, Severity};
+use bulwark_image::ImageRef;
+
+use crate::cli::{Format, SeverityArg};
+
+fn paint(s: &str, code: &str) -> String {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_owned()
+    }
+}
+
+pub fn run(
+    image: &str,
+    format: Format,
+    platform: Option<&str>,
+    fail_on: Option<SeverityArg>,
+) -> anyhow::Result<ExitCode> {
+    let r: ImageRef = image.parse()?;
+    let opened = bulwark_image::open(&r, platform)?;
+    let fs = opened
+        .walk(&bulwark_eval::wanted)
+        .with_context(|| format!("reading {image}"))?;
+    let report = bulwark_eval::evaluate(
+        &opened,
+        &fs,
+        &Options {
+            reference: image.to_owned(),
+            now: None,
+        },
+    );
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => {
+            let g = match report.grade.as_str() {
+                "A" | "B" => paint(&report.grade, "32"),
+                "C" | "D" => paint(&report.grade, "33"),
+                _ => paint(&report.grade, "31"),
+            };
+            println!("{image}  grade {g}  score {}/100", report.score);
+            let s = &report.summary;
+            println!(
+                "  {} layers, {:.1} MiB compressed, {} files, {} packages, os {}, user {:?}",
+                s.layers,
+                s.compressed_size as f64 / 1048576.0,
+                s.files,
+                s.packages,
+                s.os.as_deref().unwrap_or("unknown"),
+                s.user.as_deref().unwrap_or("")
+            );
+            for p in &report.pillars {
+                println!(
+                    "  {:<16} {:>3}  ({} findings)",
+                    p.pillar.name(),
+                    p.score,
+                    p.findings
+                );
+            }
+            for f in report
+                .findings
+                .iter()
+                .filter(|f| f.severity > Severity::Info)
+            {
+                let sev = match f.severity {
+                    Severity::Critical | Severity::High => {
+                        paint(&format!("{:?}", f.severity).to_uppercase(), "31")
+                    }
+                    Severity::Medium => paint("MEDIUM", "33"),
+                    _ => format!("{:?}", f.severity).to_uppercase(),
+                };
+                println!(
+                    "{sev:>8} {} {}  [{}]",
+                    f.id,
+                    f.message,
+                    f.controls.join(", ")
+                );
+                println!("         fix: {}", f.remediation);
+            }
+        }
+    }
+    let gate = fail_on.map(|s| match s {
+        SeverityArg::Info => Severity::Info,
+        SeverityArg::Low => Severity::Low,
+        SeverityArg::Medium => Severity::Medium,
+        SeverityArg::High => Severity::High,
+        SeverityArg::Critical => Severity::Critical,
+    });
+    if let Some(g) = gate
+        && report.findings.iter().any(|f| f.severity >= g)
+    {
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
