@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# bulwark eval and bulwark sbom against trivy's SBOM pass on an ordinary
+# Debian image of >= 300 packages, in the same run; prints a Markdown table
+# for docs/benchmarks.md (medians, peak RSS, ratios).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${RUNS:-5}"
+for t in hyperfine mmdebstrap podman trivy; do
+  command -v "$t" >/dev/null || { echo "$t missing: run scripts/install-test-deps.sh" >&2; exit 1; }
+done
+cargo build --release --locked --quiet
+BIN="$PWD/target/release/bulwark"
+WORK="$(mktemp -d /tmp/bulwark-bench-eval-XXXXXX | tr 'A-Z' 'a-z')"
+mkdir -p "$WORK"
+trap 'rm -rf "$WORK"; podman --storage-driver vfs rmi -f localhost/bulwark-bench:big >/dev/null 2>&1 || true' EXIT
+SOURCES=""
+for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do
+  [ -s "$f" ] && SOURCES="$f" && break
+done
+# A big ordinary image: the 'standard' variant plus a few heavy packages.
+mmdebstrap -q --variant=standard --include=python3,perl,git,curl,openssh-client,build-essential \
+  --format=tar bookworm "$WORK/rootfs.tar" "$SOURCES"
+P="podman --storage-driver vfs --cgroup-manager cgroupfs --runtime runc"
+$P import "$WORK/rootfs.tar" localhost/bulwark-bench:big >/dev/null
+$P save --format oci-dir -o "$WORK/layout" localhost/bulwark-bench:big >/dev/null
+PKGS=$("$BIN" -q sbom "$WORK/layout" --format json | python3 -c "import json,sys;print(len(json.load(sys.stdin)['packages']))")
+FILES=$("$BIN" -q eval "$WORK/layout" --format json | python3 -c "import json,sys;print(json.load(sys.stdin)['summary']['files'])")
+SIZE=$(du -sm "$WORK/layout" | cut -f1)
+
+rss() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -1; }
+TRIVY="trivy image --input $WORK/layout --format cyclonedx --scanners license --pkg-types os --cache-backend memory --skip-db-update --offline-scan --quiet"
+hyperfine --runs "$RUNS" --warmup 1 --export-json "$WORK/h.json" \
+  -n "bulwark eval" "$BIN -q eval $WORK/layout --format json" \
+  -n "bulwark sbom" "$BIN -q sbom $WORK/layout --format cyclonedx-json" \
+  -n "trivy sbom" "$TRIVY" >&2
+R_EVAL=$(rss "$BIN" -q eval "$WORK/layout" --format json)
+R_SBOM=$(rss "$BIN" -q sbom "$WORK/layout" --format cyclonedx-json)
+R_TRIVY=$(rss $TRIVY)
+python3 - "$WORK/h.json" "$PKGS" "$FILES" "$SIZE" "$R_EVAL" "$R_SBOM" "$R_TRIVY" <<'PY'
+import json, sys
+h, pkgs, files, size, re, rs, rt = sys.argv[1:]
+med = {r["command"]: r["median"] for r in json.load(open(h))["results"]}
+t = med["trivy sbom"]
+print(f"Image: {pkgs} packages, {files} files, {size} MiB layout (one gzip layer)\n")
+print("| tool | median | peak RSS | speed vs trivy |")
+print("|---|---:|---:|---:|")
+for name, r in (("bulwark eval", re), ("bulwark sbom", rs), ("trivy sbom", rt)):
+    print(f"| {name} | {med[name]:.2f} s | {int(r)//1024} MiB | {t/med[name]:.1f}x |")
+PY
