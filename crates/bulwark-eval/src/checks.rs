@@ -64,6 +64,9 @@ pub struct Finding {
     /// Controls this maps to (CIS Docker Benchmark, Dockle, DISA SRG).
     pub controls: Vec<&'static str>,
     pub remediation: &'static str,
+    /// Set when a policy exception accepts this finding (with its reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excepted: Option<String>,
 }
 
 /// Evaluation options.
@@ -182,6 +185,7 @@ impl Ctx<'_> {
             path,
             controls: controls.to_vec(),
             remediation,
+            excepted: None,
         });
     }
     fn text(&self, p: &str) -> Option<String> {
@@ -697,6 +701,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
         score: overall,
         pillars,
         findings,
+        policy: None,
         summary: Summary {
             layers: img.layers.len(),
             compressed_size: compressed,

@@ -15,7 +15,9 @@
 //! ```
 
 mod checks;
+mod policy;
 mod score;
 
 pub use checks::{Finding, Options, Pillar, Severity, evaluate, wanted};
+pub use policy::{Exception, Policy, PolicyError, PolicyResult};
 pub use score::{PillarScore, Report, grade_for};

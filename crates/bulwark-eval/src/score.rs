@@ -23,6 +23,9 @@ pub struct Report {
     pub score: u32,
     pub pillars: Vec<PillarScore>,
     pub findings: Vec<Finding>,
+    /// The `--policy` verdict, when a policy was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::PolicyResult>,
     pub summary: Summary,
 }
 
@@ -68,11 +71,22 @@ pub fn grade_for(score: u32, worst: Option<Severity>) -> String {
     std::cmp::max(by_score, cap).to_string()
 }
 
+/// Recomputes scores and grade, leaving out excepted findings.
+pub(crate) fn rescore(report: &mut Report) {
+    let (pillars, score, grade) = score(&report.findings);
+    report.pillars = pillars;
+    report.score = score;
+    report.grade = grade;
+}
+
 pub(crate) fn score(findings: &[Finding]) -> (Vec<PillarScore>, u32, String) {
     let pillars: Vec<PillarScore> = Pillar::ALL
         .iter()
         .map(|p| {
-            let mine: Vec<&Finding> = findings.iter().filter(|f| f.pillar == *p).collect();
+            let mine: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| f.pillar == *p && f.excepted.is_none())
+                .collect();
             let lost: u32 = mine.iter().map(|f| penalty(f.severity)).sum();
             PillarScore {
                 pillar: *p,
@@ -82,7 +96,11 @@ pub(crate) fn score(findings: &[Finding]) -> (Vec<PillarScore>, u32, String) {
         })
         .collect();
     let overall = pillars.iter().map(|p| p.score).sum::<u32>() / pillars.len() as u32;
-    let worst = findings.iter().map(|f| f.severity).max();
+    let worst = findings
+        .iter()
+        .filter(|f| f.excepted.is_none())
+        .map(|f| f.severity)
+        .max();
     let grade = grade_for(overall, worst);
     (pillars, overall, grade)
 }

@@ -221,3 +221,68 @@ fn user_spellings_of_root_are_all_root() {
         );
     }
 }
+
+#[test]
+fn policies_gate_and_accept_exceptions_with_reasons() {
+    use bulwark_eval::Policy;
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Tree::default();
+    t.insert("etc/passwd", Node::file(b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n".to_vec(), 0o644));
+    t.insert("usr/bin/curl", Node::file(b"curl".to_vec(), 0o755));
+    t.insert(
+        "var/lib/dpkg/status.d/curl",
+        Node::file(
+            b"Package: curl\nVersion: 7.88\nArchitecture: amd64\n".to_vec(),
+            0o644,
+        ),
+    );
+    let mut cfg = RuntimeConfig::default();
+    cfg.user = Some("65532".into());
+    let r = write(dir.path(), &t, cfg, "x");
+    let base = run_at(&r.replace(":latest", ""), 1);
+
+    let mut report = base.clone();
+    let p = Policy::from_yaml("minimum-grade: A\nforbid: [ST-002]\n", "p.yaml").unwrap();
+    let v = p.apply(&mut report);
+    assert!(!v.passed);
+    assert!(
+        v.violations
+            .iter()
+            .any(|x| x.starts_with("forbidden ST-002")),
+        "{v:?}"
+    );
+
+    let mut report = base.clone();
+    let p = Policy::from_yaml(
+        "minimum-grade: B\nfail-on-severity: medium\nexceptions:\n  - {id: ST-002, path: usr/bin/curl, reason: health probe needs it}\n  - {id: PR-001, reason: probes live in Kubernetes}\n",
+        "p.yaml",
+    )
+    .unwrap();
+    let v = p.apply(&mut report);
+    assert!(v.passed, "{v:?}");
+    assert_eq!(v.excepted, 2);
+    assert_eq!(report.grade, "A");
+    assert_eq!(
+        report
+            .findings
+            .iter()
+            .find(|f| f.id == "ST-002")
+            .unwrap()
+            .excepted
+            .as_deref(),
+        Some("health probe needs it")
+    );
+
+    let e = Policy::from_yaml("minimum-grade: Z\n", "p.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("minimum-grade"), "{e}");
+    let e = Policy::from_yaml("exceptions: [{id: X, reason: \"\"}]\n", "p.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("needs a reason"), "{e}");
+    let e = Policy::from_yaml("minimum-grade: A\nforbidd: []\n", "p.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2"), "{e}");
+}

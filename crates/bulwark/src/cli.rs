@@ -149,5 +149,8 @@ pub enum Command {
         /// Exit with code 3 when a finding is at least this severe.
         #[arg(long, value_enum)]
         fail_on: Option<SeverityArg>,
+        /// Policy file (YAML): minimum grade, severities, forbidden ids, exceptions; exit 3 on violation.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<std::path::PathBuf>,
     },
 }

@@ -24,13 +24,25 @@ pub fn run(
     format: Format,
     platform: Option<&str>,
     fail_on: Option<SeverityArg>,
+    policy: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
+    let policy = match policy {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading policy {}", p.display()))?;
+            Some(bulwark_eval::Policy::from_yaml(
+                &text,
+                &p.display().to_string(),
+            )?)
+        }
+        None => None,
+    };
     let r: ImageRef = image.parse()?;
     let opened = bulwark_image::open(&r, platform)?;
     let fs = opened
         .walk(&bulwark_eval::wanted)
         .with_context(|| format!("reading {image}"))?;
-    let report = bulwark_eval::evaluate(
+    let mut report = bulwark_eval::evaluate(
         &opened,
         &fs,
         &Options {
@@ -38,6 +50,10 @@ pub fn run(
             now: None,
         },
     );
+    if let Some(p) = &policy {
+        let verdict = p.apply(&mut report);
+        report.policy = Some(verdict);
+    }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text => {
@@ -68,7 +84,7 @@ pub fn run(
             for f in report
                 .findings
                 .iter()
-                .filter(|f| f.severity > Severity::Info)
+                .filter(|f| f.severity > Severity::Info && f.excepted.is_none())
             {
                 let sev = match f.severity {
                     Severity::Critical | Severity::High => {
@@ -87,6 +103,21 @@ pub fn run(
             }
         }
     }
+    if let Some(v) = &report.policy {
+        if format == Format::Text {
+            if v.passed {
+                println!("policy: passed ({} findings excepted)", v.excepted);
+            } else {
+                println!("policy: FAILED");
+                for x in &v.violations {
+                    println!("  - {x}");
+                }
+            }
+        }
+        if !v.passed {
+            return Ok(ExitCode::from(3));
+        }
+    }
     let gate = fail_on.map(|s| match s {
         SeverityArg::Info => Severity::Info,
         SeverityArg::Low => Severity::Low,
@@ -95,7 +126,10 @@ pub fn run(
         SeverityArg::Critical => Severity::Critical,
     });
     if let Some(g) = gate
-        && report.findings.iter().any(|f| f.severity >= g)
+        && report
+            .findings
+            .iter()
+            .any(|f| f.severity >= g && f.excepted.is_none())
     {
         return Ok(ExitCode::from(3));
     }

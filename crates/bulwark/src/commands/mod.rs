@@ -49,7 +49,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             format,
             platform,
             fail_on,
-        } => eval::run(image, *format, platform.as_deref(), *fail_on),
+            policy,
+        } => eval::run(
+            image,
+            *format,
+            platform.as_deref(),
+            *fail_on,
+            policy.as_deref(),
+        ),
         Command::Sbom {
             image,
             format,

@@ -1,0 +1,139 @@
+//! `--policy FILE`: turn an evaluation into a CI gate.
+
+use serde::{Deserialize, Serialize};
+
+use crate::checks::Severity;
+use crate::score::{Report, rescore};
+
+/// A policy (YAML, strict: unknown fields are errors with line/column).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Policy {
+    /// Lowest acceptable grade (`A`–`F`).
+    #[serde(default)]
+    pub minimum_grade: Option<String>,
+    /// Any finding at or above this severity violates the policy.
+    #[serde(default)]
+    pub fail_on_severity: Option<SeverityName>,
+    /// Finding ids that must not appear at all.
+    #[serde(default)]
+    pub forbid: Vec<String>,
+    /// Accepted findings, each with a reason; they do not count.
+    #[serde(default)]
+    pub exceptions: Vec<Exception>,
+}
+
+/// A severity as written in a policy.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityName {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<SeverityName> for Severity {
+    fn from(s: SeverityName) -> Severity {
+        match s {
+            SeverityName::Info => Severity::Info,
+            SeverityName::Low => Severity::Low,
+            SeverityName::Medium => Severity::Medium,
+            SeverityName::High => Severity::High,
+            SeverityName::Critical => Severity::Critical,
+        }
+    }
+}
+
+/// One accepted finding.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exception {
+    pub id: String,
+    /// Only this path (default: every path of that id).
+    #[serde(default)]
+    pub path: Option<String>,
+    pub reason: String,
+}
+
+/// The verdict.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PolicyResult {
+    pub passed: bool,
+    pub violations: Vec<String>,
+    pub excepted: usize,
+}
+
+/// A policy file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct PolicyError {
+    pub origin: String,
+    pub message: String,
+}
+
+impl Policy {
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        let p: Policy = serde_saphyr::from_str(text).map_err(|e| PolicyError {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        if let Some(g) = &p.minimum_grade
+            && !matches!(g.as_str(), "A" | "B" | "C" | "D" | "E" | "F")
+        {
+            return Err(PolicyError {
+                origin: origin.into(),
+                message: format!("minimum-grade {g:?} is not one of A, B, C, D, E, F"),
+            });
+        }
+        if let Some(e) = p.exceptions.iter().find(|e| e.reason.trim().is_empty()) {
+            return Err(PolicyError {
+                origin: origin.into(),
+                message: format!("exception for {} needs a reason", e.id),
+            });
+        }
+        Ok(p)
+    }
+
+    /// Marks excepted findings, rescoring without them, and judges the report.
+    pub fn apply(&self, report: &mut Report) -> PolicyResult {
+        let mut excepted = 0;
+        for f in &mut report.findings {
+            if let Some(e) = self.exceptions.iter().find(|e| {
+                e.id == f.id && e.path.as_ref().is_none_or(|p| Some(p) == f.path.as_ref())
+            }) {
+                f.excepted = Some(e.reason.clone());
+                excepted += 1;
+            }
+        }
+        rescore(report);
+        let counted: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.excepted.is_none())
+            .collect();
+        let mut violations = Vec::new();
+        if let Some(min) = &self.minimum_grade
+            && report.grade.as_str() > min.as_str()
+        {
+            violations.push(format!("grade {} is below the minimum {min}", report.grade));
+        }
+        if let Some(sev) = self.fail_on_severity {
+            let sev: Severity = sev.into();
+            for f in counted.iter().filter(|f| f.severity >= sev) {
+                violations.push(format!("{} ({:?}) {}", f.id, f.severity, f.message));
+            }
+        }
+        for id in &self.forbid {
+            for f in counted.iter().filter(|f| f.id == id) {
+                violations.push(format!("forbidden {}: {}", f.id, f.message));
+            }
+        }
+        PolicyResult {
+            passed: violations.is_empty(),
+            violations,
+            excepted,
+        }
+    }
+}
