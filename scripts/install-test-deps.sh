@@ -13,6 +13,7 @@ STABLE_PKGS=(
   dpkg gpgv sqv
   skopeo umoci runc podman uidmap fuse-overlayfs slirp4netns
   mmdebstrap hyperfine
+  chromium fonts-dejavu-core
   xz-utils zstd python3-venv
 )
 

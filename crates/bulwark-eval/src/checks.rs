@@ -714,6 +714,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
                 .map(|o| format!("{} {}", o.id, o.version_id.clone().unwrap_or_default())),
             user: Some(user),
             created,
+            layer_sizes: fs.layer_sizes.clone(),
         },
     }
 }

@@ -15,9 +15,11 @@
 //! ```
 
 mod checks;
+mod html;
 mod policy;
 mod score;
 
 pub use checks::{Finding, Options, Pillar, Severity, evaluate, wanted};
+pub use html::html;
 pub use policy::{Exception, Policy, PolicyError, PolicyResult};
 pub use score::{PillarScore, Report, grade_for};

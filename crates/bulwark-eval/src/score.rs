@@ -40,6 +40,8 @@ pub struct Summary {
     pub os: Option<String>,
     pub user: Option<String>,
     pub created: Option<String>,
+    /// (compressed, uncompressed) bytes of each layer, bottom-up.
+    pub layer_sizes: Vec<(u64, u64)>,
 }
 
 pub(crate) fn penalty(s: Severity) -> u32 {

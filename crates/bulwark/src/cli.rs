@@ -62,6 +62,16 @@ pub enum SbomFormat {
     CyclonedxJson,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum EvalFormat {
+    /// A table (colour on terminals unless NO_COLOR).
+    Table,
+    /// The stable JSON schema of docs/eval.md.
+    Json,
+    /// One self-contained HTML page (grade, pillar and layer charts, findings).
+    Html,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SeverityArg {
     Info,
@@ -135,14 +145,14 @@ pub enum Command {
     },
     /// Evaluate any image: how minimal, hardened and trustworthy it is, scored and explained.
     #[command(
-        after_help = "Examples:\n  bulwark eval oci:out/base:latest\n  bulwark eval docker-archive:saved.tar --format json\n  bulwark eval oci-archive:app.tar --fail-on high   # exit 3 on any high or critical finding\n\nPillars, checks, severities and the grade formula: docs/eval.md."
+        after_help = "Examples:\n  bulwark eval oci:out/base:latest\n  bulwark eval docker-archive:saved.tar --format json\n  bulwark eval oci:out/base:latest --format html > report.html\n  bulwark eval oci-archive:app.tar --fail-on high   # exit 3 on any high or critical finding\n\nPillars, checks, severities and the grade formula: docs/eval.md."
     )]
     Eval {
         /// The image to evaluate (same forms as `bulwark sbom`).
         image: String,
-        /// Output format (json: the stable schema in docs/eval.md).
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+        format: EvalFormat,
         /// Platform of a multi-arch image (default: the host's).
         #[arg(long)]
         platform: Option<String>,

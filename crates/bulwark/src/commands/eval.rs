@@ -7,7 +7,7 @@ use anyhow::Context;
 use bulwark_eval::{Options, Severity};
 use bulwark_image::ImageRef;
 
-use crate::cli::{Format, SeverityArg};
+use crate::cli::{EvalFormat, SeverityArg};
 
 fn paint(s: &str, code: &str) -> String {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -21,7 +21,7 @@ fn paint(s: &str, code: &str) -> String {
 
 pub fn run(
     image: &str,
-    format: Format,
+    format: EvalFormat,
     platform: Option<&str>,
     fail_on: Option<SeverityArg>,
     policy: Option<&std::path::Path>,
@@ -55,8 +55,9 @@ pub fn run(
         report.policy = Some(verdict);
     }
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Text => {
+        EvalFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        EvalFormat::Html => print!("{}", bulwark_eval::html(&report)),
+        EvalFormat::Table => {
             let g = match report.grade.as_str() {
                 "A" | "B" => paint(&report.grade, "32"),
                 "C" | "D" => paint(&report.grade, "33"),
@@ -104,7 +105,7 @@ pub fn run(
         }
     }
     if let Some(v) = &report.policy {
-        if format == Format::Text {
+        if format == EvalFormat::Table {
             if v.passed {
                 println!("policy: passed ({} findings excepted)", v.excepted);
             } else {

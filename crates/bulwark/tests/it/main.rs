@@ -14,5 +14,6 @@ mod build;
 mod errors;
 mod examples;
 mod interop;
+mod report;
 mod sbom;
 mod snapshots;
