@@ -33,6 +33,12 @@ for p in "${PY_PKGS[@]}"; do
   python3 -m pip show "${p%%[*}" >/dev/null 2>&1 || python3 -m pip install -q "$p"
 done
 
+# Console scripts installed by pip need pyenv shims where pyenv manages Python.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
+for t in trivy pyspdxtools ntia-checker; do
+  command -v "$t" >/dev/null 2>&1 || echo "install-test-deps: warning: $t is not on PATH" >&2
+done
+
 # podman on these hosts: vfs storage, cgroupfs, runc (crun fails on hybrid cgroups).
 if [ ! -f /etc/containers/storage.conf ] || ! grep -q '^driver *= *"vfs"' /etc/containers/storage.conf; then
   $SUDO mkdir -p /etc/containers
