@@ -27,6 +27,17 @@ pub struct PackageRecord {
     pub archive_uri: String,
 }
 
+/// Splits a `Source` field: `openssl (3.0.15-1~deb12u1)` → (`openssl`, `Some("3.0.15-1~deb12u1")`).
+pub fn parse_source_field(s: &str) -> (String, Option<String>) {
+    match s.split_once('(') {
+        Some((n, v)) => (
+            n.trim().to_owned(),
+            Some(v.trim_end_matches(')').trim().to_owned()),
+        ),
+        None => (s.trim().to_owned(), None),
+    }
+}
+
 /// A stanza that lacks or garbles a required field.
 #[derive(Debug, thiserror::Error)]
 #[error("{origin}: package stanza {index} ({package}): {reason}")]
@@ -98,13 +109,10 @@ fn record(
     }
     let (source, source_version) = match get("Source") {
         None => (None, None),
-        Some(s) => match s.split_once('(') {
-            Some((n, v)) => (
-                Some(n.trim().to_owned()),
-                Some(v.trim_end_matches(')').trim().to_owned()),
-            ),
-            None => (Some(s.trim().to_owned()), None),
-        },
+        Some(s) => {
+            let (n, v) = parse_source_field(&s);
+            (Some(n), v)
+        }
     };
     let provides = rel("Provides")?
         .into_iter()

@@ -205,6 +205,16 @@ impl Store {
         }
     }
 
+    /// A small (JSON) member of a tar store, by name.
+    fn read_member(&self, origin: &str, file: &Path, name: &str) -> Result<Vec<u8>, ImageError> {
+        let mut data = Vec::new();
+        self.open_blob(origin, name, Some(name))?
+            .take(MAX_JSON)
+            .read_to_end(&mut data)
+            .map_err(io(file))?;
+        Ok(data)
+    }
+
     fn read_json_blob(&self, origin: &str, d: &Descriptor) -> Result<Vec<u8>, ImageError> {
         if d.size > MAX_JSON {
             return Err(ImageError::Unsupported {
@@ -308,12 +318,7 @@ pub fn open(r: &ImageRef, platform: Option<&str>) -> Result<Opened, ImageError> 
                 file: file.clone(),
                 members,
             };
-            let mut data = Vec::new();
-            store
-                .open_blob(&origin, "index.json", Some("index.json"))?
-                .take(MAX_JSON)
-                .read_to_end(&mut data)
-                .map_err(io(file))?;
+            let data = store.read_member(&origin, file, "index.json")?;
             let index: Index = json(&data, &format!("{origin} index.json"), "index")?;
             open_layout(origin, store, index, tag.as_deref(), platform)
         }
@@ -324,12 +329,7 @@ pub fn open(r: &ImageRef, platform: Option<&str>) -> Result<Opened, ImageError> 
                 file: file.clone(),
                 members,
             };
-            let mut data = Vec::new();
-            store
-                .open_blob(&origin, "manifest.json", Some("manifest.json"))?
-                .take(MAX_JSON)
-                .read_to_end(&mut data)
-                .map_err(io(file))?;
+            let data = store.read_member(&origin, file, "manifest.json")?;
             let m: Vec<serde_json::Value> =
                 json(&data, &format!("{origin} manifest.json"), "docker manifest")?;
             let first = m.first().ok_or_else(|| ImageError::Unsupported {
@@ -337,12 +337,7 @@ pub fn open(r: &ImageRef, platform: Option<&str>) -> Result<Opened, ImageError> 
                 reason: "manifest.json lists no image".into(),
             })?;
             let config_name = first["Config"].as_str().unwrap_or_default().to_owned();
-            let mut cfg = Vec::new();
-            store
-                .open_blob(&origin, &config_name, Some(&config_name))?
-                .take(MAX_JSON)
-                .read_to_end(&mut cfg)
-                .map_err(io(file))?;
+            let cfg = store.read_member(&origin, file, &config_name)?;
             let config: serde_json::Value =
                 json(&cfg, &format!("{origin} {config_name}"), "config")?;
             let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]

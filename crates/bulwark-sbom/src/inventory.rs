@@ -146,13 +146,10 @@ fn parse_status(text: &str, origin: &str, require_installed: bool) -> Vec<Packag
         .filter_map(|p| {
             let (source, source_version) = match p.get("Source") {
                 None => (None, None),
-                Some(s) => match s.split_once('(') {
-                    Some((n, v)) => (
-                        Some(n.trim().to_owned()),
-                        Some(v.trim_end_matches(')').trim().to_owned()),
-                    ),
-                    None => (Some(s.trim().to_owned()), None),
-                },
+                Some(s) => {
+                    let (n, v) = bulwark_debian::packages::parse_source_field(s);
+                    (Some(n), v)
+                }
             };
             Some(Package {
                 name: p.get("Package")?.trim().to_owned(),
