@@ -162,7 +162,7 @@ pub(crate) fn glob_match(pattern: &str, path: &str) -> bool {
     rec(&p, &s)
 }
 
-fn dropped(spec: &Spec, path: &str, kind: &EntryKind) -> bool {
+fn dropped(spec: &Spec, path: &str, kind: &NodeKind) -> bool {
     let f = &spec.paths;
     if f.keep.iter().any(|k| glob_match(k, path)) {
         return false;
@@ -176,7 +176,7 @@ fn dropped(spec: &Spec, path: &str, kind: &EntryKind) -> bool {
             if !keep {
                 return true;
             }
-            if depth == 1 && !matches!(kind, EntryKind::Dir | EntryKind::Symlink(_)) {
+            if depth == 1 && !matches!(kind, NodeKind::Dir | NodeKind::Symlink(_)) {
                 return true;
             }
         }
@@ -212,7 +212,9 @@ fn merged_path(path: &str) -> Option<String> {
 }
 
 /// Builds both filesystems for one architecture.
-pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assembled, BuildError> {
+/// Takes the package set by value: file contents move into the tree
+/// instead of being copied.
+pub fn assemble(spec: &Spec, spec_path: &Path, set: PackageSet) -> Result<Assembled, BuildError> {
     let mut tree = Tree::default();
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     let mut report = AssembleReport {
@@ -221,16 +223,11 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
     };
     let mut merged_used: BTreeSet<&str> = ["bin", "sbin", "lib"].into_iter().collect();
 
-    for (pkg, deb) in &set.packages {
-        let data_of: BTreeMap<&str, &Vec<u8>> = deb
-            .entries
-            .iter()
-            .filter_map(|e| match &e.kind {
-                EntryKind::File(d) => Some((e.path.as_str(), d)),
-                _ => None,
-            })
-            .collect();
-        for e in &deb.entries {
+    for (pkg, deb) in set.packages {
+        // Regular files of this package by archive path, for hard links
+        // (which bulwark-deb guarantees point at an earlier regular file).
+        let mut data_of: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
+        for e in deb.entries {
             report.newest_package_mtime = report.newest_package_mtime.max(e.mtime);
             let first = e.path.split('/').next().unwrap_or("");
             if let Some(m) = MERGED.iter().find(|m| **m == first) {
@@ -239,34 +236,41 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
             let Some(path) = merged_path(&e.path) else {
                 continue;
             };
-            if dropped(spec, &path, &e.kind) {
+            let kind = match e.kind {
+                EntryKind::File(d) => {
+                    let d = Arc::new(d);
+                    data_of.insert(e.path.clone(), d.clone());
+                    NodeKind::File(d)
+                }
+                EntryKind::Hardlink(t) => match data_of.get(&t) {
+                    // Hard links become copies (sharing the bytes): a sorted
+                    // layer cannot guarantee the target precedes the link.
+                    Some(d) => NodeKind::File(d.clone()),
+                    None => continue,
+                },
+                EntryKind::Dir => NodeKind::Dir,
+                EntryKind::Symlink(t) => NodeKind::Symlink(t),
+            };
+            if dropped(spec, &path, &kind) {
                 report.dropped_paths += 1;
                 continue;
             }
-            let node = match &e.kind {
-                EntryKind::Dir => {
+            let node = match kind {
+                NodeKind::Dir => {
                     if tree.contains(&path) {
                         continue; // shared directory: the first package's metadata stands
                     }
                     Node::dir(e.mode)
                 }
-                EntryKind::File(d) => Node {
-                    kind: NodeKind::File(Arc::new(d.clone())),
-                    mode: e.mode,
+                kind => Node {
+                    mode: if matches!(kind, NodeKind::Symlink(_)) {
+                        0o777
+                    } else {
+                        e.mode
+                    },
+                    kind,
                     uid: 0,
                     gid: 0,
-                },
-                EntryKind::Symlink(t) => Node::symlink(t),
-                // Hard links become copies: a sorted layer cannot guarantee
-                // the target precedes the link, and copies are rare and small.
-                EntryKind::Hardlink(t) => match data_of.get(t.as_str()) {
-                    Some(d) => Node {
-                        kind: NodeKind::File(Arc::new((*d).clone())),
-                        mode: e.mode,
-                        uid: 0,
-                        gid: 0,
-                    },
-                    None => continue,
                 },
             };
             let node = node.owned(e.uid as u32, e.gid as u32);
@@ -292,11 +296,11 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: &PackageSet) -> Result<Assem
         // The distroless scanner contract: control and md5sums per package.
         tree.insert(
             &format!("var/lib/dpkg/status.d/{}", pkg.name),
-            Node::file(deb.control.clone(), 0o644),
+            Node::file(deb.control, 0o644),
         );
         tree.insert(
             &format!("var/lib/dpkg/status.d/{}.md5sums", pkg.name),
-            Node::file(deb.md5sums.clone(), 0o644),
+            Node::file(deb.md5sums, 0o644),
         );
     }
     for m in merged_used {

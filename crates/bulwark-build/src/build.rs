@@ -216,7 +216,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
                 arch: arch.clone(),
                 packages: by_arch.remove(arch).unwrap_or_default(),
             };
-            assemble(&spec, spec_path, &set).map(|a| (arch.clone(), a))
+            assemble(&spec, spec_path, set).map(|a| (arch.clone(), a))
         })
         .collect::<Result<_, _>>()?;
 
