@@ -244,8 +244,7 @@ fn check_digest(
     size: Option<u64>,
     data: &[u8],
 ) -> Result<(), ImageError> {
-    use sha2::{Digest, Sha256};
-    let found = format!("sha256:{}", hex::encode(Sha256::digest(data)));
+    let found = bulwark_oci::sha256_digest(data);
     if found != digest || size.is_some_and(|s| s != data.len() as u64) {
         return Err(ImageError::Digest {
             origin: origin.to_owned(),

@@ -77,18 +77,6 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn normalize(name: &str) -> Option<String> {
-    let mut parts = Vec::new();
-    for c in name.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => return None,
-            c => parts.push(c),
-        }
-    }
-    Some(parts.join("/"))
-}
-
 fn remove_subtree(
     files: &mut BTreeMap<String, FileInfo>,
     contents: &mut BTreeMap<String, Vec<u8>>,
@@ -177,9 +165,9 @@ impl Opened {
                 }
                 let raw_name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
                 let trimmed = raw_name.trim_start_matches('/');
-                let Some(path) = normalize(trimmed) else {
+                let Some(path) = bulwark_deb::normalize_entry_path(trimmed) else {
                     return Err(layer_err(format!(
-                        "entry {raw_name:?} escapes the root with '..'"
+                        "entry {raw_name:?} escapes the root with '..' or holds a NUL byte"
                     )));
                 };
                 if path.is_empty() {
@@ -283,7 +271,7 @@ fn walk_dir(
     capture: &dyn Fn(&str) -> bool,
     fs: &mut FileSystem,
 ) -> io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -301,7 +289,7 @@ fn walk_dir(
             FileKind::Symlink
         } else if ft.is_file() {
             FileKind::File
-        } else if ft.is_fifo_like() {
+        } else if ft.is_fifo() || ft.is_socket() {
             FileKind::Fifo
         } else {
             FileKind::Device
@@ -333,14 +321,4 @@ fn walk_dir(
         }
     }
     Ok(())
-}
-
-trait FifoLike {
-    fn is_fifo_like(&self) -> bool;
-}
-impl FifoLike for std::fs::FileType {
-    fn is_fifo_like(&self) -> bool {
-        use std::os::unix::fs::FileTypeExt;
-        self.is_fifo() || self.is_socket()
-    }
 }

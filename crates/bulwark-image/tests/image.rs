@@ -102,6 +102,14 @@ fn whiteouts_and_opaque_dirs_apply_across_every_transport() {
     }
 }
 
+fn walk_error(r: &ImageRef) -> String {
+    open(r, None)
+        .unwrap()
+        .walk(&|_: &str| false)
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn tampered_or_truncated_layers_are_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,27 +124,15 @@ fn tampered_or_truncated_layers_are_errors() {
     let n = bad.len() / 2;
     bad[n] ^= 0x55;
     std::fs::write(&blob, &bad).unwrap();
-    let err = open(&r, None)
-        .unwrap()
-        .walk(&|_: &str| false)
-        .unwrap_err()
-        .to_string();
+    let err = walk_error(&r);
     assert!(err.contains(&digest), "{err}");
     // Truncate.
     std::fs::write(&blob, &good[..good.len() / 3]).unwrap();
-    let err = open(&r, None)
-        .unwrap()
-        .walk(&|_: &str| false)
-        .unwrap_err()
-        .to_string();
+    let err = walk_error(&r);
     assert!(err.contains(&digest), "{err}");
     // Missing.
     std::fs::remove_file(&blob).unwrap();
-    let err = open(&r, None)
-        .unwrap()
-        .walk(&|_: &str| false)
-        .unwrap_err()
-        .to_string();
+    let err = walk_error(&r);
     assert!(err.contains("missing"), "{err}");
 }
 

@@ -48,19 +48,7 @@ fn spdx_id(short: &str) -> String {
         "bzip2-1.0.6" => Some("bzip2-1.0.6".into()),
         _ => None,
     };
-    known.unwrap_or_else(|| {
-        let cleaned: String = s
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        format!("LicenseRef-{}", cleaned.trim_matches('-'))
-    })
+    known.unwrap_or_else(|| format!("LicenseRef-{}", crate::idstring(s).trim_matches('-')))
 }
 
 /// `GPL-2+ or Artistic` → `(GPL-2.0-or-later OR Artistic-1.0)`.

@@ -175,18 +175,7 @@ pub fn cyclonedx(inv: &Inventory, info: &DocumentInfo) -> Value {
 }
 
 fn spdx_id(prefix: &str, parts: &[&str]) -> String {
-    let raw = parts.join("-");
-    let clean: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("SPDXRef-{prefix}-{clean}")
+    format!("SPDXRef-{prefix}-{}", crate::idstring(&parts.join("-")))
 }
 
 fn spdx_supplier(p: &Package) -> String {
@@ -212,17 +201,7 @@ fn license_refs(expr: &str) -> Vec<String> {
 /// SPDX 2.3 JSON.
 pub fn spdx(inv: &Inventory, info: &DocumentInfo) -> Value {
     let uuid = uuid_from(&seed(inv, info));
-    let safe_name: String = info
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let safe_name = crate::idstring(&info.name);
     let mut packages = vec![json!({
         "SPDXID": "SPDXRef-image",
         "name": info.name,

@@ -186,16 +186,7 @@ impl From<Mode> for String {
 
 impl<'de> Deserialize<'de> for Mode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        let s = match Raw::deserialize(d)? {
-            Raw::N(n) => n.to_string(),
-            Raw::S(s) => s,
-        };
+        let s = number_or_string(d)?;
         let digits = s.trim().trim_start_matches("0o");
         let v = u32::from_str_radix(digits, 8)
             .ok()
@@ -281,6 +272,21 @@ pub struct ImageConfig {
     pub stop_signal: Option<String>,
 }
 
+/// A YAML scalar written either as a number (`644`, `8080`) or a string
+/// (`"0644"`, `"53/udp"`), as text.
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(u64),
+        S(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::N(n) => n.to_string(),
+        Raw::S(s) => s,
+    })
+}
+
 /// An exposed port.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(into = "String")]
@@ -297,16 +303,7 @@ impl From<Port> for String {
 
 impl<'de> Deserialize<'de> for Port {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        let s = match Raw::deserialize(d)? {
-            Raw::N(n) => n.to_string(),
-            Raw::S(s) => s,
-        };
+        let s = number_or_string(d)?;
         let (num, proto) = s.split_once('/').unwrap_or((s.as_str(), "tcp"));
         let number: u16 = num.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
             serde::de::Error::custom(format!("port {s:?} is not a number between 1 and 65535"))
