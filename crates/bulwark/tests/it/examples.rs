@@ -121,42 +121,53 @@ fn mib(v: &serde_json::Value) -> f64 {
     v.as_u64().unwrap() as f64 / 1048576.0
 }
 
+/// trivy's CycloneDX SBOM of `input` (a layout dir or a docker-archive).
+fn trivy_bom(input: &Path, platform: Option<&str>) -> serde_json::Value {
+    let mut c = Command::new("trivy");
+    c.args(["image", "--input"]).arg(input);
+    if let Some(p) = platform {
+        c.args(["--platform", p]);
+    }
+    c.args([
+        "--format",
+        "cyclonedx",
+        "--skip-db-update",
+        "--offline-scan",
+        "--scanners",
+        "license",
+        "--quiet",
+    ]);
+    report_json(&ok(c.output().unwrap()))
+}
+
+/// name=version of every library trivy finds in `input`.
+fn trivy_packages(input: &Path, platform: Option<&str>) -> Vec<String> {
+    let bom = trivy_bom(input, platform);
+    name_versions(
+        bom["components"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c["type"] == "library"),
+    )
+}
+
 /// Every package of the lock, with its exact version, is what trivy finds.
 fn assert_trivy_sees_the_lock(layout: &Path, report: &serde_json::Value, platform: usize) {
     if !tool("trivy") {
         return;
     }
     let arch = report["platforms"][platform]["arch"].as_str().unwrap();
-    let out = Command::new("trivy")
-        .args(["image", "--input"])
-        .arg(layout)
-        .args(["--platform", &format!("linux/{arch}")])
-        .args([
-            "--format",
-            "cyclonedx",
-            "--skip-db-update",
-            "--offline-scan",
-            "--scanners",
-            "license",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    let bom = report_json(&ok(out));
-    let mut seen: Vec<String> = bom["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["type"] == "library")
-        .map(|c| {
-            format!(
-                "{}={}",
-                c["name"].as_str().unwrap(),
-                c["version"].as_str().unwrap()
-            )
-        })
-        .collect();
-    seen.sort();
+    let plat = format!("linux/{arch}");
+    let bom = trivy_bom(layout, Some(&plat));
+    let seen = name_versions(
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["type"] == "library"),
+    );
     let mut locked: Vec<String> = report["platforms"][platform]["packages"]
         .as_array()
         .unwrap()
@@ -174,61 +185,13 @@ fn assert_trivy_sees_the_lock(layout: &Path, report: &serde_json::Value, platfor
     assert_eq!(os["name"], "debian");
 }
 
-/// name=version of every library trivy finds in `input` (a layout dir or a docker-archive).
-fn trivy_packages(input: &Path, platform: Option<&str>) -> Vec<String> {
-    let mut c = Command::new("trivy");
-    c.args(["image", "--input"]).arg(input);
-    if let Some(p) = platform {
-        c.args(["--platform", p]);
-    }
-    c.args([
-        "--format",
-        "cyclonedx",
-        "--skip-db-update",
-        "--offline-scan",
-        "--scanners",
-        "license",
-        "--quiet",
-    ]);
-    let bom = report_json(&ok(c.output().unwrap()));
-    let mut v: Vec<String> = bom["components"]
-        .as_array()
-        .map(|a| a.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .filter(|c| c["type"] == "library")
-        .map(|c| {
-            format!(
-                "{}={}",
-                c["name"].as_str().unwrap(),
-                c["version"].as_str().unwrap()
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// name=version of every package `bulwark sbom` finds.
 fn bulwark_packages(dir: &Path, image: &str) -> Vec<String> {
     let inv = report_json(&ok(bulwark(dir)
         .args(["sbom", image, "--format", "json"])
         .output()
         .unwrap()));
-    let mut v: Vec<String> = inv["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{}={}",
-                p["name"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
-    v.sort();
-    v
+    name_versions(inv["packages"].as_array().unwrap())
 }
 
 fn report_json(s: &str) -> serde_json::Value {
@@ -315,7 +278,9 @@ fn example_static_is_multi_arch_small_and_scannable() {
     }
 }
 
-fn c_program(dir: &Path, cxx: bool) -> bool {
+/// Compiles a hello program, adds it to `example` as the entrypoint, builds
+/// and runs it hardened; returns its output (None when the compiler is absent).
+fn run_compiled_program(dir: &Path, example: &str, cxx: bool) -> Option<String> {
     let (compiler, src, code) = if cxx {
         (
             "g++",
@@ -330,7 +295,7 @@ fn c_program(dir: &Path, cxx: bool) -> bool {
         )
     };
     if !tool(compiler) {
-        return false;
+        return None;
     }
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::write(dir.join(src), code).unwrap();
@@ -341,7 +306,10 @@ fn c_program(dir: &Path, cxx: bool) -> bool {
         .arg(dir.join(src))
         .output()
         .unwrap());
-    true
+    let app = "files:\n  - {src: bin, dest: /app}\nconfig:\n  entrypoint: [/app/hello]\n";
+    let out = format!("oci:{}/app:{example}-app", dir.display());
+    build_example(dir, example, app, &out);
+    Some(ok(podman_run(&out, &[])).trim().to_owned())
 }
 
 #[test]
@@ -363,12 +331,8 @@ fn example_base_runs_a_glibc_program_as_nonroot_read_only() {
         return;
     }
     assert_no_shell(&out);
-    if c_program(&d.0, false) {
-        let app = "files:\n  - {src: bin, dest: /app}\nconfig:\n  entrypoint: [/app/hello]\n";
-        let out2 = format!("oci:{}/app:base-app", d.0.display());
-        build_example(&d.0, "base", app, &out2);
-        let run = podman_run(&out2, &[]);
-        assert_eq!(ok(run).trim(), "hello c uid=65532");
+    if let Some(output) = run_compiled_program(&d.0, "base", false) {
+        assert_eq!(output, "hello c uid=65532");
     }
 }
 
@@ -394,11 +358,8 @@ fn example_cc_runs_a_cxx_program() {
         return;
     }
     assert_no_shell(&out);
-    if c_program(&d.0, true) {
-        let app = "files:\n  - {src: bin, dest: /app}\nconfig:\n  entrypoint: [/app/hello]\n";
-        let out2 = format!("oci:{}/app:cc-app", d.0.display());
-        build_example(&d.0, "cc", app, &out2);
-        assert_eq!(ok(podman_run(&out2, &[])).trim(), "hello c++ uid=65532");
+    if let Some(output) = run_compiled_program(&d.0, "cc", true) {
+        assert_eq!(output, "hello c++ uid=65532");
     }
 }
 

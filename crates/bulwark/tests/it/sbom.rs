@@ -26,38 +26,14 @@ fn lists_exactly_the_locked_packages_on_every_transport() {
     image(&ctx);
     let lock: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ctx.path().join("s.lock.json")).unwrap()).unwrap();
-    let mut locked: Vec<String> = lock["archs"]["amd64"]["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{}={}",
-                p["name"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
-    locked.sort();
+    let locked = name_versions(lock["archs"]["amd64"]["packages"].as_array().unwrap());
     for r in [
         "oci:layout:v1",
         "oci-archive:img.tar",
         "docker-archive:docker.tar",
     ] {
         let inv = report(&ok(ctx.run(&["sbom", r, "--format", "json"])));
-        let mut got: Vec<String> = inv["packages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}={}",
-                    p["name"].as_str().unwrap(),
-                    p["version"].as_str().unwrap()
-                )
-            })
-            .collect();
-        got.sort();
+        let got = name_versions(inv["packages"].as_array().unwrap());
         assert_eq!(got, locked, "{r}");
         assert_eq!(inv["os"]["id"], "debian", "{r}");
     }

@@ -150,3 +150,19 @@ pub fn layer_files(dir: &Path) -> std::collections::BTreeMap<String, (u32, u64, 
     }
     out
 }
+
+/// `name=version` of each JSON object (packages, SBOM components), sorted.
+pub fn name_versions<'a>(items: impl IntoIterator<Item = &'a serde_json::Value>) -> Vec<String> {
+    let mut v: Vec<String> = items
+        .into_iter()
+        .map(|p| {
+            format!(
+                "{}={}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
