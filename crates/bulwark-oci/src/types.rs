@@ -24,6 +24,9 @@ pub struct Descriptor {
     pub platform: Option<Platform>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// OCI 1.1 `artifactType` (signatures, SBOMs and other referrers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
 }
 
 /// `os`/`architecture`/`variant`.
@@ -151,6 +154,7 @@ impl Blob {
             size: self.data.len() as u64,
             platform: None,
             annotations: BTreeMap::new(),
+            artifact_type: None,
         }
     }
 }
@@ -202,6 +206,7 @@ impl Image {
                     size: l.blob.len() as u64,
                     platform: None,
                     annotations: BTreeMap::new(),
+                    artifact_type: None,
                 })
                 .collect(),
             annotations: spec.annotations,

@@ -1,0 +1,613 @@
+//! Signatures and attestations attached to images, as cosign 3 attaches them.
+//!
+//! Two formats, both readable and writable:
+//! - **bundle** (cosign 3's default): a Sigstore bundle v0.3 holding a DSSE
+//!   envelope of an in-toto statement, stored as an OCI 1.1 referrer of the
+//!   image (a manifest with `subject`), found through the referrers API or
+//!   the `sha256-<hex>` fallback index;
+//! - **legacy**: `sha256-<hex>.sig` (simple-signing payloads, signature in a
+//!   layer annotation) and `sha256-<hex>.att` (DSSE envelopes) tags, which
+//!   policy-controller and sigstore-rs read.
+//!
+//! [`verify`] fails closed: it reports what verified and what did not, and
+//! is an error unless at least one signature and every required
+//! attestation verify under the given keys for exactly this image digest.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use bulwark_oci::Descriptor;
+use bulwark_sign::{
+    BUNDLE_MEDIA_TYPE, Bundle, COSIGN_SIGN_PREDICATE, Envelope, INTOTO_PAYLOAD_TYPE, PrivateKey,
+    PublicKey, SimpleSigning, Statement,
+};
+use bulwark_store::{Object, Store, digest_tag};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Media type of the empty config `{}`.
+pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+/// Layer media type of cosign's legacy signatures.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Layer media type of cosign's legacy attestations.
+pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+const SIG_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+
+/// Where signatures go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Sigstore bundle as an OCI 1.1 referrer (cosign 3's default).
+    Bundle,
+    /// `.sig`/`.att` tags (cosign 2 and policy-controller).
+    Legacy,
+    /// Both.
+    Both,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bundle" => Ok(Self::Bundle),
+            "legacy" => Ok(Self::Legacy),
+            "both" => Ok(Self::Both),
+            _ => Err(format!(
+                "unknown signature format {s:?}; use bundle, legacy or both"
+            )),
+        }
+    }
+}
+
+impl Format {
+    fn bundle(self) -> bool {
+        matches!(self, Self::Bundle | Self::Both)
+    }
+    fn legacy(self) -> bool {
+        matches!(self, Self::Legacy | Self::Both)
+    }
+}
+
+/// Maps cosign's `--type` names to predicate type URIs (a URI passes through).
+#[must_use]
+pub fn predicate_type(name: &str) -> Option<&str> {
+    Some(match name {
+        "spdx" | "spdxjson" => "https://spdx.dev/Document",
+        "cyclonedx" => "https://cyclonedx.org/bom",
+        "slsa-provenance" | "slsaprovenance" | "slsaprovenance1" | "slsaprovenance1.0" => {
+            "https://slsa.dev/provenance/v1"
+        }
+        "vuln" => "https://cosign.sigstore.dev/attestation/vuln/v1",
+        "openvex" => "https://openvex.dev/ns",
+        "custom" => "https://cosign.sigstore.dev/attestation/v1",
+        uri if uri.contains("://") => uri,
+        _ => return None,
+    })
+}
+
+/// Why signing or verification failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] bulwark_store::Error),
+    /// Verification failed (the report says what was found).
+    #[error("{0}")]
+    Verification(String),
+}
+
+fn subject_json(subject: &Object) -> Value {
+    json!({"mediaType": subject.media_type, "size": subject.size, "digest": subject.digest})
+}
+
+fn empty_config(store: &Store) -> Result<Object, Error> {
+    let digest = store.put_blob(b"{}")?;
+    Ok(Object {
+        media_type: EMPTY_MEDIA_TYPE.into(),
+        digest,
+        size: 2,
+    })
+}
+
+/// Stores `statement`, signed into a bundle, as a referrer of `subject`.
+fn attach_bundle(
+    store: &Store,
+    subject: &Object,
+    key: &PrivateKey,
+    statement: &Statement,
+    created: &str,
+) -> Result<String, Error> {
+    let bundle = Bundle::sign(key, statement);
+    let bytes = serde_json::to_vec(&bundle).unwrap_or_default();
+    let layer = store.put_blob(&bytes)?;
+    let config = empty_config(store)?;
+    // Field order as cosign 3 writes it.
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": bulwark_oci::MEDIA_TYPE_MANIFEST,
+        "config": {"mediaType": EMPTY_MEDIA_TYPE, "size": 2, "digest": config.digest, "artifactType": BUNDLE_MEDIA_TYPE},
+        "layers": [{"mediaType": BUNDLE_MEDIA_TYPE, "size": bytes.len(), "digest": layer}],
+        "annotations": {
+            "dev.sigstore.bundle.content": "dsse-envelope",
+            "dev.sigstore.bundle.predicateType": statement.predicate_type,
+            "org.opencontainers.image.created": created,
+        },
+        "subject": subject_json(subject),
+        "artifactType": BUNDLE_MEDIA_TYPE,
+    });
+    let mbytes = serde_json::to_vec(&manifest).unwrap_or_default();
+    let m = store.put_manifest(&mbytes, bulwark_oci::MEDIA_TYPE_MANIFEST, None)?;
+    store.add_referrer(
+        &subject.digest,
+        Descriptor {
+            media_type: m.media_type,
+            digest: m.digest.clone(),
+            size: m.size,
+            platform: None,
+            annotations: BTreeMap::new(),
+            // cosign 3 records the config media type here in the fallback index.
+            artifact_type: Some(EMPTY_MEDIA_TYPE.into()),
+        },
+    )?;
+    Ok(m.digest)
+}
+
+/// Adds one layer to the legacy `.sig`/`.att` manifest of `subject`.
+fn attach_legacy(
+    store: &Store,
+    subject: &Object,
+    suffix: &str,
+    layer_media_type: &str,
+    payload: &[u8],
+    annotations: BTreeMap<String, String>,
+) -> Result<String, Error> {
+    let tag = digest_tag(&subject.digest, suffix);
+    let mut layers: Vec<Value> = match store.find_tag(&tag)? {
+        Some(o) => {
+            let bytes = store.read_small(&o)?;
+            serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("layers").cloned())
+                .and_then(|l| l.as_array().cloned())
+                .unwrap_or_default()
+        }
+        None => vec![],
+    };
+    let digest = store.put_blob(payload)?;
+    let layer = json!({"mediaType": layer_media_type, "size": payload.len(), "digest": digest, "annotations": annotations});
+    if !layers.contains(&layer) {
+        layers.push(layer);
+    }
+    let diff_ids: Vec<Value> = layers.iter().map(|l| l["digest"].clone()).collect();
+    let config = json!({
+        "architecture": "", "created": "0001-01-01T00:00:00Z",
+        "history": diff_ids.iter().map(|_| json!({"created": "0001-01-01T00:00:00Z"})).collect::<Vec<_>>(),
+        "os": "", "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {},
+    });
+    let cbytes = serde_json::to_vec(&config).unwrap_or_default();
+    let cdigest = store.put_blob(&cbytes)?;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": bulwark_oci::MEDIA_TYPE_MANIFEST,
+        "config": {"mediaType": bulwark_oci::MEDIA_TYPE_CONFIG, "size": cbytes.len(), "digest": cdigest},
+        "layers": layers,
+    });
+    let mbytes = serde_json::to_vec(&manifest).unwrap_or_default();
+    Ok(store
+        .put_manifest(&mbytes, bulwark_oci::MEDIA_TYPE_MANIFEST, Some(&tag))?
+        .digest)
+}
+
+/// Signs the image `subject` in `store` (cosign's `sign --key`).
+/// `identity` is the repository recorded in legacy payloads.
+///
+/// # Errors
+/// Store failures.
+pub fn sign(
+    store: &Store,
+    subject: &Object,
+    key: &PrivateKey,
+    format: Format,
+    created: &str,
+) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    if format.bundle() {
+        let mut st = Statement::new("", &subject.digest, COSIGN_SIGN_PREDICATE, json!({}));
+        for s in &mut st.subject {
+            s.annotations = Some(BTreeMap::new());
+        }
+        out.push(attach_bundle(store, subject, key, &st, created)?);
+    }
+    if format.legacy() {
+        let payload = SimpleSigning::new(&store.identity(), &subject.digest).to_bytes();
+        let sig = B64.encode(key.sign(&payload));
+        out.push(attach_legacy(
+            store,
+            subject,
+            ".sig",
+            SIMPLE_SIGNING_MEDIA_TYPE,
+            &payload,
+            BTreeMap::from([(SIG_ANNOTATION.to_string(), sig)]),
+        )?);
+    }
+    Ok(out)
+}
+
+/// Attaches `predicate` of `predicate_type` as a signed attestation of `subject`.
+///
+/// # Errors
+/// Store failures.
+pub fn attest(
+    store: &Store,
+    subject: &Object,
+    key: &PrivateKey,
+    predicate_type: &str,
+    predicate: Value,
+    format: Format,
+    created: &str,
+) -> Result<Vec<String>, Error> {
+    let st = Statement::new(
+        &store.identity(),
+        &subject.digest,
+        predicate_type,
+        predicate,
+    );
+    let mut out = Vec::new();
+    if format.bundle() {
+        out.push(attach_bundle(store, subject, key, &st, created)?);
+    }
+    if format.legacy() {
+        let env = Envelope::sign(key, INTOTO_PAYLOAD_TYPE, &st.to_bytes());
+        let bytes = serde_json::to_vec(&env).unwrap_or_default();
+        out.push(attach_legacy(
+            store,
+            subject,
+            ".att",
+            DSSE_MEDIA_TYPE,
+            &bytes,
+            BTreeMap::from([
+                (SIG_ANNOTATION.to_string(), String::new()),
+                ("predicateType".to_string(), predicate_type.to_string()),
+            ]),
+        )?);
+    }
+    Ok(out)
+}
+
+/// One signature or attestation found on an image.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Found {
+    /// `signature` or `attestation`.
+    pub kind: &'static str,
+    /// `bundle` or `legacy`.
+    pub format: &'static str,
+    /// Predicate type (the cosign sign predicate or simple-signing for signatures).
+    pub predicate_type: String,
+    /// Where it was found (manifest digest).
+    pub manifest: String,
+    /// True if it verified under a given key and names this image.
+    pub verified: bool,
+    /// Why not, when it did not.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub problem: String,
+}
+
+/// What [`verify`] found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The image digest verified.
+    pub subject: String,
+    /// Everything found.
+    pub found: Vec<Found>,
+    /// Required attestation types that had no verified attestation.
+    pub missing: Vec<String>,
+    /// True when a signature and every required attestation verified.
+    pub ok: bool,
+    /// Verified statements by predicate type (for callers that read predicates).
+    #[serde(skip)]
+    pub statements: Vec<Statement>,
+}
+
+fn check_statement(st: &Statement, subject: &str) -> Result<(), String> {
+    if st.is_about(subject) {
+        Ok(())
+    } else {
+        let names: Vec<String> = st
+            .subject
+            .iter()
+            .flat_map(|s| s.digest.iter().map(|(a, h)| format!("{a}:{h}")))
+            .collect();
+        Err(format!(
+            "signed for another image ({}), not {subject}",
+            names.join(", ")
+        ))
+    }
+}
+
+/// Finds every signature and attestation of `subject` in `store` and checks
+/// them against `keys`. `required` lists predicate types that must have a
+/// verified attestation.
+///
+/// # Errors
+/// Store failures; a failed verification is a `Report` with `ok == false`.
+pub fn verify(
+    store: &Store,
+    subject: &Object,
+    keys: &[PublicKey],
+    required: &[String],
+) -> Result<Report, Error> {
+    let mut found = Vec::new();
+    let mut statements = Vec::new();
+    // Bundles among the referrers.
+    for r in store.referrers(&subject.digest)? {
+        let Ok(bytes) = store.read_small(&Object::from(&r)) else {
+            continue;
+        };
+        let Ok(m) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        let Some(layer) = m["layers"].as_array().and_then(|l| l.first()) else {
+            continue;
+        };
+        if layer["mediaType"].as_str() != Some(BUNDLE_MEDIA_TYPE) {
+            continue;
+        }
+        let ptype = m["annotations"]["dev.sigstore.bundle.predicateType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut f = Found {
+            kind: if ptype == COSIGN_SIGN_PREDICATE {
+                "signature"
+            } else {
+                "attestation"
+            },
+            format: "bundle",
+            predicate_type: ptype,
+            manifest: r.digest.clone(),
+            verified: false,
+            problem: String::new(),
+        };
+        let obj = Object {
+            media_type: BUNDLE_MEDIA_TYPE.into(),
+            digest: layer["digest"].as_str().unwrap_or_default().to_string(),
+            size: layer["size"].as_u64().unwrap_or_default(),
+        };
+        let result = store
+            .read_small(&obj)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                serde_json::from_slice::<Bundle>(&b)
+                    .map_err(|e| format!("not a Sigstore bundle: {e}"))
+            })
+            .and_then(|b| b.verify(keys).map_err(|e| e.to_string()))
+            .and_then(|st| check_statement(&st, &subject.digest).map(|()| st));
+        match result {
+            Ok(st) => {
+                f.kind = if st.predicate_type == COSIGN_SIGN_PREDICATE {
+                    "signature"
+                } else {
+                    "attestation"
+                };
+                f.predicate_type.clone_from(&st.predicate_type);
+                f.verified = true;
+                statements.push(st);
+            }
+            Err(e) => f.problem = e,
+        }
+        found.push(f);
+    }
+    // Legacy tags.
+    for (suffix, kind) in [(".sig", "signature"), (".att", "attestation")] {
+        let Some(o) = store.find_tag(&digest_tag(&subject.digest, suffix))? else {
+            continue;
+        };
+        let bytes = store.read_small(&o)?;
+        let m: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        for layer in m["layers"].as_array().into_iter().flatten() {
+            let lobj = Object {
+                media_type: layer["mediaType"].as_str().unwrap_or_default().to_string(),
+                digest: layer["digest"].as_str().unwrap_or_default().to_string(),
+                size: layer["size"].as_u64().unwrap_or_default(),
+            };
+            let mut f = Found {
+                kind,
+                format: "legacy",
+                predicate_type: layer["annotations"]["predicateType"]
+                    .as_str()
+                    .unwrap_or(if kind == "signature" {
+                        "cosign container image signature"
+                    } else {
+                        ""
+                    })
+                    .to_string(),
+                manifest: o.digest.clone(),
+                verified: false,
+                problem: String::new(),
+            };
+            let payload = match store.read_small(&lobj) {
+                Ok(p) => p,
+                Err(e) => {
+                    f.problem = e.to_string();
+                    found.push(f);
+                    continue;
+                }
+            };
+            let result = if kind == "signature" {
+                let sig = layer["annotations"][SIG_ANNOTATION]
+                    .as_str()
+                    .unwrap_or_default();
+                match B64.decode(sig) {
+                    Ok(sig) if keys.iter().any(|k| k.verify(&payload, &sig)) => {
+                        SimpleSigning::parse(&payload)
+                            .map_err(|e| e.to_string())
+                            .and_then(|ss| {
+                                if ss.critical.image.docker_manifest_digest == subject.digest {
+                                    Ok(None)
+                                } else {
+                                    Err(format!(
+                                        "signed for another image ({}), not {}",
+                                        ss.critical.image.docker_manifest_digest, subject.digest
+                                    ))
+                                }
+                            })
+                    }
+                    Ok(_) => Err(format!(
+                        "signature does not verify with the {} given key(s)",
+                        keys.len()
+                    )),
+                    Err(_) => Err("signature annotation is not base64".to_string()),
+                }
+            } else {
+                serde_json::from_slice::<Envelope>(&payload)
+                    .map_err(|e| format!("not a DSSE envelope: {e}"))
+                    .and_then(|env| {
+                        bulwark_sign::verify_statement(&env, keys).map_err(|e| e.to_string())
+                    })
+                    .and_then(|st| check_statement(&st, &subject.digest).map(|()| Some(st)))
+            };
+            match result {
+                Ok(st) => {
+                    f.verified = true;
+                    if let Some(st) = st {
+                        f.predicate_type.clone_from(&st.predicate_type);
+                        statements.push(st);
+                    }
+                }
+                Err(e) => f.problem = e,
+            }
+            found.push(f);
+        }
+    }
+    let signed = found.iter().any(|f| f.verified && f.kind == "signature");
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|t| {
+            !found
+                .iter()
+                .any(|f| f.verified && f.kind == "attestation" && &f.predicate_type == *t)
+        })
+        .cloned()
+        .collect();
+    Ok(Report {
+        subject: subject.digest.clone(),
+        ok: signed && missing.is_empty(),
+        found,
+        missing,
+        statements,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bulwark_store::{Options, Target};
+
+    fn image(dir: &std::path::Path, arch: &str) -> (Target, Object) {
+        let t = Target::open(&format!("oci:{}:v1", dir.display()), &Options::default()).unwrap();
+        let c = t
+            .store
+            .put_blob(format!("{{\"architecture\":\"{arch}\"}}").as_bytes())
+            .unwrap();
+        let m = json!({"schemaVersion":2,"mediaType":bulwark_oci::MEDIA_TYPE_MANIFEST,
+            "config":{"mediaType":bulwark_oci::MEDIA_TYPE_CONFIG,"digest":c,"size":20 + arch.len()},"layers":[]});
+        let o = t
+            .store
+            .put_manifest(
+                &serde_json::to_vec(&m).unwrap(),
+                bulwark_oci::MEDIA_TYPE_MANIFEST,
+                Some("v1"),
+            )
+            .unwrap();
+        (t, o)
+    }
+
+    #[test]
+    fn sign_attest_verify_both_formats_and_fail_closed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (t, subject) = image(&tmp.path().join("img"), "amd64");
+        let key = PrivateKey::generate();
+        let other = PrivateKey::generate();
+        let spdx = "https://spdx.dev/Document".to_string();
+
+        // Nothing attached: not ok.
+        let r = verify(&t.store, &subject, &[key.public_key()], &[]).unwrap();
+        assert!(!r.ok && r.found.is_empty());
+
+        sign(
+            &t.store,
+            &subject,
+            &key,
+            Format::Both,
+            "2026-01-01T00:00:00Z",
+        )
+        .unwrap();
+        let r = verify(
+            &t.store,
+            &subject,
+            &[key.public_key()],
+            std::slice::from_ref(&spdx),
+        )
+        .unwrap();
+        assert!(!r.ok);
+        assert_eq!(r.missing, vec![spdx.clone()]);
+        assert_eq!(r.found.iter().filter(|f| f.verified).count(), 2);
+
+        attest(
+            &t.store,
+            &subject,
+            &key,
+            &spdx,
+            json!({"spdxVersion":"SPDX-2.3"}),
+            Format::Both,
+            "2026-01-01T00:00:00Z",
+        )
+        .unwrap();
+        let r = verify(
+            &t.store,
+            &subject,
+            &[key.public_key()],
+            std::slice::from_ref(&spdx),
+        )
+        .unwrap();
+        assert!(r.ok, "{r:?}");
+        assert_eq!(r.found.len(), 4);
+
+        // Wrong key: everything found, nothing verified.
+        let r = verify(&t.store, &subject, &[other.public_key()], &[]).unwrap();
+        assert!(!r.ok);
+        assert!(
+            r.found
+                .iter()
+                .all(|f| !f.verified && f.problem.contains("verif")),
+            "{r:?}"
+        );
+
+        // Signatures for this image do not count for another one, even when
+        // someone re-tags them under the other image's digest.
+        let (_, other_subject) = image(&tmp.path().join("img"), "arm64");
+        for suffix in [".sig", ".att", ""] {
+            let o = t
+                .store
+                .find_tag(&digest_tag(&subject.digest, suffix))
+                .unwrap()
+                .unwrap();
+            let b = t.store.read_small(&o).unwrap();
+            t.store
+                .put_manifest(
+                    &b,
+                    &o.media_type,
+                    Some(&digest_tag(&other_subject.digest, suffix)),
+                )
+                .unwrap();
+        }
+        let r = verify(&t.store, &other_subject, &[key.public_key()], &[]).unwrap();
+        assert!(!r.ok);
+        assert_eq!(r.found.len(), 4);
+        assert!(
+            r.found.iter().all(|f| f.problem.contains("another image")),
+            "{r:?}"
+        );
+    }
+}

@@ -1,0 +1,723 @@
+//! A blocking OCI distribution client.
+//!
+//! bulwark's commands are synchronous; this crate wraps the async
+//! `oci-client` in a current-thread runtime and adds what bulwark needs on
+//! top: credentials found like docker and podman find them ([`auth`]),
+//! digests verified on every pull, bounded retries with backoff on transient
+//! failures, and errors that name the URL, what was expected and what to do.
+//!
+//! ```no_run
+//! use bulwark_registry::{Options, Registry, RegistryRef};
+//!
+//! let registry = Registry::new(Options { insecure: true, ..Options::default() });
+//! let r: RegistryRef = "127.0.0.1:5000/app:1.0".parse()?;
+//! let m = registry.get_manifest(&r)?;
+//! println!("{} {}", m.digest, m.media_type);
+//! # Ok::<(), bulwark_registry::Error>(())
+//! ```
+
+pub mod auth;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use sha2::{Digest as _, Sha256};
+
+pub use auth::Credentials;
+
+/// Every manifest media type bulwark asks for.
+pub const MANIFEST_MEDIA_TYPES: &[&str] = &[
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// Largest manifest accepted (the distribution spec suggests 4 MiB).
+pub const MAX_MANIFEST: usize = 4 << 20;
+
+/// A registry image reference: `HOST[:PORT]/REPO[:TAG][@DIGEST]`, optionally
+/// with skopeo's `docker://` prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryRef {
+    inner: Reference,
+}
+
+impl std::str::FromStr for RegistryRef {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bare = s.strip_prefix("docker://").unwrap_or(s);
+        if !looks_like_registry(bare) {
+            return Err(Error::Reference(s.to_string()));
+        }
+        let inner: Reference = bare.parse().map_err(|_| Error::Reference(s.to_string()))?;
+        Ok(Self { inner })
+    }
+}
+
+impl std::fmt::Display for RegistryRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.inner.whole())
+    }
+}
+
+/// True when `s` names a registry explicitly: its first component is a host
+/// (`localhost`, or contains `.` or `:`) followed by a repository path.
+#[must_use]
+pub fn looks_like_registry(s: &str) -> bool {
+    let s = s.strip_prefix("docker://").unwrap_or(s);
+    match s.split_once('/') {
+        Some((host, rest)) => {
+            !rest.is_empty()
+                && (host == "localhost" || host.contains('.') || host.contains(':'))
+                && !host.starts_with('.')
+                && !s.starts_with('/')
+        }
+        None => false,
+    }
+}
+
+impl RegistryRef {
+    /// `host[:port]`.
+    #[must_use]
+    pub fn registry(&self) -> &str {
+        self.inner.resolve_registry()
+    }
+    /// Repository path.
+    #[must_use]
+    pub fn repository(&self) -> &str {
+        self.inner.repository()
+    }
+    /// The tag, if any.
+    #[must_use]
+    pub fn tag(&self) -> Option<&str> {
+        self.inner.tag()
+    }
+    /// The digest, if any.
+    #[must_use]
+    pub fn digest(&self) -> Option<&str> {
+        self.inner.digest()
+    }
+    /// `host/repo` without tag or digest (the identity cosign signs).
+    #[must_use]
+    pub fn repo_name(&self) -> String {
+        format!("{}/{}", self.registry(), self.repository())
+    }
+    /// The same repository at `digest`.
+    #[must_use]
+    pub fn at_digest(&self, digest: &str) -> Self {
+        Self {
+            inner: Reference::with_digest(
+                self.inner.registry().to_string(),
+                self.repository().to_string(),
+                digest.to_string(),
+            ),
+        }
+    }
+    /// The same repository at `tag`.
+    #[must_use]
+    pub fn at_tag(&self, tag: &str) -> Self {
+        Self {
+            inner: Reference::with_tag(
+                self.inner.registry().to_string(),
+                self.repository().to_string(),
+                tag.to_string(),
+            ),
+        }
+    }
+}
+
+/// Client settings.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Plain HTTP (loopback registries in tests and labs).
+    pub insecure: bool,
+    /// Per-request read timeout.
+    pub timeout: Duration,
+    /// Attempts for transient failures (5xx, connection errors, timeouts).
+    pub attempts: u32,
+    /// Delay before the first retry; doubles each time.
+    pub backoff: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            insecure: false,
+            timeout: Duration::from_secs(60),
+            attempts: 4,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Not a registry reference.
+    #[error(
+        "'{0}' is not a registry reference; use HOST[:PORT]/REPO[:TAG] or docker://HOST[:PORT]/REPO[:TAG]"
+    )]
+    Reference(String),
+    /// 401/403.
+    #[error(
+        "{url}: access denied ({detail}); add credentials with 'podman login' or 'docker login' (bulwark reads their config files), or check the repository name"
+    )]
+    Unauthorized {
+        /// What was requested.
+        url: String,
+        /// The registry's words.
+        detail: String,
+    },
+    /// 404.
+    #[error("{what}: not found in the registry")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// Anything else the registry or the network said, after retries.
+    #[error(
+        "{what}: {detail} (after {attempts} attempt(s)); check that the registry is up and reachable{hint}"
+    )]
+    Transport {
+        /// What was attempted.
+        what: String,
+        /// The last error.
+        detail: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// A hint, e.g. about `--insecure`.
+        hint: String,
+    },
+    /// Bytes that do not match their digest or size.
+    #[error(
+        "{what}: expected {expected}, found {found}; the registry served corrupt or tampered content"
+    )]
+    Digest {
+        /// The object.
+        what: String,
+        /// Expected digest/size.
+        expected: String,
+        /// What arrived.
+        found: String,
+    },
+    /// A document that is too large or not what it claims to be.
+    #[error("{what}: {detail}")]
+    Invalid {
+        /// The object.
+        what: String,
+        /// The problem.
+        detail: String,
+    },
+    /// Credentials could not be read.
+    #[error("credentials: {0}")]
+    Credentials(String),
+    /// Local I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A manifest as the registry served it.
+#[derive(Clone, Debug)]
+pub struct RawManifest {
+    /// The exact bytes.
+    pub bytes: Vec<u8>,
+    /// Its media type (from the document, else the Content-Type).
+    pub media_type: String,
+    /// `sha256:` of the bytes.
+    pub digest: String,
+}
+
+/// A blocking registry client.
+pub struct Registry {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    opts: Options,
+    authed: std::sync::Mutex<std::collections::BTreeSet<(String, String, bool)>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sha256(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(data)))
+}
+
+/// The HTTP status an oci-client error carries, when there is one.
+fn status_of(e: &OciDistributionError) -> Option<u16> {
+    match e {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => Some(401),
+        OciDistributionError::ImageManifestNotFoundError(_) => Some(404),
+        OciDistributionError::ServerError { code, .. } => Some(*code),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let codes: Vec<String> = envelope
+                .errors
+                .iter()
+                .map(|c| format!("{:?}", c.code))
+                .collect();
+            let joined = codes.join(",").to_ascii_uppercase();
+            if joined.contains("UNKNOWN") {
+                Some(404)
+            } else if joined.contains("DENIED") || joined.contains("UNAUTHORIZED") {
+                Some(401)
+            } else {
+                None
+            }
+        }
+        OciDistributionError::RequestError(r) => r.status().map(|s| s.as_u16()),
+        _ => None,
+    }
+}
+
+fn transient(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::RequestError(r) => {
+            r.is_timeout()
+                || r.is_connect()
+                || r.is_request()
+                || r.is_body()
+                || r.status().is_some_and(|s| s.is_server_error())
+        }
+        OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
+        OciDistributionError::IoError(_) => true,
+        _ => false,
+    }
+}
+
+impl Registry {
+    /// A client with `opts`.
+    #[must_use]
+    pub fn new(opts: Options) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = ClientConfig {
+            protocol: if opts.insecure {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            read_timeout: Some(opts.timeout),
+            connect_timeout: Some(Duration::from_secs(10)),
+            max_concurrent_upload: 4,
+            max_concurrent_download: 4,
+            user_agent: concat!("bulwark/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start the I/O runtime: {e}"));
+        Self {
+            rt,
+            client: Client::new(config),
+            opts,
+            authed: std::sync::Mutex::default(),
+        }
+    }
+
+    fn ensure_auth(&self, r: &RegistryRef, push: bool) -> Result<(), Error> {
+        let key = (r.registry().to_string(), r.repository().to_string(), push);
+        if self.authed.lock().is_ok_and(|s| s.contains(&key)) {
+            return Ok(());
+        }
+        let creds = auth::lookup(r.registry()).map_err(Error::Credentials)?;
+        let auth = match creds {
+            Credentials::Anonymous => RegistryAuth::Anonymous,
+            Credentials::Basic { username, password } => RegistryAuth::Basic(username, password),
+        };
+        let op = if push {
+            RegistryOperation::Push
+        } else {
+            RegistryOperation::Pull
+        };
+        let what = format!("{}/v2/ (authentication)", r.registry());
+        self.retry(&what, || self.client.auth(&r.inner, &auth, op))?;
+        if let Ok(mut s) = self.authed.lock() {
+            s.insert(key);
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with retries on transient failures.
+    fn retry<T, F, Fut>(&self, what: &str, f: F) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+    {
+        let mut delay = self.opts.backoff;
+        let attempts = self.opts.attempts.max(1);
+        for attempt in 1..=attempts {
+            match self.rt.block_on(f()) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let status = status_of(&e);
+                    if status == Some(401) || status == Some(403) {
+                        return Err(Error::Unauthorized {
+                            url: what.to_string(),
+                            detail: e.to_string(),
+                        });
+                    }
+                    if status == Some(404) {
+                        return Err(Error::NotFound {
+                            what: what.to_string(),
+                        });
+                    }
+                    if attempt < attempts && transient(&e) {
+                        tracing::warn!("{what}: {e}; retrying in {delay:?}");
+                        std::thread::sleep(delay);
+                        delay *= 2;
+                        continue;
+                    }
+                    let detail = e.to_string();
+                    let hint = if !self.opts.insecure
+                        && (detail.contains("InvalidContentType")
+                            || detail.contains("record")
+                            || detail.contains("tls")
+                            || detail.contains("TLS"))
+                    {
+                        "; for a plain-HTTP registry add --insecure".to_string()
+                    } else {
+                        String::new()
+                    };
+                    return Err(Error::Transport {
+                        what: what.to_string(),
+                        detail,
+                        attempts: attempt,
+                        hint,
+                    });
+                }
+            }
+        }
+        Err(Error::Transport {
+            what: what.to_string(),
+            detail: "no attempt made".into(),
+            attempts: 0,
+            hint: String::new(),
+        })
+    }
+
+    /// Fetches the manifest `r` names (tag or digest), verifying its digest when `r` has one.
+    ///
+    /// # Errors
+    /// Not found, denied, transport, a digest mismatch, or a manifest over 4 MiB.
+    pub fn get_manifest(&self, r: &RegistryRef) -> Result<RawManifest, Error> {
+        self.ensure_auth(r, false)?;
+        let what = format!("manifest {r}");
+        let (bytes, _) = self.retry(&what, || {
+            self.client
+                .pull_manifest_raw(&r.inner, &RegistryAuth::Anonymous, MANIFEST_MEDIA_TYPES)
+        })?;
+        if bytes.len() > MAX_MANIFEST {
+            return Err(Error::Invalid {
+                what,
+                detail: format!(
+                    "{} bytes, larger than the 4 MiB allowed for a manifest",
+                    bytes.len()
+                ),
+            });
+        }
+        let digest = sha256(&bytes);
+        if let Some(want) = r.digest()
+            && want != digest
+        {
+            return Err(Error::Digest {
+                what,
+                expected: want.to_string(),
+                found: digest,
+            });
+        }
+        let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_string());
+        Ok(RawManifest {
+            bytes: bytes.to_vec(),
+            media_type,
+            digest,
+        })
+    }
+
+    /// Like [`Registry::get_manifest`], with `None` for a manifest that does not exist.
+    ///
+    /// # Errors
+    /// Anything but "not found".
+    pub fn find_manifest(&self, r: &RegistryRef) -> Result<Option<RawManifest>, Error> {
+        match self.get_manifest(r) {
+            Ok(m) => Ok(Some(m)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Streams blob `digest` of `size` bytes into `out`, verifying both.
+    ///
+    /// # Errors
+    /// Not found, denied, transport, or content that does not match.
+    pub fn get_blob(
+        &self,
+        r: &RegistryRef,
+        digest: &str,
+        size: u64,
+        out: &mut dyn Write,
+    ) -> Result<(), Error> {
+        self.ensure_auth(r, false)?;
+        let what = format!("blob {digest} in {}", r.repo_name());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut hasher = Sha256::new();
+            let mut n = 0u64;
+            let result: Result<(), OciDistributionError> = self.rt.block_on(async {
+                let mut s = self.client.pull_blob_stream(&r.inner, digest).await?;
+                while let Some(chunk) = s.stream.next().await {
+                    let chunk = chunk?;
+                    n += chunk.len() as u64;
+                    if n > size {
+                        break;
+                    }
+                    hasher.update(&chunk);
+                    out.write_all(&chunk)?;
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => {
+                    let found = format!("sha256:{}", hex::encode(hasher.finalize()));
+                    if n != size || found != digest {
+                        return Err(Error::Digest {
+                            what,
+                            expected: format!("{digest} ({size} bytes)"),
+                            found: format!("{found} ({n} bytes)"),
+                        });
+                    }
+                    return Ok(());
+                }
+                // Data already written cannot be retried; only retry before the first byte.
+                Err(e) if n == 0 && attempt < self.opts.attempts && transient(&e) => {
+                    std::thread::sleep(self.opts.backoff * attempt);
+                }
+                Err(e) => {
+                    return match status_of(&e) {
+                        Some(404) => Err(Error::NotFound { what }),
+                        Some(401 | 403) => Err(Error::Unauthorized {
+                            url: what,
+                            detail: e.to_string(),
+                        }),
+                        _ if e.to_string().contains("igest") => Err(Error::Digest {
+                            what,
+                            expected: digest.to_string(),
+                            found: e.to_string(),
+                        }),
+                        _ => Err(Error::Transport {
+                            what,
+                            detail: e.to_string(),
+                            attempts: attempt,
+                            hint: String::new(),
+                        }),
+                    };
+                }
+            }
+        }
+    }
+
+    /// True if the repository already has blob `digest`.
+    ///
+    /// # Errors
+    /// Denied or transport.
+    pub fn has_blob(&self, r: &RegistryRef, digest: &str) -> Result<bool, Error> {
+        self.ensure_auth(r, true)?;
+        let what = format!("HEAD blob {digest} in {}", r.repo_name());
+        self.retry(&what, || self.client.blob_exists(&r.inner, digest))
+    }
+
+    /// Uploads `data` as blob `digest` unless the repository has it.
+    ///
+    /// # Errors
+    /// Denied or transport.
+    pub fn put_blob(&self, r: &RegistryRef, data: &[u8], digest: &str) -> Result<(), Error> {
+        if self.has_blob(r, digest)? {
+            return Ok(());
+        }
+        let what = format!("upload blob {digest} to {}", r.repo_name());
+        let data = bytes::Bytes::copy_from_slice(data);
+        self.retry(&what, || {
+            self.client.push_blob(&r.inner, data.clone(), digest)
+        })?;
+        Ok(())
+    }
+
+    /// Uploads a file as blob `digest` unless the repository has it, mounting
+    /// it from `mount_from` (same registry) when that repository has it.
+    ///
+    /// # Errors
+    /// Local I/O, denied or transport.
+    pub fn put_blob_file(
+        &self,
+        r: &RegistryRef,
+        path: &Path,
+        digest: &str,
+        mount_from: Option<&RegistryRef>,
+    ) -> Result<(), Error> {
+        if self.has_blob(r, digest)? {
+            return Ok(());
+        }
+        if let Some(src) = mount_from.filter(|s| s.registry() == r.registry()) {
+            let _ = self.ensure_auth(src, false);
+            let ok = self
+                .rt
+                .block_on(self.client.mount_blob(&r.inner, &src.inner, digest))
+                .is_ok();
+            if ok && self.has_blob(r, digest)? {
+                return Ok(());
+            }
+        }
+        let data = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.put_blob(r, &data, digest)
+    }
+
+    /// Uploads a manifest under `r`'s tag (or its digest) with `media_type`,
+    /// returning its digest.
+    ///
+    /// # Errors
+    /// Denied or transport.
+    pub fn put_manifest(
+        &self,
+        r: &RegistryRef,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<String, Error> {
+        self.ensure_auth(r, true)?;
+        let what = format!("upload manifest {r}");
+        let ct =
+            reqwest::header::HeaderValue::from_str(media_type).map_err(|_| Error::Invalid {
+                what: what.clone(),
+                detail: format!("media type {media_type:?} is not a valid header"),
+            })?;
+        let body = bytes::Bytes::copy_from_slice(bytes);
+        self.retry(&what, || {
+            self.client
+                .push_manifest_raw(&r.inner, body.clone(), ct.clone())
+        })?;
+        Ok(sha256(bytes))
+    }
+
+    /// The referrers of `subject` through the OCI 1.1 referrers API, or
+    /// `None` when the registry does not implement it (404): then the
+    /// `sha256-<hex>` tag schema applies.
+    ///
+    /// # Errors
+    /// Denied or transport.
+    pub fn referrers_api(&self, r: &RegistryRef, subject: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.ensure_auth(r, false)?;
+        let scheme = if self.opts.insecure { "http" } else { "https" };
+        let url = format!(
+            "{scheme}://{}/v2/{}/referrers/{subject}",
+            r.registry(),
+            r.repository()
+        );
+        let what = format!("GET {url}");
+        let client = reqwest::Client::builder()
+            .timeout(self.opts.timeout)
+            .build()
+            .map_err(|e| Error::Transport {
+                what: what.clone(),
+                detail: e.to_string(),
+                attempts: 0,
+                hint: String::new(),
+            })?;
+        let token = self.rt.block_on(async {
+            self.client
+                .auth(&r.inner, &RegistryAuth::Anonymous, RegistryOperation::Pull)
+                .await
+        });
+        let resp = self.rt.block_on(async {
+            let mut req = client
+                .get(&url)
+                .header("Accept", "application/vnd.oci.image.index.v1+json");
+            if let Ok(Some(t)) = &token {
+                req = req.bearer_auth(t);
+            }
+            let resp = req.send().await?;
+            let status = resp.status();
+            let ct = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let body = resp.bytes().await?;
+            Ok::<_, reqwest::Error>((status, ct, body))
+        });
+        match resp {
+            Ok((s, ct, body)) if s.is_success() && ct.contains("image.index") => {
+                Ok(Some(body.to_vec()))
+            }
+            Ok((s, _, _)) if s.is_success() || s.as_u16() == 404 || s.as_u16() == 405 => Ok(None),
+            Ok((s, _, _)) if s.as_u16() == 401 || s.as_u16() == 403 => Err(Error::Unauthorized {
+                url,
+                detail: s.to_string(),
+            }),
+            Ok((s, _, body)) => Err(Error::Transport {
+                what,
+                detail: format!(
+                    "{s}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(200)])
+                ),
+                attempts: 1,
+                hint: String::new(),
+            }),
+            Err(e) => Err(Error::Transport {
+                what,
+                detail: e.to_string(),
+                attempts: 1,
+                hint: String::new(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_references() {
+        let r: RegistryRef = "127.0.0.1:5000/test/app:1.0".parse().unwrap();
+        assert_eq!(r.registry(), "127.0.0.1:5000");
+        assert_eq!(r.repository(), "test/app");
+        assert_eq!(r.tag(), Some("1.0"));
+        assert_eq!(r.repo_name(), "127.0.0.1:5000/test/app");
+        let r: RegistryRef = "docker://localhost/app@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+            .parse()
+            .unwrap();
+        assert_eq!(r.registry(), "localhost");
+        assert!(r.digest().is_some());
+        for not in ["app", "app:1", "./dir", "/abs/path", "oci:dir", "dir/sub"] {
+            assert!(!looks_like_registry(not), "{not}");
+            assert!(not.parse::<RegistryRef>().is_err(), "{not}");
+        }
+    }
+}

@@ -1,0 +1,1019 @@
+//! Images where they live, read and written through one interface.
+//!
+//! A [`Store`] is an OCI image layout directory, an OCI archive (unpacked to
+//! a private temporary layout and packed again atomically on
+//! [`Store::commit`]) or a registry repository. Every read is checked
+//! against its digest and size; every layout write goes through a temporary
+//! file and a rename. Referrers (signatures, SBOMs, attestations) are found
+//! and recorded with the OCI 1.1 referrers API where a registry has it, and
+//! with the `sha256-<hex>` tag schema everywhere else (layouts included, so
+//! a layout carries its signatures the same way a registry does).
+//! [`copy`] moves an image with all of that between any two stores.
+//!
+//! ```no_run
+//! use bulwark_store::{Options, Store, Target};
+//!
+//! let src = Target::open("oci:out/base:latest", &Options::default())?;
+//! let dst = Target::open("oci:mirror:base", &Options::default())?;
+//! let summary = bulwark_store::copy(&src, &dst)?;
+//! println!("{} blobs copied", summary.blobs_copied);
+//! dst.store.commit()?;
+//! # Ok::<(), bulwark_store::Error>(())
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use bulwark_oci::{ANNOTATION_REF_NAME, Descriptor, Index, MEDIA_TYPE_INDEX, sha256_digest};
+use bulwark_registry::{Registry, RegistryRef};
+
+pub use bulwark_registry::Options;
+
+/// Largest JSON document (manifest, index, signature layer) read into memory.
+pub const MAX_JSON: u64 = 16 << 20;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A reference bulwark cannot interpret.
+    #[error(
+        "'{0}' is not an image location; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or HOST[:PORT]/REPO[:TAG]"
+    )]
+    Reference(String),
+    /// Registry failure.
+    #[error(transparent)]
+    Registry(#[from] bulwark_registry::Error),
+    /// Local I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Missing tag or manifest.
+    #[error("{origin}: {what} not found{hint}")]
+    NotFound {
+        /// The store.
+        origin: String,
+        /// What was looked for.
+        what: String,
+        /// What exists instead.
+        hint: String,
+    },
+    /// Content that does not match its descriptor.
+    #[error(
+        "{origin}: {digest}: expected {expected}, found {found}; the image is corrupt or was tampered with"
+    )]
+    Digest {
+        /// The store.
+        origin: String,
+        /// The object.
+        digest: String,
+        /// Expected digest and size.
+        expected: String,
+        /// What was there.
+        found: String,
+    },
+    /// A malformed document or archive.
+    #[error("{origin}: {detail}")]
+    Invalid {
+        /// The store.
+        origin: String,
+        /// The problem.
+        detail: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A digest and size that can be fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// Media type.
+    pub media_type: String,
+    /// `sha256:<hex>`.
+    pub digest: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl From<&Descriptor> for Object {
+    fn from(d: &Descriptor) -> Self {
+        Self {
+            media_type: d.media_type.clone(),
+            digest: d.digest.clone(),
+            size: d.size,
+        }
+    }
+}
+
+fn valid_digest(d: &str) -> Option<&str> {
+    d.strip_prefix("sha256:").filter(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+/// Where blobs and manifests live.
+#[derive(Debug)]
+pub enum Store {
+    /// An OCI image layout directory (for archives, a private temporary one).
+    Layout {
+        /// The layout directory.
+        dir: PathBuf,
+        /// For `oci-archive:`, the archive to write back and the temp dir holding `dir`.
+        archive: Option<(PathBuf, tempfile::TempDir)>,
+        /// What the user called it.
+        origin: String,
+    },
+    /// A registry repository.
+    Registry {
+        /// The client.
+        client: Box<Registry>,
+        /// Repository (tag/digest ignored).
+        repo: RegistryRef,
+    },
+}
+
+/// A store and the tag or digest the user named in it.
+#[derive(Debug)]
+pub struct Target {
+    /// Where.
+    pub store: Store,
+    /// The tag or `sha256:` digest named (None: the layout's only image).
+    pub reference: Option<String>,
+}
+
+impl Target {
+    /// Opens `s`: `oci:DIR[:TAG]` (created when missing), `oci-archive:FILE[:TAG]`,
+    /// or a registry reference (optionally `docker://`).
+    ///
+    /// # Errors
+    /// Unknown syntax; an archive that cannot be unpacked.
+    pub fn open(s: &str, opts: &Options) -> Result<Self, Error> {
+        let split = |rest: &str| -> (PathBuf, Option<String>) {
+            match rest.rsplit_once(':') {
+                Some((p, t)) if !t.contains('/') && !p.is_empty() => {
+                    (PathBuf::from(p), Some(t.to_owned()))
+                }
+                _ => (PathBuf::from(rest), None),
+            }
+        };
+        if let Some(r) = s.strip_prefix("oci:") {
+            let (dir, tag) = split(r);
+            return Ok(Self {
+                store: Store::Layout {
+                    origin: format!("oci:{}", dir.display()),
+                    dir,
+                    archive: None,
+                },
+                reference: tag,
+            });
+        }
+        if let Some(r) = s.strip_prefix("oci-archive:") {
+            let (file, tag) = split(r);
+            let tmp = tempfile::Builder::new()
+                .prefix(".bulwark-archive-")
+                .tempdir()
+                .map_err(io_err(Path::new("temporary directory")))?;
+            let dir = tmp.path().join("layout");
+            if file.exists() {
+                unpack_layout_archive(&file, &dir)?;
+            }
+            return Ok(Self {
+                store: Store::Layout {
+                    origin: format!("oci-archive:{}", file.display()),
+                    dir,
+                    archive: Some((file, tmp)),
+                },
+                reference: tag,
+            });
+        }
+        if bulwark_registry::looks_like_registry(s) {
+            let r: RegistryRef = s.parse()?;
+            let reference = r
+                .digest()
+                .map(str::to_string)
+                .or_else(|| r.tag().map(str::to_string));
+            return Ok(Self {
+                store: Store::Registry {
+                    client: Box::new(Registry::new(opts.clone())),
+                    repo: r,
+                },
+                reference,
+            });
+        }
+        Err(Error::Reference(s.to_string()))
+    }
+
+    /// The manifest or index the target names.
+    ///
+    /// # Errors
+    /// Missing tag, ambiguous layout, registry errors.
+    pub fn resolve(&self) -> Result<Object, Error> {
+        self.store.resolve(self.reference.as_deref())
+    }
+}
+
+/// Unpacks an OCI archive into `dir`, taking only `oci-layout`, `index.json`
+/// and `blobs/sha256/<hex>` regular files (anything else is ignored), so a
+/// hostile archive cannot write elsewhere.
+fn unpack_layout_archive(file: &Path, dir: &Path) -> Result<(), Error> {
+    let f = std::fs::File::open(file).map_err(io_err(file))?;
+    let mut a = tar::Archive::new(f);
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).map_err(io_err(&blobs))?;
+    for e in a.entries().map_err(io_err(file))? {
+        let mut e = e.map_err(io_err(file))?;
+        if !e.header().entry_type().is_file() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&e.path_bytes())
+            .trim_start_matches("./")
+            .to_string();
+        let dest = if name == "oci-layout" || name == "index.json" {
+            dir.join(&name)
+        } else if let Some(hex) = name.strip_prefix("blobs/sha256/")
+            && valid_digest(&format!("sha256:{hex}")).is_some()
+        {
+            blobs.join(hex)
+        } else {
+            continue;
+        };
+        let mut out = std::fs::File::create(&dest).map_err(io_err(&dest))?;
+        std::io::copy(&mut e, &mut out).map_err(io_err(&dest))?;
+    }
+    Ok(())
+}
+
+/// True for the tags signatures and referrer indexes live under
+/// (`sha256-<hex>`, `sha256-<hex>.sig`, `.att`, `.sbom`).
+#[must_use]
+pub fn is_signature_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let hex = rest.split('.').next().unwrap_or_default();
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The fallback tag for `digest` plus `suffix` (`""`, `".sig"`, `".att"`).
+#[must_use]
+pub fn digest_tag(digest: &str, suffix: &str) -> String {
+    format!("{}{suffix}", digest.replace(':', "-"))
+}
+
+impl Store {
+    /// The name to show in messages.
+    #[must_use]
+    pub fn origin(&self) -> String {
+        match self {
+            Self::Layout { origin, .. } => origin.clone(),
+            Self::Registry { repo, .. } => repo.repo_name(),
+        }
+    }
+
+    /// The identity cosign records in simple-signing payloads.
+    #[must_use]
+    pub fn identity(&self) -> String {
+        match self {
+            Self::Layout { origin, .. } => origin.clone(),
+            Self::Registry { repo, .. } => repo.repo_name(),
+        }
+    }
+
+    fn layout_index(dir: &Path) -> Result<Index, Error> {
+        let p = dir.join("index.json");
+        match std::fs::read(&p) {
+            Ok(data) => serde_json::from_slice(&data).map_err(|e| Error::Invalid {
+                origin: dir.display().to_string(),
+                detail: format!("index.json is not an OCI index: {e}"),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index {
+                schema_version: 2,
+                media_type: Some(MEDIA_TYPE_INDEX.to_string()),
+                manifests: vec![],
+                annotations: BTreeMap::new(),
+            }),
+            Err(e) => Err(io_err(&p)(e)),
+        }
+    }
+
+    /// Resolves a tag or digest (or, for a layout, its only image) to a manifest object.
+    ///
+    /// # Errors
+    /// Not found or ambiguous.
+    pub fn resolve(&self, reference: Option<&str>) -> Result<Object, Error> {
+        match self {
+            Self::Layout { dir, origin, .. } => {
+                let index = Self::layout_index(dir)?;
+                let images: Vec<&Descriptor> = index
+                    .manifests
+                    .iter()
+                    .filter(|m| {
+                        !m.annotations
+                            .get(ANNOTATION_REF_NAME)
+                            .is_some_and(|t| is_signature_tag(t))
+                    })
+                    .collect();
+                let tags: Vec<&str> = images
+                    .iter()
+                    .filter_map(|m| m.annotations.get(ANNOTATION_REF_NAME).map(String::as_str))
+                    .collect();
+                let hint = if tags.is_empty() {
+                    " (the layout has no tagged images)".to_string()
+                } else {
+                    format!(" (tags: {})", tags.join(", "))
+                };
+                match reference {
+                    Some(r) if valid_digest(r).is_some() => {
+                        let size = std::fs::metadata(self.blob_path(r)?)
+                            .map_err(|_| Error::NotFound {
+                                origin: origin.clone(),
+                                what: format!("manifest {r}"),
+                                hint: String::new(),
+                            })?
+                            .len();
+                        let bytes = self.read_small(&Object {
+                            media_type: String::new(),
+                            digest: r.to_string(),
+                            size,
+                        })?;
+                        Ok(Object {
+                            media_type: media_type_of(&bytes),
+                            digest: r.to_string(),
+                            size,
+                        })
+                    }
+                    Some(t) => index
+                        .manifests
+                        .iter()
+                        .find(|m| {
+                            m.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(t)
+                        })
+                        .map(Object::from)
+                        .ok_or_else(|| Error::NotFound {
+                            origin: origin.clone(),
+                            what: format!("tag {t:?}"),
+                            hint,
+                        }),
+                    None if images.len() == 1 => Ok(Object::from(images[0])),
+                    None => Err(Error::NotFound {
+                        origin: origin.clone(),
+                        what: if images.is_empty() {
+                            "an image".to_string()
+                        } else {
+                            format!(
+                                "a single image ({} present; name one as {origin}:TAG)",
+                                images.len()
+                            )
+                        },
+                        hint,
+                    }),
+                }
+            }
+            Self::Registry { client, repo } => {
+                let r = match reference {
+                    Some(d) if valid_digest(d).is_some() => repo.at_digest(d),
+                    Some(t) => repo.at_tag(t),
+                    None => repo.at_tag("latest"),
+                };
+                let m = client.get_manifest(&r)?;
+                Ok(Object {
+                    media_type: m.media_type,
+                    digest: m.digest,
+                    size: m.bytes.len() as u64,
+                })
+            }
+        }
+    }
+
+    /// Finds a tag, `None` when it does not exist.
+    ///
+    /// # Errors
+    /// Anything but "not found".
+    pub fn find_tag(&self, tag: &str) -> Result<Option<Object>, Error> {
+        match self.resolve(Some(tag)) {
+            Ok(o) => Ok(Some(o)),
+            Err(
+                Error::NotFound { .. } | Error::Registry(bulwark_registry::Error::NotFound { .. }),
+            ) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn blob_path(&self, digest: &str) -> Result<PathBuf, Error> {
+        match self {
+            Self::Layout { dir, origin, .. } => {
+                let hex = valid_digest(digest).ok_or_else(|| Error::Invalid {
+                    origin: origin.clone(),
+                    detail: format!("{digest:?} is not a sha256 digest"),
+                })?;
+                Ok(dir.join("blobs/sha256").join(hex))
+            }
+            Self::Registry { .. } => Err(Error::Invalid {
+                origin: self.origin(),
+                detail: "registry blobs have no path".into(),
+            }),
+        }
+    }
+
+    /// Reads a JSON-sized object, verified.
+    ///
+    /// # Errors
+    /// Missing, too large, or not matching its digest.
+    pub fn read_small(&self, o: &Object) -> Result<Vec<u8>, Error> {
+        if o.size > MAX_JSON {
+            return Err(Error::Invalid {
+                origin: self.origin(),
+                detail: format!(
+                    "{} is {} bytes, over the 16 MiB allowed for metadata",
+                    o.digest, o.size
+                ),
+            });
+        }
+        let data = match self {
+            Self::Layout { origin, .. } => {
+                let p = self.blob_path(&o.digest)?;
+                let f = std::fs::File::open(&p).map_err(|_| Error::NotFound {
+                    origin: origin.clone(),
+                    what: format!("blob {}", o.digest),
+                    hint: String::new(),
+                })?;
+                let mut data = Vec::new();
+                f.take(MAX_JSON + 1)
+                    .read_to_end(&mut data)
+                    .map_err(io_err(&p))?;
+                data
+            }
+            Self::Registry { client, repo } => {
+                if o.media_type.contains("manifest") || o.media_type.contains("index") {
+                    client.get_manifest(&repo.at_digest(&o.digest))?.bytes
+                } else {
+                    let mut data = Vec::new();
+                    client.get_blob(repo, &o.digest, o.size, &mut data)?;
+                    data
+                }
+            }
+        };
+        let found = sha256_digest(&data);
+        if found != o.digest || data.len() as u64 != o.size {
+            return Err(Error::Digest {
+                origin: self.origin(),
+                digest: o.digest.clone(),
+                expected: format!("{} bytes", o.size),
+                found: format!("{found} ({} bytes)", data.len()),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Streams a blob into `out`, verified (the caller discards `out` on error).
+    ///
+    /// # Errors
+    /// Missing or not matching its digest.
+    pub fn read_blob_to(&self, o: &Object, out: &mut dyn Write) -> Result<(), Error> {
+        match self {
+            Self::Layout { origin, .. } => {
+                let p = self.blob_path(&o.digest)?;
+                let mut f = std::fs::File::open(&p).map_err(|_| Error::NotFound {
+                    origin: origin.clone(),
+                    what: format!("blob {}", o.digest),
+                    hint: String::new(),
+                })?;
+                let mut hasher = HashingWriter::new(out);
+                std::io::copy(&mut f, &mut hasher).map_err(io_err(&p))?;
+                let (found, n) = hasher.finish();
+                if found != o.digest || n != o.size {
+                    return Err(Error::Digest {
+                        origin: origin.clone(),
+                        digest: o.digest.clone(),
+                        expected: format!("{} bytes", o.size),
+                        found: format!("{found} ({n} bytes)"),
+                    });
+                }
+                Ok(())
+            }
+            Self::Registry { client, repo } => Ok(client.get_blob(repo, &o.digest, o.size, out)?),
+        }
+    }
+
+    /// True if the store has blob `digest`.
+    ///
+    /// # Errors
+    /// Registry errors.
+    pub fn has_blob(&self, digest: &str) -> Result<bool, Error> {
+        match self {
+            Self::Layout { .. } => Ok(self.blob_path(digest)?.is_file()),
+            Self::Registry { client, repo } => Ok(client.has_blob(repo, digest)?),
+        }
+    }
+
+    /// Stores `data` as a blob (not a manifest) unless present.
+    ///
+    /// # Errors
+    /// I/O or registry errors.
+    pub fn put_blob(&self, data: &[u8]) -> Result<String, Error> {
+        let digest = sha256_digest(data);
+        match self {
+            Self::Layout { dir, .. } => {
+                let p = self.blob_path(&digest)?;
+                if !p.is_file() {
+                    ensure_layout(dir)?;
+                    write_atomic(&p, data)?;
+                }
+            }
+            Self::Registry { client, repo } => client.put_blob(repo, data, &digest)?,
+        }
+        Ok(digest)
+    }
+
+    /// Stores a blob from a local file whose digest is known.
+    fn put_blob_file(&self, path: &Path, digest: &str) -> Result<(), Error> {
+        match self {
+            Self::Layout { dir, .. } => {
+                let p = self.blob_path(digest)?;
+                if !p.is_file() {
+                    ensure_layout(dir)?;
+                    let parent = p.parent().unwrap_or(dir);
+                    let tmp = parent.join(format!(".bulwark-tmp-{}", std::process::id()));
+                    std::fs::copy(path, &tmp).map_err(io_err(&tmp))?;
+                    std::fs::rename(&tmp, &p).map_err(io_err(&p))?;
+                }
+                Ok(())
+            }
+            Self::Registry { client, repo } => Ok(client.put_blob_file(repo, path, digest, None)?),
+        }
+    }
+
+    /// Stores a manifest or index and, with `tag`, points the tag at it.
+    ///
+    /// # Errors
+    /// I/O or registry errors.
+    pub fn put_manifest(
+        &self,
+        bytes: &[u8],
+        media_type: &str,
+        tag: Option<&str>,
+    ) -> Result<Object, Error> {
+        let digest = sha256_digest(bytes);
+        let obj = Object {
+            media_type: media_type.to_string(),
+            digest: digest.clone(),
+            size: bytes.len() as u64,
+        };
+        match self {
+            Self::Layout { dir, .. } => {
+                let p = self.blob_path(&digest)?;
+                ensure_layout(dir)?;
+                if !p.is_file() {
+                    write_atomic(&p, bytes)?;
+                }
+                if let Some(tag) = tag {
+                    let mut index = Self::layout_index(dir)?;
+                    index.manifests.retain(|m| {
+                        m.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) != Some(tag)
+                    });
+                    index.manifests.push(Descriptor {
+                        media_type: media_type.to_string(),
+                        digest,
+                        size: bytes.len() as u64,
+                        platform: None,
+                        annotations: BTreeMap::from([(
+                            ANNOTATION_REF_NAME.to_string(),
+                            tag.to_string(),
+                        )]),
+                        artifact_type: None,
+                    });
+                    write_atomic(&dir.join("index.json"), &bulwark_oci::to_json(&index))?;
+                }
+            }
+            Self::Registry { client, repo } => {
+                let r = match tag {
+                    Some(t) => repo.at_tag(t),
+                    None => repo.at_digest(&digest),
+                };
+                client.put_manifest(&r, bytes, media_type)?;
+            }
+        }
+        Ok(obj)
+    }
+
+    /// Whether the store answers the OCI 1.1 referrers API (layouts and old
+    /// registries do not: they use the `sha256-<hex>` tag schema).
+    fn referrers_api(&self, subject: &str) -> Result<Option<Index>, Error> {
+        match self {
+            Self::Layout { .. } => Ok(None),
+            Self::Registry { client, repo } => match client.referrers_api(repo, subject)? {
+                Some(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// The referrers of `subject` (descriptors of manifests whose `subject` is it).
+    ///
+    /// # Errors
+    /// Registry errors, a malformed referrers index.
+    pub fn referrers(&self, subject: &str) -> Result<Vec<Descriptor>, Error> {
+        if let Some(idx) = self.referrers_api(subject)? {
+            return Ok(idx.manifests);
+        }
+        let tag = digest_tag(subject, "");
+        let Some(obj) = self.find_tag(&tag)? else {
+            return Ok(vec![]);
+        };
+        let bytes = self.read_small(&obj)?;
+        let idx: Index = serde_json::from_slice(&bytes).map_err(|e| Error::Invalid {
+            origin: self.origin(),
+            detail: format!("referrers index at tag {tag} is not an OCI index: {e}"),
+        })?;
+        Ok(idx.manifests)
+    }
+
+    /// Records `referrer` (already stored, with `subject` set) as a referrer of
+    /// `subject`: nothing to do where the registry indexes subjects itself,
+    /// otherwise the `sha256-<hex>` index is updated.
+    ///
+    /// # Errors
+    /// I/O or registry errors.
+    pub fn add_referrer(&self, subject: &str, referrer: Descriptor) -> Result<(), Error> {
+        if self.referrers_api(subject)?.is_some() {
+            // The registry indexes manifests by their `subject` itself.
+            return Ok(());
+        }
+        let tag = digest_tag(subject, "");
+        let mut manifests = match self.find_tag(&tag)? {
+            Some(obj) => {
+                let bytes = self.read_small(&obj)?;
+                serde_json::from_slice::<Index>(&bytes)
+                    .map(|i| i.manifests)
+                    .unwrap_or_default()
+            }
+            None => vec![],
+        };
+        if manifests.iter().any(|m| m.digest == referrer.digest) {
+            return Ok(());
+        }
+        manifests.push(referrer);
+        let index = Index {
+            schema_version: 2,
+            media_type: Some(MEDIA_TYPE_INDEX.to_string()),
+            manifests,
+            annotations: BTreeMap::new(),
+        };
+        self.put_manifest(&bulwark_oci::to_json(&index), MEDIA_TYPE_INDEX, Some(&tag))?;
+        Ok(())
+    }
+
+    /// Packs an `oci-archive:` store back into its file (temp + rename).
+    /// A no-op for layouts and registries.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn commit(&self) -> Result<(), Error> {
+        let Self::Layout {
+            dir,
+            archive: Some((file, _)),
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        let parent = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".bulwark-tmp-")
+            .tempfile_in(parent)
+            .map_err(io_err(parent))?;
+        {
+            let mut b = tar::Builder::new(tmp.as_file());
+            let mut names = vec!["oci-layout".to_string(), "index.json".to_string()];
+            let mut blobs: Vec<String> = std::fs::read_dir(dir.join("blobs/sha256"))
+                .map_err(io_err(dir))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| valid_digest(&format!("sha256:{n}")).is_some())
+                .collect();
+            blobs.sort();
+            names.extend(blobs.into_iter().map(|h| format!("blobs/sha256/{h}")));
+            for name in names {
+                let p = dir.join(&name);
+                let mut f = std::fs::File::open(&p).map_err(io_err(&p))?;
+                let len = f.metadata().map_err(io_err(&p))?.len();
+                let mut h = tar::Header::new_ustar();
+                h.set_size(len);
+                h.set_mode(0o644);
+                h.set_mtime(0);
+                h.set_entry_type(tar::EntryType::Regular);
+                b.append_data(&mut h, &name, &mut f).map_err(io_err(&p))?;
+            }
+            b.finish().map_err(io_err(file))?;
+        }
+        tmp.persist(file).map_err(|e| Error::Io {
+            path: file.display().to_string(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}
+
+fn media_type_of(bytes: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| {
+            v.get("mediaType")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| bulwark_oci::MEDIA_TYPE_MANIFEST.to_string())
+}
+
+fn ensure_layout(dir: &Path) -> Result<(), Error> {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).map_err(io_err(&blobs))?;
+    let marker = dir.join("oci-layout");
+    if !marker.is_file() {
+        write_atomic(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    }
+    Ok(())
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
+    bulwark_oci::write_file_atomic(path, data).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+struct HashingWriter<'a> {
+    inner: &'a mut dyn Write,
+    hasher: sha2::Sha256,
+    n: u64,
+}
+
+impl<'a> HashingWriter<'a> {
+    fn new(inner: &'a mut dyn Write) -> Self {
+        use sha2::Digest as _;
+        Self {
+            inner,
+            hasher: sha2::Sha256::new(),
+            n: 0,
+        }
+    }
+    fn finish(self) -> (String, u64) {
+        use sha2::Digest as _;
+        (
+            format!("sha256:{}", hex::encode(self.hasher.finalize())),
+            self.n,
+        )
+    }
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// What [`copy`] did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CopySummary {
+    /// Digest of the copied manifest or index.
+    pub digest: String,
+    /// Manifests and indexes written (image, platforms, referrers).
+    pub manifests: usize,
+    /// Blobs transferred.
+    pub blobs_copied: usize,
+    /// Blobs the destination already had.
+    pub blobs_skipped: usize,
+    /// Referrers (signatures, attestations) carried.
+    pub referrers: usize,
+}
+
+/// Copies the image `src` names to `dst`, with every platform of an index,
+/// the referrers of every manifest (and theirs), and cosign's legacy
+/// `.sig`/`.att` tags. Blobs go through a temporary file and are verified
+/// on the way; blobs the destination has are skipped.
+///
+/// # Errors
+/// Any read, verification or write failure.
+pub fn copy(src: &Target, dst: &Target) -> Result<CopySummary, Error> {
+    let root = src.resolve()?;
+    let mut summary = CopySummary {
+        digest: root.digest.clone(),
+        ..CopySummary::default()
+    };
+    let mut done = BTreeSet::new();
+    copy_tree(&src.store, &dst.store, &root, &mut summary, &mut done)?;
+    let tag = dst
+        .reference
+        .clone()
+        .filter(|r| valid_digest(r).is_none())
+        .or_else(|| src.reference.clone().filter(|r| valid_digest(r).is_none()))
+        .unwrap_or_else(|| "latest".to_string());
+    let bytes = src.store.read_small(&root)?;
+    dst.store
+        .put_manifest(&bytes, &root.media_type, Some(&tag))?;
+    Ok(summary)
+}
+
+fn copy_tree(
+    src: &Store,
+    dst: &Store,
+    obj: &Object,
+    summary: &mut CopySummary,
+    done: &mut BTreeSet<String>,
+) -> Result<(), Error> {
+    if !done.insert(obj.digest.clone()) {
+        return Ok(());
+    }
+    let bytes = src.read_small(obj)?;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Invalid {
+        origin: src.origin(),
+        detail: format!("{} is not JSON: {e}", obj.digest),
+    })?;
+    let parse = |v: &serde_json::Value| -> Option<Object> {
+        serde_json::from_value::<Descriptor>(v.clone())
+            .ok()
+            .map(|d| Object::from(&d))
+    };
+    if let Some(children) = doc.get("manifests").and_then(|m| m.as_array()) {
+        for c in children.iter().filter_map(parse) {
+            copy_tree(src, dst, &c, summary, done)?;
+        }
+    } else {
+        let blobs = doc
+            .get("config")
+            .into_iter()
+            .chain(
+                doc.get("layers")
+                    .and_then(|l| l.as_array())
+                    .into_iter()
+                    .flatten(),
+            )
+            .filter_map(parse);
+        for b in blobs {
+            copy_blob(src, dst, &b, summary)?;
+        }
+    }
+    dst.put_manifest(&bytes, &obj.media_type, None)?;
+    summary.manifests += 1;
+    // Referrers and legacy signature tags of this manifest.
+    let is_referrer = doc.get("subject").is_some();
+    if !is_referrer {
+        for r in src.referrers(&obj.digest)? {
+            let ro = Object::from(&r);
+            if done.contains(&ro.digest) {
+                continue;
+            }
+            copy_tree(src, dst, &ro, summary, done)?;
+            dst.add_referrer(&obj.digest, r)?;
+            summary.referrers += 1;
+        }
+        for suffix in [".sig", ".att", ".sbom"] {
+            let tag = digest_tag(&obj.digest, suffix);
+            if let Some(o) = src.find_tag(&tag)? {
+                copy_tree(src, dst, &o, summary, done)?;
+                let b = src.read_small(&o)?;
+                dst.put_manifest(&b, &o.media_type, Some(&tag))?;
+                summary.referrers += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn copy_blob(src: &Store, dst: &Store, b: &Object, summary: &mut CopySummary) -> Result<(), Error> {
+    if dst.has_blob(&b.digest)? {
+        summary.blobs_skipped += 1;
+        return Ok(());
+    }
+    if b.size <= 1 << 20 {
+        let data = src.read_small(&Object {
+            media_type: String::new(),
+            ..b.clone()
+        })?;
+        dst.put_blob(&data)?;
+    } else {
+        let mut tmp =
+            tempfile::NamedTempFile::new().map_err(io_err(Path::new("temporary file")))?;
+        src.read_blob_to(b, tmp.as_file_mut())?;
+        tmp.as_file_mut().flush().map_err(io_err(tmp.path()))?;
+        dst.put_blob_file(tmp.path(), &b.digest)?;
+    }
+    summary.blobs_copied += 1;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_tags() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert!(is_signature_tag(&digest_tag(&d, "")));
+        assert!(is_signature_tag(&digest_tag(&d, ".sig")));
+        assert!(!is_signature_tag("latest"));
+        assert!(!is_signature_tag("sha256-abc"));
+    }
+
+    #[test]
+    fn layout_roundtrip_referrers_and_copy() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = Target::open(
+            &format!("oci:{}/a:v1", tmp.path().display()),
+            &Options::default(),
+        )
+        .unwrap();
+        let config = a.store.put_blob(b"{}").unwrap();
+        let layer = a.store.put_blob(&vec![7u8; 2 << 20]).unwrap();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": 2 << 20}],
+        });
+        let mbytes = serde_json::to_vec(&manifest).unwrap();
+        let m = a
+            .store
+            .put_manifest(&mbytes, bulwark_oci::MEDIA_TYPE_MANIFEST, Some("v1"))
+            .unwrap();
+        assert_eq!(a.resolve().unwrap(), m);
+        let referrer = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config, "size": 2},
+            "layers": [],
+            "subject": {"mediaType": m.media_type, "digest": m.digest, "size": m.size},
+        });
+        let rbytes = serde_json::to_vec(&referrer).unwrap();
+        let r = a
+            .store
+            .put_manifest(&rbytes, bulwark_oci::MEDIA_TYPE_MANIFEST, None)
+            .unwrap();
+        let desc = Descriptor {
+            media_type: r.media_type.clone(),
+            digest: r.digest.clone(),
+            size: r.size,
+            platform: None,
+            annotations: BTreeMap::new(),
+            artifact_type: Some("application/example".into()),
+        };
+        a.store.add_referrer(&m.digest, desc.clone()).unwrap();
+        a.store.add_referrer(&m.digest, desc).unwrap();
+        assert_eq!(a.store.referrers(&m.digest).unwrap().len(), 1);
+        // Still one image without a tag: the referrers index tag is not an image.
+        assert_eq!(a.store.resolve(None).unwrap(), m);
+
+        let b = Target::open(
+            &format!("oci-archive:{}/b.tar:v2", tmp.path().display()),
+            &Options::default(),
+        )
+        .unwrap();
+        let s = copy(&a, &b).unwrap();
+        b.store.commit().unwrap();
+        assert_eq!((s.blobs_copied, s.referrers), (2, 1));
+        let b = Target::open(
+            &format!("oci-archive:{}/b.tar:v2", tmp.path().display()),
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(b.resolve().unwrap().digest, m.digest);
+        assert_eq!(b.store.referrers(&m.digest).unwrap().len(), 1);
+
+        // A corrupted blob is refused on copy.
+        let hex = layer.strip_prefix("sha256:").unwrap();
+        std::fs::write(
+            tmp.path().join("a/blobs/sha256").join(hex),
+            vec![8u8; 2 << 20],
+        )
+        .unwrap();
+        let c = Target::open(
+            &format!("oci:{}/c:v1", tmp.path().display()),
+            &Options::default(),
+        )
+        .unwrap();
+        let err = copy(&a, &c).unwrap_err();
+        assert!(err.to_string().contains("tampered"), "{err}");
+    }
+}
