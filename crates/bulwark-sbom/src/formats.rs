@@ -146,6 +146,10 @@ pub fn cyclonedx(inv: &Inventory, info: &DocumentInfo) -> Value {
             props.push(json!({"name": "bulwark:package:source-version", "value": v}));
         }
         props.push(json!({"name": "bulwark:package:found-in", "value": p.found_in}));
+        if let Some(d) = &p.deb {
+            c["hashes"] = json!([{"alg": "SHA-256", "content": d.sha256}]);
+            props.push(json!({"name": "bulwark:package:filename", "value": d.filename}));
+        }
         c["properties"] = json!(props);
         refs.push(purl);
         components.push(c);
@@ -258,6 +262,10 @@ pub fn spdx(inv: &Inventory, info: &DocumentInfo) -> Value {
         });
         if let Some(h) = &p.homepage {
             pkg["homepage"] = json!(h);
+        }
+        if let Some(d) = &p.deb {
+            pkg["checksums"] = json!([{"algorithm": "SHA256", "checksumValue": d.sha256}]);
+            pkg["packageFileName"] = json!(d.filename.rsplit('/').next().unwrap_or(&d.filename));
         }
         if let Some(s) = &p.source {
             pkg["sourceInfo"] = json!(format!(

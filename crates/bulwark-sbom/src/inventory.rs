@@ -30,6 +30,19 @@ pub struct Package {
     pub copyright: Vec<String>,
     /// Where the record came from (`var/lib/dpkg/status` or a `status.d` file).
     pub found_in: String,
+    /// The .deb the package was installed from (pool path and sha256), when
+    /// known: builds know it from the lock, scans of foreign images do not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deb: Option<DebFile>,
+}
+
+/// A verified .deb file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DebFile {
+    /// Archive-relative path (`pool/main/…`).
+    pub filename: String,
+    /// Hex sha256 of the file, as verified against the signed index.
+    pub sha256: String,
 }
 
 /// What an image holds.
@@ -162,6 +175,7 @@ fn parse_status(text: &str, origin: &str, require_installed: bool) -> Vec<Packag
                 license: None,
                 copyright: vec![],
                 found_in: origin.to_owned(),
+                deb: None,
             })
         })
         .collect()

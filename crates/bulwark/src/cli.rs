@@ -9,13 +9,16 @@ Exit codes:
   0  success
   1  the command failed (the message says why and what to do)
   2  usage error (unknown flag, missing argument)
-  3  eval: a finding reached the --fail-on severity
+  3  eval: a finding reached the --fail-on severity or broke the policy;
+     verify: a signature or required attestation did not verify
 
 Environment:
   BULWARK_CACHE_DIR   download cache (default: $XDG_CACHE_HOME/bulwark)
   SOURCE_DATE_EPOCH   image timestamp (default: newest package file time)
   NO_COLOR            disable colour
-  BULWARK_LOG         log filter (e.g. debug)";
+  BULWARK_LOG         log filter (e.g. debug)
+  BULWARK_PASSWORD    password of cosign-format private keys (COSIGN_PASSWORD also read)
+  DOCKER_CONFIG, REGISTRY_AUTH_FILE   registry credentials (docker/podman login files)";
 
 /// Minimal, hardened, reproducible container images from verified Debian packages.
 #[derive(Debug, Parser)]
@@ -105,7 +108,7 @@ pub enum Command {
     },
     /// Build an image from a spec and its lock.
     #[command(
-        after_help = "Examples:\n  bulwark build examples/base.yaml --output oci:out/base:latest\n  bulwark build examples/static.yaml --output oci-archive:static.tar --frozen --format json\n  bulwark build examples/cc.yaml --output docker-archive:cc.tar:bulwark/cc:1\n\nDestinations: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME[:TAG]].\nThe Kubernetes securityContext is written to DEST-PATH.security-context.yaml."
+        after_help = "Examples:\n  bulwark build examples/base.yaml --output oci:out/base:latest\n  bulwark build examples/static.yaml --output oci-archive:static.tar --frozen --format json\n  bulwark build examples/cc.yaml --output docker-archive:cc.tar:bulwark/cc:1\n  bulwark build examples/base.yaml --output 127.0.0.1:5000/base:1 --insecure --sign-key bulwark.key --signature-format both\n\nDestinations: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME[:TAG]], HOST[:PORT]/REPO[:TAG].\nThe Kubernetes securityContext is written to DEST-PATH.security-context.yaml."
     )]
     Build {
         /// The image spec (YAML).
@@ -122,6 +125,18 @@ pub enum Command {
         /// Image timestamp (overrides SOURCE_DATE_EPOCH).
         #[arg(long, value_name = "SECONDS")]
         source_date_epoch: Option<u64>,
+        /// Sign the image and attach its SBOMs (SPDX, CycloneDX) and SLSA provenance as signed attestations.
+        #[arg(long, value_name = "KEY")]
+        sign_key: Option<PathBuf>,
+        /// bundle (cosign 3 default), legacy (.sig/.att tags) or both.
+        #[arg(long, default_value = "bundle", value_parser = ["bundle", "legacy", "both"])]
+        signature_format: String,
+        /// Also write the SBOMs and the provenance as files into DIR.
+        #[arg(long, value_name = "DIR")]
+        sbom_dir: Option<PathBuf>,
+        /// Plain-HTTP registry for a registry --output.
+        #[arg(long)]
+        insecure: bool,
         /// Output format (json: the stable report documented in docs/cli.md).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -163,4 +178,105 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         policy: Option<std::path::PathBuf>,
     },
+    /// Manage signing keys (cosign's formats).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign an image (cosign-compatible; bundle referrer and/or legacy .sig tag).
+    #[command(
+        after_help = "Examples:\n  BULWARK_PASSWORD=... bulwark sign oci:out/base:latest --key bulwark.key\n  bulwark sign 127.0.0.1:5000/app:1 --key cosign.key --signature-format both --insecure\n\nThe signature is stored with the image: as an OCI 1.1 referrer (bundle) and/or\nat tag sha256-<hex>.sig (legacy). `cosign verify --key` accepts both."
+    )]
+    Sign {
+        /// The image (oci:DIR[:TAG], oci-archive:FILE[:TAG] or REGISTRY/REPO[:TAG]).
+        image: String,
+        /// Private key (cosign format).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        #[command(flatten)]
+        common: SignCommon,
+    },
+    /// Attach a signed attestation (in-toto statement) to an image.
+    #[command(
+        after_help = "Examples:\n  bulwark attest oci:out/base:latest --key bulwark.key --type spdx --predicate base.spdx.json\n  bulwark attest 127.0.0.1:5000/app:1 --key bulwark.key --type slsa-provenance --predicate prov.json --insecure\n\nTypes: spdx, cyclonedx, slsa-provenance, vuln, openvex, custom, or a predicate type URI."
+    )]
+    Attest {
+        /// The image.
+        image: String,
+        /// Private key (cosign format).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Predicate type.
+        #[arg(long = "type", value_name = "TYPE")]
+        type_: String,
+        /// The predicate (JSON file).
+        #[arg(long, value_name = "FILE")]
+        predicate: PathBuf,
+        #[command(flatten)]
+        common: SignCommon,
+    },
+    /// Verify an image's signatures and attestations (both cosign formats).
+    #[command(
+        after_help = "Examples:\n  bulwark verify oci:out/base:latest --key bulwark.pub\n  bulwark verify 127.0.0.1:5000/app:1 --key a.pub --key b.pub --attestation spdx --attestation slsa-provenance --insecure --format json\n\nExit 0 when a signature and every --attestation verify under one of the keys\nfor exactly this image digest; exit 3 otherwise (the report says what failed)."
+    )]
+    Verify {
+        /// The image.
+        image: String,
+        /// Public key(s) (PEM); any one of them may have signed.
+        #[arg(long, value_name = "PUB", required = true)]
+        key: Vec<PathBuf>,
+        /// Required attestation type(s) (same names as `attest --type`).
+        #[arg(long, value_name = "TYPE")]
+        attestation: Vec<String>,
+        /// Plain-HTTP registry (loopback labs and tests).
+        #[arg(long)]
+        insecure: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Copy an image with its signatures, attestations and referrers between transports.
+    #[command(
+        after_help = "Examples:\n  bulwark copy oci:out/base:latest 127.0.0.1:5000/base:1 --insecure\n  bulwark copy 127.0.0.1:5000/base:1 oci-archive:base.tar:1 --insecure\n\nMulti-arch indexes are copied whole; blobs the destination has are skipped;\nevery blob is verified against its digest on the way."
+    )]
+    Copy {
+        /// Source image.
+        src: String,
+        /// Destination.
+        dst: String,
+        /// Plain-HTTP registries.
+        #[arg(long)]
+        insecure: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// `bulwark key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write PREFIX.key (encrypted, cosign format) and PREFIX.pub (PEM).
+    #[command(
+        after_help = "Examples:\n  BULWARK_PASSWORD=s3cret bulwark key generate release\n\nThe password comes from BULWARK_PASSWORD (or COSIGN_PASSWORD); an empty value means no password.\nKeys from `cosign generate-key-pair` work everywhere bulwark takes a key."
+    )]
+    Generate {
+        /// Path prefix of the two files.
+        prefix: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Options shared by `sign` and `attest`.
+#[derive(Debug, clap::Args)]
+pub struct SignCommon {
+    /// bundle (cosign 3 default), legacy (.sig/.att tags, for policy-controller) or both.
+    #[arg(long, default_value = "bundle", value_parser = ["bundle", "legacy", "both"])]
+    pub signature_format: String,
+    /// Plain-HTTP registry (loopback labs and tests).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

@@ -6,12 +6,13 @@ use std::sync::OnceLock;
 
 use bulwark_apt::{Cache, Fetcher, default_cache_dir};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, KeyCommand};
 
 mod build;
 mod eval;
 mod lock;
 mod sbom;
+pub mod trust;
 
 /// `--cache-dir`, when given.
 pub static CACHE_DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -34,15 +35,25 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             frozen,
             compression,
             source_date_epoch,
+            sign_key,
+            signature_format,
+            sbom_dir,
+            insecure,
             format,
         } => build::run(
             spec,
             output,
-            *frozen,
-            *compression,
-            *source_date_epoch,
-            *format,
-            cli.quiet,
+            &build::Options {
+                frozen: *frozen,
+                compression: *compression,
+                source_date_epoch: *source_date_epoch,
+                sign_key: sign_key.as_deref(),
+                signature_format,
+                sbom_dir: sbom_dir.as_deref(),
+                insecure: *insecure,
+                format: *format,
+                quiet: cli.quiet,
+            },
         ),
         Command::Eval {
             image,
@@ -63,5 +74,27 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             platform,
             cyclonedx_version,
         } => sbom::run(image, *format, platform.as_deref(), cyclonedx_version),
+        Command::Key(KeyCommand::Generate { prefix, force }) => trust::key_generate(prefix, *force),
+        Command::Sign { image, key, common } => trust::sign(image, key, common),
+        Command::Attest {
+            image,
+            key,
+            type_,
+            predicate,
+            common,
+        } => trust::attest(image, key, type_, predicate, common),
+        Command::Verify {
+            image,
+            key,
+            attestation,
+            insecure,
+            format,
+        } => trust::verify(image, key, attestation, *insecure, *format),
+        Command::Copy {
+            src,
+            dst,
+            insecure,
+            format,
+        } => trust::copy(src, dst, *insecure, *format),
     }
 }
