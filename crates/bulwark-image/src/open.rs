@@ -390,6 +390,16 @@ fn open_layout(
     } else {
         tags.join(", ")
     };
+    // Signature and referrer-index tags (`sha256-<hex>…`) are not images.
+    let images: Vec<&Descriptor> = index
+        .manifests
+        .iter()
+        .filter(|m| {
+            !m.annotations
+                .get(bulwark_oci::ANNOTATION_REF_NAME)
+                .is_some_and(|t| t.starts_with("sha256-") && t.len() >= 71)
+        })
+        .collect();
     let top = match tag {
         Some(t) => index
             .manifests
@@ -405,11 +415,11 @@ fn open_layout(
                 tag: t.to_owned(),
                 available: available.clone(),
             })?,
-        None if index.manifests.len() == 1 => &index.manifests[0],
+        None if images.len() == 1 => images[0],
         None => {
             return Err(ImageError::Ambiguous {
                 origin: origin.clone(),
-                count: index.manifests.len(),
+                count: images.len(),
                 available,
             });
         }

@@ -242,6 +242,7 @@ mod tests {
             license: None,
             copyright: vec![],
             found_in: String::new(),
+            deb: None,
         };
         let os = Os {
             id: "debian".into(),

@@ -353,19 +353,29 @@ impl Store {
                             size,
                         })
                     }
-                    Some(t) => index
-                        .manifests
-                        .iter()
-                        .find(|m| {
-                            m.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(t)
-                        })
-                        .map(Object::from)
-                        .ok_or_else(|| Error::NotFound {
-                            origin: origin.clone(),
-                            what: format!("tag {t:?}"),
-                            hint,
-                        }),
-                    None if images.len() == 1 => Ok(Object::from(images[0])),
+                    Some(t) => {
+                        let o = index
+                            .manifests
+                            .iter()
+                            .find(|m| {
+                                m.annotations.get(ANNOTATION_REF_NAME).map(String::as_str)
+                                    == Some(t)
+                            })
+                            .map(Object::from)
+                            .ok_or_else(|| Error::NotFound {
+                                origin: origin.clone(),
+                                what: format!("tag {t:?}"),
+                                hint,
+                            })?;
+                        // The manifest must be what index.json says it is.
+                        self.read_small(&o)?;
+                        Ok(o)
+                    }
+                    None if images.len() == 1 => {
+                        let o = Object::from(images[0]);
+                        self.read_small(&o)?;
+                        Ok(o)
+                    }
                     None => Err(Error::NotFound {
                         origin: origin.clone(),
                         what: if images.is_empty() {

@@ -58,11 +58,20 @@ pub fn created() -> String {
     bulwark_debian::time::format_rfc3339(secs)
 }
 
+/// Registry client settings; `BULWARK_REGISTRY_TIMEOUT` (seconds) shortens
+/// the per-request timeout (labs, tests).
 pub fn store_options(insecure: bool) -> Options {
-    Options {
+    let mut o = Options {
         insecure,
         ..Options::default()
+    };
+    if let Some(t) = std::env::var("BULWARK_REGISTRY_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        o.timeout = std::time::Duration::from_secs(t.max(1));
     }
+    o
 }
 
 pub fn key_generate(prefix: &Path, force: bool) -> anyhow::Result<ExitCode> {

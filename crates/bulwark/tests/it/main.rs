@@ -17,3 +17,4 @@ mod interop;
 mod report;
 mod sbom;
 mod snapshots;
+mod trust;

@@ -1,0 +1,658 @@
+//! Keys, signatures, attestations, registries: bulwark against itself and
+//! against cosign 3.1, crane, oras and skopeo on a loopback docker-registry.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output};
+
+use bulwark_test_support::{Fault, HttpServer};
+
+use crate::common::*;
+
+const PW: &str = "correct horse";
+
+fn image_spec(ctx: &Ctx) {
+    ctx.spec(
+        "i",
+        "archs: [amd64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\nconfig: {entrypoint: [/usr/bin/hello]}\n",
+    );
+}
+
+fn run_pw(ctx: &Ctx, args: &[&str]) -> Output {
+    ctx.cmd()
+        .env("BULWARK_PASSWORD", PW)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A docker-registry 2.8 on a free loopback port, stopped on drop.
+struct Registry {
+    child: Child,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .args(["serve", cfg.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let host = format!("127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&host).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Registry {
+            child,
+            host,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cosign(dir: &Path, args: &[&str]) -> Output {
+    Command::new("cosign")
+        .current_dir(dir)
+        .env("COSIGN_PASSWORD", PW)
+        .env("HOME", dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+const VERIFY_FLAGS: &[&str] = &["--insecure-ignore-tlog=true", "--allow-insecure-registry"];
+const SIGN_FLAGS: &[&str] = &[
+    "--use-signing-config=false",
+    "--tlog-upload=false",
+    "--allow-insecure-registry",
+    "-y",
+];
+
+#[test]
+fn sign_attest_verify_on_a_layout_and_fail_closed() {
+    let ctx = Ctx::new();
+    image_spec(&ctx);
+    ok(run_pw(&ctx, &["key", "generate", "k"]));
+    ok(run_pw(&ctx, &["key", "generate", "other"]));
+    let key = std::fs::read_to_string(ctx.path().join("k.key")).unwrap();
+    assert!(key.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+    // The private key is not readable by others.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(ctx.path().join("k.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "k.key mode {mode:o}");
+
+    // Unsigned image: verify fails with exit 3 and says why.
+    // (another timestamp, so another digest than the signed build below)
+    ok(ctx.run(&[
+        "build",
+        "i.yaml",
+        "--output",
+        "oci:plain:v1",
+        "--source-date-epoch",
+        "1",
+    ]));
+    let out = ctx.run(&["verify", "oci:plain:v1", "--key", "k.pub"]);
+    assert_eq!(code(&out), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("has no signature"), "{}", text(&out));
+
+    // Signed build with SBOMs and provenance in both formats.
+    let out = ok(run_pw(
+        &ctx,
+        &[
+            "build",
+            "i.yaml",
+            "--output",
+            "oci:signed:v1",
+            "--sign-key",
+            "k.key",
+            "--signature-format",
+            "both",
+            "--sbom-dir",
+            "sboms",
+        ],
+    ));
+    assert!(
+        out.contains("signed:v1") || out.contains("oci:signed"),
+        "{out}"
+    );
+    for f in ["i.provenance.json", "i-amd64.spdx.json", "i-amd64.cdx.json"] {
+        assert!(ctx.path().join("sboms").join(f).is_file(), "{f}");
+    }
+    let spdx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ctx.path().join("sboms/i-amd64.spdx.json")).unwrap())
+            .unwrap();
+    let hello = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "hello")
+        .unwrap();
+    assert_eq!(hello["checksums"][0]["algorithm"], "SHA256");
+    let prov: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ctx.path().join("sboms/i.provenance.json")).unwrap())
+            .unwrap();
+    let deps = prov["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap();
+    assert!(
+        deps.iter()
+            .any(|d| d["name"].as_str().is_some_and(|n| n.starts_with("hello_")))
+    );
+    assert!(
+        deps.iter()
+            .any(|d| d["uri"].as_str().is_some_and(|u| u.ends_with("/InRelease")))
+    );
+
+    let all = [
+        "--attestation",
+        "spdx",
+        "--attestation",
+        "cyclonedx",
+        "--attestation",
+        "slsa-provenance",
+    ];
+    let mut args = vec![
+        "verify",
+        "oci:signed:v1",
+        "--key",
+        "k.pub",
+        "--format",
+        "json",
+    ];
+    args.extend(all);
+    let v = report(&ok(ctx.run(&args)));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["found"].as_array().unwrap().len(), 8, "{v}");
+
+    // Several keys: one matching is enough.
+    ok(ctx.run(&[
+        "verify",
+        "oci:signed:v1",
+        "--key",
+        "other.pub",
+        "--key",
+        "k.pub",
+    ]));
+    // Wrong key.
+    let out = ctx.run(&["verify", "oci:signed:v1", "--key", "other.pub"]);
+    assert_eq!(code(&out), Some(3));
+    assert!(
+        text(&out).contains("no signature verifies"),
+        "{}",
+        text(&out)
+    );
+    // Missing required attestation.
+    let out = ctx.run(&[
+        "verify",
+        "oci:signed:v1",
+        "--key",
+        "k.pub",
+        "--attestation",
+        "vuln",
+    ]);
+    assert_eq!(code(&out), Some(3));
+    assert!(
+        text(&out).contains("missing attestation https://cosign.sigstore.dev/attestation/vuln/v1"),
+        "{}",
+        text(&out)
+    );
+    // Wrong password and corrupt key files.
+    let out = ctx
+        .cmd()
+        .env("BULWARK_PASSWORD", "nope")
+        .args(["sign", "oci:plain:v1", "--key", "k.key"])
+        .output()
+        .unwrap();
+    assert!(fails(out).contains("k.key: wrong password"));
+    std::fs::write(
+        ctx.path().join("bad.key"),
+        "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nAAAA\n",
+    )
+    .unwrap();
+    let err = fails(run_pw(&ctx, &["sign", "oci:plain:v1", "--key", "bad.key"]));
+    assert!(err.contains("bad.key") && err.contains("END"), "{err}");
+    std::fs::write(ctx.path().join("bad.pub"), "not a key").unwrap();
+    let err = fails(ctx.run(&["verify", "oci:signed:v1", "--key", "bad.pub"]));
+    assert!(err.contains("bad.pub: not a PEM file"), "{err}");
+
+    // Tampered signature payload, re-hashed so only the signature can catch it:
+    // a legacy-signed image whose simple-signing payload gains a field.
+    ok(run_pw(
+        &ctx,
+        &[
+            "sign",
+            "oci:plain:v1",
+            "--key",
+            "k.key",
+            "--signature-format",
+            "legacy",
+        ],
+    ));
+    ok(ctx.run(&["verify", "oci:plain:v1", "--key", "k.pub"]));
+    let plain = ctx.path().join("plain");
+    let mut idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plain.join("index.json")).unwrap()).unwrap();
+    let sig = idx["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .ends_with(".sig")
+        })
+        .unwrap();
+    let mhex = sig["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plain.join("blobs/sha256").join(&mhex)).unwrap())
+            .unwrap();
+    let lhex = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let payload = std::fs::read_to_string(plain.join("blobs/sha256").join(&lhex)).unwrap();
+    let evil = payload.replace("\"optional\":null", "\"optional\":{\"evil\":\"yes\"}");
+    assert_ne!(payload, evil);
+    let evil_digest = bulwark_oci::sha256_digest(evil.as_bytes());
+    std::fs::write(
+        plain
+            .join("blobs/sha256")
+            .join(evil_digest.trim_start_matches("sha256:")),
+        &evil,
+    )
+    .unwrap();
+    manifest["layers"][0]["digest"] = evil_digest.into();
+    manifest["layers"][0]["size"] = evil.len().into();
+    let mbytes = serde_json::to_vec(&manifest).unwrap();
+    let md = bulwark_oci::sha256_digest(&mbytes);
+    std::fs::write(
+        plain
+            .join("blobs/sha256")
+            .join(md.trim_start_matches("sha256:")),
+        &mbytes,
+    )
+    .unwrap();
+    sig["digest"] = md.into();
+    sig["size"] = mbytes.len().into();
+    std::fs::write(plain.join("index.json"), serde_json::to_vec(&idx).unwrap()).unwrap();
+    let out = ctx.run(&["verify", "oci:plain:v1", "--key", "k.pub"]);
+    assert_eq!(code(&out), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("signature does not verify"),
+        "{}",
+        text(&out)
+    );
+
+    // Tampered image: the manifest no longer matches the digest index.json names.
+    let timg = ctx.path().join("timg");
+    copy_dir(&ctx.path().join("signed"), &timg);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(timg.join("index.json")).unwrap()).unwrap();
+    let top = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "v1")
+        .unwrap();
+    let hex = top["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let mpath = timg.join("blobs/sha256").join(hex);
+    let m = std::fs::read_to_string(&mpath).unwrap().replacen(
+        "\"schemaVersion\":2",
+        "\"schemaVersion\": 2",
+        1,
+    );
+    std::fs::write(&mpath, m).unwrap();
+    let err = fails(ctx.run(&["verify", "oci:timg:v1", "--key", "k.pub"]));
+    assert!(err.contains("tampered"), "{err}");
+
+    // A signature moved onto another image does not verify it.
+    let signed = ctx.path().join("signed");
+    let plain_index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ctx.path().join("plain/index.json")).unwrap())
+            .unwrap();
+    let plain_digest = plain_index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plain_size = plain_index["manifests"][0]["size"].as_u64().unwrap();
+    let hex = plain_digest.trim_start_matches("sha256:");
+    std::fs::copy(
+        ctx.path().join("plain/blobs/sha256").join(hex),
+        signed.join("blobs/sha256").join(hex),
+    )
+    .unwrap();
+    let mut idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(signed.join("index.json")).unwrap()).unwrap();
+    let sig_tags: Vec<serde_json::Value> = idx["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256-")
+        })
+        .cloned()
+        .collect();
+    let signed_hex = top["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let list = idx["manifests"].as_array_mut().unwrap();
+    for mut t in sig_tags {
+        let name = t["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap()
+            .replace(&signed_hex, hex);
+        t["annotations"]["org.opencontainers.image.ref.name"] = name.into();
+        list.push(t);
+    }
+    list.push(serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": plain_digest, "size": plain_size, "annotations": {"org.opencontainers.image.ref.name": "moved"}}));
+    std::fs::write(signed.join("index.json"), serde_json::to_vec(&idx).unwrap()).unwrap();
+    let out = ctx.run(&["verify", "oci:signed:moved", "--key", "k.pub"]);
+    assert_eq!(code(&out), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("signed for another image"),
+        "{}",
+        text(&out)
+    );
+
+    // Copy to an archive carries everything; verification still passes there.
+    ok(ctx.run(&["copy", "oci:signed:v1", "oci-archive:signed.tar:v1"]));
+    let mut args = vec!["verify", "oci-archive:signed.tar:v1", "--key", "k.pub"];
+    args.extend(all);
+    ok(ctx.run(&args));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn cosign_crane_oras_skopeo_interoperate_on_a_registry() {
+    if !["docker-registry", "cosign", "crane", "oras", "skopeo"]
+        .iter()
+        .all(|t| tool(t))
+    {
+        return;
+    }
+    let ctx = Ctx::new();
+    image_spec(&ctx);
+    let reg = Registry::start();
+    let h = &reg.host;
+    ok(run_pw(&ctx, &["key", "generate", "bulwark"]));
+
+    // bulwark pushes signed images in each format; cosign verifies them.
+    for fmt in ["bundle", "legacy"] {
+        let r = format!("{h}/test/{fmt}:1");
+        ok(run_pw(
+            &ctx,
+            &[
+                "build",
+                "i.yaml",
+                "--output",
+                &r,
+                "--insecure",
+                "--sign-key",
+                "bulwark.key",
+                "--signature-format",
+                fmt,
+            ],
+        ));
+        let legacy: &[&str] = if fmt == "legacy" {
+            &["--new-bundle-format=false"]
+        } else {
+            &[]
+        };
+        let mut args = vec!["verify", "--key", "bulwark.pub"];
+        args.extend(VERIFY_FLAGS);
+        args.extend(legacy);
+        args.push(&r);
+        ok(cosign(ctx.path(), &args));
+        for t in ["spdxjson", "cyclonedx", "slsaprovenance1"] {
+            let mut args = vec!["verify-attestation", "--key", "bulwark.pub", "--type", t];
+            args.extend(VERIFY_FLAGS);
+            args.extend(legacy);
+            args.push(&r);
+            ok(cosign(ctx.path(), &args));
+        }
+        // A wrong key fails in cosign too.
+        ok(cosign(
+            ctx.path(),
+            &["generate-key-pair", "--output-key-prefix", "stranger"],
+        ));
+        let mut args = vec!["verify", "--key", "stranger.pub"];
+        args.extend(VERIFY_FLAGS);
+        args.extend(legacy);
+        args.push(&r);
+        assert!(!cosign(ctx.path(), &args).status.success());
+        std::fs::remove_file(ctx.path().join("stranger.key")).unwrap();
+        std::fs::remove_file(ctx.path().join("stranger.pub")).unwrap();
+    }
+
+    // cosign signs and attests (cosign key pair) in both formats; bulwark verifies.
+    let r = format!("{h}/test/cosigned:1");
+    ok(ctx.run(&["build", "i.yaml", "--output", &r, "--insecure"]));
+    ok(cosign(ctx.path(), &["generate-key-pair"]));
+    std::fs::write(
+        ctx.path().join("pred.json"),
+        r#"{"spdxVersion":"SPDX-2.3"}"#,
+    )
+    .unwrap();
+    for legacy in [false, true] {
+        let extra: &[&str] = if legacy {
+            &["--new-bundle-format=false"]
+        } else {
+            &[]
+        };
+        let mut args = vec!["sign", "--key", "cosign.key"];
+        args.extend(SIGN_FLAGS);
+        args.extend(extra);
+        args.push(&r);
+        ok(cosign(ctx.path(), &args));
+        let t = if legacy { "cyclonedx" } else { "spdxjson" };
+        let mut args = vec![
+            "attest",
+            "--key",
+            "cosign.key",
+            "--type",
+            t,
+            "--predicate",
+            "pred.json",
+        ];
+        args.extend(SIGN_FLAGS);
+        args.extend(extra);
+        args.push(&r);
+        ok(cosign(ctx.path(), &args));
+    }
+    let v = report(&ok(ctx.run(&[
+        "verify",
+        &r,
+        "--key",
+        "cosign.pub",
+        "--attestation",
+        "spdx",
+        "--attestation",
+        "cyclonedx",
+        "--insecure",
+        "--format",
+        "json",
+    ])));
+    let formats: Vec<&str> = v["found"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verified"] == true)
+        .map(|f| f["format"].as_str().unwrap())
+        .collect();
+    assert!(
+        formats.contains(&"bundle") && formats.contains(&"legacy"),
+        "{v}"
+    );
+    let out = ctx.run(&["verify", &r, "--key", "bulwark.pub", "--insecure"]);
+    assert_eq!(code(&out), Some(3));
+
+    // bulwark signs with the cosign-made key; cosign verifies.
+    let r2 = format!("{h}/test/cosignkey:1");
+    ok(ctx.run(&["copy", &format!("{h}/test/cosigned:1"), &r2, "--insecure"]));
+    ok(ctx
+        .cmd()
+        .env("COSIGN_PASSWORD", PW)
+        .args(["sign", &r2, "--key", "cosign.key", "--insecure"])
+        .output()
+        .unwrap());
+    let mut args = vec!["verify", "--key", "cosign.pub"];
+    args.extend(VERIFY_FLAGS);
+    args.push(&r2);
+    ok(cosign(ctx.path(), &args));
+
+    // oras and crane see the referrers; skopeo copies the image.
+    let out = ok(Command::new("oras")
+        .args([
+            "discover",
+            "--plain-http",
+            "--format",
+            "json",
+            &format!("{h}/test/bundle:1"),
+        ])
+        .output()
+        .unwrap());
+    assert!(out.matches("sha256:").count() >= 4, "{out}");
+    let tags = ok(Command::new("crane")
+        .args(["ls", "--insecure", &format!("{h}/test/legacy")])
+        .output()
+        .unwrap());
+    assert!(
+        tags.lines().any(|t| t.ends_with(".sig")) && tags.lines().any(|t| t.ends_with(".att")),
+        "{tags}"
+    );
+    ok(Command::new("skopeo")
+        .current_dir(ctx.path())
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{h}/test/bundle:1"),
+            "oci:skopeo:1",
+        ])
+        .output()
+        .unwrap());
+
+    // bulwark copy registry → layout keeps signatures verifiable offline.
+    ok(ctx.run(&[
+        "copy",
+        &format!("{h}/test/bundle:1"),
+        "oci:pulled:1",
+        "--insecure",
+    ]));
+    ok(ctx.run(&[
+        "verify",
+        "oci:pulled:1",
+        "--key",
+        "bulwark.pub",
+        "--attestation",
+        "spdx",
+    ]));
+}
+
+#[test]
+fn registry_failures_are_clear_errors() {
+    let ctx = Ctx::new();
+    image_spec(&ctx);
+    ok(ctx.run(&["build", "i.yaml", "--output", "oci:img:v1"]));
+    let empty = tempfile::tempdir().unwrap();
+    for (status, expect) in [
+        (401, "access denied"),
+        (404, "not found"),
+        (500, "after 4 attempt(s)"),
+    ] {
+        let server = HttpServer::serve(empty.path());
+        server.fault("", Fault::Status(status));
+        let host = server.url.trim_start_matches("http://").to_string();
+        let err = fails(
+            ctx.cmd()
+                .env("BULWARK_REGISTRY_TIMEOUT", "2")
+                .args(["copy", "oci:img:v1", &format!("{host}/x/y:1"), "--insecure"])
+                .output()
+                .unwrap(),
+        );
+        assert!(err.contains(expect), "{status}: {err}");
+        assert!(err.contains(&host), "{status}: {err}");
+    }
+    // A registry that accepts connections and never answers times out.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = silent.local_addr().unwrap().to_string();
+    let t = std::time::Instant::now();
+    let err = fails(
+        ctx.cmd()
+            .env("BULWARK_REGISTRY_TIMEOUT", "1")
+            .args(["copy", "oci:img:v1", &format!("{host}/x/y:1"), "--insecure"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains(&host) && err.contains("attempt"), "{err}");
+    assert!(t.elapsed().as_secs() < 60);
+    drop(silent);
+}
