@@ -543,13 +543,16 @@ mod tests {
             "2026-01-01T00:00:00Z",
         )
         .unwrap();
-        let r = verify(
-            &t.store,
-            &subject,
-            &[key.public_key()],
-            std::slice::from_ref(&spdx),
-        )
-        .unwrap();
+        let with_spdx = || {
+            verify(
+                &t.store,
+                &subject,
+                &[key.public_key()],
+                std::slice::from_ref(&spdx),
+            )
+            .unwrap()
+        };
+        let r = with_spdx();
         assert!(!r.ok);
         assert_eq!(r.missing, vec![spdx.clone()]);
         assert_eq!(r.found.iter().filter(|f| f.verified).count(), 2);
@@ -564,13 +567,7 @@ mod tests {
             "2026-01-01T00:00:00Z",
         )
         .unwrap();
-        let r = verify(
-            &t.store,
-            &subject,
-            &[key.public_key()],
-            std::slice::from_ref(&spdx),
-        )
-        .unwrap();
+        let r = with_spdx();
         assert!(r.ok, "{r:?}");
         assert_eq!(r.found.len(), 4);
 
