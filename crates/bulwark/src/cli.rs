@@ -186,7 +186,7 @@ pub enum Command {
         after_help = "Examples:\n  BULWARK_PASSWORD=... bulwark sign oci:out/base:latest --key bulwark.key\n  bulwark sign 127.0.0.1:5000/app:1 --key cosign.key --signature-format both --insecure\n\nThe signature is stored with the image: as an OCI 1.1 referrer (bundle) and/or\nat tag sha256-<hex>.sig (legacy). `cosign verify --key` accepts both."
     )]
     Sign {
-        /// The image (oci:DIR[:TAG], oci-archive:FILE[:TAG] or REGISTRY/REPO[:TAG]).
+        /// The image: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]` or `REGISTRY/REPO[:TAG]`.
         image: String,
         /// Private key (cosign format).
         #[arg(long, value_name = "KEY")]
