@@ -74,10 +74,17 @@ pub fn looks_like_registry(s: &str) -> bool {
     let s = s.strip_prefix("docker://").unwrap_or(s);
     match s.split_once('/') {
         Some((host, rest)) => {
+            // `name:port` needs a numeric port: `oci:dir/x` or
+            // `docker-archive:f.tar:a/b` are transports, not hosts.
+            let (name, port_ok) = match host.split_once(':') {
+                Some((n, p)) => (n, !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+                None => (host, true),
+            };
             !rest.is_empty()
-                && (host == "localhost" || host.contains('.') || host.contains(':'))
+                && port_ok
+                && !name.is_empty()
+                && (name == "localhost" || name.contains('.') || host.contains(':'))
                 && !host.starts_with('.')
-                && !s.starts_with('/')
         }
         None => false,
     }
@@ -715,7 +722,17 @@ mod tests {
             .unwrap();
         assert_eq!(r.registry(), "localhost");
         assert!(r.digest().is_some());
-        for not in ["app", "app:1", "./dir", "/abs/path", "oci:dir", "dir/sub"] {
+        for not in [
+            "app",
+            "app:1",
+            "./dir",
+            "/abs/path",
+            "oci:dir",
+            "dir/sub",
+            "oci:small/image",
+            "docker-archive:h.docker.tar:bulwark/hello:1",
+            "oci-archive:out/x.tar:1",
+        ] {
             assert!(!looks_like_registry(not), "{not}");
             assert!(not.parse::<RegistryRef>().is_err(), "{not}");
         }
