@@ -36,7 +36,7 @@ for p in "${SID_PKGS[@]}"; do
   command -v "$p" >/dev/null 2>&1 || sid_missing+=("$p")
 done
 if [ ${#sid_missing[@]} -gt 0 ]; then
-  if [ ! -f /etc/apt/sources.list.d/bulwark-sid.sources ]; then
+  if [ ! -f /etc/apt/sources.list.d/zz-bulwark-sid.sources ]; then
     src=$(python3 - <<'PY'
 import glob, re, sys
 files = sorted(glob.glob('/etc/apt/sources.list.d/*.sources'))
@@ -77,9 +77,9 @@ for f in ['/etc/apt/sources.list'] + sorted(glob.glob('/etc/apt/sources.list.d/*
 sys.exit('no Debian source entry found in the host apt configuration')
 PY
 )
-    echo "$src" | $SUDO tee /etc/apt/sources.list.d/bulwark-sid.sources >/dev/null
+    echo "$src" | $SUDO tee /etc/apt/sources.list.d/zz-bulwark-sid.sources >/dev/null
     printf 'Package: *\nPin: release n=sid\nPin-Priority: 100\n' \
-      | $SUDO tee /etc/apt/preferences.d/bulwark-sid >/dev/null
+      | $SUDO tee /etc/apt/preferences.d/zz-bulwark-sid >/dev/null
   fi
   echo "install-test-deps: installing ${sid_missing[*]} from sid" >&2
   $SUDO apt-get update -qq

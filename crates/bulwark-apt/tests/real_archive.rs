@@ -7,9 +7,23 @@ use bulwark_debian::sources::read_host_sources;
 #[test]
 fn host_archive_verifies_with_host_keyring() {
     let sources = read_host_sources(std::path::Path::new("/")).unwrap();
+    // The host's own release (test machines may also carry a pinned-low sid entry).
+    let codename = std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VERSION_CODENAME=")
+                .map(|v| v.trim_matches('"').to_owned())
+        })
+        .unwrap_or_default();
+    let usable = |s: &&bulwark_debian::sources::SourceEntry| {
+        s.components.iter().any(|c| c == "main") && s.signed_by.is_some()
+    };
     let Some(entry) = sources
         .iter()
-        .find(|s| s.components.iter().any(|c| c == "main") && s.signed_by.is_some())
+        .filter(usable)
+        .find(|s| s.suites.iter().any(|x| *x == codename))
+        .or_else(|| sources.iter().find(usable))
     else {
         panic!("no Debian 'main' source with Signed-By in the host's apt configuration");
     };
@@ -17,7 +31,12 @@ fn host_archive_verifies_with_host_keyring() {
     let fetcher = Fetcher::new(None).unwrap();
     let spec = SuiteSpec {
         uri: entry.uri.clone(),
-        suite: entry.suites[0].clone(),
+        suite: entry
+            .suites
+            .iter()
+            .find(|x| **x == codename)
+            .unwrap_or(&entry.suites[0])
+            .clone(),
         components: vec!["main".into()],
     };
     let idx = load_suite(
