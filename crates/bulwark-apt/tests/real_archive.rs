@@ -22,7 +22,7 @@ fn host_archive_verifies_with_host_keyring() {
     let Some(entry) = sources
         .iter()
         .filter(usable)
-        .find(|s| s.suites.iter().any(|x| *x == codename))
+        .find(|s| s.suites.contains(&codename))
         .or_else(|| sources.iter().find(usable))
     else {
         panic!("no Debian 'main' source with Signed-By in the host's apt configuration");
