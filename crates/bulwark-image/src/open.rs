@@ -181,9 +181,7 @@ impl Store {
             origin: origin.to_owned(),
             digest: digest.to_owned(),
         };
-        let hex = digest
-            .strip_prefix("sha256:")
-            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let hex = bulwark_oci::sha256_hex(digest);
         match self {
             Store::Dir(d) => {
                 let hex = hex.ok_or_else(missing)?;
@@ -397,7 +395,7 @@ fn open_layout(
         .filter(|m| {
             !m.annotations
                 .get(bulwark_oci::ANNOTATION_REF_NAME)
-                .is_some_and(|t| t.starts_with("sha256-") && t.len() >= 71)
+                .is_some_and(|t| bulwark_oci::is_signature_tag(t))
         })
         .collect();
     let top = match tag {

@@ -23,3 +23,48 @@ use sha2::{Digest, Sha256};
 pub fn sha256_digest(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
+
+/// The hex part of a well-formed `sha256:<64 lowercase hex>` digest, else `None`.
+/// Everything that turns a digest into a file name goes through this.
+#[must_use]
+pub fn sha256_hex(digest: &str) -> Option<&str> {
+    digest.strip_prefix("sha256:").filter(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The tag cosign and the OCI referrers tag schema use for `digest`, plus
+/// `suffix` (`""` for the referrers index, `".sig"`, `".att"`, `".sbom"`).
+#[must_use]
+pub fn digest_tag(digest: &str, suffix: &str) -> String {
+    format!("{}{suffix}", digest.replace(':', "-"))
+}
+
+/// True for tags that hold signatures or referrer indexes rather than
+/// images (`sha256-<hex>`, optionally with a `.sig`/`.att`/`.sbom` suffix).
+#[must_use]
+pub fn is_signature_tag(tag: &str) -> bool {
+    tag.strip_prefix("sha256-").is_some_and(|rest| {
+        let hex = rest.split('.').next().unwrap_or_default();
+        sha256_hex(&format!("sha256:{hex}")).is_some()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_and_signature_tags() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(sha256_hex(&d), Some("a".repeat(64).as_str()));
+        assert_eq!(sha256_hex(&d.to_uppercase()), None);
+        assert_eq!(sha256_hex("sha256:../../etc"), None);
+        assert!(is_signature_tag(&digest_tag(&d, "")));
+        assert!(is_signature_tag(&digest_tag(&d, ".sig")));
+        assert!(!is_signature_tag("latest"));
+        assert!(!is_signature_tag("sha256-abc"));
+    }
+}

@@ -25,7 +25,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use bulwark_oci::{ANNOTATION_REF_NAME, Descriptor, Index, MEDIA_TYPE_INDEX, sha256_digest};
+use bulwark_oci::{
+    ANNOTATION_REF_NAME, Descriptor, Index, MEDIA_TYPE_INDEX, sha256_digest, sha256_hex,
+};
+pub use bulwark_oci::{digest_tag, is_signature_tag};
 use bulwark_registry::{Registry, RegistryRef};
 
 pub use bulwark_registry::Options;
@@ -112,14 +115,6 @@ impl From<&Descriptor> for Object {
             size: d.size,
         }
     }
-}
-
-fn valid_digest(d: &str) -> Option<&str> {
-    d.strip_prefix("sha256:").filter(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    })
 }
 
 /// Where blobs and manifests live.
@@ -242,7 +237,7 @@ fn unpack_layout_archive(file: &Path, dir: &Path) -> Result<(), Error> {
         let dest = if name == "oci-layout" || name == "index.json" {
             dir.join(&name)
         } else if let Some(hex) = name.strip_prefix("blobs/sha256/")
-            && valid_digest(&format!("sha256:{hex}")).is_some()
+            && sha256_hex(&format!("sha256:{hex}")).is_some()
         {
             blobs.join(hex)
         } else {
@@ -252,23 +247,6 @@ fn unpack_layout_archive(file: &Path, dir: &Path) -> Result<(), Error> {
         std::io::copy(&mut e, &mut out).map_err(io_err(&dest))?;
     }
     Ok(())
-}
-
-/// True for the tags signatures and referrer indexes live under
-/// (`sha256-<hex>`, `sha256-<hex>.sig`, `.att`, `.sbom`).
-#[must_use]
-pub fn is_signature_tag(tag: &str) -> bool {
-    let Some(rest) = tag.strip_prefix("sha256-") else {
-        return false;
-    };
-    let hex = rest.split('.').next().unwrap_or_default();
-    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The fallback tag for `digest` plus `suffix` (`""`, `".sig"`, `".att"`).
-#[must_use]
-pub fn digest_tag(digest: &str, suffix: &str) -> String {
-    format!("{}{suffix}", digest.replace(':', "-"))
 }
 
 impl Store {
@@ -334,7 +312,7 @@ impl Store {
                     format!(" (tags: {})", tags.join(", "))
                 };
                 match reference {
-                    Some(r) if valid_digest(r).is_some() => {
+                    Some(r) if sha256_hex(r).is_some() => {
                         let size = std::fs::metadata(self.blob_path(r)?)
                             .map_err(|_| Error::NotFound {
                                 origin: origin.clone(),
@@ -392,7 +370,7 @@ impl Store {
             }
             Self::Registry { client, repo } => {
                 let r = match reference {
-                    Some(d) if valid_digest(d).is_some() => repo.at_digest(d),
+                    Some(d) if sha256_hex(d).is_some() => repo.at_digest(d),
                     Some(t) => repo.at_tag(t),
                     None => repo.at_tag("latest"),
                 };
@@ -423,7 +401,7 @@ impl Store {
     fn blob_path(&self, digest: &str) -> Result<PathBuf, Error> {
         match self {
             Self::Layout { dir, origin, .. } => {
-                let hex = valid_digest(digest).ok_or_else(|| Error::Invalid {
+                let hex = sha256_hex(digest).ok_or_else(|| Error::Invalid {
                     origin: origin.clone(),
                     detail: format!("{digest:?} is not a sha256 digest"),
                 })?;
@@ -714,7 +692,7 @@ impl Store {
                 .map_err(io_err(dir))?
                 .filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|n| valid_digest(&format!("sha256:{n}")).is_some())
+                .filter(|n| sha256_hex(&format!("sha256:{n}")).is_some())
                 .collect();
             blobs.sort();
             names.extend(blobs.into_iter().map(|h| format!("blobs/sha256/{h}")));
@@ -837,8 +815,8 @@ pub fn copy(src: &Target, dst: &Target) -> Result<CopySummary, Error> {
     let tag = dst
         .reference
         .clone()
-        .filter(|r| valid_digest(r).is_none())
-        .or_else(|| src.reference.clone().filter(|r| valid_digest(r).is_none()))
+        .filter(|r| sha256_hex(r).is_none())
+        .or_else(|| src.reference.clone().filter(|r| sha256_hex(r).is_none()))
         .unwrap_or_else(|| "latest".to_string());
     let bytes = src.store.read_small(&root)?;
     dst.store
@@ -937,15 +915,6 @@ fn copy_blob(src: &Store, dst: &Store, b: &Object, summary: &mut CopySummary) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signature_tags() {
-        let d = format!("sha256:{}", "a".repeat(64));
-        assert!(is_signature_tag(&digest_tag(&d, "")));
-        assert!(is_signature_tag(&digest_tag(&d, ".sig")));
-        assert!(!is_signature_tag("latest"));
-        assert!(!is_signature_tag("sha256-abc"));
-    }
 
     #[test]
     fn layout_roundtrip_referrers_and_copy() {
