@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 STABLE_PKGS=(
   dpkg gpgv sqv
   skopeo umoci runc podman uidmap fuse-overlayfs slirp4netns
-  mmdebstrap hyperfine docker-registry
+  mmdebstrap hyperfine docker-registry apache2-utils
   chromium fonts-dejavu-core
   xz-utils zstd python3-venv
 )

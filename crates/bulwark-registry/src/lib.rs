@@ -9,7 +9,7 @@
 //! ```no_run
 //! use bulwark_registry::{Options, Registry, RegistryRef};
 //!
-//! let registry = Registry::new(Options { insecure: true, ..Options::default() });
+//! let registry = Registry::new(Options { insecure: true, ..Options::default() })?;
 //! let r: RegistryRef = "127.0.0.1:5000/app:1.0".parse()?;
 //! let m = registry.get_manifest(&r)?;
 //! println!("{} {}", m.digest, m.media_type);
@@ -250,7 +250,11 @@ pub struct RawManifest {
 pub struct Registry {
     rt: tokio::runtime::Runtime,
     client: Client,
+    /// Plain HTTP client for the endpoints oci-client does not cover (referrers).
+    http: reqwest::Client,
     opts: Options,
+    /// Credentials per registry host, looked up once.
+    creds: std::sync::Mutex<std::collections::BTreeMap<String, RegistryAuth>>,
     authed: std::sync::Mutex<std::collections::BTreeSet<(String, String, bool)>>,
 }
 
@@ -310,8 +314,10 @@ fn transient(e: &OciDistributionError) -> bool {
 
 impl Registry {
     /// A client with `opts`.
-    #[must_use]
-    pub fn new(opts: Options) -> Self {
+    ///
+    /// # Errors
+    /// The I/O runtime or the HTTP client cannot be created.
+    pub fn new(opts: Options) -> Result<Self, Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let config = ClientConfig {
             protocol: if opts.insecure {
@@ -326,16 +332,43 @@ impl Registry {
             user_agent: concat!("bulwark/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         };
+        let setup = |detail: String| Error::Transport {
+            what: "starting the registry client".into(),
+            detail,
+            attempts: 0,
+            hint: String::new(),
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap_or_else(|e| panic!("cannot start the I/O runtime: {e}"));
-        Self {
+            .map_err(|e| setup(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .build()
+            .map_err(|e| setup(e.to_string()))?;
+        Ok(Self {
             rt,
             client: Client::new(config),
+            http,
             opts,
+            creds: std::sync::Mutex::default(),
             authed: std::sync::Mutex::default(),
+        })
+    }
+
+    /// The credentials for `host`, from the docker/podman files (looked up once).
+    fn credentials(&self, host: &str) -> Result<RegistryAuth, Error> {
+        if let Some(a) = self.creds.lock().ok().and_then(|c| c.get(host).cloned()) {
+            return Ok(a);
         }
+        let auth = match auth::lookup(host).map_err(Error::Credentials)? {
+            Credentials::Anonymous => RegistryAuth::Anonymous,
+            Credentials::Basic { username, password } => RegistryAuth::Basic(username, password),
+        };
+        if let Ok(mut c) = self.creds.lock() {
+            c.insert(host.to_string(), auth.clone());
+        }
+        Ok(auth)
     }
 
     fn ensure_auth(&self, r: &RegistryRef, push: bool) -> Result<(), Error> {
@@ -343,11 +376,7 @@ impl Registry {
         if self.authed.lock().is_ok_and(|s| s.contains(&key)) {
             return Ok(());
         }
-        let creds = auth::lookup(r.registry()).map_err(Error::Credentials)?;
-        let auth = match creds {
-            Credentials::Anonymous => RegistryAuth::Anonymous,
-            Credentials::Basic { username, password } => RegistryAuth::Basic(username, password),
-        };
+        let auth = self.credentials(r.registry())?;
         let op = if push {
             RegistryOperation::Push
         } else {
@@ -426,9 +455,10 @@ impl Registry {
     pub fn get_manifest(&self, r: &RegistryRef) -> Result<RawManifest, Error> {
         self.ensure_auth(r, false)?;
         let what = format!("manifest {r}");
+        let auth = self.credentials(r.registry())?;
         let (bytes, _) = self.retry(&what, || {
             self.client
-                .pull_manifest_raw(&r.inner, &RegistryAuth::Anonymous, MANIFEST_MEDIA_TYPES)
+                .pull_manifest_raw(&r.inner, &auth, MANIFEST_MEDIA_TYPES)
         })?;
         if bytes.len() > MAX_MANIFEST {
             return Err(Error::Invalid {
@@ -557,14 +587,13 @@ impl Registry {
         self.retry(&what, || self.client.blob_exists(&r.inner, digest))
     }
 
-    /// Uploads `data` as blob `digest` unless the repository has it.
+    /// Uploads `data` as blob `digest` (callers check [`Registry::has_blob`] first
+    /// when the blob may already be there).
     ///
     /// # Errors
     /// Denied or transport.
     pub fn put_blob(&self, r: &RegistryRef, data: &[u8], digest: &str) -> Result<(), Error> {
-        if self.has_blob(r, digest)? {
-            return Ok(());
-        }
+        self.ensure_auth(r, true)?;
         let what = format!("upload blob {digest} to {}", r.repo_name());
         let data = bytes::Bytes::copy_from_slice(data);
         self.retry(&what, || {
@@ -573,31 +602,34 @@ impl Registry {
         Ok(())
     }
 
-    /// Uploads a file as blob `digest` unless the repository has it, mounting
-    /// it from `mount_from` (same registry) when that repository has it.
+    /// Asks the registry to mount blob `digest` from repository `src` into
+    /// `r` (cross-repository mount, same registry only). True when it did.
+    ///
+    /// # Errors
+    /// Denied or transport while checking the result.
+    pub fn mount_blob(
+        &self,
+        r: &RegistryRef,
+        src: &RegistryRef,
+        digest: &str,
+    ) -> Result<bool, Error> {
+        if src.registry() != r.registry() {
+            return Ok(false);
+        }
+        self.ensure_auth(r, true)?;
+        self.ensure_auth(src, false)?;
+        let mounted = self
+            .rt
+            .block_on(self.client.mount_blob(&r.inner, &src.inner, digest))
+            .is_ok();
+        Ok(mounted && self.has_blob(r, digest)?)
+    }
+
+    /// Uploads a file as blob `digest`.
     ///
     /// # Errors
     /// Local I/O, denied or transport.
-    pub fn put_blob_file(
-        &self,
-        r: &RegistryRef,
-        path: &Path,
-        digest: &str,
-        mount_from: Option<&RegistryRef>,
-    ) -> Result<(), Error> {
-        if self.has_blob(r, digest)? {
-            return Ok(());
-        }
-        if let Some(src) = mount_from.filter(|s| s.registry() == r.registry()) {
-            let _ = self.ensure_auth(src, false);
-            let ok = self
-                .rt
-                .block_on(self.client.mount_blob(&r.inner, &src.inner, digest))
-                .is_ok();
-            if ok && self.has_blob(r, digest)? {
-                return Ok(());
-            }
-        }
+    pub fn put_blob_file(&self, r: &RegistryRef, path: &Path, digest: &str) -> Result<(), Error> {
         let data = std::fs::read(path).map_err(|source| Error::Io {
             path: path.display().to_string(),
             source,
@@ -646,26 +678,23 @@ impl Registry {
             r.repository()
         );
         let what = format!("GET {url}");
-        let client = reqwest::Client::builder()
-            .timeout(self.opts.timeout)
-            .build()
-            .map_err(|e| Error::Transport {
-                what: what.clone(),
-                detail: e.to_string(),
-                attempts: 0,
-                hint: String::new(),
-            })?;
+        // The same credentials as every other request: a Bearer token when the
+        // registry hands one out, else Basic.
+        let creds = self.credentials(r.registry())?;
         let token = self.rt.block_on(async {
             self.client
-                .auth(&r.inner, &RegistryAuth::Anonymous, RegistryOperation::Pull)
+                .auth(&r.inner, &creds, RegistryOperation::Pull)
                 .await
         });
         let resp = self.rt.block_on(async {
-            let mut req = client
+            let mut req = self
+                .http
                 .get(&url)
                 .header("Accept", "application/vnd.oci.image.index.v1+json");
-            if let Ok(Some(t)) = &token {
-                req = req.bearer_auth(t);
+            match (&token, &creds) {
+                (Ok(Some(t)), _) => req = req.bearer_auth(t),
+                (_, RegistryAuth::Basic(u, p)) => req = req.basic_auth(u, Some(p)),
+                _ => {}
             }
             let resp = req.send().await?;
             let status = resp.status();

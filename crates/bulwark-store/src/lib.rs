@@ -200,7 +200,7 @@ impl Target {
                 .or_else(|| r.tag().map(str::to_string));
             return Ok(Self {
                 store: Store::Registry {
-                    client: Box::new(Registry::new(opts.clone())),
+                    client: Box::new(Registry::new(opts.clone())?),
                     repo: r,
                 },
                 reference,
@@ -511,34 +511,53 @@ impl Store {
     /// I/O or registry errors.
     pub fn put_blob(&self, data: &[u8]) -> Result<String, Error> {
         let digest = sha256_digest(data);
-        match self {
-            Self::Layout { dir, .. } => {
-                let p = self.blob_path(&digest)?;
-                if !p.is_file() {
-                    ensure_layout(dir)?;
-                    write_atomic(&p, data)?;
-                }
-            }
-            Self::Registry { client, repo } => client.put_blob(repo, data, &digest)?,
+        if !self.has_blob(&digest)? {
+            self.write_blob(data, &digest)?;
         }
         Ok(digest)
     }
 
-    /// Stores a blob from a local file whose digest is known.
-    fn put_blob_file(&self, path: &Path, digest: &str) -> Result<(), Error> {
+    /// Stores `data` as blob `digest` without asking whether it is there.
+    fn write_blob(&self, data: &[u8], digest: &str) -> Result<(), Error> {
+        match self {
+            Self::Layout { dir, .. } => {
+                ensure_layout(dir)?;
+                write_atomic(&self.blob_path(digest)?, data)
+            }
+            Self::Registry { client, repo } => Ok(client.put_blob(repo, data, digest)?),
+        }
+    }
+
+    /// Stores a blob from a local file whose digest is known (and checked by the caller).
+    fn write_blob_file(&self, path: &Path, digest: &str) -> Result<(), Error> {
         match self {
             Self::Layout { dir, .. } => {
                 let p = self.blob_path(digest)?;
-                if !p.is_file() {
-                    ensure_layout(dir)?;
-                    let parent = p.parent().unwrap_or(dir);
-                    let tmp = parent.join(format!(".bulwark-tmp-{}", std::process::id()));
-                    std::fs::copy(path, &tmp).map_err(io_err(&tmp))?;
-                    std::fs::rename(&tmp, &p).map_err(io_err(&p))?;
-                }
+                ensure_layout(dir)?;
+                let parent = p.parent().unwrap_or(dir);
+                let mut tmp = tempfile::Builder::new()
+                    .prefix(".bulwark-tmp-")
+                    .tempfile_in(parent)
+                    .map_err(io_err(parent))?;
+                let mut f = std::fs::File::open(path).map_err(io_err(path))?;
+                std::io::copy(&mut f, tmp.as_file_mut()).map_err(io_err(&p))?;
+                tmp.persist(&p).map_err(|e| Error::Io {
+                    path: p.display().to_string(),
+                    source: e.error,
+                })?;
                 Ok(())
             }
-            Self::Registry { client, repo } => Ok(client.put_blob_file(repo, path, digest, None)?),
+            Self::Registry { client, repo } => Ok(client.put_blob_file(repo, path, digest)?),
+        }
+    }
+
+    /// Mounts blob `digest` from `src` when both are repositories of one registry.
+    fn mount_blob_from(&self, src: &Store, digest: &str) -> Result<bool, Error> {
+        match (self, src) {
+            (Self::Registry { client, repo }, Self::Registry { repo: from, .. }) => {
+                Ok(client.mount_blob(repo, from, digest)?)
+            }
+            _ => Ok(false),
         }
     }
 
@@ -789,7 +808,7 @@ pub struct CopySummary {
     pub digest: String,
     /// Manifests and indexes written (image, platforms, referrers).
     pub manifests: usize,
-    /// Blobs transferred.
+    /// Blobs transferred (or mounted from another repository of the same registry).
     pub blobs_copied: usize,
     /// Blobs the destination already had.
     pub blobs_skipped: usize,
@@ -895,18 +914,20 @@ fn copy_blob(src: &Store, dst: &Store, b: &Object, summary: &mut CopySummary) ->
         summary.blobs_skipped += 1;
         return Ok(());
     }
-    if b.size <= 1 << 20 {
+    if dst.mount_blob_from(src, &b.digest)? {
+        // Cross-repository mount: nothing to transfer.
+    } else if b.size <= 1 << 20 {
         let data = src.read_small(&Object {
             media_type: String::new(),
             ..b.clone()
         })?;
-        dst.put_blob(&data)?;
+        dst.write_blob(&data, &b.digest)?;
     } else {
         let mut tmp =
             tempfile::NamedTempFile::new().map_err(io_err(Path::new("temporary file")))?;
         src.read_blob_to(b, tmp.as_file_mut())?;
         tmp.as_file_mut().flush().map_err(io_err(tmp.path()))?;
-        dst.put_blob_file(tmp.path(), &b.digest)?;
+        dst.write_blob_file(tmp.path(), &b.digest)?;
     }
     summary.blobs_copied += 1;
     Ok(())

@@ -47,6 +47,20 @@ struct Registry {
 
 impl Registry {
     fn start() -> Registry {
+        Registry::start_with("")
+    }
+
+    /// With HTTP Basic authentication for `user:password`.
+    fn start_with_auth(user: &str, password: &str) -> Registry {
+        let out = Command::new("htpasswd")
+            .args(["-Bbn", user, password])
+            .output()
+            .unwrap();
+        let line = ok(out);
+        Registry::start_with(line.trim())
+    }
+
+    fn start_with(htpasswd: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -54,10 +68,20 @@ impl Registry {
             .unwrap()
             .port();
         let cfg = dir.path().join("config.yml");
+        let auth = if htpasswd.is_empty() {
+            String::new()
+        } else {
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, format!("{htpasswd}\n")).unwrap();
+            format!(
+                "auth: {{htpasswd: {{realm: test, path: {}}}}}\n",
+                file.display()
+            )
+        };
         std::fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n{auth}",
                 dir.path().join("data").display()
             ),
         )
@@ -655,4 +679,67 @@ fn registry_failures_are_clear_errors() {
     assert!(err.contains(&host) && err.contains("attempt"), "{err}");
     assert!(t.elapsed().as_secs() < 60);
     drop(silent);
+}
+
+#[test]
+fn registry_credentials_come_from_the_docker_config() {
+    if !["docker-registry", "htpasswd"].iter().all(|t| tool(t)) {
+        return;
+    }
+    let ctx = Ctx::new();
+    image_spec(&ctx);
+    ok(ctx.run(&["build", "i.yaml", "--output", "oci:img:v1"]));
+    ok(run_pw(&ctx, &["key", "generate", "k"]));
+    let reg = Registry::start_with_auth("alice", "s3cret");
+    let r = format!("{}/private/app:1", reg.host);
+    let docker = ctx.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let with_config = |args: &[&str]| {
+        ctx.cmd()
+            .env("DOCKER_CONFIG", &docker)
+            .env("BULWARK_PASSWORD", PW)
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // No credentials: denied, with the hint to log in.
+    let err = fails(with_config(&["copy", "oci:img:v1", &r, "--insecure"]));
+    assert!(
+        err.contains("access denied") && err.contains("login"),
+        "{err}"
+    );
+    // Wrong credentials: denied too.
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"YWxpY2U6bm9wZQ=="}}}}}}"#,
+            reg.host
+        ),
+    )
+    .unwrap();
+    let err = fails(with_config(&["copy", "oci:img:v1", &r, "--insecure"]));
+    assert!(err.contains("access denied"), "{err}");
+    // alice:s3cret, as `docker login` stores it: push, sign (the referrers
+    // probe uses the same credentials), verify.
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"YWxpY2U6czNjcmV0"}}}}}}"#,
+            reg.host
+        ),
+    )
+    .unwrap();
+    ok(with_config(&["copy", "oci:img:v1", &r, "--insecure"]));
+    ok(with_config(&[
+        "sign",
+        &r,
+        "--key",
+        "k.key",
+        "--insecure",
+        "--signature-format",
+        "both",
+    ]));
+    ok(with_config(&["verify", &r, "--key", "k.pub", "--insecure"]));
 }
