@@ -164,14 +164,11 @@ fn attach_legacy(
 ) -> Result<String, Error> {
     let tag = digest_tag(&subject.digest, suffix);
     let mut layers: Vec<Value> = match store.find_tag(&tag)? {
-        Some(o) => {
-            let bytes = store.read_small(&o)?;
-            serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("layers").cloned())
-                .and_then(|l| l.as_array().cloned())
-                .unwrap_or_default()
-        }
+        Some((_, bytes)) => serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("layers").cloned())
+            .and_then(|l| l.as_array().cloned())
+            .unwrap_or_default(),
         None => vec![],
     };
     let digest = store.put_blob(payload)?;
@@ -400,10 +397,9 @@ pub fn verify(
     }
     // Legacy tags.
     for (suffix, kind) in [(".sig", "signature"), (".att", "attestation")] {
-        let Some(o) = store.find_tag(&digest_tag(&subject.digest, suffix))? else {
+        let Some((o, bytes)) = store.find_tag(&digest_tag(&subject.digest, suffix))? else {
             continue;
         };
-        let bytes = store.read_small(&o)?;
         let m: Value = serde_json::from_slice(&bytes).unwrap_or_default();
         for layer in m["layers"].as_array().into_iter().flatten() {
             let lobj = Object {
@@ -585,12 +581,11 @@ mod tests {
         // someone re-tags them under the other image's digest.
         let (_, other_subject) = image(&tmp.path().join("img"), "arm64");
         for suffix in [".sig", ".att", ""] {
-            let o = t
+            let (o, b) = t
                 .store
                 .find_tag(&digest_tag(&subject.digest, suffix))
                 .unwrap()
                 .unwrap();
-            let b = t.store.read_small(&o).unwrap();
             t.store
                 .put_manifest(
                     &b,

@@ -262,10 +262,7 @@ impl Store {
     /// The identity cosign records in simple-signing payloads.
     #[must_use]
     pub fn identity(&self) -> String {
-        match self {
-            Self::Layout { origin, .. } => origin.clone(),
-            Self::Registry { repo, .. } => repo.repo_name(),
-        }
+        self.origin()
     }
 
     fn layout_index(dir: &Path) -> Result<Index, Error> {
@@ -290,6 +287,15 @@ impl Store {
     /// # Errors
     /// Not found or ambiguous.
     pub fn resolve(&self, reference: Option<&str>) -> Result<Object, Error> {
+        self.fetch(reference).map(|(o, _)| o)
+    }
+
+    /// Like [`Store::resolve`], also returning the manifest's bytes (read once,
+    /// checked against the digest the layout names).
+    ///
+    /// # Errors
+    /// Not found, ambiguous, or bytes that do not match.
+    pub fn fetch(&self, reference: Option<&str>) -> Result<(Object, Vec<u8>), Error> {
         match self {
             Self::Layout { dir, origin, .. } => {
                 let index = Self::layout_index(dir)?;
@@ -311,7 +317,7 @@ impl Store {
                 } else {
                     format!(" (tags: {})", tags.join(", "))
                 };
-                match reference {
+                let obj = match reference {
                     Some(r) if sha256_hex(r).is_some() => {
                         let size = std::fs::metadata(self.blob_path(r)?)
                             .map_err(|_| Error::NotFound {
@@ -320,53 +326,49 @@ impl Store {
                                 hint: String::new(),
                             })?
                             .len();
-                        let bytes = self.read_small(&Object {
+                        // The media type is read from the manifest below.
+                        Object {
                             media_type: String::new(),
                             digest: r.to_string(),
                             size,
-                        })?;
-                        Ok(Object {
-                            media_type: media_type_of(&bytes),
-                            digest: r.to_string(),
-                            size,
+                        }
+                    }
+                    Some(t) => index
+                        .manifests
+                        .iter()
+                        .find(|m| {
+                            m.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(t)
                         })
+                        .map(Object::from)
+                        .ok_or_else(|| Error::NotFound {
+                            origin: origin.clone(),
+                            what: format!("tag {t:?}"),
+                            hint,
+                        })?,
+                    None if images.len() == 1 => Object::from(images[0]),
+                    None => {
+                        return Err(Error::NotFound {
+                            origin: origin.clone(),
+                            what: if images.is_empty() {
+                                "an image".to_string()
+                            } else {
+                                format!(
+                                    "a single image ({} present; name one as {origin}:TAG)",
+                                    images.len()
+                                )
+                            },
+                            hint,
+                        });
                     }
-                    Some(t) => {
-                        let o = index
-                            .manifests
-                            .iter()
-                            .find(|m| {
-                                m.annotations.get(ANNOTATION_REF_NAME).map(String::as_str)
-                                    == Some(t)
-                            })
-                            .map(Object::from)
-                            .ok_or_else(|| Error::NotFound {
-                                origin: origin.clone(),
-                                what: format!("tag {t:?}"),
-                                hint,
-                            })?;
-                        // The manifest must be what index.json says it is.
-                        self.read_small(&o)?;
-                        Ok(o)
-                    }
-                    None if images.len() == 1 => {
-                        let o = Object::from(images[0]);
-                        self.read_small(&o)?;
-                        Ok(o)
-                    }
-                    None => Err(Error::NotFound {
-                        origin: origin.clone(),
-                        what: if images.is_empty() {
-                            "an image".to_string()
-                        } else {
-                            format!(
-                                "a single image ({} present; name one as {origin}:TAG)",
-                                images.len()
-                            )
-                        },
-                        hint,
-                    }),
-                }
+                };
+                // The manifest must be what index.json says it is.
+                let bytes = self.read_small(&obj)?;
+                let media_type = if obj.media_type.is_empty() {
+                    media_type_of(&bytes)
+                } else {
+                    obj.media_type
+                };
+                Ok((Object { media_type, ..obj }, bytes))
             }
             Self::Registry { client, repo } => {
                 let r = match reference {
@@ -375,11 +377,12 @@ impl Store {
                     None => repo.at_tag("latest"),
                 };
                 let m = client.get_manifest(&r)?;
-                Ok(Object {
+                let obj = Object {
                     media_type: m.media_type,
                     digest: m.digest,
                     size: m.bytes.len() as u64,
-                })
+                };
+                Ok((obj, m.bytes))
             }
         }
     }
@@ -388,9 +391,9 @@ impl Store {
     ///
     /// # Errors
     /// Anything but "not found".
-    pub fn find_tag(&self, tag: &str) -> Result<Option<Object>, Error> {
-        match self.resolve(Some(tag)) {
-            Ok(o) => Ok(Some(o)),
+    pub fn find_tag(&self, tag: &str) -> Result<Option<(Object, Vec<u8>)>, Error> {
+        match self.fetch(Some(tag)) {
+            Ok(found) => Ok(Some(found)),
             Err(
                 Error::NotFound { .. } | Error::Registry(bulwark_registry::Error::NotFound { .. }),
             ) => Ok(None),
@@ -634,11 +637,15 @@ impl Store {
         if let Some(idx) = self.referrers_api(subject)? {
             return Ok(idx.manifests);
         }
+        self.fallback_referrers(subject)
+    }
+
+    /// The manifests listed in the `sha256-<hex>` referrers index of `subject`.
+    fn fallback_referrers(&self, subject: &str) -> Result<Vec<Descriptor>, Error> {
         let tag = digest_tag(subject, "");
-        let Some(obj) = self.find_tag(&tag)? else {
+        let Some((_, bytes)) = self.find_tag(&tag)? else {
             return Ok(vec![]);
         };
-        let bytes = self.read_small(&obj)?;
         let idx: Index = serde_json::from_slice(&bytes).map_err(|e| Error::Invalid {
             origin: self.origin(),
             detail: format!("referrers index at tag {tag} is not an OCI index: {e}"),
@@ -658,15 +665,7 @@ impl Store {
             return Ok(());
         }
         let tag = digest_tag(subject, "");
-        let mut manifests = match self.find_tag(&tag)? {
-            Some(obj) => {
-                let bytes = self.read_small(&obj)?;
-                serde_json::from_slice::<Index>(&bytes)
-                    .map(|i| i.manifests)
-                    .unwrap_or_default()
-            }
-            None => vec![],
-        };
+        let mut manifests = self.fallback_referrers(subject)?;
         if manifests.iter().any(|m| m.digest == referrer.digest) {
             return Ok(());
         }
@@ -824,36 +823,45 @@ pub struct CopySummary {
 /// # Errors
 /// Any read, verification or write failure.
 pub fn copy(src: &Target, dst: &Target) -> Result<CopySummary, Error> {
-    let root = src.resolve()?;
+    let (root, bytes) = src.store.fetch(src.reference.as_deref())?;
     let mut summary = CopySummary {
         digest: root.digest.clone(),
         ..CopySummary::default()
     };
-    let mut done = BTreeSet::new();
-    copy_tree(&src.store, &dst.store, &root, &mut summary, &mut done)?;
     let tag = dst
         .reference
         .clone()
         .filter(|r| sha256_hex(r).is_none())
         .or_else(|| src.reference.clone().filter(|r| sha256_hex(r).is_none()))
         .unwrap_or_else(|| "latest".to_string());
-    let bytes = src.store.read_small(&root)?;
-    dst.store
-        .put_manifest(&bytes, &root.media_type, Some(&tag))?;
+    let mut done = BTreeSet::new();
+    copy_tree(
+        &src.store,
+        &dst.store,
+        (&root, bytes),
+        Some(&tag),
+        &mut summary,
+        &mut done,
+    )?;
     Ok(summary)
 }
 
+/// Copies one manifest or index (already read: `bytes`) with everything it
+/// points at, and writes it under `tag` (or untagged) once its content is there.
 fn copy_tree(
     src: &Store,
     dst: &Store,
-    obj: &Object,
+    (obj, bytes): (&Object, Vec<u8>),
+    tag: Option<&str>,
     summary: &mut CopySummary,
     done: &mut BTreeSet<String>,
 ) -> Result<(), Error> {
     if !done.insert(obj.digest.clone()) {
+        if tag.is_some() {
+            dst.put_manifest(&bytes, &obj.media_type, tag)?;
+        }
         return Ok(());
     }
-    let bytes = src.read_small(obj)?;
     let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Invalid {
         origin: src.origin(),
         detail: format!("{} is not JSON: {e}", obj.digest),
@@ -865,7 +873,10 @@ fn copy_tree(
     };
     if let Some(children) = doc.get("manifests").and_then(|m| m.as_array()) {
         for c in children.iter().filter_map(parse) {
-            copy_tree(src, dst, &c, summary, done)?;
+            if !done.contains(&c.digest) {
+                let b = src.read_small(&c)?;
+                copy_tree(src, dst, (&c, b), None, summary, done)?;
+            }
         }
     } else {
         let blobs = doc
@@ -882,7 +893,7 @@ fn copy_tree(
             copy_blob(src, dst, &b, summary)?;
         }
     }
-    dst.put_manifest(&bytes, &obj.media_type, None)?;
+    dst.put_manifest(&bytes, &obj.media_type, tag)?;
     summary.manifests += 1;
     // Referrers and legacy signature tags of this manifest.
     let is_referrer = doc.get("subject").is_some();
@@ -892,16 +903,15 @@ fn copy_tree(
             if done.contains(&ro.digest) {
                 continue;
             }
-            copy_tree(src, dst, &ro, summary, done)?;
+            let b = src.read_small(&ro)?;
+            copy_tree(src, dst, (&ro, b), None, summary, done)?;
             dst.add_referrer(&obj.digest, r)?;
             summary.referrers += 1;
         }
         for suffix in [".sig", ".att", ".sbom"] {
             let tag = digest_tag(&obj.digest, suffix);
-            if let Some(o) = src.find_tag(&tag)? {
-                copy_tree(src, dst, &o, summary, done)?;
-                let b = src.read_small(&o)?;
-                dst.put_manifest(&b, &o.media_type, Some(&tag))?;
+            if let Some((o, b)) = src.find_tag(&tag)? {
+                copy_tree(src, dst, (&o, b), Some(&tag), summary, done)?;
                 summary.referrers += 1;
             }
         }
