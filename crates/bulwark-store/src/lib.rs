@@ -1026,4 +1026,94 @@ mod tests {
         let err = copy(&a, &c).unwrap_err();
         assert!(err.to_string().contains("tampered"), "{err}");
     }
+
+    #[test]
+    fn hostile_archive_members_never_leave_the_private_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("evil.tar");
+        {
+            let mut b = tar::Builder::new(std::fs::File::create(&file).unwrap());
+            let mut add = |name: &[u8], kind: tar::EntryType, data: &[u8]| {
+                let mut h = tar::Header::new_gnu();
+                h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+                h.set_entry_type(kind);
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_cksum();
+                b.append(&h, data).unwrap();
+            };
+            add(b"../escaped", tar::EntryType::Regular, b"x");
+            add(
+                b"blobs/sha256/../../../escaped2",
+                tar::EntryType::Regular,
+                b"x",
+            );
+            add(b"/abs-escaped", tar::EntryType::Regular, b"x");
+            add(b"index.json", tar::EntryType::Symlink, b"");
+            add(
+                b"oci-layout",
+                tar::EntryType::Regular,
+                br#"{"imageLayoutVersion":"1.0.0"}"#,
+            );
+            add(
+                b"index.json",
+                tar::EntryType::Regular,
+                br#"{"schemaVersion":2,"manifests":[]}"#,
+            );
+            b.finish().unwrap();
+        }
+        let t = Target::open(
+            &format!("oci-archive:{}", file.display()),
+            &Options::default(),
+        )
+        .unwrap();
+        for escaped in ["escaped", "escaped2", "abs-escaped"] {
+            assert!(!tmp.path().join(escaped).exists(), "{escaped}");
+        }
+        let Store::Layout { dir, .. } = &t.store else {
+            panic!("not a layout")
+        };
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["blobs", "index.json", "oci-layout"]);
+        assert!(
+            std::fs::symlink_metadata(dir.join("index.json"))
+                .unwrap()
+                .is_file()
+        );
+        let err = t.resolve().unwrap_err();
+        assert!(err.to_string().contains("an image"), "{err}");
+    }
+
+    #[test]
+    fn an_unreadable_referrers_index_is_reported_not_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = Target::open(
+            &format!("oci:{}:v1", tmp.path().display()),
+            &Options::default(),
+        )
+        .unwrap();
+        let subject = format!("sha256:{}", "b".repeat(64));
+        t.store
+            .put_manifest(
+                b"not json",
+                MEDIA_TYPE_INDEX,
+                Some(&digest_tag(&subject, "")),
+            )
+            .unwrap();
+        let d = Descriptor {
+            media_type: bulwark_oci::MEDIA_TYPE_MANIFEST.into(),
+            digest: format!("sha256:{}", "c".repeat(64)),
+            size: 1,
+            platform: None,
+            annotations: BTreeMap::new(),
+            artifact_type: None,
+        };
+        let err = t.store.add_referrer(&subject, d).unwrap_err();
+        assert!(err.to_string().contains("is not an OCI index"), "{err}");
+        assert!(t.store.referrers(&subject).is_err());
+    }
 }

@@ -263,6 +263,29 @@ fn sign_attest_verify_on_a_layout_and_fail_closed() {
         "{}",
         text(&out)
     );
+    // No password at all: says which variables to set.
+    let out = ctx
+        .cmd()
+        .env_remove("BULWARK_PASSWORD")
+        .env_remove("COSIGN_PASSWORD")
+        .args(["sign", "oci:plain:v1", "--key", "k.key"])
+        .output()
+        .unwrap();
+    assert!(fails(out).contains("set BULWARK_PASSWORD (or COSIGN_PASSWORD)"));
+    // A docker-archive cannot carry signatures: refused before building.
+    let err = fails(run_pw(
+        &ctx,
+        &[
+            "build",
+            "i.yaml",
+            "--output",
+            "docker-archive:d.tar",
+            "--sign-key",
+            "k.key",
+        ],
+    ));
+    assert!(err.contains("cannot carry signatures"), "{err}");
+    assert!(!ctx.path().join("d.tar").exists());
     // Wrong password and corrupt key files.
     let out = ctx
         .cmd()
