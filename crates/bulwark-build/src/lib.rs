@@ -23,6 +23,7 @@ mod hardening;
 mod lock;
 pub mod provenance;
 pub mod sources;
+pub mod trust;
 
 pub use assemble::{AssembleReport, Assembled, PackageSet, assemble};
 pub use build::{
