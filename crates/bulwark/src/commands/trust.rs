@@ -75,17 +75,13 @@ pub fn store_options(insecure: bool) -> Options {
 }
 
 pub fn key_generate(prefix: &Path, force: bool) -> anyhow::Result<ExitCode> {
-    let key_path = prefix.with_extension("key");
-    let pub_path = prefix.with_extension("pub");
-    let (key_path, pub_path) = if prefix.extension().is_some() {
-        // Keep a dotted prefix whole: "release.v1" → release.v1.key.
-        (
-            std::path::PathBuf::from(format!("{}.key", prefix.display())),
-            std::path::PathBuf::from(format!("{}.pub", prefix.display())),
-        )
-    } else {
-        (key_path, pub_path)
+    // PREFIX.key and PREFIX.pub, keeping a dotted prefix whole ("release.v1" → release.v1.key).
+    let with = |ext: &str| {
+        let mut p = prefix.as_os_str().to_owned();
+        p.push(ext);
+        std::path::PathBuf::from(p)
     };
+    let (key_path, pub_path) = (with(".key"), with(".pub"));
     for p in [&key_path, &pub_path] {
         if p.exists() && !force {
             bail!(
