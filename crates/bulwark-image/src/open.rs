@@ -154,6 +154,8 @@ pub struct LayerBlob {
 pub struct Opened {
     pub origin: String,
     pub manifest_digest: Option<String>,
+    /// The manifest's bytes as read (checked against `manifest_digest`).
+    pub manifest: Option<Vec<u8>>,
     pub config: serde_json::Value,
     pub layers: Vec<LayerBlob>,
     /// For root filesystem directories.
@@ -290,6 +292,7 @@ pub fn open(r: &ImageRef, platform: Option<&str>) -> Result<Opened, ImageError> 
         ImageRef::RootFs(dir) => Ok(Opened {
             origin: dir.display().to_string(),
             manifest_digest: None,
+            manifest: None,
             config: serde_json::Value::Null,
             layers: vec![],
             rootfs: Some(dir.clone()),
@@ -362,6 +365,7 @@ pub fn open(r: &ImageRef, platform: Option<&str>) -> Result<Opened, ImageError> 
             Ok(Opened {
                 origin,
                 manifest_digest: None,
+                manifest: None,
                 config,
                 layers,
                 rootfs: None,
@@ -488,6 +492,7 @@ fn open_layout(
     Ok(Opened {
         origin,
         manifest_digest: Some(desc.digest.clone()),
+        manifest: Some(data),
         config,
         layers,
         rootfs: None,

@@ -94,10 +94,71 @@ fn expression(field: &str) -> Option<String> {
     }
 }
 
-/// Parses a copyright file; non-DEP-5 files give no licence (NOASSERTION downstream).
+/// The licences a free-form copyright file names: first those it points at
+/// in `/usr/share/common-licenses/NAME` (what Debian policy asks such files
+/// to do), in order of first mention, then a few licences it quotes whole,
+/// all joined with AND. A version-less name (`GPL`) says nothing about the
+/// version and becomes `LicenseRef-GPL`.
+fn free_form_licenses(text: &str) -> Option<String> {
+    const DIR: &str = "/usr/share/common-licenses/";
+    // Licence texts quoted whole, recognised by phrases no other licence
+    // uses (whitespace normalised: the texts are wrapped any which way).
+    const QUOTED: &[(&str, &str)] = &[
+        ("python software foundation license version 2", "PSF-2.0"),
+        ("apache license version 2.0", "Apache-2.0"),
+        ("apache license, version 2.0", "Apache-2.0"),
+        ("mozilla public license version 2.0", "MPL-2.0"),
+        (
+            "permission is hereby granted, free of charge, to any person obtaining a copy",
+            "MIT",
+        ),
+    ];
+    let mut ids: Vec<String> = Vec::new();
+    let flat = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
+    let mut quoted: Vec<(usize, &str)> = QUOTED
+        .iter()
+        .filter_map(|(phrase, id)| flat.find(phrase).map(|at| (at, *id)))
+        .collect();
+    quoted.sort();
+    let mut rest = text;
+    while let Some(i) = rest.find(DIR) {
+        rest = &rest[i + DIR.len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'))
+            .collect();
+        let name = name.trim_end_matches('.');
+        if name.is_empty() {
+            continue;
+        }
+        let id = spdx_id(name);
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    for (_, id) in quoted {
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_owned());
+        }
+    }
+    match ids.len() {
+        0 => None,
+        1 => ids.pop(),
+        _ => Some(ids.join(" AND ")),
+    }
+}
+
+/// Parses a copyright file. A DEP-5 file gives its `License` fields; a
+/// free-form one the licences it references in `/usr/share/common-licenses`
+/// (none: NOASSERTION downstream).
 pub fn parse_copyright(text: &str) -> Dep5 {
     let mut out = Dep5::default();
     if !text.starts_with("Format:") && !text.starts_with("Format-Specification:") {
+        out.license = free_form_licenses(text);
         // Free-form: keep the notice lines that look like copyright statements.
         for l in text.lines().map(str::trim) {
             if (l.starts_with("Copyright") || l.starts_with("(C)") || l.starts_with("©"))
@@ -167,6 +228,16 @@ mod tests {
             parse_copyright("This is free software.\nCopyright (C) 2000 Z\n").license,
             None
         );
+        // Free-form files: the licences they point at.
+        let glibc = "Copyright (C) 1991-2023 FSF\nsee /usr/share/common-licenses/LGPL-2.1.\n\
+                     and /usr/share/common-licenses/GPL-2, also /usr/share/common-licenses/LGPL-2.1\n\
+                     or /usr/share/common-licenses/GPL.";
+        assert_eq!(
+            parse_copyright(glibc).license.as_deref(),
+            Some("LGPL-2.1-only AND GPL-2.0-only AND LicenseRef-GPL")
+        );
+        let python = "Copyright notice.\nA. HISTORY\n\nPYTHON SOFTWARE FOUNDATION LICENSE\n  VERSION 2\n--------\n1. This LICENSE AGREEMENT";
+        assert_eq!(parse_copyright(python).license.as_deref(), Some("PSF-2.0"));
         assert_eq!(spdx_id("public-domain"), "LicenseRef-public-domain");
     }
 }

@@ -34,6 +34,11 @@ pub struct Package {
     /// known: builds know it from the lock, scans of foreign images do not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deb: Option<DebFile>,
+    /// Installed packages this one depends on (`Depends` and `Pre-Depends`,
+    /// each resolved to the first alternative that is installed, directly or
+    /// through `Provides`), sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends: Vec<String>,
 }
 
 /// A verified .deb file.
@@ -43,6 +48,35 @@ pub struct DebFile {
     pub filename: String,
     /// Hex sha256 of the file, as verified against the signed index.
     pub sha256: String,
+    /// Hex sha512 of the same verified bytes (BSI TR-03183-2 asks for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<String>,
+}
+
+/// One of the user's own files (a `files:` entry of the spec), as placed
+/// in the image.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AppFile {
+    /// Absolute path in the image.
+    pub path: String,
+    pub size: u64,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+}
+
+impl AppFile {
+    /// Hashes `data`, the content of `path`.
+    pub fn new(path: &str, data: &[u8]) -> AppFile {
+        use sha2::Digest;
+        AppFile {
+            path: format!("/{}", path.trim_start_matches('/')),
+            size: data.len() as u64,
+            sha1: hex::encode(sha1::Sha1::digest(data)),
+            sha256: hex::encode(sha2::Sha256::digest(data)),
+            sha512: hex::encode(sha2::Sha512::digest(data)),
+        }
+    }
 }
 
 /// What an image holds.
@@ -51,6 +85,9 @@ pub struct Inventory {
     pub os: Option<Os>,
     /// Sorted by name, then architecture.
     pub packages: Vec<Package>,
+    /// The user's own files, sorted by path (known to builds only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<AppFile>,
 }
 
 /// The paths an inventory needs (pass to [`bulwark_image::Opened::walk`]).
@@ -93,7 +130,7 @@ impl Inventory {
                     .get(*p)
                     .and_then(|d| parse_os(&String::from_utf8_lossy(d)))
             });
-        let mut packages = Vec::new();
+        let mut packages: Vec<Parsed> = Vec::new();
         if let Some(status) = fs.contents.get("var/lib/dpkg/status") {
             packages.extend(parse_status(
                 &String::from_utf8_lossy(status),
@@ -110,14 +147,35 @@ impl Inventory {
             }
             packages.extend(parse_status(&String::from_utf8_lossy(data), path, false));
         }
-        for p in &mut packages {
-            let d = copyright_of(fs, &p.name);
-            p.license = d.license;
-            p.copyright = d.copyright;
+        packages.sort_by(|a, b| {
+            a.package
+                .name
+                .cmp(&b.package.name)
+                .then_with(|| a.package.arch.cmp(&b.package.arch))
+        });
+        packages.dedup_by(|a, b| {
+            a.package.name == b.package.name
+                && a.package.arch == b.package.arch
+                && a.package.version == b.package.version
+        });
+        let depends = resolve_depends(&packages);
+        let packages = packages
+            .into_iter()
+            .zip(depends)
+            .map(|(p, depends)| {
+                let mut p = p.package;
+                let d = copyright_of(fs, &p.name);
+                p.license = d.license;
+                p.copyright = d.copyright;
+                p.depends = depends;
+                p
+            })
+            .collect();
+        Inventory {
+            os,
+            packages,
+            files: Vec::new(),
         }
-        packages.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.arch.cmp(&b.arch)));
-        packages.dedup_by(|a, b| a.name == b.name && a.arch == b.arch && a.version == b.version);
-        Inventory { os, packages }
     }
 }
 
@@ -145,7 +203,53 @@ fn copyright_of(fs: &FileSystem, name: &str) -> Dep5 {
     Dep5::default()
 }
 
-fn parse_status(text: &str, origin: &str, require_installed: bool) -> Vec<Package> {
+/// A package record with the relation fields its dependencies come from.
+struct Parsed {
+    package: Package,
+    /// `Pre-Depends` and `Depends`, unparsed.
+    relations: String,
+    /// Names this package provides (versions dropped).
+    provides: Vec<String>,
+}
+
+/// Each package's installed dependencies, by name: for every `Depends` and
+/// `Pre-Depends` item, the first alternative that is an installed package or
+/// is provided by one. Items nothing installed satisfies (cut on purpose by
+/// an exclusion, or a broken image) are left out.
+fn resolve_depends(packages: &[Parsed]) -> Vec<Vec<String>> {
+    use std::collections::BTreeMap;
+    let mut by_name: BTreeMap<&str, &str> = BTreeMap::new();
+    for p in packages {
+        by_name.insert(&p.package.name, &p.package.name);
+    }
+    for p in packages {
+        for v in &p.provides {
+            by_name.entry(v).or_insert(&p.package.name);
+        }
+    }
+    packages
+        .iter()
+        .map(|p| {
+            let Ok(deps) = bulwark_debian::relation::parse_relations(&p.relations) else {
+                return Vec::new();
+            };
+            let mut out: Vec<String> = deps
+                .iter()
+                .filter_map(|d| {
+                    d.alternatives
+                        .iter()
+                        .find_map(|r| by_name.get(r.name.as_str()).map(|n| (*n).to_owned()))
+                })
+                .filter(|n| n != &p.package.name)
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        })
+        .collect()
+}
+
+fn parse_status(text: &str, origin: &str, require_installed: bool) -> Vec<Parsed> {
     let Ok(paras) = bulwark_debian::parse_paragraphs(text) else {
         return vec![];
     };
@@ -164,7 +268,21 @@ fn parse_status(text: &str, origin: &str, require_installed: bool) -> Vec<Packag
                     (Some(n), v)
                 }
             };
-            Some(Package {
+            let relations = [p.get("Pre-Depends"), p.get("Depends")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let provides = p
+                .get("Provides")
+                .and_then(|v| bulwark_debian::relation::parse_relations(v).ok())
+                .map(|ds| {
+                    ds.into_iter()
+                        .flat_map(|d| d.alternatives.into_iter().map(|r| r.name))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let package = Package {
                 name: p.get("Package")?.trim().to_owned(),
                 version: p.get("Version")?.trim().to_owned(),
                 arch: p.get("Architecture").unwrap_or("").trim().to_owned(),
@@ -176,6 +294,12 @@ fn parse_status(text: &str, origin: &str, require_installed: bool) -> Vec<Packag
                 copyright: vec![],
                 found_in: origin.to_owned(),
                 deb: None,
+                depends: Vec::new(),
+            };
+            Some(Parsed {
+                package,
+                relations,
+                provides,
             })
         })
         .collect()
@@ -243,6 +367,7 @@ mod tests {
             copyright: vec![],
             found_in: String::new(),
             deb: None,
+            depends: vec![],
         };
         let os = Os {
             id: "debian".into(),
@@ -260,6 +385,29 @@ mod tests {
         let t = "Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 2\nArchitecture: amd64\n";
         let v = parse_status(t, "status", true);
         assert_eq!(v.len(), 1);
-        assert_eq!(v[0].name, "a");
+        assert_eq!(v[0].package.name, "a");
+    }
+
+    #[test]
+    fn dependencies_resolve_to_installed_packages_and_providers() {
+        let t = "Package: app\nVersion: 1\nArchitecture: amd64\nPre-Depends: libc6 (>= 2.36)\nDepends: missing | mail-transport-agent, libc6, zlib1g:any, gone\n\n\
+                 Package: libc6\nVersion: 2\nArchitecture: amd64\n\n\
+                 Package: zlib1g\nVersion: 3\nArchitecture: amd64\nDepends: libc6\n\n\
+                 Package: postfix\nVersion: 4\nArchitecture: amd64\nProvides: mail-transport-agent, default-mta (= 4)\n";
+        let v = parse_status(t, "status.d", false);
+        let d = resolve_depends(&v);
+        assert_eq!(d[0], ["libc6", "postfix", "zlib1g"]);
+        assert!(d[1].is_empty());
+        assert_eq!(d[2], ["libc6"]);
+    }
+
+    #[test]
+    fn app_files_carry_three_digests() {
+        let f = AppFile::new("app/main.py", b"print(1)\n");
+        assert_eq!(f.path, "/app/main.py");
+        assert_eq!(f.size, 9);
+        assert_eq!(f.sha1.len(), 40);
+        assert_eq!(f.sha256.len(), 64);
+        assert_eq!(f.sha512.len(), 128);
     }
 }

@@ -19,8 +19,8 @@ mod formats;
 mod inventory;
 
 pub use dep5::{Dep5, parse_copyright};
-pub use formats::{DocumentInfo, cyclonedx, spdx, table};
-pub use inventory::{DebFile, Inventory, Os, Package, purl, wanted};
+pub use formats::{DocumentInfo, cyclonedx, spdx, spdx3, table};
+pub use inventory::{AppFile, DebFile, Inventory, Os, Package, purl, wanted};
 
 /// Replaces every character outside SPDX's idstring set (`[A-Za-z0-9.-]`) with `-`.
 pub(crate) fn idstring(s: &str) -> String {
