@@ -55,6 +55,8 @@ pub struct Spec {
     pub hardening: Hardening,
     #[serde(default)]
     pub output: OutputOptions,
+    #[serde(default)]
+    pub sbom: SbomInfo,
 }
 
 fn default_archs() -> Vec<String> {
@@ -335,6 +337,52 @@ pub struct Hardening {
     /// Keep setuid/setgid bits (stripped and reported by default).
     #[serde(default)]
     pub keep_setuid: bool,
+}
+
+/// Who stands behind the image, for its SBOMs. Each field falls back to a
+/// config label: `supplier` to `org.opencontainers.image.vendor`, `contact`
+/// to `org.opencontainers.image.authors`, `license` to
+/// `org.opencontainers.image.licenses`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SbomInfo {
+    /// The organisation that supplies the image (and authors its SBOM).
+    #[serde(default)]
+    pub supplier: Option<String>,
+    /// An email address or `http(s)` URL for the supplier.
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// The image's own licence, an SPDX expression.
+    #[serde(default)]
+    pub license: Option<String>,
+    /// The image's copyright notice.
+    #[serde(default)]
+    pub copyright: Option<String>,
+}
+
+impl Spec {
+    /// The SBOM facts with the label fallbacks applied.
+    pub fn sbom_info(&self) -> SbomInfo {
+        let label = |k: &str| self.config.labels.get(k).cloned();
+        SbomInfo {
+            supplier: self
+                .sbom
+                .supplier
+                .clone()
+                .or_else(|| label("org.opencontainers.image.vendor")),
+            contact: self
+                .sbom
+                .contact
+                .clone()
+                .or_else(|| label("org.opencontainers.image.authors")),
+            license: self
+                .sbom
+                .license
+                .clone()
+                .or_else(|| label("org.opencontainers.image.licenses")),
+            copyright: self.sbom.copyright.clone(),
+        }
+    }
 }
 
 /// Output encoding options.
