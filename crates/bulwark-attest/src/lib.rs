@@ -136,7 +136,19 @@ fn attach_bundle(
         "subject": subject_json(subject),
         "artifactType": BUNDLE_MEDIA_TYPE,
     });
-    let mbytes = serde_json::to_vec(&manifest).unwrap_or_default();
+    // cosign 3 records the config media type in the fallback index.
+    put_referrer(store, subject, &manifest, EMPTY_MEDIA_TYPE)
+}
+
+/// Stores `manifest` (whose `subject` is `subject`) and indexes it among
+/// the subject's referrers with `artifact_type`.
+fn put_referrer(
+    store: &Store,
+    subject: &Object,
+    manifest: &Value,
+    artifact_type: &str,
+) -> Result<String, Error> {
+    let mbytes = serde_json::to_vec(manifest).unwrap_or_default();
     let m = store.put_manifest(&mbytes, bulwark_oci::MEDIA_TYPE_MANIFEST, None)?;
     store.add_referrer(
         &subject.digest,
@@ -146,11 +158,50 @@ fn attach_bundle(
             size: m.size,
             platform: None,
             annotations: BTreeMap::new(),
-            // cosign 3 records the config media type here in the fallback index.
-            artifact_type: Some(EMPTY_MEDIA_TYPE.into()),
+            artifact_type: Some(artifact_type.into()),
         },
     )?;
     Ok(m.digest)
+}
+
+/// Attaches `document` to `subject` as an unsigned OCI 1.1 artifact, the way
+/// `oras attach --artifact-type TYPE` does: empty config, one layer of
+/// `artifact_type` named `file_name` (the `org.opencontainers.image.title`
+/// annotation `oras pull` saves it under), the same `artifactType`, and
+/// `subject`. `annotations` go on the manifest (with
+/// `org.opencontainers.image.created`). Anyone can
+/// read such a document; nobody should trust it without a signature, and
+/// [`verify`] never counts one.
+///
+/// # Errors
+/// The store cannot be written.
+pub fn attach_unsigned(
+    store: &Store,
+    subject: &Object,
+    artifact_type: &str,
+    file_name: &str,
+    document: &[u8],
+    mut annotations: BTreeMap<String, String>,
+    created: &str,
+) -> Result<String, Error> {
+    let layer = store.put_blob(document)?;
+    let config = empty_config(store)?;
+    annotations.insert("org.opencontainers.image.created".into(), created.into());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": bulwark_oci::MEDIA_TYPE_MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": EMPTY_MEDIA_TYPE, "size": 2, "digest": config.digest},
+        "layers": [{
+            "mediaType": artifact_type,
+            "size": document.len(),
+            "digest": layer,
+            "annotations": {"org.opencontainers.image.title": file_name},
+        }],
+        "subject": subject_json(subject),
+        "annotations": annotations,
+    });
+    put_referrer(store, subject, &manifest, artifact_type)
 }
 
 /// Adds one layer to the legacy `.sig`/`.att` manifest of `subject`.

@@ -11,6 +11,7 @@ use bulwark_oci::{Destination, Image, ImageSpec, Platform, RuntimeConfig, write_
 use bulwark_spec::{Compression, Lock, LockedPackage, Spec, lock_path_for};
 use rayon::prelude::*;
 use serde::Serialize;
+use sha2::Digest;
 
 use crate::assemble::{AssembleReport, PackageSet, assemble};
 use crate::lock::resolve_lock;
@@ -68,6 +69,9 @@ pub struct PlatformReport {
     pub compressed_size: u64,
     pub uncompressed_size: u64,
     pub assembly: AssembleReport,
+    /// The user's own files with their digests (for the SBOM).
+    #[serde(skip)]
+    pub app_files: Vec<bulwark_sbom::AppFile>,
 }
 
 /// The result of a build (`--format json` prints it).
@@ -82,8 +86,13 @@ pub struct BuildReport {
     pub source_date_epoch: u64,
     pub created: String,
     pub security_context: String,
+    /// Where the SBOMs and provenance went (set by the caller that placed them).
+    pub sboms: String,
     pub platforms: Vec<PlatformReport>,
     pub notes: Vec<String>,
+    /// sha256 → sha512 of every verified `.deb` (for the SBOM).
+    #[serde(skip)]
+    pub deb_sha512: BTreeMap<String, String>,
 }
 
 fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> BuildError + '_ {
@@ -193,6 +202,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         .zip(bytes.par_iter())
         .map(|(p, b)| read_deb_named(b, &limits, &p.url()).map(|d| ((*p).clone(), d)))
         .collect::<Result<_, _>>()?;
+    // SBOMs carry a sha512 of each verified .deb too (BSI TR-03183-2 asks for it).
+    let deb_sha512: BTreeMap<String, String> = wanted
+        .par_iter()
+        .zip(bytes.par_iter())
+        .map(|(p, b)| (p.sha256.clone(), hex::encode(sha2::Sha512::digest(b))))
+        .collect();
     drop(bytes);
     tracing::info!(
         "read {} packages in {:.3} s",
@@ -341,6 +356,16 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             uncompressed_size: layer_reports.iter().map(|l| l.uncompressed_size).sum(),
             layers: layer_reports,
             assembly: a.report.clone(),
+            app_files: a
+                .app
+                .iter()
+                .filter_map(|(path, node)| match &node.kind {
+                    bulwark_layer::NodeKind::File(data) => {
+                        Some(bulwark_sbom::AppFile::new(path, data))
+                    }
+                    _ => None,
+                })
+                .collect(),
         });
         images.push(image);
     }
@@ -368,8 +393,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         source_date_epoch: epoch,
         created,
         security_context: sc_path.display().to_string(),
+        sboms: String::new(),
         platforms,
         notes,
+        deb_sha512,
     })
 }
 

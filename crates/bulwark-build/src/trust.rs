@@ -1,7 +1,8 @@
-//! What a build proves about itself: an SBOM per platform (from the image
-//! just written, with each `.deb`'s verified sha256 from the lock) and the
-//! SLSA provenance, written as files or attached to the image as signed
-//! attestations.
+//! What a build proves about itself: SBOMs per platform (from the image
+//! just written, with each `.deb`'s verified sha256 from the lock, its
+//! sha512, and the user's own files) and the SLSA provenance, written as
+//! files and attached to the image: as signed attestations when there is a
+//! key, as unsigned OCI artifacts (the way `oras attach` does) otherwise.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use bulwark_sbom::{DebFile, DocumentInfo, Inventory};
 use bulwark_spec::{Lock, Spec};
 use bulwark_store::{Object, Target};
 use serde_json::Value;
+use sha2::Digest;
 
 use crate::BuildReport;
 
@@ -61,8 +63,50 @@ pub struct PlatformSboms {
     pub manifest_digest: String,
     /// SPDX 2.3 JSON.
     pub spdx: Value,
+    /// SPDX 3.0.1 JSON-LD.
+    pub spdx3: Value,
     /// CycloneDX 1.7 JSON.
     pub cyclonedx: Value,
+}
+
+/// What one attachment is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Provenance,
+    Spdx,
+    CycloneDx,
+}
+
+impl Kind {
+    /// in-toto predicate type of the signed attestation.
+    fn predicate_type(self) -> String {
+        let name = match self {
+            Kind::Provenance => "slsa-provenance",
+            Kind::Spdx => "spdx",
+            Kind::CycloneDx => "cyclonedx",
+        };
+        bulwark_attest::predicate_type(name)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// File name of the unsigned artifact's layer (what `oras pull` writes).
+    fn file_name(self) -> &'static str {
+        match self {
+            Kind::Provenance => "provenance.intoto.json",
+            Kind::Spdx => "sbom.spdx.json",
+            Kind::CycloneDx => "sbom.cdx.json",
+        }
+    }
+
+    /// `artifactType` of the unsigned artifact.
+    fn artifact_type(self) -> &'static str {
+        match self {
+            Kind::Provenance => "application/vnd.in-toto+json",
+            Kind::Spdx => "application/spdx+json",
+            Kind::CycloneDx => "application/vnd.cyclonedx+json",
+        }
+    }
 }
 
 /// Makes the documents for the build `report` of `spec_path`, whose image is at `local`.
@@ -85,6 +129,7 @@ pub fn documents(
             .unwrap_or_else(|| "image".into())
     });
     let r: ImageRef = local.parse()?;
+    let who = spec.sbom_info();
     let mut sboms = Vec::new();
     for p in &report.platforms {
         let (oci_arch, variant) = bulwark_debian::oci_platform(&p.arch).unwrap_or(("amd64", None));
@@ -95,6 +140,7 @@ pub fn documents(
         let opened = bulwark_image::open(&r, Some(&platform))?;
         let fs = opened.walk(&bulwark_sbom::wanted)?;
         let mut inv = Inventory::from_fs(&fs);
+        inv.files = p.app_files.clone();
         if let Some(a) = lock.archs.get(&p.arch) {
             for pkg in &mut inv.packages {
                 pkg.deb = a
@@ -104,6 +150,7 @@ pub fn documents(
                     .map(|l| DebFile {
                         filename: l.filename.clone(),
                         sha256: l.sha256.clone(),
+                        sha512: report.deb_sha512.get(&l.sha256).cloned(),
                     });
             }
         }
@@ -113,12 +160,20 @@ pub fn documents(
             created: report.created.clone(),
             lifecycle: "build",
             cdx_version: "1.7",
-            supplier: None,
+            supplier: who.supplier.clone(),
+            contact: who.contact.clone(),
+            license: who.license.clone(),
+            copyright: who.copyright.clone(),
+            manifest_sha512: opened
+                .manifest
+                .as_deref()
+                .map(|m| hex::encode(sha2::Sha512::digest(m))),
         };
         sboms.push(PlatformSboms {
             arch: p.arch.clone(),
             manifest_digest: p.manifest_digest.clone(),
             spdx: bulwark_sbom::spdx(&inv, &info),
+            spdx3: bulwark_sbom::spdx3(&inv, &info),
             cyclonedx: bulwark_sbom::cyclonedx(&inv, &info),
         });
     }
@@ -130,8 +185,9 @@ pub fn documents(
 }
 
 impl Documents {
-    /// Writes `NAME.provenance.json`, `NAME-ARCH.spdx.json` and
-    /// `NAME-ARCH.cdx.json` into `dir`, each atomically.
+    /// Writes `NAME.provenance.json`, `NAME-ARCH.spdx.json`,
+    /// `NAME-ARCH.spdx3.json` and `NAME-ARCH.cdx.json` into `dir`, each
+    /// atomically.
     ///
     /// # Errors
     /// I/O.
@@ -152,9 +208,28 @@ impl Documents {
         write(format!("{}.provenance.json", self.name), &self.provenance)?;
         for p in &self.sboms {
             write(format!("{}-{}.spdx.json", self.name, p.arch), &p.spdx)?;
+            write(format!("{}-{}.spdx3.json", self.name, p.arch), &p.spdx3)?;
             write(format!("{}-{}.cdx.json", self.name, p.arch), &p.cyclonedx)?;
         }
         Ok(())
+    }
+
+    /// What goes on which manifest: the top-level image (manifest or index)
+    /// carries the provenance and every platform's SBOMs; each platform
+    /// manifest of an index carries the provenance and its own SBOMs.
+    fn attachments<'a>(&'a self, top: &str) -> Vec<(String, Kind, &'a Value)> {
+        let mut out = vec![(top.to_owned(), Kind::Provenance, &self.provenance)];
+        for p in &self.sboms {
+            if p.manifest_digest != top {
+                let d = &p.manifest_digest;
+                out.push((d.clone(), Kind::Provenance, &self.provenance));
+                out.push((d.clone(), Kind::Spdx, &p.spdx));
+                out.push((d.clone(), Kind::CycloneDx, &p.cyclonedx));
+            }
+            out.push((top.to_owned(), Kind::Spdx, &p.spdx));
+            out.push((top.to_owned(), Kind::CycloneDx, &p.cyclonedx));
+        }
+        out
     }
 
     /// Signs the image at `local` (and each platform of an index) and
@@ -172,33 +247,73 @@ impl Documents {
         let target = Target::open(local, &bulwark_store::Options::default())?;
         let top = target.resolve()?;
         let store = &target.store;
-        let spdx = bulwark_attest::predicate_type("spdx").unwrap_or_default();
-        let cdx = bulwark_attest::predicate_type("cyclonedx").unwrap_or_default();
-        let slsa = crate::provenance::SLSA_PROVENANCE_V1;
-        let attest = |subject: &Object, ptype: &str, predicate: &Value| {
-            bulwark_attest::attest(
-                store,
-                subject,
-                key,
-                ptype,
-                predicate.clone(),
-                format,
-                created,
-            )
-        };
         bulwark_attest::sign(store, &top, key, format, created)?;
-        attest(&top, slsa, &self.provenance)?;
         for p in &self.sboms {
             if p.manifest_digest != top.digest {
                 let m: Object = store.resolve(Some(&p.manifest_digest))?;
                 bulwark_attest::sign(store, &m, key, format, created)?;
-                attest(&m, slsa, &self.provenance)?;
-                attest(&m, spdx, &p.spdx)?;
-                attest(&m, cdx, &p.cyclonedx)?;
             }
-            // The top-level image (manifest or index) carries every platform's SBOMs.
-            attest(&top, spdx, &p.spdx)?;
-            attest(&top, cdx, &p.cyclonedx)?;
+        }
+        for (subject, kind, doc) in self.attachments(&top.digest) {
+            let subject = if subject == top.digest {
+                top.clone()
+            } else {
+                store.resolve(Some(&subject))?
+            };
+            bulwark_attest::attest(
+                store,
+                &subject,
+                key,
+                &kind.predicate_type(),
+                doc.clone(),
+                format,
+                created,
+            )?;
+        }
+        store.commit()?;
+        Ok(())
+    }
+
+    /// Attaches the SBOMs and the provenance to the image at `local` without
+    /// a signature: SBOMs as themselves (`application/spdx+json`,
+    /// `application/vnd.cyclonedx+json`), the provenance as its in-toto
+    /// statement (`application/vnd.in-toto+json`), each an OCI 1.1 artifact
+    /// whose subject is the image.
+    ///
+    /// # Errors
+    /// The image cannot be opened or written.
+    pub fn attach_unsigned(&self, local: &str, created: &str) -> Result<(), TrustError> {
+        let target = Target::open(local, &bulwark_store::Options::default())?;
+        let top = target.resolve()?;
+        let store = &target.store;
+        for (subject, kind, doc) in self.attachments(&top.digest) {
+            let subject = if subject == top.digest {
+                top.clone()
+            } else {
+                store.resolve(Some(&subject))?
+            };
+            let ptype = kind.predicate_type();
+            let bytes = match kind {
+                Kind::Provenance => bulwark_sign::Statement::new(
+                    &store.identity(),
+                    &subject.digest,
+                    &ptype,
+                    doc.clone(),
+                )
+                .to_bytes(),
+                Kind::Spdx | Kind::CycloneDx => serde_json::to_vec(doc).unwrap_or_default(),
+            };
+            let annotations =
+                std::collections::BTreeMap::from([("in-toto.io/predicate-type".to_owned(), ptype)]);
+            bulwark_attest::attach_unsigned(
+                store,
+                &subject,
+                kind.artifact_type(),
+                kind.file_name(),
+                &bytes,
+                annotations,
+                created,
+            )?;
         }
         store.commit()?;
         Ok(())

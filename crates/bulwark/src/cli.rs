@@ -61,6 +61,9 @@ pub enum SbomFormat {
     Json,
     /// SPDX 2.3 JSON.
     SpdxJson,
+    /// SPDX 3.0.1 JSON-LD (carries the SBOM type FSCT and BSI ask for).
+    #[value(name = "spdx3-json")]
+    Spdx3Json,
     /// CycloneDX JSON (1.7, or 1.6 with --cyclonedx-version).
     CyclonedxJson,
 }
@@ -108,7 +111,7 @@ pub enum Command {
     },
     /// Build an image from a spec and its lock.
     #[command(
-        after_help = "Examples:\n  bulwark build examples/base.yaml --output oci:out/base:latest\n  bulwark build examples/static.yaml --output oci-archive:static.tar --frozen --format json\n  bulwark build examples/cc.yaml --output docker-archive:cc.tar:bulwark/cc:1\n  bulwark build examples/base.yaml --output 127.0.0.1:5000/base:1 --insecure --sign-key bulwark.key --signature-format both\n\nDestinations: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME[:TAG]], HOST[:PORT]/REPO[:TAG].\nThe Kubernetes securityContext is written to DEST-PATH.security-context.yaml."
+        after_help = "Examples:\n  bulwark build examples/base.yaml --output oci:out/base:latest\n  bulwark build examples/static.yaml --output oci-archive:static.tar --frozen --format json\n  bulwark build examples/cc.yaml --output docker-archive:cc.tar:bulwark/cc:1\n  bulwark build examples/base.yaml --output 127.0.0.1:5000/base:1 --insecure --sign-key bulwark.key --signature-format both\n\nDestinations: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME[:TAG]], HOST[:PORT]/REPO[:TAG].\nThe Kubernetes securityContext is written to DEST-PATH.security-context.yaml.\nEvery build makes SPDX 2.3/3.0.1 and CycloneDX SBOMs and SLSA provenance: signed\nattestations with --sign-key; without a key, unsigned referrers on a registry and\nfiles in DEST-PATH.sbom/ otherwise (--sbom-dir DIR writes the files there)."
     )]
     Build {
         /// The image spec (YAML).
@@ -131,7 +134,7 @@ pub enum Command {
         /// bundle (cosign 3 default), legacy (.sig/.att tags) or both.
         #[arg(long, default_value = "bundle", value_parser = ["bundle", "legacy", "both"])]
         signature_format: String,
-        /// Also write the SBOMs and the provenance as files into DIR.
+        /// Write the SBOMs and the provenance as files into DIR (instead of DEST-PATH.sbom/).
         #[arg(long, value_name = "DIR")]
         sbom_dir: Option<PathBuf>,
         /// Plain-HTTP registry for a registry --output.

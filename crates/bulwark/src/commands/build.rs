@@ -57,6 +57,7 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
             "--sign-key: a docker-archive cannot carry signatures or attestations; write oci:, oci-archive: or a registry instead"
         );
     }
+    let beside = std::path::PathBuf::from(format!("{}.sbom", dest.path().display()));
     let mut opts = BuildOptions::new(spec.to_path_buf(), dest);
     opts.frozen = o.frozen;
     opts.source_date_epoch = o.source_date_epoch;
@@ -66,14 +67,39 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
     });
     opts.fetcher = Some(super::fetcher()?);
     let mut report = bulwark_build::build(&opts)?;
-    if key.is_some() || o.sbom_dir.is_some() {
-        let docs = bulwark_build::trust::documents(spec, &local, &report)?;
-        if let Some(dir) = o.sbom_dir {
-            docs.write_to(dir)?;
-        }
-        if let Some(key) = &key {
+    // Every build proves what it is: SBOMs and provenance are signed
+    // attestations with a key; without one they are unsigned artifacts on a
+    // registry (invisible to pulls) and files beside a local output (so
+    // that a layout or archive keeps exactly one image for skopeo, podman
+    // and umoci to pick).
+    let docs = bulwark_build::trust::documents(spec, &local, &report)?;
+    if let Some(dir) = o.sbom_dir {
+        docs.write_to(dir)?;
+        report.sboms = format!("written to {}", dir.display());
+    }
+    match &key {
+        Some(key) => {
             docs.attach(&local, key, sig_format, &report.created)?;
+            report.sboms = "attached as signed attestations".into();
         }
+        None if to_registry => {
+            docs.attach_unsigned(&local, &report.created)?;
+            report.sboms = "attached as unsigned OCI artifacts".into();
+        }
+        None if o.sbom_dir.is_none() => {
+            docs.write_to(&beside)?;
+            report.sboms = format!("written to {}", beside.display());
+        }
+        None => {}
+    }
+    if bulwark_spec::Spec::load(spec)?
+        .sbom_info()
+        .supplier
+        .is_none()
+    {
+        report.notes.push(
+            "the SBOMs name no supplier for the image: set sbom.supplier and sbom.contact in the spec (or the org.opencontainers.image.vendor label) to meet the NTIA, FSCT and BSI minimum elements".into(),
+        );
     }
     if to_registry {
         let src = Target::open(&local, &super::trust::store_options(o.insecure))?;
@@ -126,6 +152,7 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
                 }
             );
             println!("  securityContext: {}", report.security_context);
+            println!("  SBOMs and provenance: {}", report.sboms);
         }
     }
     Ok(ExitCode::SUCCESS)

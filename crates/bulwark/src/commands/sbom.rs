@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bulwark_image::ImageRef;
 use bulwark_sbom::{DocumentInfo, Inventory};
+use sha2::Digest;
 
 use crate::cli::SbomFormat;
 
@@ -42,22 +43,25 @@ pub fn run(
                 .unwrap_or(0);
             bulwark_debian::time::format_rfc3339(now)
         });
+    let label = |k: &str| {
+        opened.config["config"]["Labels"][k]
+            .as_str()
+            .map(str::to_owned)
+    };
     let info = DocumentInfo {
         name: image.to_owned(),
         digest: opened.manifest_digest.clone(),
         created,
         lifecycle: "post-build",
         cdx_version: if cdx_version == "1.6" { "1.6" } else { "1.7" },
-        supplier: [
-            "org.opencontainers.image.vendor",
-            "org.opencontainers.image.authors",
-        ]
-        .iter()
-        .find_map(|k| {
-            opened.config["config"]["Labels"][k]
-                .as_str()
-                .map(str::to_owned)
-        }),
+        supplier: label("org.opencontainers.image.vendor"),
+        contact: label("org.opencontainers.image.authors"),
+        license: label("org.opencontainers.image.licenses"),
+        copyright: None,
+        manifest_sha512: opened
+            .manifest
+            .as_deref()
+            .map(|m| hex::encode(sha2::Sha512::digest(m))),
     };
     match format {
         SbomFormat::Table => print!("{}", bulwark_sbom::table(&inv)),
@@ -65,6 +69,10 @@ pub fn run(
         SbomFormat::SpdxJson => println!(
             "{}",
             serde_json::to_string_pretty(&bulwark_sbom::spdx(&inv, &info))?
+        ),
+        SbomFormat::Spdx3Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&bulwark_sbom::spdx3(&inv, &info))?
         ),
         SbomFormat::CyclonedxJson => {
             println!(

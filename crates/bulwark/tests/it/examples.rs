@@ -531,3 +531,125 @@ fn sbom_of_an_ordinary_debian_image_matches_trivy() {
     assert!(has("ID-001", "config.User"), "{r:#}");
     assert!(r["grade"].as_str().unwrap() >= "C", "{}", r["grade"]);
 }
+
+/// Runs `ntia-checker -c STANDARD` on `file` and asserts conformance.
+fn assert_conformant(file: &Path, standard: &str, spdx3: bool) {
+    let mut c = Command::new("ntia-checker");
+    c.args(["-c", standard, "--file"]).arg(file);
+    if spdx3 {
+        c.args(["--sbom-spec", "spdx3"]);
+    }
+    let out = ok(c.arg("-v").output().unwrap());
+    assert!(
+        out.contains("Conformant: True"),
+        "{standard} on {}:\n{out}",
+        file.display()
+    );
+}
+
+/// Reads an SPDX 3 JSON-LD file with the SPDX project's own model
+/// (spdx-python-model): unknown properties and bad enumeration values fail
+/// the read, dangling references fail the link, missing required properties
+/// fail the write.
+fn assert_valid_spdx3(file: &Path) {
+    let script = "import sys, io\nfrom spdx_python_model.bindings import v3_0_1 as spdx3\ns = spdx3.SHACLObjectSet()\nwith open(sys.argv[1], 'rb') as f:\n    spdx3.JSONLDDeserializer().read(f, s)\nmissing = s.link()\nif missing:\n    sys.exit(f'dangling references: {missing}')\nspdx3.JSONLDSerializer().write(s, io.BytesIO())\n";
+    ok(Command::new("python3")
+        .args(["-c", script])
+        .arg(file)
+        .output()
+        .unwrap());
+}
+
+#[test]
+fn example_python_sboms_meet_ntia_fsct_and_bsi_and_name_the_app_files() {
+    if !(tool("ntia-checker") && tool("pyspdxtools") && tool("python3")) {
+        return;
+    }
+    let d = LowerDir::new("pysbom");
+    let out = format!("oci:{}/layout:python", d.0.display());
+    build_example(&d.0, "python", "", &out);
+    let sb = d.0.join("sb");
+    ok(bulwark(&d.0)
+        .args([
+            "build",
+            "python.yaml",
+            "--frozen",
+            "--output",
+            &out,
+            "--sbom-dir",
+        ])
+        .arg(&sb)
+        .output()
+        .unwrap());
+    let spdx2 = sb.join("python-amd64.spdx.json");
+    let spdx3 = sb.join("python-amd64.spdx3.json");
+    let cdx = sb.join("python-amd64.cdx.json");
+    ok(Command::new("pyspdxtools")
+        .arg("-i")
+        .arg(&spdx2)
+        .output()
+        .unwrap());
+    assert_conformant(&spdx2, "ntia", false);
+    assert_valid_spdx3(&spdx3);
+    for standard in ["ntia", "fsct3-min", "bsi"] {
+        assert_conformant(&spdx3, standard, true);
+    }
+    let script = "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\nerr = JsonStrictValidator(SchemaVersion.V1_7).validate_str(open(sys.argv[1]).read())\nprint(err or '')\nsys.exit(1 if err else 0)\n";
+    ok(Command::new("python3")
+        .args(["-c", script])
+        .arg(&cdx)
+        .output()
+        .unwrap());
+
+    // The user's own file, with the digest of what the spec pointed at.
+    use sha2::Digest;
+    let main = std::fs::read(repo_root().join("examples/python-app/main.py")).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&main));
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let doc = read(&spdx2);
+    let f = &doc["files"].as_array().unwrap()[0];
+    assert_eq!(f["fileName"], "./app/main.py");
+    assert_eq!(f["checksums"][1]["checksumValue"], sha);
+    let bom = read(&cdx);
+    let c = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "file")
+        .unwrap();
+    assert_eq!(
+        (c["name"].as_str(), c["hashes"][1]["content"].as_str()),
+        (Some("/app/main.py"), Some(sha.as_str()))
+    );
+    let graph = read(&spdx3);
+    assert!(
+        graph["@graph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "/app/main.py"
+                && e["verifiedUsing"][1]["hashValue"] == sha.as_str()),
+        "SPDX 3 names /app/main.py"
+    );
+    // python3-minimal depends on the interpreter package, in every format.
+    let py = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| {
+            d["ref"]
+                .as_str()
+                .unwrap()
+                .starts_with("pkg:deb/debian/python3-minimal@")
+        })
+        .unwrap();
+    assert!(
+        py["dependsOn"].as_array().unwrap().iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .starts_with("pkg:deb/debian/python3.11-minimal@")),
+        "{py}"
+    );
+}

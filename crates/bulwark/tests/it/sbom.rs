@@ -121,3 +121,34 @@ fn a_corrupt_image_is_an_error_not_a_panic() {
     let err = fails(ctx.run(&["sbom", "oci:layout:missing-tag"]));
     assert!(err.contains("no image tagged"), "{err}");
 }
+
+#[test]
+fn unsigned_local_builds_write_their_sboms_and_provenance_beside_the_image() {
+    let ctx = Ctx::new();
+    image(&ctx);
+    // Beside the output, so the layout and archives keep exactly one image
+    // for skopeo, podman and umoci to pick.
+    for dir in ["layout.sbom", "img.tar.sbom", "docker.tar.sbom"] {
+        for f in [
+            "s-amd64.spdx.json",
+            "s-amd64.spdx3.json",
+            "s-amd64.cdx.json",
+            "s.provenance.json",
+        ] {
+            assert!(ctx.path().join(dir).join(f).is_file(), "{dir}/{f}");
+        }
+    }
+    let idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ctx.path().join("layout/index.json")).unwrap())
+            .unwrap();
+    assert_eq!(idx["manifests"].as_array().unwrap().len(), 1, "{idx:#}");
+    // The provenance names the image it describes.
+    let prov: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(ctx.path().join("layout.sbom/s.provenance.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        prov["buildDefinition"]["buildType"],
+        "urn:bulwark:buildtype:debian-image:v1"
+    );
+}

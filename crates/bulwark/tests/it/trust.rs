@@ -647,6 +647,51 @@ fn cosign_crane_oras_skopeo_interoperate_on_a_registry() {
         .output()
         .unwrap());
 
+    // An unsigned build pushes its SBOMs and provenance as unsigned
+    // artifacts: oras lists and pulls them; bulwark verify does not count them.
+    let r3 = format!("{h}/test/unsigned:1");
+    ok(ctx.run(&["build", "i.yaml", "--output", &r3, "--insecure"]));
+    let found = report(&ok(Command::new("oras")
+        .args(["discover", "--plain-http", "--format", "json", &r3])
+        .output()
+        .unwrap()));
+    let mut kinds: Vec<String> = found["referrers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{found:#}"))
+        .iter()
+        .map(|r| r["artifactType"].as_str().unwrap().to_owned())
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "application/spdx+json",
+            "application/vnd.cyclonedx+json",
+            "application/vnd.in-toto+json"
+        ]
+    );
+    let spdx = found["referrers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["artifactType"] == "application/spdx+json")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pulled = ctx.path().join("pulled-sbom");
+    ok(Command::new("oras")
+        .args(["pull", "--plain-http", "-o"])
+        .arg(&pulled)
+        .arg(format!("{h}/test/unsigned@{spdx}"))
+        .output()
+        .unwrap());
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pulled.join("sbom.spdx.json")).unwrap()).unwrap();
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+    let out = ctx.run(&["verify", &r3, "--key", "bulwark.pub", "--insecure"]);
+    assert_eq!(code(&out), Some(3), "{}", text(&out));
+
     // bulwark copy registry → layout keeps signatures verifiable offline.
     ok(ctx.run(&[
         "copy",
