@@ -114,6 +114,11 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     let lock_name = lock_path.display().to_string();
     let spec_name = spec_path.display().to_string();
     let mut notes = Vec::new();
+    if spec.sbom_info().supplier.is_none() {
+        notes.push(
+            "the SBOMs name no supplier for the image: set sbom.supplier and sbom.contact in the spec (or the org.opencontainers.image.vendor label) to meet the NTIA, FSCT and BSI minimum elements".into(),
+        );
+    }
     let (lock, lock_written) = if lock_path.exists() {
         let lock = Lock::load(&lock_path)?;
         if lock.spec_digest == spec.resolution_digest() {

@@ -92,15 +92,6 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
         }
         None => {}
     }
-    if bulwark_spec::Spec::load(spec)?
-        .sbom_info()
-        .supplier
-        .is_none()
-    {
-        report.notes.push(
-            "the SBOMs name no supplier for the image: set sbom.supplier and sbom.contact in the spec (or the org.opencontainers.image.vendor label) to meet the NTIA, FSCT and BSI minimum elements".into(),
-        );
-    }
     if to_registry {
         let src = Target::open(&local, &super::trust::store_options(o.insecure))?;
         let dst = Target::open(output, &super::trust::store_options(o.insecure))?;

@@ -152,3 +152,33 @@ fn unsigned_local_builds_write_their_sboms_and_provenance_beside_the_image() {
         "urn:bulwark:buildtype:debian-image:v1"
     );
 }
+
+#[test]
+fn a_build_without_a_supplier_says_its_sboms_fall_short() {
+    let ctx = Ctx::new();
+    let body = "archs: [amd64]\npackages: [hello]\n";
+    ctx.spec("s", body);
+    let notes = |r: &serde_json::Value| r["notes"].to_string();
+    let r =
+        report(&ok(ctx.run(&[
+            "build", "s.yaml", "--output", "oci:a", "--format", "json",
+        ])));
+    assert!(notes(&r).contains("name no supplier"), "{r:#}");
+    ctx.spec(
+        "s",
+        &format!("{body}sbom:\n  supplier: ACME\n  contact: sec@acme.example\n"),
+    );
+    let r =
+        report(&ok(ctx.run(&[
+            "build", "s.yaml", "--output", "oci:b", "--format", "json",
+        ])));
+    assert!(!notes(&r).contains("supplier"), "{r:#}");
+    let spdx: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(ctx.path().join("b.sbom/s-amd64.spdx.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        spdx["packages"][0]["supplier"],
+        "Organization: ACME (sec@acme.example)"
+    );
+}
