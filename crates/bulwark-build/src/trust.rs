@@ -4,6 +4,7 @@
 //! files and attached to the image: as signed attestations when there is a
 //! key, as unsigned OCI artifacts (the way `oras attach` does) otherwise.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use bulwark_image::ImageRef;
@@ -214,20 +215,41 @@ impl Documents {
         Ok(())
     }
 
+    /// Opens the image at `local` and resolves its top-level object and,
+    /// for an index, each platform manifest, once.
+    fn subjects(
+        &self,
+        local: &str,
+    ) -> Result<(Target, Object, BTreeMap<String, Object>), TrustError> {
+        let target = Target::open(local, &bulwark_store::Options::default())?;
+        let top = target.resolve()?;
+        let mut platforms = BTreeMap::new();
+        for p in &self.sboms {
+            if p.manifest_digest != top.digest {
+                let m = target.store.resolve(Some(&p.manifest_digest))?;
+                platforms.insert(p.manifest_digest.clone(), m);
+            }
+        }
+        Ok((target, top, platforms))
+    }
+
     /// What goes on which manifest: the top-level image (manifest or index)
     /// carries the provenance and every platform's SBOMs; each platform
     /// manifest of an index carries the provenance and its own SBOMs.
-    fn attachments<'a>(&'a self, top: &str) -> Vec<(String, Kind, &'a Value)> {
-        let mut out = vec![(top.to_owned(), Kind::Provenance, &self.provenance)];
+    fn attachments<'a>(
+        &'a self,
+        top: &'a Object,
+        platforms: &'a BTreeMap<String, Object>,
+    ) -> Vec<(&'a Object, Kind, &'a Value)> {
+        let mut out = vec![(top, Kind::Provenance, &self.provenance)];
         for p in &self.sboms {
-            if p.manifest_digest != top {
-                let d = &p.manifest_digest;
-                out.push((d.clone(), Kind::Provenance, &self.provenance));
-                out.push((d.clone(), Kind::Spdx, &p.spdx));
-                out.push((d.clone(), Kind::CycloneDx, &p.cyclonedx));
+            if let Some(m) = platforms.get(&p.manifest_digest) {
+                out.push((m, Kind::Provenance, &self.provenance));
+                out.push((m, Kind::Spdx, &p.spdx));
+                out.push((m, Kind::CycloneDx, &p.cyclonedx));
             }
-            out.push((top.to_owned(), Kind::Spdx, &p.spdx));
-            out.push((top.to_owned(), Kind::CycloneDx, &p.cyclonedx));
+            out.push((top, Kind::Spdx, &p.spdx));
+            out.push((top, Kind::CycloneDx, &p.cyclonedx));
         }
         out
     }
@@ -244,25 +266,15 @@ impl Documents {
         format: bulwark_attest::Format,
         created: &str,
     ) -> Result<(), TrustError> {
-        let target = Target::open(local, &bulwark_store::Options::default())?;
-        let top = target.resolve()?;
+        let (target, top, platforms) = self.subjects(local)?;
         let store = &target.store;
-        bulwark_attest::sign(store, &top, key, format, created)?;
-        for p in &self.sboms {
-            if p.manifest_digest != top.digest {
-                let m: Object = store.resolve(Some(&p.manifest_digest))?;
-                bulwark_attest::sign(store, &m, key, format, created)?;
-            }
+        for m in std::iter::once(&top).chain(platforms.values()) {
+            bulwark_attest::sign(store, m, key, format, created)?;
         }
-        for (subject, kind, doc) in self.attachments(&top.digest) {
-            let subject = if subject == top.digest {
-                top.clone()
-            } else {
-                store.resolve(Some(&subject))?
-            };
+        for (subject, kind, doc) in self.attachments(&top, &platforms) {
             bulwark_attest::attest(
                 store,
-                &subject,
+                subject,
                 key,
                 &kind.predicate_type(),
                 doc.clone(),
@@ -283,15 +295,9 @@ impl Documents {
     /// # Errors
     /// The image cannot be opened or written.
     pub fn attach_unsigned(&self, local: &str, created: &str) -> Result<(), TrustError> {
-        let target = Target::open(local, &bulwark_store::Options::default())?;
-        let top = target.resolve()?;
+        let (target, top, platforms) = self.subjects(local)?;
         let store = &target.store;
-        for (subject, kind, doc) in self.attachments(&top.digest) {
-            let subject = if subject == top.digest {
-                top.clone()
-            } else {
-                store.resolve(Some(&subject))?
-            };
+        for (subject, kind, doc) in self.attachments(&top, &platforms) {
             let ptype = kind.predicate_type();
             let bytes = match kind {
                 Kind::Provenance => bulwark_sign::Statement::new(
@@ -303,11 +309,10 @@ impl Documents {
                 .to_bytes(),
                 Kind::Spdx | Kind::CycloneDx => serde_json::to_vec(doc).unwrap_or_default(),
             };
-            let annotations =
-                std::collections::BTreeMap::from([("in-toto.io/predicate-type".to_owned(), ptype)]);
+            let annotations = BTreeMap::from([("in-toto.io/predicate-type".to_owned(), ptype)]);
             bulwark_attest::attach_unsigned(
                 store,
-                &subject,
+                subject,
                 kind.artifact_type(),
                 kind.file_name(),
                 &bytes,

@@ -154,7 +154,15 @@ impl Target {
     /// # Errors
     /// Unknown syntax; an archive that cannot be unpacked.
     pub fn open(s: &str, opts: &Options) -> Result<Self, Error> {
+        // `DIR:TAG`, or `DIR@sha256:<hex>` for one manifest by digest (a
+        // platform manifest of an index, say).
         let split = |rest: &str| -> (PathBuf, Option<String>) {
+            if let Some((p, d)) = rest.rsplit_once('@')
+                && sha256_hex(d).is_some()
+                && !p.is_empty()
+            {
+                return (PathBuf::from(p), Some(d.to_owned()));
+            }
             match rest.rsplit_once(':') {
                 Some((p, t)) if !t.contains('/') && !p.is_empty() => {
                     (PathBuf::from(p), Some(t.to_owned()))
@@ -946,6 +954,23 @@ fn copy_blob(src: &Store, dst: &Store, b: &Object, summary: &mut CopySummary) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_references_take_a_tag_or_a_digest() {
+        let o = Options::default();
+        let d = format!("sha256:{}", "a".repeat(64));
+        let t = Target::open(&format!("oci:out/x@{d}"), &o).unwrap();
+        assert_eq!(t.reference.as_deref(), Some(d.as_str()));
+        assert_eq!(t.store.origin(), "oci:out/x");
+        let t = Target::open("oci:out/x:v1", &o).unwrap();
+        assert_eq!(t.reference.as_deref(), Some("v1"));
+        // Not a digest: the part after '@' stays in the path.
+        let t = Target::open("oci:out/x@y", &o).unwrap();
+        assert_eq!(
+            (t.reference, t.store.origin()),
+            (None, "oci:out/x@y".to_owned())
+        );
+    }
 
     #[test]
     fn layout_roundtrip_referrers_and_copy() {

@@ -465,6 +465,55 @@ fn sign_attest_verify_on_a_layout_and_fail_closed() {
     ok(ctx.run(&args));
 }
 
+#[test]
+fn a_signed_multi_platform_build_signs_the_index_and_each_platform() {
+    let ctx = Ctx::new();
+    ctx.spec(
+        "m",
+        "archs: [amd64, arm64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\n",
+    );
+    ok(run_pw(&ctx, &["key", "generate", "k"]));
+    let r = report(&ok(run_pw(
+        &ctx,
+        &[
+            "build",
+            "m.yaml",
+            "--output",
+            "oci:multi:v1",
+            "--sign-key",
+            "k.key",
+            "--format",
+            "json",
+        ],
+    )));
+    assert_eq!(r["sboms"], "attached as signed attestations");
+    let mut subjects = vec!["oci:multi:v1".to_owned()];
+    for p in r["platforms"].as_array().unwrap() {
+        subjects.push(format!(
+            "oci:multi@{}",
+            p["manifest_digest"].as_str().unwrap()
+        ));
+    }
+    assert_eq!(subjects.len(), 3);
+    for s in &subjects {
+        let out = ctx.run(&[
+            "verify",
+            s,
+            "--key",
+            "k.pub",
+            "--attestation",
+            "spdx",
+            "--attestation",
+            "cyclonedx",
+            "--attestation",
+            "slsa-provenance",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code(&out), Some(0), "{s}: {}", text(&out));
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
