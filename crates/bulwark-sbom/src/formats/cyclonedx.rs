@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{DocumentInfo, seed, split_maintainer, uuid_from};
+use super::{Contact, DocumentInfo, seed, split_maintainer, uuid_from};
 use crate::inventory::{Inventory, purl};
 
 /// CycloneDX JSON (1.7 or 1.6).
@@ -81,10 +81,10 @@ pub fn cyclonedx(inv: &Inventory, info: &DocumentInfo) -> Value {
     let mut root = json!({"type": "container", "bom-ref": "image", "name": info.name});
     if let Some(s) = &info.supplier {
         root["supplier"] = json!({"name": s});
-        if let Some(e) = info.contact_email() {
-            root["supplier"]["contact"] = json!([{"email": e}]);
-        } else if let Some(u) = &info.contact {
-            root["supplier"]["url"] = json!([u]);
+        match info.contact.as_deref().and_then(Contact::parse) {
+            Some(Contact::Email(e)) => root["supplier"]["contact"] = json!([{"email": e}]),
+            Some(Contact::Url(u)) => root["supplier"]["url"] = json!([u]),
+            None => {}
         }
     }
     if let Some(d) = &info.digest {

@@ -68,10 +68,29 @@ impl DocumentInfo {
 
     /// The contact as an email address, if it is one.
     pub(crate) fn contact_email(&self) -> Option<&str> {
-        self.contact
-            .as_deref()
-            .map(|c| c.trim().trim_start_matches("mailto:"))
-            .filter(|c| c.contains('@') && !c.contains("://"))
+        match self.contact.as_deref().and_then(Contact::parse) {
+            Some(Contact::Email(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A supplier's contact: an email address (`mailto:` dropped) or an
+/// `http(s)` URL. Anything else is no usable contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Contact<'a> {
+    Email(&'a str),
+    Url(&'a str),
+}
+
+impl<'a> Contact<'a> {
+    pub(crate) fn parse(c: &'a str) -> Option<Contact<'a>> {
+        let c = c.trim();
+        if c.starts_with("http://") || c.starts_with("https://") {
+            return Some(Contact::Url(c));
+        }
+        let c = c.trim_start_matches("mailto:");
+        (c.contains('@') && !c.contains("://")).then_some(Contact::Email(c))
     }
 }
 
@@ -155,6 +174,19 @@ pub fn table(inv: &Inventory) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contacts_are_emails_or_web_addresses() {
+        assert_eq!(
+            Contact::parse(" mailto:a@b.example"),
+            Some(Contact::Email("a@b.example"))
+        );
+        assert_eq!(
+            Contact::parse("https://b.example/sec"),
+            Some(Contact::Url("https://b.example/sec"))
+        );
+        assert_eq!(Contact::parse("the platform team"), None);
+    }
 
     #[test]
     fn image_purls_take_the_bare_name() {

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{DocumentInfo, seed, split_maintainer, uuid_from};
+use super::{Contact, DocumentInfo, seed, split_maintainer, uuid_from};
 use crate::inventory::{Inventory, purl};
 
 const CONTEXT: &str = "https://spdx.org/rdf/3.0.1/spdx-context.jsonld";
@@ -57,22 +57,17 @@ impl Graph {
             return id.clone();
         }
         let mut body = json!({"name": name});
-        if let Some(c) = contact {
-            let c = c.trim().trim_start_matches("mailto:");
-            let kind = if c.starts_with("http://") || c.starts_with("https://") {
-                Some("urlScheme")
-            } else if c.contains('@') {
-                Some("email")
-            } else {
-                None
-            };
-            if let Some(kind) = kind {
-                body["externalIdentifier"] = json!([{
-                    "type": "ExternalIdentifier",
-                    "externalIdentifierType": kind,
-                    "identifier": c,
-                }]);
-            }
+        let identifier = match contact.and_then(Contact::parse) {
+            Some(Contact::Email(e)) => Some(("email", e)),
+            Some(Contact::Url(u)) => Some(("urlScheme", u)),
+            None => None,
+        };
+        if let Some((kind, value)) = identifier {
+            body["externalIdentifier"] = json!([{
+                "type": "ExternalIdentifier",
+                "externalIdentifierType": kind,
+                "identifier": value,
+            }]);
         }
         let id = self.push(
             "Organization",
