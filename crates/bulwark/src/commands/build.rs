@@ -87,7 +87,12 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
             report.sboms = "attached as unsigned OCI artifacts".into();
         }
         None if o.sbom_dir.is_none() => {
-            docs.write_to(&beside)?;
+            docs.write_to(&beside).with_context(|| {
+                format!(
+                    "the image is written, but its SBOMs and provenance are not: make {} a writable directory or pass --sbom-dir DIR",
+                    beside.display()
+                )
+            })?;
             report.sboms = format!("written to {}", beside.display());
         }
         None => {}

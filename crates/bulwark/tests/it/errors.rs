@@ -307,3 +307,25 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn sboms_that_cannot_be_written_beside_the_image_say_what_to_do() {
+    let ctx = Ctx::new();
+    ctx.spec("s", "archs: [amd64]\npackages: [hello]\n");
+    std::fs::write(ctx.path().join("out.sbom"), b"in the way").unwrap();
+    let err = fails(ctx.run(&["build", "s.yaml", "--output", "oci:out"]));
+    assert!(
+        err.contains("out.sbom") && err.contains("--sbom-dir"),
+        "{err}"
+    );
+    // --sbom-dir elsewhere succeeds.
+    ok(ctx.run(&[
+        "build",
+        "s.yaml",
+        "--output",
+        "oci:out",
+        "--sbom-dir",
+        "docs",
+    ]));
+    assert!(ctx.path().join("docs/s-amd64.spdx3.json").is_file());
+}
