@@ -88,8 +88,20 @@ pub fn spdx(inv: &Inventory, info: &DocumentInfo) -> Value {
         }));
         relationships.push(json!({"spdxElementId": "SPDXRef-image", "relationshipType": "CONTAINS", "relatedSpdxElement": "SPDXRef-OperatingSystem"}));
     }
-    for p in &inv.packages {
-        let id = spdx_id("Package-deb", &[&p.name, &p.arch]);
+    let ids: Vec<String> = inv
+        .packages
+        .iter()
+        .map(|p| spdx_id("Package-deb", &[&p.name, &p.arch]))
+        .collect();
+    // Dependencies name packages, not architectures: the last of a name
+    // stands for it, as in the CycloneDX and SPDX 3 renderings.
+    let by_name: std::collections::BTreeMap<&str, &String> = inv
+        .packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .zip(&ids)
+        .collect();
+    for (p, id) in inv.packages.iter().zip(&ids) {
         let license = p.license.clone().unwrap_or_else(|| "NOASSERTION".into());
         refs.extend(license_refs(&license));
         let mut pkg = json!({
@@ -129,14 +141,13 @@ pub fn spdx(inv: &Inventory, info: &DocumentInfo) -> Value {
         packages.push(pkg);
         relationships.push(json!({"spdxElementId": "SPDXRef-image", "relationshipType": "CONTAINS", "relatedSpdxElement": id}));
     }
-    for p in &inv.packages {
-        let from = spdx_id("Package-deb", &[&p.name, &p.arch]);
+    for (p, from) in inv.packages.iter().zip(&ids) {
         for d in &p.depends {
-            if let Some(q) = inv.packages.iter().find(|q| &q.name == d) {
+            if let Some(to) = by_name.get(d.as_str()) {
                 relationships.push(json!({
                     "spdxElementId": from,
                     "relationshipType": "DEPENDS_ON",
-                    "relatedSpdxElement": spdx_id("Package-deb", &[&q.name, &q.arch]),
+                    "relatedSpdxElement": to,
                 }));
             }
         }

@@ -69,6 +69,18 @@ fn spdx_and_cyclonedx_pass_their_validators_and_are_deterministic() {
         "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12&upstream=glibc"
     );
     assert_eq!(libc["supplier"], "Organization: Test (test@example.org)");
+    // hello's Depends: libc6 becomes a relationship.
+    assert!(
+        doc["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["spdxElementId"] == "SPDXRef-Package-deb-hello-amd64"
+                && r["relationshipType"] == "DEPENDS_ON"
+                && r["relatedSpdxElement"] == "SPDXRef-Package-deb-libc6-amd64"),
+        "{:#}",
+        doc["relationships"]
+    );
     if tool("pyspdxtools") {
         ok(Command::new("pyspdxtools")
             .arg("-i")
