@@ -199,7 +199,10 @@ pub fn spdx(inv: &Inventory, info: &DocumentInfo) -> Value {
             .map(|r| json!({
                 "licenseId": r,
                 "name": r.trim_start_matches("LicenseRef-"),
-                "extractedText": format!("See the Debian copyright file: the licence is named '{}' there.", r.trim_start_matches("LicenseRef-")),
+                "extractedText": format!(
+                    "A licence without an SPDX identifier, named '{}' where it was found: a package's Debian copyright file (a License field or a /usr/share/common-licenses reference) or the image's own licence.",
+                    r.trim_start_matches("LicenseRef-")
+                ),
             }))
             .collect::<Vec<_>>());
     }
