@@ -179,3 +179,17 @@ pub fn assert_valid_spdx3(file: &Path) {
         .output()
         .unwrap());
 }
+
+/// Validates a CycloneDX JSON file against the strict schema of `version`
+/// (`1.6`, `1.7`) with cyclonedx-python-lib.
+pub fn assert_valid_cyclonedx(file: &Path, version: &str) {
+    let script = format!(
+        "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\nerr = JsonStrictValidator(SchemaVersion.V{}).validate_str(open(sys.argv[1]).read())\nprint(err or '')\nsys.exit(1 if err else 0)\n",
+        version.replace('.', "_")
+    );
+    ok(std::process::Command::new("python3")
+        .args(["-c", &script])
+        .arg(file)
+        .output()
+        .unwrap());
+}
