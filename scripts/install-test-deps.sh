@@ -92,9 +92,20 @@ for p in "${PY_PKGS[@]}"; do
   python3 -m pip show "${p%%[*}" >/dev/null 2>&1 || python3 -m pip install -q "$p"
 done
 
+# SARIF validation: Microsoft's SARIF Multitool (schema + rules), from npm.
+# The package ships a self-contained .NET binary that npm leaves non-executable.
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if ! command -v sarif-multitool >/dev/null 2>&1; then
+  $SUDO npm install -g --no-fund --no-audit --loglevel=error @microsoft/sarif-multitool@5.7.0 >/dev/null
+fi
+find "$(npm root -g 2>/dev/null)/@microsoft" -name Sarif.Multitool -type f \
+  -exec $SUDO chmod a+rx {} + 2>/dev/null || true
+
 # Console scripts installed by pip need pyenv shims where pyenv manages Python.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
-for t in trivy pyspdxtools ntia-checker cosign crane oras docker-registry; do
+for t in trivy pyspdxtools ntia-checker cosign crane oras docker-registry sarif-multitool; do
   command -v "$t" >/dev/null 2>&1 || echo "install-test-deps: warning: $t is not on PATH" >&2
 done
 

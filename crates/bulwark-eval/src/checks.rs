@@ -7,6 +7,7 @@ use bulwark_sbom::Inventory;
 use serde::Serialize;
 
 use crate::score::{Report, Summary, score};
+use crate::trust::Trust;
 
 /// The evaluation pillars (DOMAIN.md §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -76,9 +77,20 @@ pub struct Options {
     pub reference: String,
     /// Seconds since the epoch "now" (for image age); default: the clock.
     pub now: Option<i64>,
+    /// Signatures and attestations found (see [`Trust::gather`]); `None`
+    /// skips the signature checks PR-004 to PR-007.
+    pub trust: Option<Trust>,
 }
 
-/// Paths whose contents the checks read (pass to [`Opened::walk`]).
+/// Paths whose contents the checks read for `img` (pass to
+/// [`Opened::walk`]): [`wanted`] plus the entrypoint and the dpkg file lists
+/// that AS-005 needs.
+pub fn capture(img: &Opened) -> impl Fn(&str) -> bool + use<> {
+    let needed = crate::needed::wanted(img);
+    move |p: &str| wanted(p) || needed(p)
+}
+
+/// Paths whose contents the image-independent checks read.
 pub fn wanted(path: &str) -> bool {
     bulwark_sbom::wanted(path)
         || matches!(path, "etc/passwd" | "etc/group" | "etc/shadow")
@@ -284,6 +296,26 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
         && now - secs > 30 * 86400
     {
         c.add("AS-004", Pillar::AttackSurface, Severity::Medium, format!("image is {} days old (created {t}); base images older than 30 days miss security fixes", (now - secs) / 86400), Some("created".into()), &["CIS-4.4", "SRG: continuous scanning and rebuild"], "Rebuild regularly (bulwark lock --update && bulwark build).");
+    }
+
+    if let Some(u) = crate::needed::analyse(img, fs, &inv)
+        && !u.packages.is_empty()
+    {
+        c.add(
+            "AS-005",
+            Pillar::AttackSurface,
+            Severity::Info,
+            format!(
+                "{} of {} packages are not needed by the entrypoint /{} (file ownership and Depends): {}",
+                u.packages.len(),
+                inv.packages.len(),
+                u.program,
+                u.packages.join(", ")
+            ),
+            Some(u.program),
+            &["CIS-4.3", "SRG: remove unnecessary components"],
+            "Drop them from the spec (or exclude them with a reason) unless the workload loads them at run time.",
+        );
     }
 
     // ---- shells and tools
@@ -687,6 +719,9 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
     }
 
     let mut findings = c.out;
+    if let Some(t) = &opts.trust {
+        findings.extend(t.findings());
+    }
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -702,6 +737,8 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
         pillars,
         findings,
         policy: None,
+        platform: img.platform(),
+        trust: opts.trust.clone(),
         summary: Summary {
             layers: img.layers.len(),
             compressed_size: compressed,

@@ -22,18 +22,37 @@ fn grade_color(g: &str) -> &'static str {
     }
 }
 
-/// Renders the report as one HTML page.
-pub fn html(r: &Report) -> String {
+/// Renders the reports (one per platform) as one HTML page.
+pub fn html(reports: &[Report]) -> String {
     let mut s = String::new();
     s.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-    s.push_str(&format!("<title>bulwark eval: {}</title>", esc(&r.image)));
+    let title = reports.first().map(|r| r.image.as_str()).unwrap_or("");
+    s.push_str(&format!("<title>bulwark eval: {}</title>", esc(title)));
     s.push_str("<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1f2328}h1{font-size:20px}\
         .grade{display:inline-block;font-size:48px;font-weight:700;color:#fff;border-radius:8px;padding:4px 22px;margin-right:16px}\
         table{border-collapse:collapse;margin-top:1em;width:100%}td,th{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}\
         .sev-critical,.sev-high{color:#cf222e;font-weight:600}.sev-medium{color:#9a6700;font-weight:600}.sev-low{color:#57606a}\
-        .muted{color:#57606a}svg text{font:12px system-ui,sans-serif}</style></head><body>");
+        .muted{color:#57606a}svg text{font:12px system-ui,sans-serif}</style></head><body><h1>bulwark eval</h1>");
+    for (i, r) in reports.iter().enumerate() {
+        // The first report keeps the plain element ids.
+        let sfx = if i == 0 {
+            String::new()
+        } else {
+            format!("-{}", i + 1)
+        };
+        section(&mut s, r, &sfx);
+    }
+    s.push_str("</body></html>\n");
+    s
+}
+
+fn section(s: &mut String, r: &Report, sfx: &str) {
+    s.push_str("<section>");
+    if let Some(p) = &r.platform {
+        s.push_str(&format!("<h2>{}</h2>", esc(p)));
+    }
     s.push_str(&format!(
-        "<h1>bulwark eval</h1><p><span class=\"grade\" id=\"grade\" style=\"background:{}\">{}</span><span id=\"score\">score {}/100</span></p>",
+        "<p><span class=\"grade\" id=\"grade{sfx}\" style=\"background:{}\">{}</span><span id=\"score{sfx}\">score {}/100</span></p>",
         grade_color(&r.grade),
         esc(&r.grade),
         r.score
@@ -56,7 +75,9 @@ pub fn html(r: &Report) -> String {
     ));
 
     // Pillar scores as bars.
-    s.push_str("<h2>Pillars</h2><svg id=\"pillars\" width=\"520\" height=\"");
+    s.push_str(&format!(
+        "<h3>Pillars</h3><svg id=\"pillars{sfx}\" width=\"520\" height=\""
+    ));
     s.push_str(&(r.pillars.len() * 26 + 4).to_string());
     s.push_str("\" role=\"img\" aria-label=\"pillar scores\">");
     for (i, p) in r.pillars.iter().enumerate() {
@@ -88,7 +109,9 @@ pub fn html(r: &Report) -> String {
         .max()
         .unwrap_or(1)
         .max(1);
-    s.push_str("<h2>Layers</h2><svg id=\"layers\" width=\"620\" height=\"");
+    s.push_str(&format!(
+        "<h3>Layers</h3><svg id=\"layers{sfx}\" width=\"620\" height=\""
+    ));
     s.push_str(&(m.layer_sizes.len() * 26 + 4).to_string());
     s.push_str("\" role=\"img\" aria-label=\"layer sizes\">");
     for (i, (c, u)) in m.layer_sizes.iter().enumerate() {
@@ -107,7 +130,7 @@ pub fn html(r: &Report) -> String {
     }
     s.push_str("</svg><p class=\"muted\">blue: compressed, grey: uncompressed</p>");
 
-    s.push_str("<h2>Findings</h2><table id=\"findings\"><tr><th>severity</th><th>id</th><th>finding</th><th>controls</th><th>fix</th></tr>");
+    s.push_str(&format!("<h3>Findings</h3><table id=\"findings{sfx}\"><tr><th>severity</th><th>id</th><th>finding</th><th>controls</th><th>fix</th></tr>"));
     for f in r.findings.iter().filter(|f| f.severity > Severity::Info) {
         let sev = format!("{:?}", f.severity).to_lowercase();
         let note = f
@@ -124,6 +147,5 @@ pub fn html(r: &Report) -> String {
             esc(f.remediation)
         ));
     }
-    s.push_str("</table></body></html>\n");
-    s
+    s.push_str("</table></section>");
 }

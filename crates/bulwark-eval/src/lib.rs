@@ -9,17 +9,24 @@
 //!
 //! ```no_run
 //! let img = bulwark_image::open(&"oci:out:latest".parse().unwrap(), None).unwrap();
-//! let fs = img.walk(&bulwark_eval::wanted).unwrap();
+//! let fs = img.walk(&bulwark_eval::capture(&img)).unwrap();
 //! let report = bulwark_eval::evaluate(&img, &fs, &bulwark_eval::Options::default());
 //! println!("grade {}", report.grade);
 //! ```
 
 mod checks;
 mod html;
+mod needed;
 mod policy;
+mod rules;
+mod sarif;
 mod score;
+mod trust;
 
-pub use checks::{Finding, Options, Pillar, Severity, evaluate, wanted};
+pub use checks::{Finding, Options, Pillar, Severity, capture, evaluate, wanted};
 pub use html::html;
 pub use policy::{Exception, Policy, PolicyError, PolicyResult};
+pub use rules::{RULES, Rule, rule};
+pub use sarif::{SCHEMA as SARIF_SCHEMA, sarif};
 pub use score::{PillarScore, Report, grade_for};
+pub use trust::Trust;

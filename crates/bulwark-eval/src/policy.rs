@@ -21,6 +21,17 @@ pub struct Policy {
     /// Accepted findings, each with a reason; they do not count.
     #[serde(default)]
     pub exceptions: Vec<Exception>,
+    /// A signature must verify under one of the keys.
+    #[serde(default)]
+    pub require_signature: bool,
+    /// Attestation types (`spdx`, `cyclonedx`, `slsa-provenance`, … or a
+    /// predicate type URI) that must verify under one of the keys.
+    #[serde(default)]
+    pub require_attestations: Vec<String>,
+    /// Public keys (PEM files, relative to the policy file) trusted in
+    /// addition to `--key`.
+    #[serde(default)]
+    pub keys: Vec<std::path::PathBuf>,
 }
 
 /// A severity as written in a policy.
@@ -87,6 +98,18 @@ impl Policy {
                 message: format!("minimum-grade {g:?} is not one of A, B, C, D, E, F"),
             });
         }
+        if let Some(a) = p
+            .require_attestations
+            .iter()
+            .find(|a| bulwark_attest::predicate_type(a).is_none())
+        {
+            return Err(PolicyError {
+                origin: origin.into(),
+                message: format!(
+                    "require-attestations: unknown type {a:?}; use spdx, cyclonedx, slsa-provenance, vuln, openvex, custom or a predicate type URI"
+                ),
+            });
+        }
         if let Some(e) = p.exceptions.iter().find(|e| e.reason.trim().is_empty()) {
             return Err(PolicyError {
                 origin: origin.into(),
@@ -123,6 +146,29 @@ impl Policy {
             let sev: Severity = sev.into();
             for f in counted.iter().filter(|f| f.severity >= sev) {
                 violations.push(format!("{} ({:?}) {}", f.id, f.severity, f.message));
+            }
+        }
+        // Trust requirements fail closed: no evidence is a violation.
+        let trust = report.trust.clone().unwrap_or_default();
+        if (self.require_signature || !self.require_attestations.is_empty()) && trust.keys == 0 {
+            violations.push(
+                "the policy requires signatures but no key was given (--key, or keys: in the policy)"
+                    .to_owned(),
+            );
+        } else {
+            if self.require_signature && !trust.signed() {
+                violations.push(format!(
+                    "no signature verifies under the {} key(s)",
+                    trust.keys
+                ));
+            }
+            for a in &self.require_attestations {
+                let want = bulwark_attest::predicate_type(a).unwrap_or(a);
+                if !trust.attested(want) {
+                    violations.push(format!(
+                        "required attestation {a} ({want}) is missing or does not verify"
+                    ));
+                }
             }
         }
         for id in &self.forbid {

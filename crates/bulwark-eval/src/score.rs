@@ -18,6 +18,8 @@ pub struct PillarScore {
 pub struct Report {
     pub image: String,
     pub digest: Option<String>,
+    /// `os/arch[/variant]` from the image config.
+    pub platform: Option<String>,
     pub grade: String,
     /// 0–100, the mean of the pillar scores.
     pub score: u32,
@@ -26,6 +28,9 @@ pub struct Report {
     /// The `--policy` verdict, when a policy was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<crate::policy::PolicyResult>,
+    /// Signatures and attestations found, when they were looked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<crate::trust::Trust>,
     pub summary: Summary,
 }
 

@@ -42,6 +42,7 @@ fn run_at(r: &str, age_days: i64) -> bulwark_eval::Report {
         &Options {
             reference: r.to_owned(),
             now: Some(946_684_800 + age_days * 86400),
+            trust: None,
         },
     )
 }
@@ -285,4 +286,103 @@ fn policies_gate_and_accept_exceptions_with_reasons() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("line 2"), "{e}");
+}
+
+/// Evaluates with the capture `bulwark eval` uses (entrypoint and file lists).
+fn run_captured(r: &str) -> bulwark_eval::Report {
+    let img = bulwark_image::open(&r.parse().unwrap(), None).unwrap();
+    let fs = img.walk(&bulwark_eval::capture(&img)).unwrap();
+    evaluate(
+        &img,
+        &fs,
+        &Options {
+            reference: r.to_owned(),
+            now: Some(946_684_800 + 86400),
+            trust: None,
+        },
+    )
+}
+
+fn package(t: &mut Tree, name: &str, depends: &str, files: &[&str]) {
+    t.insert(
+        &format!("var/lib/dpkg/status.d/{name}"),
+        Node::file(
+            format!("Package: {name}\nVersion: 1\nArchitecture: amd64\nDepends: {depends}\n")
+                .into_bytes(),
+            0o644,
+        ),
+    );
+    let sums: String = files
+        .iter()
+        .map(|f| format!("00000000000000000000000000000000  {f}\n"))
+        .collect();
+    t.insert(
+        &format!("var/lib/dpkg/status.d/{name}.md5sums"),
+        Node::file(sums.into_bytes(), 0o644),
+    );
+    for f in files {
+        t.insert(f, Node::file(b"code".to_vec(), 0o755));
+    }
+}
+
+#[test]
+fn packages_the_entrypoint_does_not_need_are_named() {
+    // The host's /bin/ls: a real dynamically linked ELF program.
+    let ls = std::fs::read("/bin/ls").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Tree::default();
+    t.insert("app/server", Node::file(ls.clone(), 0o755));
+    t.insert(
+        "usr/bin/run",
+        Node::file(b"#!/usr/bin/env python3\nprint(1)\n".to_vec(), 0o755),
+    );
+    t.insert("lib", Node::symlink("usr/lib"));
+    package(
+        &mut t,
+        "libc6",
+        "",
+        &[
+            "usr/lib/x86_64-linux-gnu/libc.so.6",
+            "usr/lib64/ld-linux-x86-64.so.2",
+        ],
+    );
+    package(
+        &mut t,
+        "libselinux1",
+        "libc6",
+        &["usr/lib/x86_64-linux-gnu/libselinux.so.1"],
+    );
+    package(&mut t, "python3", "libc6", &["usr/bin/python3"]);
+    package(&mut t, "curl", "libc6", &["usr/bin/curl"]);
+    t.insert("lib64", Node::symlink("usr/lib64"));
+    let mut cfg = RuntimeConfig::default();
+    cfg.entrypoint = vec!["/app/server".into()];
+    let report = run_captured(&write(dir.path(), &t, cfg, "x"));
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.id == "AS-005")
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert_eq!(f.path.as_deref(), Some("app/server"));
+    // ls needs libc (and libselinux on Debian); curl and python3 are not needed.
+    assert!(f.message.contains(": curl, python3"), "{}", f.message);
+    assert!(!f.message.contains("libc6"), "{}", f.message);
+
+    // A script found on PATH: its interpreter's package (through env) is needed.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = RuntimeConfig::default();
+    cfg.cmd = vec!["run".into()];
+    let report = run_captured(&write(dir.path(), &t, cfg, "x"));
+    let f = report.findings.iter().find(|f| f.id == "AS-005").unwrap();
+    assert_eq!(f.path.as_deref(), Some("usr/bin/run"));
+    assert!(f.message.ends_with(": curl, libselinux1"), "{}", f.message);
+
+    // No entrypoint, or one that is not there: nothing is claimed.
+    for ep in [vec![], vec!["/nope".to_owned()]] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = RuntimeConfig::default();
+        cfg.entrypoint = ep;
+        let report = run_captured(&write(dir.path(), &t, cfg, "x"));
+        assert!(!report.findings.iter().any(|f| f.id == "AS-005"));
+    }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bulwark_oci::{Descriptor, Index, Manifest};
 
@@ -23,6 +24,8 @@ pub enum ImageRef {
     },
     /// An unpacked root filesystem.
     RootFs(PathBuf),
+    /// A registry reference (`HOST[:PORT]/REPO[:TAG][@DIGEST]`, optionally `docker://`).
+    Registry(bulwark_registry::RegistryRef),
 }
 
 impl std::str::FromStr for ImageRef {
@@ -51,6 +54,9 @@ impl std::str::FromStr for ImageRef {
         if let Some(r) = s.strip_prefix("dir:") {
             return Ok(ImageRef::RootFs(PathBuf::from(r)));
         }
+        if s.starts_with("docker://") {
+            return registry_ref(s);
+        }
         let p = Path::new(s);
         if p.is_dir() {
             if p.join("oci-layout").is_file() {
@@ -61,15 +67,24 @@ impl std::str::FromStr for ImageRef {
             }
             return Ok(ImageRef::RootFs(p.to_owned()));
         }
+        if bulwark_registry::looks_like_registry(s) {
+            return registry_ref(s);
+        }
         Err(ImageError::Reference(s.to_owned()))
     }
+}
+
+fn registry_ref(s: &str) -> Result<ImageRef, ImageError> {
+    s.parse()
+        .map(ImageRef::Registry)
+        .map_err(|_| ImageError::Reference(s.to_owned()))
 }
 
 /// Why an image cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error(
-        "'{0}' is not an image reference; use oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE or a root filesystem directory"
+        "'{0}' is not an image reference; use oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, HOST[:PORT]/REPO[:TAG] or a root filesystem directory"
     )]
     Reference(String),
     #[error("{path}: {source}")]
@@ -125,16 +140,22 @@ pub enum ImageError {
     },
     #[error("{origin}: {reason}")]
     Unsupported { origin: String, reason: String },
+    #[error(transparent)]
+    Registry(#[from] bulwark_registry::Error),
 }
 
 /// Where blobs are read from.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Store {
     Dir(PathBuf),
     /// A tar file: member name → (data offset, size).
     Tar {
         file: PathBuf,
         members: BTreeMap<String, (u64, u64)>,
+    },
+    Registry {
+        client: Arc<bulwark_registry::Registry>,
+        repo: bulwark_registry::RegistryRef,
     },
     None,
 }
@@ -160,6 +181,12 @@ pub struct Opened {
     pub layers: Vec<LayerBlob>,
     /// For root filesystem directories.
     pub rootfs: Option<PathBuf>,
+    /// What the reference named before any platform was chosen (an index or
+    /// the manifest itself); signatures may be on either.
+    pub top: Option<Descriptor>,
+    /// How many entries the layout's `index.json` has (images, tags and
+    /// referrers); 0 for registries and docker archives.
+    pub index_entries: usize,
     store: Store,
 }
 
@@ -178,6 +205,7 @@ impl Store {
         origin: &str,
         digest: &str,
         member: Option<&str>,
+        size: Option<u64>,
     ) -> Result<Box<dyn Read + Send>, ImageError> {
         let missing = || ImageError::MissingBlob {
             origin: origin.to_owned(),
@@ -201,6 +229,18 @@ impl Store {
                 f.seek(SeekFrom::Start(off)).map_err(io(file))?;
                 Ok(Box::new(f.take(size)))
             }
+            Store::Registry { client, repo } => {
+                if hex.is_none() {
+                    return Err(missing());
+                }
+                let size = size.ok_or_else(missing)?;
+                Ok(Box::new(PipedBlob::start(
+                    client.clone(),
+                    repo.clone(),
+                    digest.to_owned(),
+                    size,
+                )?))
+            }
             Store::None => Err(missing()),
         }
     }
@@ -208,7 +248,7 @@ impl Store {
     /// A small (JSON) member of a tar store, by name.
     fn read_member(&self, origin: &str, file: &Path, name: &str) -> Result<Vec<u8>, ImageError> {
         let mut data = Vec::new();
-        self.open_blob(origin, name, Some(name))?
+        self.open_blob(origin, name, Some(name), None)?
             .take(MAX_JSON)
             .read_to_end(&mut data)
             .map_err(io(file))?;
@@ -226,15 +266,80 @@ impl Store {
             });
         }
         let mut data = Vec::new();
-        self.open_blob(origin, &d.digest, None)?
-            .take(MAX_JSON + 1)
-            .read_to_end(&mut data)
-            .map_err(|source| ImageError::Io {
-                path: d.digest.clone(),
-                source,
-            })?;
+        match self {
+            Store::Registry { client, repo } => {
+                if is_manifest(&d.media_type) {
+                    data = client.get_manifest(&repo.at_digest(&d.digest))?.bytes;
+                } else {
+                    client.get_blob(repo, &d.digest, d.size, &mut data)?;
+                }
+            }
+            _ => {
+                self.open_blob(origin, &d.digest, None, Some(d.size))?
+                    .take(MAX_JSON + 1)
+                    .read_to_end(&mut data)
+                    .map_err(|source| ImageError::Io {
+                        path: d.digest.clone(),
+                        source,
+                    })?;
+            }
+        }
         check_digest(origin, &d.digest, Some(d.size), &data)?;
         Ok(data)
+    }
+}
+
+fn is_manifest(media_type: &str) -> bool {
+    media_type.contains("manifest") || media_type.contains("index")
+}
+
+/// A registry blob streamed through a pipe by a thread, so the layer walk
+/// inflates and parses while the download goes on. The walk checks size and
+/// digest itself; a download error surfaces as a read error at the end.
+struct PipedBlob {
+    reader: std::io::PipeReader,
+    thread: Option<std::thread::JoinHandle<Result<(), bulwark_registry::Error>>>,
+}
+
+impl PipedBlob {
+    fn start(
+        client: Arc<bulwark_registry::Registry>,
+        repo: bulwark_registry::RegistryRef,
+        digest: String,
+        size: u64,
+    ) -> Result<Self, ImageError> {
+        let (reader, mut writer) = std::io::pipe().map_err(|source| ImageError::Io {
+            path: "pipe".into(),
+            source,
+        })?;
+        let thread = std::thread::Builder::new()
+            .name("blob-download".into())
+            .spawn(move || client.get_blob(&repo, &digest, size, &mut writer))
+            .map_err(|source| ImageError::Io {
+                path: "download thread".into(),
+                source,
+            })?;
+        Ok(Self {
+            reader,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Read for PipedBlob {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        if n == 0
+            && !buf.is_empty()
+            && let Some(t) = self.thread.take()
+        {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+                Err(_) => return Err(std::io::Error::other("the download thread panicked")),
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -288,7 +393,39 @@ fn json<T: serde::de::DeserializeOwned>(
 /// Opens one platform of the image (`platform` like `linux/arm64`; default:
 /// the host's when the reference is an index).
 pub fn open(r: &ImageRef, platform: Option<&str>) -> Result<Opened, ImageError> {
+    open_with(r, platform, &bulwark_registry::Options::default())
+}
+
+/// Like [`open`], with registry client settings (`insecure` for plain-HTTP
+/// loopback registries, timeouts, retries).
+///
+/// # Errors
+/// The reference cannot be resolved, or its metadata is missing, corrupt or
+/// does not match its digests.
+pub fn open_with(
+    r: &ImageRef,
+    platform: Option<&str>,
+    registry: &bulwark_registry::Options,
+) -> Result<Opened, ImageError> {
     match r {
+        ImageRef::Registry(rr) => {
+            let origin = rr.to_string();
+            let client = Arc::new(bulwark_registry::Registry::new(registry.clone())?);
+            let m = client.get_manifest(rr)?;
+            let top = Descriptor {
+                media_type: m.media_type.clone(),
+                digest: m.digest.clone(),
+                size: m.bytes.len() as u64,
+                platform: None,
+                annotations: BTreeMap::new(),
+                artifact_type: None,
+            };
+            let store = Store::Registry {
+                client,
+                repo: rr.clone(),
+            };
+            resolve_platform(origin, store, top, platform, 0)
+        }
         ImageRef::RootFs(dir) => Ok(Opened {
             origin: dir.display().to_string(),
             manifest_digest: None,
@@ -296,6 +433,8 @@ pub fn open(r: &ImageRef, platform: Option<&str>) -> Result<Opened, ImageError> 
             config: serde_json::Value::Null,
             layers: vec![],
             rootfs: Some(dir.clone()),
+            top: None,
+            index_entries: 0,
             store: Store::None,
         }),
         ImageRef::Oci { dir, tag } => {
@@ -369,10 +508,57 @@ pub fn open(r: &ImageRef, platform: Option<&str>) -> Result<Opened, ImageError> 
                 config,
                 layers,
                 rootfs: None,
+                top: None,
+                index_entries: 0,
                 store,
             })
         }
     }
+}
+
+/// Opens every platform of a multi-arch image, in index order (a single
+/// image: just it).
+///
+/// # Errors
+/// As [`open_with`].
+pub fn open_all(
+    r: &ImageRef,
+    registry: &bulwark_registry::Options,
+) -> Result<Vec<Opened>, ImageError> {
+    let first = match open_with(r, None, registry) {
+        // The host's platform is not in the index: start from any that is.
+        Err(ImageError::NoPlatform { available, .. }) => {
+            let p = available.split(", ").next().unwrap_or_default().to_owned();
+            open_with(r, Some(&p), registry)?
+        }
+        other => other?,
+    };
+    let plats = first.platforms()?;
+    let mut first = Some(first);
+    let mut out = Vec::with_capacity(plats.len().max(1));
+    for p in &plats {
+        match first.take() {
+            Some(f) if f.platform().as_deref() == Some(p.as_str()) => out.push(f),
+            other => {
+                first = other;
+                let base =
+                    first
+                        .as_ref()
+                        .or(out.first())
+                        .ok_or_else(|| ImageError::Unsupported {
+                            origin: format!("{r:?}"),
+                            reason: "no platform opened".into(),
+                        })?;
+                out.push(base.reopen(p)?);
+            }
+        }
+    }
+    if out.is_empty()
+        && let Some(f) = first
+    {
+        out.push(f);
+    }
+    Ok(out)
 }
 
 fn open_layout(
@@ -426,36 +612,58 @@ fn open_layout(
             });
         }
     };
+    let entries = index.manifests.len();
+    let top = top.clone();
+    resolve_platform(origin, store, top, platform, entries)
+}
+
+fn want_platform(platform: Option<&str>) -> String {
+    platform.map(str::to_owned).unwrap_or_else(|| {
+        let (arch, _) =
+            bulwark_debian::oci_platform(bulwark_debian::host_arch()).unwrap_or(("amd64", None));
+        format!("linux/{arch}")
+    })
+}
+
+fn platform_name(p: &bulwark_oci::Platform) -> String {
+    format!(
+        "{}/{}{}",
+        p.os,
+        p.architecture,
+        p.variant
+            .as_ref()
+            .map(|v| format!("/{v}"))
+            .unwrap_or_default()
+    )
+}
+
+/// The image platforms an index lists (attestation entries such as
+/// `unknown/unknown` left out).
+fn index_platforms(idx: &Index) -> Vec<String> {
+    idx.manifests
+        .iter()
+        .filter_map(|m| m.platform.as_ref())
+        .filter(|p| p.os != "unknown" && p.architecture != "unknown")
+        .map(platform_name)
+        .collect()
+}
+
+/// Follows (nested) indexes from `top` to one platform's manifest and reads it.
+fn resolve_platform(
+    origin: String,
+    store: Store,
+    top: Descriptor,
+    platform: Option<&str>,
+    index_entries: usize,
+) -> Result<Opened, ImageError> {
     let mut desc = top.clone();
-    // Follow (nested) indexes to one platform.
     for _ in 0..4 {
         if !desc.media_type.contains("index") && !desc.media_type.contains("manifest.list") {
             break;
         }
         let data = store.read_json_blob(&origin, &desc)?;
         let idx: Index = json(&data, &desc.digest, "index")?;
-        let want = platform.map(str::to_owned).unwrap_or_else(|| {
-            let (arch, _) = bulwark_debian::oci_platform(bulwark_debian::host_arch())
-                .unwrap_or(("amd64", None));
-            format!("linux/{arch}")
-        });
-        let plats: Vec<String> = idx
-            .manifests
-            .iter()
-            .filter_map(|m| {
-                m.platform.as_ref().map(|p| {
-                    format!(
-                        "{}/{}{}",
-                        p.os,
-                        p.architecture,
-                        p.variant
-                            .as_ref()
-                            .map(|v| format!("/{v}"))
-                            .unwrap_or_default()
-                    )
-                })
-            })
-            .collect();
+        let want = want_platform(platform);
         desc = idx
             .manifests
             .iter()
@@ -472,8 +680,17 @@ fn open_layout(
             .ok_or_else(|| ImageError::NoPlatform {
                 origin: origin.clone(),
                 platform: want.clone(),
-                available: plats.join(", "),
+                available: index_platforms(&idx).join(", "),
             })?;
+    }
+    if !desc.media_type.contains("manifest") || desc.media_type.contains("list") {
+        return Err(ImageError::Unsupported {
+            origin,
+            reason: format!(
+                "{} has media type {:?}, not an image manifest or index",
+                desc.digest, desc.media_type
+            ),
+        });
     }
     let data = store.read_json_blob(&origin, &desc)?;
     let manifest: Manifest = json(&data, &desc.digest, "manifest")?;
@@ -496,6 +713,8 @@ fn open_layout(
         config,
         layers,
         rootfs: None,
+        top: Some(top),
+        index_entries,
         store,
     })
 }
@@ -503,6 +722,51 @@ fn open_layout(
 impl Opened {
     pub(crate) fn layer_reader(&self, l: &LayerBlob) -> Result<Box<dyn Read + Send>, ImageError> {
         self.store
-            .open_blob(&self.origin, &l.digest, l.member.as_deref())
+            .open_blob(&self.origin, &l.digest, l.member.as_deref(), l.size)
+    }
+
+    /// The platforms of a multi-arch image (`os/arch[/variant]`), or the one
+    /// platform of a single image (from its config).
+    ///
+    /// # Errors
+    /// The top-level index cannot be read.
+    pub fn platforms(&self) -> Result<Vec<String>, ImageError> {
+        if let Some(top) = &self.top
+            && (top.media_type.contains("index") || top.media_type.contains("manifest.list"))
+        {
+            let data = self.store.read_json_blob(&self.origin, top)?;
+            let idx: Index = json(&data, &top.digest, "index")?;
+            return Ok(index_platforms(&idx));
+        }
+        Ok(self.platform().into_iter().collect())
+    }
+
+    /// This image's platform, from its config (`os/arch[/variant]`).
+    #[must_use]
+    pub fn platform(&self) -> Option<String> {
+        let os = self.config["os"].as_str()?;
+        let arch = self.config["architecture"].as_str()?;
+        Some(match self.config["variant"].as_str() {
+            Some(v) => format!("{os}/{arch}/{v}"),
+            None => format!("{os}/{arch}"),
+        })
+    }
+
+    /// Opens another platform of the same image (for `--all-platforms`).
+    ///
+    /// # Errors
+    /// As [`open`].
+    pub fn reopen(&self, platform: &str) -> Result<Opened, ImageError> {
+        let top = self.top.clone().ok_or_else(|| ImageError::Unsupported {
+            origin: self.origin.clone(),
+            reason: "has one platform only".into(),
+        })?;
+        resolve_platform(
+            self.origin.clone(),
+            self.store.clone(),
+            top,
+            Some(platform),
+            self.index_entries,
+        )
     }
 }

@@ -44,6 +44,48 @@ pub struct FileSystem {
     pub layer_sizes: Vec<(u64, u64)>,
 }
 
+impl FileSystem {
+    /// Follows symlinks in every component of `path` (absolute targets from
+    /// the image root) and returns the final path, or `None` when it does not
+    /// exist, escapes the root or loops (40 hops, like the kernel).
+    #[must_use]
+    pub fn resolve(&self, path: &str) -> Option<String> {
+        let mut cur = path.trim_matches('/').to_owned();
+        let mut hops = 0;
+        'restart: loop {
+            let mut done = String::new();
+            let mut rest = cur.split('/').filter(|c| !c.is_empty()).peekable();
+            while let Some(comp) = rest.next() {
+                let candidate = if done.is_empty() {
+                    comp.to_owned()
+                } else {
+                    format!("{done}/{comp}")
+                };
+                let info = self.files.get(&candidate)?;
+                if info.kind == FileKind::Symlink {
+                    hops += 1;
+                    if hops > 40 {
+                        return None;
+                    }
+                    let target = info.link.as_deref()?;
+                    let mut next = bulwark_deb::resolve_link_target(&candidate, target)?;
+                    let tail: Vec<&str> = rest.collect();
+                    if !tail.is_empty() {
+                        if !next.is_empty() {
+                            next.push('/');
+                        }
+                        next.push_str(&tail.join("/"));
+                    }
+                    cur = next;
+                    continue 'restart;
+                }
+                done = candidate;
+            }
+            return Some(done);
+        }
+    }
+}
+
 const MAX_CAPTURE: u64 = 16 << 20;
 const MAX_ENTRIES: usize = 2_000_000;
 

@@ -76,6 +76,8 @@ pub enum EvalFormat {
     Json,
     /// One self-contained HTML page (grade, pillar and layer charts, findings).
     Html,
+    /// SARIF 2.1.0 for code-scanning UIs (one run per platform).
+    Sarif,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq, PartialOrd, Ord)]
@@ -146,7 +148,7 @@ pub enum Command {
     },
     /// List the software in any image (dpkg status and status.d, os-release, licences).
     #[command(
-        after_help = "Examples:\n  bulwark sbom oci:out/base:latest\n  bulwark sbom oci-archive:image.tar --format spdx-json > image.spdx.json\n  bulwark sbom docker-archive:saved.tar --format cyclonedx-json --cyclonedx-version 1.6\n  bulwark sbom ./rootfs --format json\n\nImages: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, or a root filesystem directory.\nLayers are streamed, never extracted; whiteouts are applied and every blob digest is checked."
+        after_help = "Examples:\n  bulwark sbom oci:out/base:latest\n  bulwark sbom oci-archive:image.tar --format spdx-json > image.spdx.json\n  bulwark sbom docker-archive:saved.tar --format cyclonedx-json --cyclonedx-version 1.6\n  bulwark sbom ./rootfs --format json\n  bulwark sbom 127.0.0.1:5000/app:1 --insecure --format spdx-json\n\nImages: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, HOST[:PORT]/REPO[:TAG],\nor a root filesystem directory.\nLayers are streamed, never extracted; whiteouts are applied and every blob digest is checked."
     )]
     Sbom {
         /// The image to inspect.
@@ -160,27 +162,15 @@ pub enum Command {
         /// CycloneDX version for --format cyclonedx-json.
         #[arg(long, default_value = "1.7", value_parser = ["1.6", "1.7"])]
         cyclonedx_version: String,
+        /// Plain HTTP for a loopback registry.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Evaluate any image: how minimal, hardened and trustworthy it is, scored and explained.
     #[command(
-        after_help = "Examples:\n  bulwark eval oci:out/base:latest\n  bulwark eval docker-archive:saved.tar --format json\n  bulwark eval oci:out/base:latest --format html > report.html\n  bulwark eval oci-archive:app.tar --fail-on high   # exit 3 on any high or critical finding\n\nPillars, checks, severities and the grade formula: docs/eval.md."
+        after_help = "Examples:\n  bulwark eval oci:out/base:latest\n  bulwark eval docker-archive:saved.tar --format json\n  bulwark eval oci:out/base:latest --format html > report.html\n  bulwark eval oci-archive:app.tar --fail-on high   # exit 3 on any high or critical finding\n  bulwark eval oci:out/base:latest --key bulwark.pub --policy policy.yaml\n  bulwark eval 127.0.0.1:5000/app:1 --insecure --all-platforms --format sarif > eval.sarif\n\nPillars, checks, severities and the grade formula: docs/eval.md.\nExit codes: 0 passed, 3 the gate (--fail-on or --policy) failed, 1 the image\nor policy could not be read."
     )]
-    Eval {
-        /// The image to evaluate (same forms as `bulwark sbom`).
-        image: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
-        format: EvalFormat,
-        /// Platform of a multi-arch image (default: the host's).
-        #[arg(long)]
-        platform: Option<String>,
-        /// Exit with code 3 when a finding is at least this severe.
-        #[arg(long, value_enum)]
-        fail_on: Option<SeverityArg>,
-        /// Policy file (YAML): minimum grade, severities, forbidden ids, exceptions; exit 3 on violation.
-        #[arg(long, value_name = "FILE")]
-        policy: Option<std::path::PathBuf>,
-    },
+    Eval(EvalArgs),
     /// Manage signing keys (cosign's formats).
     #[command(subcommand)]
     Key(KeyCommand),
@@ -282,4 +272,34 @@ pub struct SignCommon {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// `bulwark eval` arguments.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE,
+    /// HOST[:PORT]/REPO[:TAG] or a root filesystem directory.
+    pub image: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
+    /// Platform of a multi-arch image (default: the host's).
+    #[arg(long, conflicts_with = "all_platforms")]
+    pub platform: Option<String>,
+    /// Evaluate every platform of a multi-arch image (one report each).
+    #[arg(long)]
+    pub all_platforms: bool,
+    /// Public key(s) whose signatures and attestations the image should carry (repeatable).
+    #[arg(long, value_name = "PUB")]
+    pub key: Vec<PathBuf>,
+    /// Exit with code 3 when a finding is at least this severe.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<SeverityArg>,
+    /// Policy file (YAML): minimum grade, severities, forbidden ids, exceptions,
+    /// required signatures and attestations; exit 3 on violation.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Plain HTTP for a loopback registry.
+    #[arg(long)]
+    pub insecure: bool,
 }

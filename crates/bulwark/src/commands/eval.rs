@@ -1,13 +1,16 @@
 //! `bulwark eval`.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bulwark_eval::{Options, Severity};
-use bulwark_image::ImageRef;
+use bulwark_eval::{Options, Policy, Report, Severity, Trust};
+use bulwark_image::{ImageRef, Opened};
+use bulwark_sign::PublicKey;
+use bulwark_store::{Object, Target};
 
-use crate::cli::{EvalFormat, SeverityArg};
+use crate::cli::{EvalArgs, EvalFormat, SeverityArg};
 
 fn paint(s: &str, code: &str) -> String {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -19,105 +22,161 @@ fn paint(s: &str, code: &str) -> String {
     }
 }
 
-pub fn run(
-    image: &str,
-    format: EvalFormat,
-    platform: Option<&str>,
-    fail_on: Option<SeverityArg>,
-    policy: Option<&std::path::Path>,
-) -> anyhow::Result<ExitCode> {
-    let policy = match policy {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("reading policy {}", p.display()))?;
-            Some(bulwark_eval::Policy::from_yaml(
-                &text,
-                &p.display().to_string(),
-            )?)
+fn load_policy(p: &Path) -> anyhow::Result<Policy> {
+    let text =
+        std::fs::read_to_string(p).with_context(|| format!("reading policy {}", p.display()))?;
+    let mut policy = Policy::from_yaml(&text, &p.display().to_string())?;
+    // Keys named by the policy are relative to it.
+    let base = p.parent().unwrap_or(Path::new("."));
+    for k in &mut policy.keys {
+        if k.is_relative() {
+            *k = base.join(&*k);
         }
-        None => None,
+    }
+    Ok(policy)
+}
+
+/// Signatures and attestations of the evaluated image, looked for where the
+/// image lives: a layout keeps them in its index, a registry as referrers and
+/// tags. Docker archives and root filesystems cannot hold any.
+fn gather_trust(
+    args: &EvalArgs,
+    r: &ImageRef,
+    img: &Opened,
+    keys: &[PublicKey],
+) -> anyhow::Result<Trust> {
+    let why = match r {
+        ImageRef::DockerArchive { .. } => Some("a docker archive cannot carry signatures"),
+        ImageRef::RootFs(_) => Some("a root filesystem cannot carry signatures"),
+        // One entry in index.json: the image alone, nothing can refer to it.
+        ImageRef::OciArchive { .. } | ImageRef::Oci { .. } if img.index_entries <= 1 => {
+            return Ok(Trust {
+                keys: keys.len(),
+                subjects: img.manifest_digest.iter().cloned().collect(),
+                ..Trust::default()
+            });
+        }
+        _ => None,
     };
-    let r: ImageRef = image.parse()?;
-    let opened = bulwark_image::open(&r, platform)?;
-    let fs = opened
-        .walk(&bulwark_eval::wanted)
-        .with_context(|| format!("reading {image}"))?;
+    if let Some(why) = why {
+        return Ok(Trust::unsearchable(keys.len(), why));
+    }
+    let target = Target::open(&args.image, &super::trust::store_options(args.insecure))
+        .with_context(|| format!("opening {} to look for signatures", args.image))?;
+    let mut subjects: Vec<Object> = Vec::new();
+    if let Some(top) = &img.top {
+        subjects.push(Object::from(top));
+    }
+    if let (Some(d), Some(m)) = (&img.manifest_digest, &img.manifest) {
+        subjects.push(Object {
+            media_type: serde_json::from_slice::<serde_json::Value>(m)
+                .ok()
+                .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| bulwark_oci::MEDIA_TYPE_MANIFEST.to_owned()),
+            digest: d.clone(),
+            size: m.len() as u64,
+        });
+    }
+    Trust::gather(&target.store, &subjects, keys)
+        .with_context(|| format!("looking for signatures of {}", args.image))
+}
+
+fn evaluate(
+    args: &EvalArgs,
+    r: &ImageRef,
+    img: &Opened,
+    keys: &[PublicKey],
+    policy: Option<&Policy>,
+) -> anyhow::Result<Report> {
+    let fs = img
+        .walk(&bulwark_eval::capture(img))
+        .with_context(|| format!("reading {}", args.image))?;
+    let trust = gather_trust(args, r, img, keys)?;
     let mut report = bulwark_eval::evaluate(
-        &opened,
+        img,
         &fs,
         &Options {
-            reference: image.to_owned(),
+            reference: args.image.clone(),
             now: None,
+            trust: Some(trust),
         },
     );
-    if let Some(p) = &policy {
+    if let Some(p) = policy {
         let verdict = p.apply(&mut report);
         report.policy = Some(verdict);
     }
-    match format {
-        EvalFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        EvalFormat::Html => print!("{}", bulwark_eval::html(&report)),
-        EvalFormat::Table => {
-            let g = match report.grade.as_str() {
-                "A" | "B" => paint(&report.grade, "32"),
-                "C" | "D" => paint(&report.grade, "33"),
-                _ => paint(&report.grade, "31"),
-            };
-            println!("{image}  grade {g}  score {}/100", report.score);
-            let s = &report.summary;
-            println!(
-                "  {} layers, {:.1} MiB compressed, {} files, {} packages, os {}, user {:?}",
-                s.layers,
-                s.compressed_size as f64 / 1048576.0,
-                s.files,
-                s.packages,
-                s.os.as_deref().unwrap_or("unknown"),
-                s.user.as_deref().unwrap_or("")
-            );
-            for p in &report.pillars {
-                println!(
-                    "  {:<16} {:>3}  ({} findings)",
-                    p.pillar.name(),
-                    p.score,
-                    p.findings
-                );
+    Ok(report)
+}
+
+fn print_table(report: &Report) {
+    let g = match report.grade.as_str() {
+        "A" | "B" => paint(&report.grade, "32"),
+        "C" | "D" => paint(&report.grade, "33"),
+        _ => paint(&report.grade, "31"),
+    };
+    let plat = report
+        .platform
+        .as_deref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    println!(
+        "{}{plat}  grade {g}  score {}/100",
+        report.image, report.score
+    );
+    let s = &report.summary;
+    println!(
+        "  {} layers, {:.1} MiB compressed, {} files, {} packages, os {}, user {:?}",
+        s.layers,
+        s.compressed_size as f64 / 1048576.0,
+        s.files,
+        s.packages,
+        s.os.as_deref().unwrap_or("unknown"),
+        s.user.as_deref().unwrap_or("")
+    );
+    for p in &report.pillars {
+        println!(
+            "  {:<16} {:>3}  ({} findings)",
+            p.pillar.name(),
+            p.score,
+            p.findings
+        );
+    }
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.severity > Severity::Info && f.excepted.is_none())
+    {
+        let sev = match f.severity {
+            Severity::Critical | Severity::High => {
+                paint(&format!("{:?}", f.severity).to_uppercase(), "31")
             }
-            for f in report
-                .findings
-                .iter()
-                .filter(|f| f.severity > Severity::Info && f.excepted.is_none())
-            {
-                let sev = match f.severity {
-                    Severity::Critical | Severity::High => {
-                        paint(&format!("{:?}", f.severity).to_uppercase(), "31")
-                    }
-                    Severity::Medium => paint("MEDIUM", "33"),
-                    _ => format!("{:?}", f.severity).to_uppercase(),
-                };
-                println!(
-                    "{sev:>8} {} {}  [{}]",
-                    f.id,
-                    f.message,
-                    f.controls.join(", ")
-                );
-                println!("         fix: {}", f.remediation);
+            Severity::Medium => paint("MEDIUM", "33"),
+            _ => format!("{:?}", f.severity).to_uppercase(),
+        };
+        println!(
+            "{sev:>8} {} {}  [{}]",
+            f.id,
+            f.message,
+            f.controls.join(", ")
+        );
+        println!("         fix: {}", f.remediation);
+    }
+    if let Some(v) = &report.policy {
+        if v.passed {
+            println!("policy: passed ({} findings excepted)", v.excepted);
+        } else {
+            println!("policy: FAILED");
+            for x in &v.violations {
+                println!("  - {x}");
             }
         }
     }
-    if let Some(v) = &report.policy {
-        if format == EvalFormat::Table {
-            if v.passed {
-                println!("policy: passed ({} findings excepted)", v.excepted);
-            } else {
-                println!("policy: FAILED");
-                for x in &v.violations {
-                    println!("  - {x}");
-                }
-            }
-        }
-        if !v.passed {
-            return Ok(ExitCode::from(3));
-        }
+}
+
+/// True when the report fails the gate (`--policy`, `--fail-on`).
+fn gated(report: &Report, fail_on: Option<SeverityArg>) -> bool {
+    if report.policy.as_ref().is_some_and(|v| !v.passed) {
+        return true;
     }
     let gate = fail_on.map(|s| match s {
         SeverityArg::Info => Severity::Info,
@@ -126,12 +185,56 @@ pub fn run(
         SeverityArg::High => Severity::High,
         SeverityArg::Critical => Severity::Critical,
     });
-    if let Some(g) = gate
-        && report
+    gate.is_some_and(|g| {
+        report
             .findings
             .iter()
             .any(|f| f.severity >= g && f.excepted.is_none())
-    {
+    })
+}
+
+pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let policy = args.policy.as_deref().map(load_policy).transpose()?;
+    let mut key_paths = args.key.clone();
+    if let Some(p) = &policy {
+        key_paths.extend(p.keys.iter().cloned());
+    }
+    let keys = super::trust::load_public_keys(&key_paths)?;
+    let r: ImageRef = args.image.parse()?;
+    let opts = super::trust::store_options(args.insecure);
+    let images = if args.all_platforms {
+        bulwark_image::open_all(&r, &opts)?
+    } else {
+        vec![bulwark_image::open_with(
+            &r,
+            args.platform.as_deref(),
+            &opts,
+        )?]
+    };
+    let mut reports = Vec::new();
+    for img in &images {
+        reports.push(evaluate(args, &r, img, &keys, policy.as_ref())?);
+    }
+    match args.format {
+        EvalFormat::Json if reports.len() == 1 => {
+            println!("{}", serde_json::to_string_pretty(&reports[0])?);
+        }
+        EvalFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+        EvalFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&bulwark_eval::sarif(&reports))?
+        ),
+        EvalFormat::Html => print!("{}", bulwark_eval::html(&reports)),
+        EvalFormat::Table => {
+            for (i, rep) in reports.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                print_table(rep);
+            }
+        }
+    }
+    if reports.iter().any(|rep| gated(rep, args.fail_on)) {
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)

@@ -14,9 +14,10 @@ pub fn run(
     format: SbomFormat,
     platform: Option<&str>,
     cdx_version: &str,
+    insecure: bool,
 ) -> anyhow::Result<ExitCode> {
     let r: ImageRef = image.parse()?;
-    let opened = bulwark_image::open(&r, platform)?;
+    let opened = bulwark_image::open_with(&r, platform, &super::trust::store_options(insecure))?;
     let fs = opened
         .walk(&bulwark_sbom::wanted)
         .with_context(|| format!("reading {image}"))?;

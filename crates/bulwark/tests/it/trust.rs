@@ -473,6 +473,7 @@ fn a_signed_multi_platform_build_signs_the_index_and_each_platform() {
         "archs: [amd64, arm64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\n",
     );
     ok(run_pw(&ctx, &["key", "generate", "k"]));
+    ok(run_pw(&ctx, &["key", "generate", "other"]));
     let r = report(&ok(run_pw(
         &ctx,
         &[
@@ -511,6 +512,124 @@ fn a_signed_multi_platform_build_signs_the_index_and_each_platform() {
             "json",
         ]);
         assert_eq!(code(&out), Some(0), "{s}: {}", text(&out));
+    }
+
+    // `eval --key --all-platforms`: both platforms, signed, SBOM and
+    // provenance attested: no provenance finding and grade A.
+    let out = ok(ctx.run(&[
+        "eval",
+        "oci:multi:v1",
+        "--key",
+        "k.pub",
+        "--all-platforms",
+        "--format",
+        "json",
+        "--fail-on",
+        "high",
+    ]));
+    let reports: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let plats: Vec<&str> = reports
+        .iter()
+        .map(|r| r["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(plats, ["linux/amd64", "linux/arm64/v8"], "{out}");
+    for r in &reports {
+        assert_eq!(r["grade"], "A", "{r:#}");
+        let ids: Vec<&str> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        for id in ["PR-004", "PR-005", "PR-006", "PR-007"] {
+            assert!(!ids.contains(&id), "{id} in {ids:?}");
+        }
+        let found = r["trust"]["found"].as_array().unwrap();
+        assert!(found.iter().all(|f| f["verified"] == true), "{r:#}");
+        assert!(found.len() >= 4, "{found:?}");
+    }
+
+    // The wrong key: every signature fails (PR-005) and none verifies (PR-004).
+    let out = ctx.run(&[
+        "eval",
+        "oci:multi:v1",
+        "--key",
+        "other.pub",
+        "--format",
+        "json",
+        "--fail-on",
+        "high",
+    ]);
+    assert_eq!(code(&out), Some(3), "{}", text(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let count = |id: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"] == id && f["severity"] == "high")
+            .count()
+    };
+    assert_eq!(count("PR-004"), 1, "{r:#}");
+    assert!(count("PR-005") >= 4, "{r:#}");
+    assert_eq!(r["grade"], "C");
+
+    // A policy requiring a signature and attestations: passes with the key
+    // it names (relative to the policy file), fails closed with none.
+    std::fs::create_dir_all(ctx.path().join("pol")).unwrap();
+    std::fs::copy(ctx.path().join("k.pub"), ctx.path().join("pol/k.pub")).unwrap();
+    std::fs::write(
+        ctx.path().join("pol/policy.yaml"),
+        "minimum-grade: A\nrequire-signature: true\nrequire-attestations: [spdx, cyclonedx, slsa-provenance]\nkeys: [k.pub]\n",
+    )
+    .unwrap();
+    ok(ctx.run(&["eval", "oci:multi:v1", "--policy", "pol/policy.yaml"]));
+    std::fs::write(
+        ctx.path().join("pol/nokey.yaml"),
+        "require-attestations: [slsa-provenance]\n",
+    )
+    .unwrap();
+    let out = ctx.run(&["eval", "oci:multi:v1", "--policy", "pol/nokey.yaml"]);
+    assert_eq!(code(&out), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("no key was given"), "{}", text(&out));
+    std::fs::write(
+        ctx.path().join("pol/vex.yaml"),
+        "require-attestations: [openvex]\nkeys: [k.pub]\n",
+    )
+    .unwrap();
+    let out = ctx.run(&["eval", "oci:multi:v1", "--policy", "pol/vex.yaml"]);
+    assert_eq!(code(&out), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("required attestation openvex"),
+        "{}",
+        text(&out)
+    );
+
+    // SARIF for both platforms: one run each, valid under the schema and
+    // the SARIF Multitool's rules.
+    if tool("sarif-multitool") && tool("python3") {
+        let out = ok(ctx.run(&[
+            "eval",
+            "oci:multi:v1",
+            "--key",
+            "other.pub",
+            "--all-platforms",
+            "--format",
+            "sarif",
+        ]));
+        let log: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(log["version"], "2.1.0");
+        assert_eq!(log["runs"].as_array().unwrap().len(), 2);
+        let results = log["runs"][0]["results"].as_array().unwrap();
+        assert!(
+            results
+                .iter()
+                .any(|r| r["ruleId"] == "PR-004" && r["level"] == "error"),
+            "{out}"
+        );
+        let file = ctx.path().join("multi.sarif");
+        std::fs::write(&file, &out).unwrap();
+        assert_valid_sarif(&file);
     }
 }
 
@@ -587,6 +706,31 @@ fn cosign_crane_oras_skopeo_interoperate_on_a_registry() {
         assert!(!cosign(ctx.path(), &args).status.success());
         std::fs::remove_file(ctx.path().join("stranger.key")).unwrap();
         std::fs::remove_file(ctx.path().join("stranger.pub")).unwrap();
+
+        // eval and sbom read straight from the registry (layers streamed),
+        // and find the signatures and attestations in this format.
+        let out = ok(ctx.run(&[
+            "eval",
+            &r,
+            "--insecure",
+            "--key",
+            "bulwark.pub",
+            "--format",
+            "json",
+        ]));
+        let ev: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(ev["summary"]["packages"].as_u64().unwrap() > 0, "{ev:#}");
+        let ids: Vec<&str> = ev["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        for id in ["PR-004", "PR-005", "PR-006", "PR-007"] {
+            assert!(!ids.contains(&id), "{fmt}: {id} in {ev:#}");
+        }
+        let sbom = ok(ctx.run(&["sbom", &r, "--insecure", "--format", "json"]));
+        assert!(sbom.contains("\"hello\""), "{sbom}");
     }
 
     // cosign signs and attests (cosign key pair) in both formats; bulwark verifies.

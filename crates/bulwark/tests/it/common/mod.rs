@@ -193,3 +193,55 @@ pub fn assert_valid_cyclonedx(file: &Path, version: &str) {
         .output()
         .unwrap());
 }
+
+/// Validates a SARIF log two ways: against the OASIS SARIF 2.1.0 schema that
+/// Microsoft's SARIF Multitool package ships (python jsonschema, every
+/// error reported), and with the Multitool's own `validate` rules, which
+/// must report no error and no warning except the missing `informationUri`
+/// (bulwark has no public homepage to name). Call only after `tool("sarif-multitool")`.
+pub fn assert_valid_sarif(file: &Path) {
+    let root = ok(Command::new("npm").args(["root", "-g"]).output().unwrap());
+    let find = ok(Command::new("find")
+        .arg(format!("{}/@microsoft", root.trim()))
+        .args(["-name", "sarif-2.1.0.json"])
+        .output()
+        .unwrap());
+    let schema = find
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("sarif-2.1.0.json not found under {}", root.trim()));
+    let script = "import json, sys, jsonschema\ns = json.load(open(sys.argv[1]))\nV = jsonschema.validators.validator_for(s)\nerrs = list(V(s, format_checker=V.FORMAT_CHECKER).iter_errors(json.load(open(sys.argv[2]))))\nfor e in errs: print(list(e.absolute_path), e.message)\nsys.exit(1 if errs else 0)\n";
+    ok(Command::new("python3")
+        .args(["-c", script, schema])
+        .arg(file)
+        .output()
+        .unwrap());
+    let log = file.with_extension("validation.sarif");
+    let _ = std::fs::remove_file(&log);
+    ok(Command::new("sarif-multitool")
+        .args(["validate", "-j", schema, "-o"])
+        .arg(&log)
+        .arg(file)
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+        .output()
+        .unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&log).unwrap()).unwrap();
+    let problems: Vec<String> = v["runs"][0]["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            !(r["ruleId"] == "SARIF2005"
+                && r["message"]["id"] == "Warning_ProvideToolnformationUri")
+        })
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["ruleId"], r["message"]["id"], r["message"]["arguments"]
+            )
+        })
+        .collect();
+    assert!(problems.is_empty(), "{}: {problems:#?}", file.display());
+    let ran = v["runs"][0]["invocations"][0]["executionSuccessful"].as_bool();
+    assert_eq!(ran, Some(true), "sarif-multitool did not run: {v:#}");
+}

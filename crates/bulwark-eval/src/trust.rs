@@ -1,0 +1,288 @@
+//! The provenance checks that need signatures: is the image signed, and do
+//! its SBOM and SLSA provenance attestations verify under the given keys?
+
+use bulwark_attest::Found;
+use bulwark_sign::PublicKey;
+use bulwark_store::{Object, Store};
+use serde::Serialize;
+
+use crate::checks::{Finding, Pillar, Severity};
+
+/// What was found about an image's signatures (the `trust` object of the
+/// JSON report).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Trust {
+    /// How many public keys signatures were checked against (0: none given,
+    /// so nothing can verify).
+    pub keys: usize,
+    /// The digests searched: the reference's own (an index, say) and the
+    /// evaluated platform's manifest.
+    pub subjects: Vec<String>,
+    /// Every signature and attestation found, verified or not.
+    pub found: Vec<Found>,
+    /// Why signatures could not be looked for (a docker archive or a root
+    /// filesystem has nowhere to keep them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsearchable: Option<String>,
+}
+
+fn is_sbom(ptype: &str) -> bool {
+    ptype.starts_with("https://spdx.dev/Document") || ptype.starts_with("https://cyclonedx.org/bom")
+}
+
+fn is_provenance(ptype: &str) -> bool {
+    ptype.starts_with("https://slsa.dev/provenance/")
+}
+
+impl Trust {
+    /// Looks for signatures and attestations of each of `subjects` in
+    /// `store`, checking them against `keys`.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub fn gather(
+        store: &Store,
+        subjects: &[Object],
+        keys: &[PublicKey],
+    ) -> Result<Trust, bulwark_attest::Error> {
+        let mut t = Trust {
+            keys: keys.len(),
+            ..Trust::default()
+        };
+        for s in subjects {
+            if t.subjects.contains(&s.digest) {
+                continue;
+            }
+            t.subjects.push(s.digest.clone());
+            let r = bulwark_attest::verify(store, s, keys, &[])?;
+            for f in r.found {
+                if !t.found.contains(&f) {
+                    t.found.push(f);
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// For images kept where signatures cannot be (docker archives, root
+    /// filesystems).
+    #[must_use]
+    pub fn unsearchable(keys: usize, why: &str) -> Trust {
+        Trust {
+            keys,
+            unsearchable: Some(why.to_owned()),
+            ..Trust::default()
+        }
+    }
+
+    /// True when a signature verified.
+    #[must_use]
+    pub fn signed(&self) -> bool {
+        self.found
+            .iter()
+            .any(|f| f.kind == "signature" && f.verified)
+    }
+
+    /// True when an attestation of a predicate type matching `want` verified.
+    #[must_use]
+    pub fn attested(&self, want: &str) -> bool {
+        self.found
+            .iter()
+            .any(|f| f.kind == "attestation" && f.verified && f.predicate_type == want)
+    }
+
+    pub(crate) fn findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut add = |id,
+                       severity,
+                       message: String,
+                       path: Option<String>,
+                       controls: &[&'static str],
+                       remediation| {
+            out.push(Finding {
+                id,
+                pillar: Pillar::Provenance,
+                severity,
+                message,
+                path,
+                controls: controls.to_vec(),
+                remediation,
+                excepted: None,
+            });
+        };
+        let sign_fix = "Sign the image (bulwark build --sign-key, bulwark sign, or cosign sign) and pass its public key with --key.";
+        let where_ = self
+            .unsearchable
+            .as_deref()
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        let sigs = self.found.iter().filter(|f| f.kind == "signature").count();
+        let has = |p: fn(&str) -> bool, verified: bool| {
+            self.found.iter().any(|f| {
+                f.kind == "attestation" && p(&f.predicate_type) && (f.verified || !verified)
+            })
+        };
+        if self.keys > 0 {
+            for f in self.found.iter().filter(|f| !f.verified) {
+                add(
+                    "PR-005",
+                    Severity::High,
+                    format!(
+                        "{} {} ({}) does not verify: {}",
+                        f.format, f.kind, f.predicate_type, f.problem
+                    ),
+                    Some(f.manifest.clone()),
+                    &[
+                        "SRG: verify software integrity",
+                        "SLSA: verified provenance",
+                    ],
+                    "Find out who attached it; re-sign with a trusted key, or pass the key that made it.",
+                );
+            }
+            if !self.signed() {
+                add(
+                    "PR-004",
+                    Severity::High,
+                    format!(
+                        "no signature verifies under the {} given key(s); {sigs} found{where_}",
+                        self.keys
+                    ),
+                    None,
+                    &["SRG: verify software integrity", "CIS-4.5"],
+                    sign_fix,
+                );
+            }
+            if !has(is_sbom, true) {
+                add(
+                    "PR-006",
+                    Severity::Medium,
+                    "no SBOM attestation (SPDX or CycloneDX) verifies under the given keys".into(),
+                    None,
+                    &["SRG: software inventory", "EO 14028 SBOM"],
+                    "Attach a signed SBOM (bulwark build --sign-key does; or bulwark attest --type spdx).",
+                );
+            }
+            if !has(is_provenance, true) {
+                add(
+                    "PR-007",
+                    Severity::Medium,
+                    "no SLSA provenance attestation verifies under the given keys".into(),
+                    None,
+                    &["SLSA: provenance"],
+                    "Attach signed SLSA provenance (bulwark build --sign-key does; or bulwark attest --type slsa-provenance).",
+                );
+            }
+        } else {
+            if sigs == 0 {
+                add(
+                    "PR-004",
+                    Severity::Medium,
+                    format!("the image is not signed{where_}"),
+                    None,
+                    &["SRG: verify software integrity", "CIS-4.5"],
+                    sign_fix,
+                );
+            } else {
+                add(
+                    "PR-004",
+                    Severity::Info,
+                    format!(
+                        "{sigs} signature(s) found but not verified: pass the signer's public key with --key"
+                    ),
+                    None,
+                    &["SRG: verify software integrity", "CIS-4.5"],
+                    sign_fix,
+                );
+            }
+            if !has(is_sbom, false) {
+                add(
+                    "PR-006",
+                    Severity::Low,
+                    format!("no SBOM attestation (SPDX or CycloneDX){where_}"),
+                    None,
+                    &["SRG: software inventory", "EO 14028 SBOM"],
+                    "Attach a signed SBOM (bulwark build --sign-key does; or bulwark attest --type spdx).",
+                );
+            }
+            if !has(is_provenance, false) {
+                add(
+                    "PR-007",
+                    Severity::Low,
+                    format!("no SLSA provenance attestation{where_}"),
+                    None,
+                    &["SLSA: provenance"],
+                    "Attach signed SLSA provenance (bulwark build --sign-key does; or bulwark attest --type slsa-provenance).",
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(kind: &'static str, ptype: &str, verified: bool) -> Found {
+        Found {
+            kind,
+            format: "bundle",
+            predicate_type: ptype.into(),
+            manifest: "sha256:00".into(),
+            verified,
+            problem: if verified {
+                String::new()
+            } else {
+                "bad".into()
+            },
+        }
+    }
+
+    fn ids(t: &Trust) -> Vec<(&'static str, Severity)> {
+        t.findings().iter().map(|f| (f.id, f.severity)).collect()
+    }
+
+    #[test]
+    fn keys_make_missing_proof_serious() {
+        let none = Trust::default();
+        assert_eq!(
+            ids(&none),
+            [
+                ("PR-004", Severity::Medium),
+                ("PR-006", Severity::Low),
+                ("PR-007", Severity::Low)
+            ]
+        );
+        let all = Trust {
+            keys: 1,
+            found: vec![
+                found("signature", "https://sigstore.dev/cosign/sign/v1", true),
+                found("attestation", "https://spdx.dev/Document", true),
+                found("attestation", "https://slsa.dev/provenance/v1", true),
+            ],
+            ..Trust::default()
+        };
+        assert!(ids(&all).is_empty());
+        let forged = Trust {
+            keys: 1,
+            found: vec![
+                found("signature", "https://sigstore.dev/cosign/sign/v1", false),
+                found("attestation", "https://spdx.dev/Document", true),
+            ],
+            ..Trust::default()
+        };
+        assert_eq!(
+            ids(&forged),
+            [
+                ("PR-005", Severity::High),
+                ("PR-004", Severity::High),
+                ("PR-007", Severity::Medium)
+            ]
+        );
+        let unverified = Trust {
+            found: vec![found("signature", "x", false)],
+            ..Trust::default()
+        };
+        assert_eq!(ids(&unverified)[0], ("PR-004", Severity::Info));
+    }
+}
