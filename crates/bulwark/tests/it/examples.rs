@@ -229,6 +229,57 @@ fn umoci_unpack(layout_tag: &str, bundle: &Path) -> PathBuf {
     bundle.join("rootfs")
 }
 
+/// Builds example `name` signed (SBOMs and provenance as signed attestations)
+/// and evaluates it with its key: grade A, no high or critical finding, and
+/// none of the signature checks fires.
+fn assert_signed_example_grades_a(dir: &Path, name: &str) {
+    let run = |args: &[&str]| {
+        ok(bulwark(dir)
+            .env("BULWARK_PASSWORD", "example")
+            .args(args)
+            .output()
+            .unwrap())
+    };
+    if !dir.join("release.key").exists() {
+        run(&["key", "generate", "release"]);
+    }
+    let out = format!("oci:{}/signed:{name}", dir.display());
+    let spec = format!("{name}.yaml");
+    run(&[
+        "build",
+        &spec,
+        "--frozen",
+        "--output",
+        &out,
+        "--sign-key",
+        "release.key",
+    ]);
+    let ev = report_json(&run(&[
+        "eval",
+        &out,
+        "--key",
+        "release.pub",
+        "--all-platforms",
+        "--format",
+        "json",
+        "--fail-on",
+        "high",
+    ]));
+    let reports = ev.as_array().cloned().unwrap_or_else(|| vec![ev.clone()]);
+    for r in &reports {
+        assert_eq!(r["grade"], "A", "{name}: {r:#}");
+        let ids: Vec<&str> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        for id in ["PR-004", "PR-005", "PR-006", "PR-007"] {
+            assert!(!ids.contains(&id), "{name}: {id} in {r:#}");
+        }
+    }
+}
+
 #[test]
 fn example_static_is_multi_arch_small_and_scannable() {
     let d = LowerDir::new("static");
@@ -276,6 +327,8 @@ fn example_static_is_multi_arch_small_and_scannable() {
     if tool("podman") {
         assert_no_shell(&out);
     }
+    // Both platforms, signed and evaluated with the key: grade A.
+    assert_signed_example_grades_a(&d.0, "static");
 }
 
 /// Compiles a hello program, adds it to `example` as the entrypoint, builds
@@ -380,6 +433,7 @@ fn example_python_application_runs_hardened() {
         .output()
         .unwrap()));
     assert_eq!(ev["grade"], "A", "{ev:#}");
+    assert_signed_example_grades_a(&d.0, "python");
     if !tool("podman") {
         return;
     }
