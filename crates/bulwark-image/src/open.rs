@@ -487,15 +487,27 @@ pub fn open_with(
                         .collect()
                 })
                 .unwrap_or_default();
-            let layers = first["Layers"]
+            let names: Vec<&str> = first["Layers"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|l| l.as_str()).collect::<Vec<_>>())
-                .unwrap_or_default()
+                .map(|a| a.iter().filter_map(|l| l.as_str()).collect())
+                .unwrap_or_default();
+            // docker save stores uncompressed layers whose digest is the
+            // diff_id: without one a layer could not be verified.
+            if names.len() != diff_ids.len() {
+                return Err(ImageError::Unsupported {
+                    origin,
+                    reason: format!(
+                        "manifest.json lists {} layers but the config has {} diff_ids; every layer needs one to be verified",
+                        names.len(),
+                        diff_ids.len()
+                    ),
+                });
+            }
+            let layers = names
                 .into_iter()
-                .enumerate()
-                .map(|(i, l)| LayerBlob {
-                    // docker save stores uncompressed layers whose digest is the diff_id.
-                    digest: diff_ids.get(i).cloned().unwrap_or_default(),
+                .zip(diff_ids)
+                .map(|(l, digest)| LayerBlob {
+                    digest,
                     media_type: "application/vnd.docker.image.rootfs.diff.tar".into(),
                     size: None,
                     member: Some(l.to_owned()),

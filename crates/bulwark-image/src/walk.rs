@@ -1,7 +1,9 @@
 //! Streaming layer walk with whiteouts, size and digest checks.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{self, Read};
+use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 
@@ -94,6 +96,8 @@ struct Hashing<R> {
     inner: R,
     hasher: Sha256,
     count: u64,
+    /// The count, shared with the decompressed side's bomb guard.
+    shared: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for Hashing<R> {
@@ -101,20 +105,39 @@ impl<R: Read> Read for Hashing<R> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
+        self.shared.set(self.count);
         Ok(n)
     }
 }
 
-/// Counts decompressed bytes.
+/// Past this much decompressed data, a layer must not expand more than
+/// [`MAX_RATIO`] times its compressed size: real layers expand 2–10 times,
+/// decompression bombs thousands of times.
+const BOMB_FLOOR: u64 = 1 << 30;
+const MAX_RATIO: u64 = 100;
+/// No layer may expand beyond this, whatever its ratio.
+const MAX_UNCOMPRESSED: u64 = 256 << 30;
+
+/// Counts decompressed bytes and stops decompression bombs.
 struct Counting<R> {
     inner: R,
     count: u64,
+    compressed: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
+        if self.count > MAX_UNCOMPRESSED
+            || (self.count > BOMB_FLOOR && self.count / self.compressed.get().max(1) > MAX_RATIO)
+        {
+            return Err(io::Error::other(format!(
+                "decompression bomb: {} bytes expanded to more than {} bytes (limits: {MAX_RATIO}x past 1 GiB, 256 GiB in all)",
+                self.compressed.get(),
+                self.count
+            )));
+        }
         Ok(n)
     }
 }
@@ -167,10 +190,12 @@ impl Opened {
             reason,
         };
         let raw = self.layer_reader(l)?;
+        let compressed = Rc::new(Cell::new(0));
         let mut hashing = Hashing {
             inner: raw,
             hasher: Sha256::new(),
             count: 0,
+            shared: compressed.clone(),
         };
         // Sniff the compression from the first bytes.
         let mut head = [0u8; 4];
@@ -195,6 +220,7 @@ impl Opened {
         let mut counting = Counting {
             inner: decoder,
             count: 0,
+            compressed,
         };
         {
             let mut archive = tar::Archive::new(&mut counting);
@@ -292,7 +318,7 @@ impl Opened {
         drop(counting);
         io::copy(&mut hashing, &mut io::sink()).map_err(|e| layer_err(e.to_string()))?;
         let found = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
-        let digest_ok = l.digest.is_empty() || found == l.digest;
+        let digest_ok = found == l.digest;
         if !digest_ok || l.size.is_some_and(|s| s != hashing.count) {
             return Err(ImageError::Digest {
                 origin: self.origin.clone(),

@@ -169,3 +169,180 @@ fn references_and_tags() {
     .unwrap();
     assert_eq!(fs.contents["etc/os-release"], b"ID=debian\n");
 }
+
+/// One raw ustar header (+ data, padded), written by hand so that names a
+/// well-behaved tar writer refuses (`..`, non-UTF-8) can be tested.
+fn raw_entry(name: &[u8], typeflag: u8, data: &[u8], size: u64) -> Vec<u8> {
+    raw_link(name, typeflag, data, size, b"")
+}
+
+fn raw_link(name: &[u8], typeflag: u8, data: &[u8], size: u64, link: &[u8]) -> Vec<u8> {
+    let mut h = [0u8; 512];
+    if name.len() > 100 {
+        // GNU long name: a 'L' entry holding the name, then the real header.
+        let mut long = name.to_vec();
+        long.push(0);
+        let mut out = raw_entry(b"././@LongLink", b'L', &long, long.len() as u64);
+        out.extend(raw_link(&name[..100], typeflag, data, size, link));
+        return out;
+    }
+    h[..name.len()].copy_from_slice(name);
+    h[157..157 + link.len()].copy_from_slice(link);
+    h[100..107].copy_from_slice(b"0000644");
+    h[108..115].copy_from_slice(b"0000000");
+    h[116..123].copy_from_slice(b"0000000");
+    h[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+    h[136..147].copy_from_slice(b"00000000000");
+    h[156] = typeflag;
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+    h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut out = h.to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A layout with one layer of exactly these bytes (and a manifest padded to
+/// `manifest_pad` bytes of annotation); returns its reference.
+fn raw_layout(dir: &std::path::Path, layer: &[u8], manifest_pad: usize) -> ImageRef {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |data: &[u8]| {
+        let d = bulwark_oci::sha256_digest(data);
+        std::fs::write(blobs.join(d.trim_start_matches("sha256:")), data).unwrap();
+        (d, data.len())
+    };
+    let (ld, ls) = put(layer);
+    let (cd, cs) = put(
+        br#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#,
+    );
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls}],
+        "annotations": {"pad": "x".repeat(manifest_pad)},
+    });
+    let (md, ms) = put(&serde_json::to_vec(&manifest).unwrap());
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms}
+        ]}))
+        .unwrap(),
+    )
+    .unwrap();
+    format!("oci:{}", dir.display()).parse().unwrap()
+}
+
+#[test]
+fn hostile_layers_give_errors_or_safe_paths_never_panics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = |name: &str, layer: Vec<u8>| {
+        let dir = tmp.path().join(name);
+        let r = raw_layout(&dir, &gzip(&layer), 0);
+        open(&r, None).unwrap().walk(&|_: &str| true)
+    };
+    let end = vec![0u8; 1024];
+
+    // Path traversal: an error naming the entry.
+    let mut t = raw_entry(b"../../etc/evil", b'0', b"x", 1);
+    t.extend(&end);
+    let err = case("traversal", t).unwrap_err().to_string();
+    assert!(err.contains("escapes the root"), "{err}");
+
+    // Absolute names are read relative to the image root; nothing is written.
+    let mut t = raw_entry(b"/etc/abs", b'0', b"x", 1);
+    t.extend(raw_entry(b"usr/bin/\xff\xfename", b'0', b"y", 1));
+    t.extend(&end);
+    let fs = case("abs-and-non-utf8", t).unwrap();
+    assert!(fs.files.contains_key("etc/abs"));
+    assert!(
+        fs.files
+            .keys()
+            .any(|k| k.starts_with("usr/bin/") && k.contains('\u{fffd}'))
+    );
+    assert!(
+        fs.files
+            .keys()
+            .all(|k| !k.starts_with('/') && !k.contains(".."))
+    );
+
+    // Deep nesting: 3000 components in a GNU long name.
+    let deep: Vec<u8> = "d/"
+        .repeat(3000)
+        .into_bytes()
+        .into_iter()
+        .chain(*b"f")
+        .collect();
+    let mut t = raw_entry(&deep, b'0', b"z", 1);
+    t.extend(&end);
+    let fs = case("deep", t).unwrap();
+    assert!(fs.files.keys().any(|k| k.len() > 6000));
+
+    // An entry claiming far more data than the layer holds: truncated.
+    let mut t = raw_entry(b"big", b'0', b"", 8_000_000_000);
+    t.extend(&end);
+    let err = case("claims", t).unwrap_err().to_string();
+    assert!(
+        err.contains("truncated") || err.contains("corrupt"),
+        "{err}"
+    );
+
+    // Not a tar at all.
+    let err = case("garbage", b"this is not a tar file".repeat(100)).unwrap_err();
+    assert!(!err.to_string().is_empty());
+
+    // Symlinks and hard links pointing outside the root are recorded as
+    // links (nothing is followed or written).
+    let mut t = raw_link(b"etc/passwd", b'2', b"", 0, b"../../../../etc/shadow");
+    t.extend(raw_link(b"etc/hard", b'1', b"", 0, b"../../outside"));
+    t.extend(&end);
+    let fs = case("escaping-links", t).unwrap();
+    assert_eq!(fs.files["etc/passwd"].kind, FileKind::Symlink);
+    assert_eq!(
+        fs.resolve("etc/passwd"),
+        None,
+        "an escaping link resolves to nothing"
+    );
+}
+
+#[test]
+fn decompression_bombs_are_stopped() {
+    // 1.1 GiB of zeros in ~1 MiB of gzip: one tar header, then 1100
+    // concatenated gzip members of 1 MiB of zeros each.
+    let mib = 1usize << 20;
+    let total = 1100 * mib as u64;
+    let mut layer = gzip(&raw_entry(b"zeros", b'0', b"", total)[..512]);
+    let member = gzip(&vec![0u8; mib]);
+    for _ in 0..1100 {
+        layer.extend(&member);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let r = raw_layout(dir.path(), &layer, 0);
+    let err = open(&r, None)
+        .unwrap()
+        .walk(&|_: &str| false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("decompression bomb"), "{err}");
+}
+
+#[test]
+fn huge_manifests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = raw_layout(dir.path(), &gzip(&[0u8; 1024]), 17 << 20);
+    let err = open(&r, None).unwrap_err().to_string();
+    assert!(err.contains("16 MiB"), "{err}");
+}
