@@ -115,7 +115,8 @@ fn tool_category(name: &str) -> Option<(&'static str, Severity, &'static str)> {
         "curl" | "wget" | "nc" | "ncat" | "netcat" | "socat" | "ssh" | "telnet" => {
             ("ST-002", Severity::Medium, "network tool")
         }
-        "gcc" | "cc" | "g++" | "go" | "rustc" | "gdb" | "strace" => {
+        "gcc" | "cc" | "g++" | "clang" | "go" | "rustc" | "cargo" | "make" | "cmake" | "javac"
+        | "mvn" | "yarn" | "gdb" | "lldb" | "strace" | "ltrace" | "perf" => {
             ("ST-004", Severity::Medium, "compiler or debugger")
         }
         _ => return None,
@@ -628,6 +629,164 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
         }
     }
 
+    // Build steps Dockle and CHPs look at: `update` alone, upgrades, sudo,
+    // unverified downloads. Each step is split into its commands.
+    let steps: Vec<Vec<Vec<&str>>> = history
+        .iter()
+        .map(|h| commands(h["created_by"].as_str().unwrap_or("")))
+        .collect();
+    const PMS: &[&str] = &["apt-get", "apt", "apk", "yum", "dnf", "zypper"];
+    // True when a command runs one of `tools` with a first non-option
+    // argument among `verbs` (any argument when `verbs` is empty).
+    let runs = |cmds: &[Vec<&str>], tools: &[&str], verbs: &[&str]| {
+        cmds.iter().any(|argv| {
+            let mut w = argv.iter().skip_while(|a| **a == "sudo");
+            let tool = w.next().copied().unwrap_or("");
+            tools.contains(&tool)
+                && (verbs.is_empty()
+                    || w.find(|a| !a.starts_with('-'))
+                        .is_some_and(|a| verbs.contains(a)))
+        })
+    };
+    for (i, cmds) in steps.iter().enumerate() {
+        let step = Some(format!("history.{i}"));
+        if runs(cmds, PMS, &["update"]) && !runs(cmds, PMS, &["install", "add"]) {
+            c.add(
+                "PR-008",
+                Pillar::Provenance,
+                Severity::Low,
+                "a build step runs a package index update without installing in the same step (stale cached layer)".into(),
+                step.clone(),
+                &["CIS-DI-0007"],
+                "Run update and install in one RUN step (or build with bulwark from a lock).",
+            );
+        }
+        if runs(cmds, PMS, &["upgrade", "dist-upgrade", "full-upgrade"]) {
+            c.add(
+                "PR-009",
+                Pillar::Provenance,
+                Severity::Low,
+                "a build step upgrades every package: the image is not reproducible from its base".into(),
+                step.clone(),
+                &["DKL-DI-0003"],
+                "Rebuild from a newer, pinned base (bulwark lock --update) instead of upgrading in place.",
+            );
+        }
+        if cmds.iter().any(|argv| argv.first() == Some(&"sudo")) {
+            c.add(
+                "ID-009",
+                Pillar::Identity,
+                Severity::Medium,
+                "a build step uses sudo".into(),
+                step.clone(),
+                &["DKL-DI-0001", "SRG: least privilege"],
+                "Switch USER for the steps that need root instead of sudo, and keep sudo out of the image.",
+            );
+        }
+    }
+    const CHECKERS: &[&str] = &[
+        "sha256sum",
+        "sha512sum",
+        "sha1sum",
+        "md5sum",
+        "gpg",
+        "gpgv",
+        "cosign",
+        "minisign",
+    ];
+    if let Some(i) = steps
+        .iter()
+        .position(|cmds| runs(cmds, &["curl", "wget"], &[]))
+        && !steps.iter().any(|cmds| runs(cmds, CHECKERS, &[]))
+    {
+        c.add(
+            "PR-011",
+            Pillar::Provenance,
+            Severity::Medium,
+            "a build step downloads with curl/wget and no step verifies a checksum or signature"
+                .into(),
+            Some(format!("history.{i}")),
+            &[
+                "CIS-4.11",
+                "SRG: verify software from approved sources",
+                "CHPs: download verification",
+            ],
+            "Check every download against a pinned sha256 or signature in the same step.",
+        );
+    }
+    let labelled = cfg["Labels"]
+        .as_object()
+        .is_some_and(|l| l.keys().any(|k| k.starts_with("org.opencontainers.image.")))
+        || img
+            .manifest
+            .as_deref()
+            .and_then(|m| serde_json::from_slice::<serde_json::Value>(m).ok())
+            .and_then(|m| m["annotations"].as_object().cloned())
+            .is_some_and(|a| a.keys().any(|k| k.starts_with("org.opencontainers.image.")));
+    if !labelled && img.rootfs.is_none() {
+        c.add(
+            "PR-010",
+            Pillar::Provenance,
+            Severity::Low,
+            "no org.opencontainers.image.* labels or annotations (source, version, vendor, licences)".into(),
+            Some("config.Labels".into()),
+            &["CHPs: annotations", "OCI image spec annotations"],
+            "Label the image (bulwark spec labels: org.opencontainers.image.source, .version, .vendor, .licenses).",
+        );
+    }
+    for p in ["usr/bin/sudo", "usr/bin/doas", "bin/sudo"] {
+        if fs.files.get(p).is_some_and(|f| f.kind == FileKind::File) {
+            c.add(
+                "ID-009",
+                Pillar::Identity,
+                Severity::Medium,
+                format!("/{p} lets a process become root"),
+                Some(p.into()),
+                &["DKL-DI-0001", "SRG: least privilege"],
+                "Remove sudo/doas from the image.",
+            );
+        }
+    }
+    // Package manager caches left behind.
+    let cache: Vec<&String> = fs
+        .files
+        .iter()
+        .filter(|(p, f)| {
+            f.kind == FileKind::File
+                && f.size > 0
+                && ((p.starts_with("var/lib/apt/lists/")
+                    && !p.ends_with("/lock")
+                    && !p.contains("/partial/"))
+                    || (p.starts_with("var/cache/apt/")
+                        && (p.ends_with(".bin") || p.ends_with(".deb")))
+                    || p.starts_with("var/cache/apk/")
+                    || p.starts_with("var/cache/yum/")
+                    || p.starts_with("var/cache/dnf/")
+                    || p.starts_with("root/.cache/pip/"))
+        })
+        .map(|(p, _)| p)
+        .collect();
+    if let Some(first) = cache.first() {
+        let bytes: u64 = cache
+            .iter()
+            .filter_map(|p| fs.files.get(*p))
+            .map(|f| f.size)
+            .sum();
+        c.add(
+            "AS-006",
+            Pillar::AttackSurface,
+            Severity::Low,
+            format!(
+                "{} package manager cache files ({:.1} MiB) left in the image, e.g. /{first}",
+                cache.len(),
+                bytes as f64 / 1048576.0
+            ),
+            Some((*first).clone()),
+            &["DKL-DI-0005", "CIS-4.3"],
+            "Remove caches in the same step that fills them (rm -rf /var/lib/apt/lists/*), or build with bulwark (no caches at all).",
+        );
+    }
+
     // ---- exposure
     if let Some(ports) = cfg["ExposedPorts"].as_object() {
         for p in ports.keys() {
@@ -754,6 +913,27 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
             layer_sizes: fs.layer_sizes.clone(),
         },
     }
+}
+
+/// The commands of a build step (`RUN /bin/sh -c a && b | c; d`), each as
+/// its argv with leading `VAR=value` assignments dropped and the program as
+/// a base name (`/usr/bin/curl` → `curl`).
+fn commands(step: &str) -> Vec<Vec<&str>> {
+    let body = step.split_once(" -c ").map_or(step, |(_, b)| b);
+    body.split(['&', ';', '|', '\n', '(', ')', '`'])
+        .map(|c| {
+            let mut argv: Vec<&str> = c
+                .split_whitespace()
+                .map(|w| w.trim_matches(['"', '\'']))
+                .skip_while(|w| w.contains('=') && !w.starts_with('-'))
+                .collect();
+            if let Some(p) = argv.first_mut() {
+                *p = p.rsplit('/').next().unwrap_or(p);
+            }
+            argv
+        })
+        .filter(|a| !a.is_empty())
+        .collect()
 }
 
 fn parse_rfc3339(t: &str) -> Option<i64> {

@@ -35,6 +35,11 @@ pub const RULES: &[Rule] = &[
         "PackagesNotNeededByEntrypoint",
         "Packages that the entrypoint does not need",
     ),
+    r(
+        "AS-006",
+        "PackageManagerCache",
+        "Package manager caches left in the image",
+    ),
     r("EX-001", "ExposedPort", "Exposed ports"),
     r("EX-002", "PrivilegedPort", "Exposed port below 1024"),
     r(
@@ -67,6 +72,11 @@ pub const RULES: &[Rule] = &[
         "System path owned by the run-as user",
     ),
     r("ID-008", "DeviceNode", "Device node outside /dev"),
+    r(
+        "ID-009",
+        "Sudo",
+        "sudo or doas in the image or its build steps",
+    ),
     r("PR-001", "NoHealthcheck", "No HEALTHCHECK"),
     r("PR-002", "BuiltWithAdd", "Built with ADD"),
     r(
@@ -89,6 +99,26 @@ pub const RULES: &[Rule] = &[
         "PR-007",
         "NoProvenanceAttestation",
         "No signed SLSA provenance attestation",
+    ),
+    r(
+        "PR-008",
+        "UpdateWithoutInstall",
+        "Package index update without an install in the same step",
+    ),
+    r(
+        "PR-009",
+        "UpgradeInBuild",
+        "Every package upgraded in a build step",
+    ),
+    r(
+        "PR-010",
+        "NoImageLabels",
+        "No org.opencontainers.image labels or annotations",
+    ),
+    r(
+        "PR-011",
+        "UnverifiedDownload",
+        "Download in a build step without verification",
     ),
     r("SE-001", "PrivateKey", "Private key in the image"),
     r("SE-002", "CredentialsFile", "Credentials file in the image"),

@@ -95,6 +95,12 @@ fn every_defect_is_found_with_its_path() {
         "usr/share/doc/ok.key",
         Node::file(b"not a key".to_vec(), 0o644),
     );
+    t.insert("usr/bin/sudo", Node::file(b"sudo".to_vec(), 0o755));
+    t.insert(
+        "var/lib/apt/lists/deb_dists_bookworm_InRelease",
+        Node::file(b"index".to_vec(), 0o644),
+    );
+    t.insert("var/lib/apt/lists/lock", Node::file(b"l".to_vec(), 0o640));
     let mut cfg = RuntimeConfig::default();
     cfg.env = vec!["PATH=/usr/bin".into(), "API_TOKEN=abc123".into()];
     cfg.exposed_ports
@@ -123,6 +129,11 @@ fn every_defect_is_found_with_its_path() {
         ("ID-005", Some("usr/bin/passwd")),
         ("ID-006", Some("etc/motd")),
         ("ID-006", Some("srv/drop")),
+        ("ID-009", Some("usr/bin/sudo")),
+        (
+            "AS-006",
+            Some("var/lib/apt/lists/deb_dists_bookworm_InRelease"),
+        ),
         ("SE-001", Some("root/.ssh/id_rsa")),
         ("SE-002", Some("root/.aws/credentials")),
         ("SE-003", Some("app/.env")),
@@ -136,6 +147,7 @@ fn every_defect_is_found_with_its_path() {
         ("PR-001", Some("config.Healthcheck")),
         ("PR-002", Some("history")),
         ("PR-003", None),
+        ("PR-010", Some("config.Labels")),
     ]
     .into_iter()
     .map(|(i, p)| (i.to_owned(), p.map(str::to_owned)))
@@ -385,4 +397,44 @@ fn packages_the_entrypoint_does_not_need_are_named() {
         let report = run_captured(&write(dir.path(), &t, cfg, "x"));
         assert!(!report.findings.iter().any(|f| f.id == "AS-005"));
     }
+}
+
+#[test]
+fn dockle_build_step_checks_read_the_history() {
+    let ids = |history: &str| -> BTreeSet<(String, Option<String>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Tree::default();
+        t.insert("etc/hostname", Node::file(b"x".to_vec(), 0o644));
+        let r = write(dir.path(), &t, RuntimeConfig::default(), history);
+        run(&r)
+            .findings
+            .iter()
+            .filter(|f| matches!(f.id, "PR-008" | "PR-009" | "PR-011" | "ID-009"))
+            .map(|f| (f.id.to_owned(), f.path.clone()))
+            .collect()
+    };
+    let step = Some("history.0".to_owned());
+    assert_eq!(
+        ids("RUN /bin/sh -c apt-get update; apt-get -y dist-upgrade && sudo make install"),
+        [
+            ("ID-009".to_owned(), step.clone()),
+            ("PR-008".to_owned(), step.clone()),
+            ("PR-009".to_owned(), step.clone()),
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert!(
+        ids("RUN /bin/sh -c apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*")
+            .is_empty()
+    );
+    assert!(ids("RUN /bin/sh -c echo sudoers update").is_empty());
+    assert_eq!(
+        ids("RUN /bin/sh -c curl -fsSLo x.tgz https://example.org/x.tgz && tar xf x.tgz"),
+        [("PR-011".to_owned(), step.clone())].into_iter().collect()
+    );
+    assert!(
+        ids("RUN /bin/sh -c /usr/bin/wget -q https://example.org/x.tgz && echo 'abc  x.tgz' | sha256sum -c")
+            .is_empty()
+    );
 }

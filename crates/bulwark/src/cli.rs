@@ -277,8 +277,8 @@ pub struct SignCommon {
 /// `bulwark eval` arguments.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE,
-    /// HOST[:PORT]/REPO[:TAG] or a root filesystem directory.
+    /// The image: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE`,
+    /// `HOST[:PORT]/REPO[:TAG]` or a root filesystem directory.
     pub image: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
