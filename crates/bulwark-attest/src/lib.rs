@@ -97,6 +97,18 @@ pub enum Error {
     Verification(String),
 }
 
+/// Fails closed where signatures would be silently dropped.
+fn holds_referrers(store: &Store) -> Result<(), Error> {
+    if store.holds_referrers() {
+        Ok(())
+    } else {
+        Err(Error::Verification(format!(
+            "{}: a docker archive cannot carry signatures, attestations or SBOMs; use oci:, oci-archive: or a registry",
+            store.origin()
+        )))
+    }
+}
+
 fn subject_json(subject: &Object) -> Value {
     json!({"mediaType": subject.media_type, "size": subject.size, "digest": subject.digest})
 }
@@ -184,6 +196,7 @@ pub fn attach_unsigned(
     mut annotations: BTreeMap<String, String>,
     created: &str,
 ) -> Result<String, Error> {
+    holds_referrers(store)?;
     let layer = store.put_blob(document)?;
     let config = empty_config(store)?;
     annotations.insert("org.opencontainers.image.created".into(), created.into());
@@ -259,6 +272,7 @@ pub fn sign(
     format: Format,
     created: &str,
 ) -> Result<Vec<String>, Error> {
+    holds_referrers(store)?;
     let mut out = Vec::new();
     if format.bundle() {
         let mut st = Statement::new("", &subject.digest, COSIGN_SIGN_PREDICATE, json!({}));
@@ -295,6 +309,7 @@ pub fn attest(
     format: Format,
     created: &str,
 ) -> Result<Vec<String>, Error> {
+    holds_referrers(store)?;
     let st = Statement::new(
         &store.identity(),
         &subject.digest,

@@ -630,11 +630,39 @@ impl Registry {
     /// # Errors
     /// Local I/O, denied or transport.
     pub fn put_blob_file(&self, r: &RegistryRef, path: &Path, digest: &str) -> Result<(), Error> {
-        let data = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        self.put_blob(r, &data, digest)
+        let size = std::fs::metadata(path)
+            .map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?
+            .len();
+        self.ensure_auth(r, true)?;
+        let what = format!("upload blob {digest} to {}", r.repo_name());
+        // Streamed in 1 MiB chunks: memory stays flat whatever the layer
+        // size. Each attempt re-reads the file from the start.
+        self.retry(&what, || {
+            let path = path.to_owned();
+            async move {
+                let file = std::fs::File::open(&path)?;
+                let chunks = futures_util::stream::unfold(Some(file), |state| async move {
+                    use std::io::Read as _;
+                    let mut f = state?;
+                    let mut buf = vec![0u8; 1 << 20];
+                    match f.read(&mut buf) {
+                        Ok(0) => None,
+                        Ok(n) => {
+                            buf.truncate(n);
+                            Some((Ok(bytes::Bytes::from(buf)), Some(f)))
+                        }
+                        Err(e) => Some((Err(OciDistributionError::IoError(e)), None)),
+                    }
+                });
+                self.client
+                    .push_blob_stream(&r.inner, chunks, digest, Some(size))
+                    .await
+                    .map(|_| ())
+            }
+        })
     }
 
     /// Uploads a manifest under `r`'s tag (or its digest) with `media_type`,

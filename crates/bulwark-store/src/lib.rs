@@ -31,6 +31,8 @@ use bulwark_oci::{
 pub use bulwark_oci::{digest_tag, is_signature_tag};
 use bulwark_registry::{Registry, RegistryRef};
 
+mod docker;
+
 pub use bulwark_registry::Options;
 
 /// Largest JSON document (manifest, index, signature layer) read into memory.
@@ -41,7 +43,7 @@ pub const MAX_JSON: u64 = 16 << 20;
 pub enum Error {
     /// A reference bulwark cannot interpret.
     #[error(
-        "'{0}' is not an image location; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or HOST[:PORT]/REPO[:TAG]"
+        "'{0}' is not an image location; use oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG] or HOST[:PORT]/REPO[:TAG]"
     )]
     Reference(String),
     /// Registry failure.
@@ -89,7 +91,7 @@ pub enum Error {
     },
 }
 
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+pub(crate) fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.display().to_string(),
         source,
@@ -124,8 +126,8 @@ pub enum Store {
     Layout {
         /// The layout directory.
         dir: PathBuf,
-        /// For `oci-archive:`, the archive to write back and the temp dir holding `dir`.
-        archive: Option<(PathBuf, tempfile::TempDir)>,
+        /// For archives, the file to write back and the temp dir holding `dir`.
+        archive: Option<Archive>,
         /// What the user called it.
         origin: String,
     },
@@ -135,6 +137,29 @@ pub enum Store {
         client: Box<Registry>,
         /// Repository (tag/digest ignored).
         repo: RegistryRef,
+    },
+}
+
+/// An archive file behind a private temporary layout.
+#[derive(Debug)]
+pub struct Archive {
+    /// The archive file.
+    pub file: PathBuf,
+    /// Its format.
+    pub kind: ArchiveKind,
+    /// Holds the layout; removed on drop.
+    _tmp: tempfile::TempDir,
+}
+
+/// The format of an [`Archive`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArchiveKind {
+    /// `oci-archive:`: the layout as a tar.
+    Oci,
+    /// `docker-archive:`: one image (`docker save`'s format), named `reference`.
+    Docker {
+        /// `NAME:TAG` for `RepoTags`.
+        reference: Option<String>,
     },
 }
 
@@ -195,9 +220,41 @@ impl Target {
                 store: Store::Layout {
                     origin: format!("oci-archive:{}", file.display()),
                     dir,
-                    archive: Some((file, tmp)),
+                    archive: Some(Archive {
+                        file,
+                        kind: ArchiveKind::Oci,
+                        _tmp: tmp,
+                    }),
                 },
                 reference: tag,
+            });
+        }
+        if s.starts_with("docker-archive:") {
+            let Ok(bulwark_oci::Destination::DockerArchive { file, reference }) =
+                bulwark_oci::Destination::parse(s)
+            else {
+                return Err(Error::Reference(s.to_string()));
+            };
+            let tmp = tempfile::Builder::new()
+                .prefix(".bulwark-archive-")
+                .tempdir()
+                .map_err(io_err(Path::new("temporary directory")))?;
+            let dir = tmp.path().join("layout");
+            let tag = reference.clone().unwrap_or_else(|| "latest".to_string());
+            if file.exists() {
+                docker::import(&file, reference.as_deref(), &dir, &tag)?;
+            }
+            return Ok(Self {
+                store: Store::Layout {
+                    origin: format!("docker-archive:{}", file.display()),
+                    dir,
+                    archive: Some(Archive {
+                        file,
+                        kind: ArchiveKind::Docker { reference },
+                        _tmp: tmp,
+                    }),
+                },
+                reference: Some(tag),
             });
         }
         if bulwark_registry::looks_like_registry(s) {
@@ -265,6 +322,22 @@ impl Store {
             Self::Layout { origin, .. } => origin.clone(),
             Self::Registry { repo, .. } => repo.repo_name(),
         }
+    }
+
+    /// False for a docker archive, which has nowhere to keep signatures,
+    /// attestations or other referrers.
+    #[must_use]
+    pub fn holds_referrers(&self) -> bool {
+        !matches!(
+            self,
+            Self::Layout {
+                archive: Some(Archive {
+                    kind: ArchiveKind::Docker { .. },
+                    ..
+                }),
+                ..
+            }
+        )
     }
 
     /// The identity cosign records in simple-signing payloads.
@@ -696,12 +769,16 @@ impl Store {
     pub fn commit(&self) -> Result<(), Error> {
         let Self::Layout {
             dir,
-            archive: Some((file, _)),
+            archive: Some(Archive { file, kind, .. }),
             ..
         } = self
         else {
             return Ok(());
         };
+        if let ArchiveKind::Docker { reference } = kind {
+            let tag = reference.clone().unwrap_or_else(|| "latest".to_string());
+            return docker::export(dir, Some(&tag), file);
+        }
         let parent = file
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
