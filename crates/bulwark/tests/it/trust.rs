@@ -42,6 +42,8 @@ fn text(out: &Output) -> String {
 struct Registry {
     child: Child,
     host: String,
+    /// A token server beside the registry, when it uses the token flow.
+    token_server: Option<Child>,
     _dir: tempfile::TempDir,
 }
 
@@ -60,14 +62,41 @@ impl Registry {
         Registry::start_with(line.trim())
     }
 
+    /// With the Docker token flow (Bearer tokens from a token server that
+    /// only `user:password` may use).
+    fn start_with_token(user: &str, password: &str) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let tport = free_port();
+        let cert = dir.path().join("token.pem");
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/it/fixtures/token_server.py");
+        let mut server = Command::new("python3")
+            .arg(script)
+            .arg(tport.to_string())
+            .arg(&cert)
+            .args([user, password])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        // Wait for "ready" (the certificate is written by then).
+        let mut line = String::new();
+        use std::io::BufRead as _;
+        std::io::BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "token server did not start");
+        let auth = format!(
+            "auth: {{token: {{realm: 'http://127.0.0.1:{tport}/token', service: bulwark-test, issuer: bulwark-test-issuer, rootcertbundle: {}}}}}\n",
+            cert.display()
+        );
+        let mut r = Registry::start_config(dir, &auth);
+        r.token_server = Some(server);
+        r
+    }
+
     fn start_with(htpasswd: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cfg = dir.path().join("config.yml");
         let auth = if htpasswd.is_empty() {
             String::new()
         } else {
@@ -78,6 +107,12 @@ impl Registry {
                 file.display()
             )
         };
+        Registry::start_config(dir, &auth)
+    }
+
+    fn start_config(dir: tempfile::TempDir, auth: &str) -> Registry {
+        let port = free_port();
+        let cfg = dir.path().join("config.yml");
         std::fs::write(
             &cfg,
             format!(
@@ -102,15 +137,28 @@ impl Registry {
         Registry {
             child,
             host,
+            token_server: None,
             _dir: dir,
         }
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(t) = &mut self.token_server {
+            let _ = t.kill();
+            let _ = t.wait();
+        }
     }
 }
 
@@ -944,14 +992,23 @@ fn registry_failures_are_clear_errors() {
 
 #[test]
 fn registry_credentials_come_from_the_docker_config() {
-    if !["docker-registry", "htpasswd"].iter().all(|t| tool(t)) {
+    if !["docker-registry", "htpasswd", "python3"]
+        .iter()
+        .all(|t| tool(t))
+    {
         return;
     }
     let ctx = Ctx::new();
     image_spec(&ctx);
     ok(ctx.run(&["build", "i.yaml", "--output", "oci:img:v1"]));
     ok(run_pw(&ctx, &["key", "generate", "k"]));
-    let reg = Registry::start_with_auth("alice", "s3cret");
+    // HTTP Basic, then the Docker token flow (Bearer tokens from a token
+    // server whose signatures docker-registry checks).
+    credentials_flow(&ctx, &Registry::start_with_auth("alice", "s3cret"));
+    credentials_flow(&ctx, &Registry::start_with_token("alice", "s3cret"));
+}
+
+fn credentials_flow(ctx: &Ctx, reg: &Registry) {
     let r = format!("{}/private/app:1", reg.host);
     let docker = ctx.path().join("docker");
     std::fs::create_dir_all(&docker).unwrap();
@@ -1003,6 +1060,19 @@ fn registry_credentials_come_from_the_docker_config() {
         "both",
     ]));
     ok(with_config(&["verify", &r, "--key", "k.pub", "--insecure"]));
+    // eval and sbom pull (manifests, streamed layers, the referrers probe)
+    // with the same credentials.
+    let ev = ok(with_config(&[
+        "eval",
+        &r,
+        "--key",
+        "k.pub",
+        "--insecure",
+        "--format",
+        "json",
+    ]));
+    assert!(!ev.contains("\"PR-004\""), "{ev}");
+    ok(with_config(&["sbom", &r, "--insecure", "--format", "json"]));
 }
 
 /// A layout holding one image whose only layer is `layer` (any bytes).
