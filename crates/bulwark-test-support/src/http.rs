@@ -20,6 +20,8 @@ pub enum Fault {
 #[derive(Default)]
 struct State {
     faults: Vec<(String, Fault)>,
+    /// (path fragment, Content-Type) for files served from matching paths.
+    content_types: Vec<(String, String)>,
     hits: HashMap<String, usize>,
 }
 
@@ -75,6 +77,14 @@ impl HttpServer {
             .faults
             .push((suffix.into(), fault));
     }
+    /// Serves files whose path contains `fragment` with this Content-Type.
+    pub fn content_type(&self, fragment: &str, content_type: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .content_types
+            .push((fragment.into(), content_type.into()));
+    }
     pub fn clear_faults(&self) {
         self.state.lock().unwrap().faults.clear();
     }
@@ -116,13 +126,21 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
             }
         }
         let path = path.split('?').next().unwrap_or("/").to_owned();
-        let fault = {
+        let (fault, content_type) = {
             let mut s = state.lock().unwrap();
             *s.hits.entry(path.clone()).or_default() += 1;
-            s.faults
+            let fault = s
+                .faults
                 .iter()
                 .find(|(suf, _)| path.ends_with(suf.as_str()))
-                .map(|(_, f)| f.clone())
+                .map(|(_, f)| f.clone());
+            let ct = s
+                .content_types
+                .iter()
+                .find(|(frag, _)| path.contains(frag.as_str()))
+                .map(|(_, c)| format!("Content-Type: {c}\r\n"))
+                .unwrap_or_default();
+            (fault, ct)
         };
         let file: Option<PathBuf> = if path.split('/').any(|c| c == "..") {
             None
@@ -152,7 +170,7 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
             (_, Some(body)) => {
                 write!(
                     conn,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\n{content_type}Content-Length: {}\r\n\r\n",
                     body.len()
                 )?;
                 if method != "HEAD" {
