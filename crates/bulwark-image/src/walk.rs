@@ -1,9 +1,10 @@
 //! Streaming layer walk with whiteouts, size and digest checks.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{self, Read};
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
@@ -91,23 +92,147 @@ impl FileSystem {
 const MAX_CAPTURE: u64 = 16 << 20;
 const MAX_ENTRIES: usize = 2_000_000;
 
-/// Hashes and counts what passes through.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-    /// The count, shared with the decompressed side's bomb guard.
-    shared: Rc<Cell<u64>>,
+/// A layer is read in a three-stage pipeline: one thread reads and hashes
+/// the blob, one inflates it, and the caller's thread parses the tar. The
+/// stages pass chunks through small bounded channels (2 MiB in flight each),
+/// so sha256, inflation and parsing overlap and memory stays flat.
+type Chunk = io::Result<Vec<u8>>;
+
+const CHUNK: usize = 256 << 10;
+
+/// The receiving end of a stage, as a reader.
+struct Chunks {
+    rx: mpsc::Receiver<Chunk>,
+    current: Vec<u8>,
+    pos: usize,
 }
 
-impl<R: Read> Read for Hashing<R> {
+impl Chunks {
+    fn new(rx: mpsc::Receiver<Chunk>) -> Self {
+        Self {
+            rx,
+            current: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for Chunks {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        self.shared.set(self.count);
+        while self.pos == self.current.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
         Ok(n)
     }
+}
+
+/// Copies `r` into `tx` chunk by chunk, showing each to `seen`. False when
+/// the reader failed (the error was sent on) or the receiver hung up.
+fn pump(r: &mut dyn Read, tx: &mpsc::SyncSender<Chunk>, seen: &mut dyn FnMut(&[u8])) -> bool {
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        match r.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(k) => {
+                buf.truncate(k);
+                seen(&buf);
+                if tx.send(Ok(buf)).is_err() {
+                    return false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return false;
+            }
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
+}
+
+/// Where stage 1 reports the blob's sha256 and size after its last byte.
+type ReadDone = mpsc::Receiver<(String, u64)>;
+
+/// Stage 1: reads and hashes the blob. The handle yields its sha256 and
+/// size once everything was read; `count` follows along (for the bomb guard).
+fn read_stage(mut raw: Box<dyn Read + Send>) -> io::Result<(Chunks, ReadDone, Arc<AtomicU64>)> {
+    let (tx, rx) = mpsc::sync_channel::<Chunk>(8);
+    let (done_tx, done_rx) = mpsc::channel();
+    let count = Arc::new(AtomicU64::new(0));
+    let shared = count.clone();
+    spawn("layer-read", move || {
+        let mut hasher = Sha256::new();
+        let mut n = 0u64;
+        let complete = pump(&mut raw, &tx, &mut |c| {
+            hasher.update(c);
+            n += c.len() as u64;
+            shared.store(n, Ordering::Relaxed);
+        });
+        if complete {
+            let _ = done_tx.send((format!("sha256:{}", hex::encode(hasher.finalize())), n));
+        }
+    })?;
+    Ok((Chunks::new(rx), done_rx, count))
+}
+
+/// Stage 2: sniffs the compression (gzip, zstd or none), inflates, and then
+/// drains whatever follows the compressed stream so stage 1 reads (and
+/// hashes) every byte.
+fn decode_stage(mut input: Chunks) -> io::Result<Chunks> {
+    let (tx, rx) = mpsc::sync_channel::<Chunk>(8);
+    spawn("layer-inflate", move || {
+        let mut head = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            match input.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let chained = io::Cursor::new(head[..got].to_vec()).chain(input);
+        let mut noop = |_: &[u8]| {};
+        if got >= 2 && head[..2] == [0x1f, 0x8b] {
+            let mut d = flate2::read::MultiGzDecoder::new(chained);
+            if pump(&mut d, &tx, &mut noop) {
+                let _ = io::copy(&mut d.into_inner(), &mut io::sink());
+            }
+        } else if got == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
+            match zstd::stream::read::Decoder::new(chained) {
+                Ok(mut d) => {
+                    if pump(&mut d, &tx, &mut noop) {
+                        let _ = io::copy(&mut d.finish(), &mut io::sink());
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        } else {
+            let mut plain = chained;
+            pump(&mut plain, &tx, &mut noop);
+        }
+    })?;
+    Ok(Chunks::new(rx))
 }
 
 /// Past this much decompressed data, a layer must not expand more than
@@ -122,7 +247,7 @@ const MAX_UNCOMPRESSED: u64 = 256 << 30;
 struct Counting<R> {
     inner: R,
     count: u64,
-    compressed: Rc<Cell<u64>>,
+    compressed: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -130,11 +255,12 @@ impl<R: Read> Read for Counting<R> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
         if self.count > MAX_UNCOMPRESSED
-            || (self.count > BOMB_FLOOR && self.count / self.compressed.get().max(1) > MAX_RATIO)
+            || (self.count > BOMB_FLOOR
+                && self.count / self.compressed.load(Ordering::Relaxed).max(1) > MAX_RATIO)
         {
             return Err(io::Error::other(format!(
                 "decompression bomb: {} bytes expanded to more than {} bytes (limits: {MAX_RATIO}x past 1 GiB, 256 GiB in all)",
-                self.compressed.get(),
+                self.compressed.load(Ordering::Relaxed),
                 self.count
             )));
         }
@@ -190,35 +316,11 @@ impl Opened {
             reason,
         };
         let raw = self.layer_reader(l)?;
-        let compressed = Rc::new(Cell::new(0));
-        let mut hashing = Hashing {
-            inner: raw,
-            hasher: Sha256::new(),
-            count: 0,
-            shared: compressed.clone(),
-        };
-        // Sniff the compression from the first bytes.
-        let mut head = [0u8; 4];
-        let mut got = 0;
-        while got < 4 {
-            match hashing.read(&mut head[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) => return Err(layer_err(e.to_string())),
-            }
-        }
-        let chained = io::Cursor::new(head[..got].to_vec()).chain(&mut hashing);
-        let decoder: Box<dyn Read> = if got >= 2 && head[..2] == [0x1f, 0x8b] {
-            Box::new(flate2::read::MultiGzDecoder::new(chained))
-        } else if got == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
-            Box::new(
-                zstd::stream::read::Decoder::new(chained).map_err(|e| layer_err(e.to_string()))?,
-            )
-        } else {
-            Box::new(chained)
-        };
+        let (compressed_stream, read_done, compressed) =
+            read_stage(raw).map_err(|e| layer_err(e.to_string()))?;
+        let decoded = decode_stage(compressed_stream).map_err(|e| layer_err(e.to_string()))?;
         let mut counting = Counting {
-            inner: decoder,
+            inner: decoded,
             count: 0,
             compressed,
         };
@@ -316,19 +418,22 @@ impl Opened {
             .map_err(|e| layer_err(format!("corrupt or truncated layer: {e}")))?;
         let uncompressed = counting.count;
         drop(counting);
-        io::copy(&mut hashing, &mut io::sink()).map_err(|e| layer_err(e.to_string()))?;
-        let found = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
+        // Stage 1 reports once it has read (and hashed) every byte; if it
+        // stopped early, the read failed and the error came through above.
+        let (found, count) = read_done
+            .recv()
+            .map_err(|_| layer_err("the layer could not be read to its end".into()))?;
         let digest_ok = found == l.digest;
-        if !digest_ok || l.size.is_some_and(|s| s != hashing.count) {
+        if !digest_ok || l.size.is_some_and(|s| s != count) {
             return Err(ImageError::Digest {
                 origin: self.origin.clone(),
                 digest: l.digest.clone(),
-                expected_size: l.size.unwrap_or(hashing.count),
+                expected_size: l.size.unwrap_or(count),
                 found,
-                found_size: hashing.count,
+                found_size: count,
             });
         }
-        fs.layer_sizes.push((hashing.count, uncompressed));
+        fs.layer_sizes.push((count, uncompressed));
         Ok(())
     }
 }
