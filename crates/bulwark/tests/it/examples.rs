@@ -584,6 +584,78 @@ fn sbom_of_an_ordinary_debian_image_matches_trivy() {
     );
     assert!(has("ID-001", "config.User"), "{r:#}");
     assert!(r["grade"].as_str().unwrap() >= "C", "{}", r["grade"]);
+    // Nothing that is not there: no secrets, no device nodes outside /dev,
+    // no package-manager build steps (`podman import` records one ADD, which
+    // PR-002 rightly reports).
+    for id in [
+        "SE-001", "SE-002", "SE-003", "ID-003", "ID-008", "PR-008", "PR-009", "PR-011",
+    ] {
+        assert!(
+            !r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["id"] == id),
+            "{id}: {r:#}"
+        );
+    }
+
+    // The same rootfs as an OCI layout made by umoci (init, new, unpack,
+    // fill the bundle, repack): the same packages as trivy, the same findings.
+    if !tool("umoci") {
+        return;
+    }
+    let layout = d.0.join("umoci");
+    let tagged = format!("{}:deb", layout.display());
+    ok(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout)
+        .output()
+        .unwrap());
+    ok(Command::new("umoci")
+        .args(["new", "--image", &tagged])
+        .output()
+        .unwrap());
+    let bundle = d.0.join("bundle");
+    ok(Command::new("umoci")
+        .args(["unpack", "--image", &tagged])
+        .arg(&bundle)
+        .output()
+        .unwrap());
+    ok(Command::new("tar")
+        .args(["-xf"])
+        .arg(&tar)
+        .arg("-C")
+        .arg(bundle.join("rootfs"))
+        .output()
+        .unwrap());
+    ok(Command::new("umoci")
+        .args(["repack", "--image", &tagged])
+        .arg(&bundle)
+        .output()
+        .unwrap());
+    let oci = format!("oci:{tagged}");
+    assert_eq!(bulwark_packages(&d.0, &oci), trivy_packages(&layout, None));
+    let out = bulwark(&d.0)
+        .args(["eval", &oci, "--format", "json"])
+        .output()
+        .unwrap();
+    let u = report_json(&ok(out));
+    let ids = |r: &serde_json::Value| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                !matches!(
+                    f["id"].as_str(),
+                    Some("AS-001" | "AS-004" | "PR-002" | "PR-010")
+                )
+            })
+            .map(|f| format!("{} {}", f["id"], f["path"]))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(ids(&u), ids(&r), "umoci layout vs podman archive");
 }
 
 /// Runs `ntia-checker -c STANDARD` on `file` and asserts conformance.
