@@ -70,6 +70,31 @@ pub struct Finding {
     pub excepted: Option<String>,
 }
 
+impl Finding {
+    /// A finding not (yet) excepted by a policy.
+    #[must_use]
+    pub fn new(
+        id: &'static str,
+        pillar: Pillar,
+        severity: Severity,
+        message: String,
+        path: Option<String>,
+        controls: &[&'static str],
+        remediation: &'static str,
+    ) -> Finding {
+        Finding {
+            id,
+            pillar,
+            severity,
+            message,
+            path,
+            controls: controls.to_vec(),
+            remediation,
+            excepted: None,
+        }
+    }
+}
+
 /// Evaluation options.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -190,16 +215,15 @@ impl Ctx<'_> {
         controls: &[&'static str],
         remediation: &'static str,
     ) {
-        self.out.push(Finding {
+        self.out.push(Finding::new(
             id,
             pillar,
             severity,
             message,
             path,
-            controls: controls.to_vec(),
+            controls,
             remediation,
-            excepted: None,
-        });
+        ));
     }
     fn text(&self, p: &str) -> Option<String> {
         self.fs

@@ -99,16 +99,15 @@ impl Trust {
                        path: Option<String>,
                        controls: &[&'static str],
                        remediation| {
-            out.push(Finding {
+            out.push(Finding::new(
                 id,
-                pillar: Pillar::Provenance,
+                Pillar::Provenance,
                 severity,
                 message,
                 path,
-                controls: controls.to_vec(),
+                controls,
                 remediation,
-                excepted: None,
-            });
+            ));
         };
         let sign_fix = "Sign the image (bulwark build --sign-key, bulwark sign, or cosign sign) and pass its public key with --key.";
         let where_ = self

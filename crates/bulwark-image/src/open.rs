@@ -479,14 +479,7 @@ pub fn open_with(
             let cfg = store.read_member(&origin, file, &config_name)?;
             let config: serde_json::Value =
                 json(&cfg, &format!("{origin} {config_name}"), "config")?;
-            let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|d| d.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let diff_ids = bulwark_oci::diff_ids(&config);
             let names: Vec<&str> = first["Layers"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|l| l.as_str()).collect())

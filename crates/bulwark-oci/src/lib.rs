@@ -24,6 +24,20 @@ pub fn sha256_digest(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
+/// The `rootfs.diff_ids` of an image config (JSON), in layer order; entries
+/// that are not strings are left out.
+#[must_use]
+pub fn diff_ids(config: &serde_json::Value) -> Vec<String> {
+    config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The hex part of a well-formed `sha256:<64 lowercase hex>` digest, else `None`.
 /// Everything that turns a digest into a file name goes through this.
 #[must_use]

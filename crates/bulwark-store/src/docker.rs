@@ -174,10 +174,7 @@ pub(crate) fn import(
     .map_err(io_err(dir))?;
     let config: serde_json::Value = serde_json::from_slice(&config_bytes)
         .map_err(|e| invalid(file, format!("{}: not a JSON config: {e}", entry.config)))?;
-    let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|d| d.as_str()).collect())
-        .unwrap_or_default();
+    let diff_ids = bulwark_oci::diff_ids(&config);
     if diff_ids.len() != entry.layers.len() {
         return Err(invalid(
             file,
@@ -191,10 +188,10 @@ pub(crate) fn import(
     let mut layers = Vec::new();
     for (name, want) in entry.layers.iter().zip(diff_ids) {
         let (digest, size) = get(name)?;
-        if digest != want {
+        if digest != *want {
             return Err(Error::Digest {
                 origin: format!("docker-archive:{}", file.display()),
-                digest: want.to_owned(),
+                digest: want.clone(),
                 expected: format!("layer {name} to be the uncompressed tar with this diff_id"),
                 found: digest,
             });
@@ -247,35 +244,17 @@ pub(crate) fn import(
     Ok(())
 }
 
-fn read_blob(dir: &Path, d: &Descriptor, limit: u64) -> Result<Vec<u8>, Error> {
-    let hex = sha256_hex(&d.digest).ok_or_else(|| Error::Invalid {
-        origin: dir.display().to_string(),
-        detail: format!("{} is not a sha256 digest", d.digest),
-    })?;
-    if d.size > limit {
-        return Err(Error::Invalid {
-            origin: dir.display().to_string(),
-            detail: format!("{} is {} bytes, over the {limit} allowed", d.digest, d.size),
-        });
-    }
-    let p = dir.join("blobs/sha256").join(hex);
-    let data = std::fs::read(&p).map_err(io_err(&p))?;
-    let found = bulwark_oci::sha256_digest(&data);
-    if found != d.digest || data.len() as u64 != d.size {
-        return Err(Error::Digest {
-            origin: dir.display().to_string(),
-            digest: d.digest.clone(),
-            expected: format!("{} bytes", d.size),
-            found: format!("{found} ({} bytes)", data.len()),
-        });
-    }
-    Ok(data)
-}
-
 /// Exports the image tagged `reference` (or the layout's only image) from
 /// the layout at `dir` to the docker archive `file`, atomically. An index is
 /// narrowed to the host's platform: a docker archive holds one.
 pub(crate) fn export(dir: &Path, reference: Option<&str>, file: &Path) -> Result<(), Error> {
+    // Reads go through the layout store: size and digest checked.
+    let layout = crate::Store::Layout {
+        dir: dir.to_owned(),
+        archive: None,
+        origin: format!("docker-archive:{}", file.display()),
+    };
+    let read_blob = |d: &Descriptor| layout.read_small(&crate::Object::from(d));
     let idx_path = dir.join("index.json");
     let idx: Index = serde_json::from_slice(&std::fs::read(&idx_path).map_err(io_err(&idx_path))?)
         .map_err(|e| invalid(file, format!("index.json: {e}")))?;
@@ -306,7 +285,7 @@ pub(crate) fn export(dir: &Path, reference: Option<&str>, file: &Path) -> Result
     .ok_or_else(|| invalid(file, "nothing to write: the copy produced no image".into()))?;
     let mut desc = top.clone();
     if desc.media_type.contains("index") || desc.media_type.contains("manifest.list") {
-        let inner: Index = serde_json::from_slice(&read_blob(dir, &desc, MAX_JSON)?)
+        let inner: Index = serde_json::from_slice(&read_blob(&desc)?)
             .map_err(|e| invalid(file, format!("{}: {e}", desc.digest)))?;
         let (arch, variant) =
             bulwark_debian::oci_platform(bulwark_debian::host_arch()).unwrap_or(("amd64", None));
@@ -337,19 +316,12 @@ pub(crate) fn export(dir: &Path, reference: Option<&str>, file: &Path) -> Result
                 )
             })?;
     }
-    let manifest: Manifest = serde_json::from_slice(&read_blob(dir, &desc, MAX_JSON)?)
+    let manifest: Manifest = serde_json::from_slice(&read_blob(&desc)?)
         .map_err(|e| invalid(file, format!("{}: not an image manifest: {e}", desc.digest)))?;
-    let config_bytes = read_blob(dir, &manifest.config, MAX_JSON)?;
+    let config_bytes = read_blob(&manifest.config)?;
     let config: serde_json::Value =
         serde_json::from_slice(&config_bytes).map_err(|e| invalid(file, format!("config: {e}")))?;
-    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let diff_ids = bulwark_oci::diff_ids(&config);
     if diff_ids.len() != manifest.layers.len() {
         return Err(invalid(
             file,

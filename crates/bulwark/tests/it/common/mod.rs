@@ -245,3 +245,22 @@ pub fn assert_valid_sarif(file: &Path) {
     let ran = v["runs"][0]["invocations"][0]["executionSuccessful"].as_bool();
     assert_eq!(ran, Some(true), "sarif-multitool did not run: {v:#}");
 }
+
+/// The finding ids of an `eval --format json` report, in report order.
+pub fn finding_ids(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| f["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Asserts that none of the signature checks (PR-004 to PR-007) fired.
+pub fn assert_signed_and_attested(what: &str, report: &serde_json::Value) {
+    let ids = finding_ids(report);
+    for id in ["PR-004", "PR-005", "PR-006", "PR-007"] {
+        assert!(!ids.iter().any(|i| i == id), "{what}: {id} in {report:#}");
+    }
+}
