@@ -390,6 +390,19 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
             .ok()
             .or_else(|| users.iter().find(|u| u.0 == user_part).map(|u| u.2))
     };
+    // The run-as group: `USER uid:gid` (numeric or a name in /etc/group),
+    // else the user's primary group from /etc/passwd.
+    let run_gid: Option<u64> = match user.split_once(':') {
+        Some((_, g)) => g.parse().ok().or_else(|| {
+            c.text("etc/group").and_then(|t| {
+                t.lines()
+                    .map(|l| l.split(':').collect::<Vec<_>>())
+                    .find(|f| f.len() >= 3 && f[0] == g)
+                    .and_then(|f| f[2].parse().ok())
+            })
+        }),
+        None => run_uid.and_then(|u| users.iter().find(|x| x.2 == u).map(|x| x.3)),
+    };
     match run_uid {
         Some(0) => c.add(
             "ID-001",
@@ -524,20 +537,38 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
                 );
             }
         }
-        if let Some(uid) = run_uid
-            && uid != 0
-            && f.uid == uid
-            && !(path.starts_with("home/")
-                || path.starts_with("tmp")
-                || path.starts_with("var/tmp")
-                || path.starts_with("run/"))
+        let system = !(path.starts_with("home/")
+            || path.starts_with("tmp")
+            || path.starts_with("var/tmp")
+            || path.starts_with("run/"))
             && (path.starts_with("usr/")
                 || path.starts_with("etc/")
                 || path.starts_with("bin/")
                 || path.starts_with("sbin/")
-                || path.starts_with("lib"))
+                || path.starts_with("lib"));
+        if let Some(uid) = run_uid
+            && uid != 0
+            && system
+            && f.kind != FileKind::Symlink
         {
-            c.add("ID-007", Pillar::Identity, Severity::Medium, format!("/{path} belongs to the run-as user {uid}, which can therefore rewrite system files"), Some(path.clone()), &["SRG: least privilege"], "Keep system paths root-owned; give the user only its home and declared writable paths.");
+            let how = if f.uid == uid {
+                Some(format!("belongs to the run-as user {uid}"))
+            } else if run_gid == Some(f.gid) && f.mode & 0o020 != 0 {
+                Some(format!("is writable by the run-as group {}", f.gid))
+            } else {
+                None
+            };
+            if let Some(how) = how {
+                c.add(
+                    "ID-007",
+                    Pillar::Identity,
+                    Severity::Medium,
+                    format!("/{path} {how}, which can therefore rewrite system files"),
+                    Some(path.clone()),
+                    &["SRG: least privilege"],
+                    "Keep system paths root-owned and not group-writable; give the user only its home and declared writable paths.",
+                );
+            }
         }
         if f.kind == FileKind::Device && !path.starts_with("dev/") {
             c.add(

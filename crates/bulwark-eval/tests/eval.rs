@@ -438,3 +438,52 @@ fn dockle_build_step_checks_read_the_history() {
             .is_empty()
     );
 }
+
+#[test]
+fn system_paths_the_run_as_user_or_group_can_write_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Tree::default();
+    t.insert(
+        "etc/passwd",
+        Node::file(
+            b"root:x:0:0::/root:/sbin/nologin\napp:x:1000:2000::/home/app:/sbin/nologin\n".to_vec(),
+            0o644,
+        ),
+    );
+    t.insert(
+        "etc/group",
+        Node::file(b"root:x:0:\napp:x:2000:\n".to_vec(), 0o644),
+    );
+    let owned = |uid, gid, mode| Node {
+        kind: NodeKind::File(std::sync::Arc::new(b"x".to_vec())),
+        mode,
+        uid,
+        gid,
+    };
+    t.insert("usr/bin/tool", owned(1000, 0, 0o755));
+    t.insert("usr/lib/libx.so", owned(0, 2000, 0o664));
+    t.insert("usr/lib/liby.so", owned(0, 2000, 0o644));
+    t.insert("etc/ok.conf", owned(0, 0, 0o644));
+    t.insert("home/app/notes", owned(1000, 2000, 0o644));
+    for user in ["app", "1000", "1000:2000", "app:app"] {
+        let mut cfg = RuntimeConfig::default();
+        cfg.user = Some(user.into());
+        let report = run(&write(
+            dir.path().join(user.replace(':', "-")).as_path(),
+            &t,
+            cfg,
+            "x",
+        ));
+        let got: BTreeSet<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.id == "ID-007")
+            .filter_map(|f| f.path.clone())
+            .collect();
+        let want: BTreeSet<String> = ["usr/bin/tool", "usr/lib/libx.so"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(got, want, "USER {user}");
+    }
+}

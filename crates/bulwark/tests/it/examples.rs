@@ -364,6 +364,7 @@ fn example_base_runs_a_glibc_program_as_nonroot_read_only() {
     let r = build_example(&d.0, "base", "", &out);
     let size = mib(&r["platforms"][0]["compressed_size"]);
     assert!(size <= 7.8, "base: {size:.2} MiB > 7.8 MiB");
+    assert_signed_example_grades_a(&d.0, "base");
     assert_trivy_sees_the_lock(&d.0.join("layout"), &r, 0);
     if tool("trivy") {
         assert_eq!(
@@ -387,6 +388,7 @@ fn example_cc_runs_a_cxx_program() {
     let out = format!("oci:{}/layout:cc", d.0.display());
     let r = build_example(&d.0, "cc", "", &out);
     assert_trivy_sees_the_lock(&d.0.join("layout"), &r, 0);
+    assert_signed_example_grades_a(&d.0, "cc");
     let names: Vec<&str> = r["platforms"][0]["packages"]
         .as_array()
         .unwrap()

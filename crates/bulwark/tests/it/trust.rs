@@ -1057,6 +1057,37 @@ fn credentials_flow(ctx: &Ctx, reg: &Registry) {
     ]));
     assert!(!ev.contains("\"PR-004\""), "{ev}");
     ok(with_config(&["sbom", &r, "--insecure", "--format", "json"]));
+    // A credential helper (`credHelpers`), as docker-credential-* programs
+    // answer `get`: the same flows work with nothing in `auths`.
+    let bin = ctx.path().join("helperbin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-bulwarktest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread host\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}' \"$host\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"bulwarktest"}}}}"#, reg.host),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    ok(ctx
+        .cmd()
+        .env("DOCKER_CONFIG", &docker)
+        .env("PATH", path)
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .args(["verify", &r, "--key", "k.pub", "--insecure"])
+        .output()
+        .unwrap());
 }
 
 /// A layout holding one image whose only layer is `layer` (any bytes).
