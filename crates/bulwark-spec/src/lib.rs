@@ -11,6 +11,7 @@
 //! ```
 
 mod lock;
+mod spans;
 mod spec;
 
 pub use lock::{

@@ -16,9 +16,11 @@ pub enum SpecError {
     },
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
-    #[error("{origin}: {field}: {message}")]
+    #[error("{origin}{}: {field}: {message}", at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
     Invalid {
         origin: String,
+        /// Line and column of the offending value, when known.
+        at: Option<(u64, u64)>,
         field: String,
         message: String,
     },
@@ -418,26 +420,39 @@ impl Spec {
             origin: origin.to_owned(),
             message: e.to_string(),
         })?;
-        spec.validate(origin)?;
+        spec.validate(origin, &crate::spans::Spans::read(text))?;
         Ok(spec)
     }
 
-    fn validate(&self, origin: &str) -> Result<(), SpecError> {
-        let invalid = |field: &str, message: String| SpecError::Invalid {
+    fn validate(&self, origin: &str, at: &crate::spans::Spans) -> Result<(), SpecError> {
+        let invalid = |pos: crate::spans::Pos, field: &str, message: String| SpecError::Invalid {
             origin: origin.to_owned(),
+            at: pos,
             field: field.to_owned(),
             message,
         };
         if self.packages.is_empty() {
-            return Err(invalid("packages", "list at least one package".into()));
+            return Err(invalid(
+                at.packages(),
+                "packages",
+                "list at least one package".into(),
+            ));
         }
         if self.archs.is_empty() {
-            return Err(invalid("archs", "list at least one architecture".into()));
+            return Err(invalid(
+                at.archs(),
+                "archs",
+                "list at least one architecture".into(),
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
-        for a in &self.archs {
+        for (i, a) in self.archs.iter().enumerate() {
             if !seen.insert(a) {
-                return Err(invalid("archs", format!("'{a}' is listed twice")));
+                return Err(invalid(
+                    at.arch(i),
+                    "archs",
+                    format!("'{a}' is listed twice"),
+                ));
             }
             if !a
                 .bytes()
@@ -445,47 +460,65 @@ impl Spec {
                 || a.is_empty()
             {
                 return Err(invalid(
+                    at.arch(i),
                     "archs",
                     format!("'{a}' is not a Debian architecture name"),
                 ));
             }
         }
-        for p in &self.packages {
+        for (i, p) in self.packages.iter().enumerate() {
             if p.trim().is_empty() {
-                return Err(invalid("packages", "empty package name".into()));
+                return Err(invalid(
+                    at.package(i),
+                    "packages",
+                    "empty package name".into(),
+                ));
             }
         }
         for (i, e) in self.exclude.iter().chain(self.allow.iter()).enumerate() {
             if e.reason.trim().is_empty() {
                 return Err(invalid(
+                    at.exclusion(i),
                     &format!("exclude/allow[{i}] ({})", e.package),
                     "give a reason".into(),
                 ));
             }
         }
-        for f in &self.files {
+        for (i, f) in self.files.iter().enumerate() {
             if !f.dest.starts_with('/') || f.dest.split('/').any(|c| c == "..") {
                 return Err(invalid(
+                    at.file_dest(i),
                     "files.dest",
                     format!("{:?} must be an absolute path without '..'", f.dest),
                 ));
             }
             if f.src.is_empty() {
-                return Err(invalid("files.src", "empty source path".into()));
+                return Err(invalid(
+                    at.file_src(i),
+                    "files.src",
+                    "empty source path".into(),
+                ));
             }
         }
-        for w in &self.hardening.writable_paths {
+        for (i, w) in self.hardening.writable_paths.iter().enumerate() {
             if !w.starts_with('/') || w.split('/').any(|c| c == "..") || w == "/" {
                 return Err(invalid(
+                    at.writable_path(i),
                     "hardening.writable-paths",
                     format!("{w:?} must be an absolute path below /"),
                 ));
             }
         }
         if !self.hardening.allow_privileged_ports
-            && let Some(p) = self.config.exposed_ports.iter().find(|p| p.number < 1024)
+            && let Some((i, p)) = self
+                .config
+                .exposed_ports
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.number < 1024)
         {
             return Err(invalid(
+                at.exposed_port(i),
                 "config.exposed-ports",
                 format!(
                     "port {} is privileged (< 1024) and needs root or CAP_NET_BIND_SERVICE; use a port above 1023 or set hardening.allow-privileged-ports: true",
@@ -500,6 +533,7 @@ impl Spec {
             )
         {
             return Err(invalid(
+                at.run_as(),
                 "accounts.run-as",
                 "running as root defeats the hardening; use a non-root account or set hardening.allow-root: true".into(),
             ));
@@ -507,6 +541,7 @@ impl Spec {
         for k in self.config.env.keys() {
             if k.is_empty() || k.contains('=') {
                 return Err(invalid(
+                    at.env(),
                     "config.env",
                     format!("{k:?} is not a valid variable name"),
                 ));
@@ -590,5 +625,42 @@ mod tests {
         let s = Spec::from_yaml("packages: [a]\nfiles: [{src: a, dest: /x, mode: 755}]\nconfig: {exposed-ports: [\"8080\", 53/udp]}\nhardening: {allow-privileged-ports: true}\n", "t").unwrap();
         assert_eq!(s.files[0].mode, Some(Mode(0o755)));
         assert_eq!(String::from(s.config.exposed_ports[1].clone()), "53/udp");
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Spec::from_yaml(text, "s.yaml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn semantic_errors_point_at_line_and_column() {
+        assert!(
+            err("packages: [a]\narchs: [amd64, AMD64]\n").starts_with("s.yaml:2:16: archs:"),
+            "{}",
+            err("packages: [a]\narchs: [amd64, AMD64]\n")
+        );
+        let e = err("packages:\n  - a\n  - ''\n");
+        assert!(e.starts_with("s.yaml:3:5: packages:"), "{e}");
+        let e = err(
+            "packages: [a]\nexclude:\n  - package: x\n    reason: ok\n  - {package: y, reason: ''}\n",
+        );
+        assert!(e.starts_with("s.yaml:5:5: exclude/allow[1] (y):"), "{e}");
+        let e = err("packages: [a]\nfiles:\n  - src: app\n    dest: relative/path\n");
+        assert!(e.starts_with("s.yaml:4:11: files.dest:"), "{e}");
+        let e = err("packages: [a]\nconfig:\n  exposed-ports: [8080, 80]\n");
+        assert!(e.starts_with("s.yaml:3:25: config.exposed-ports:"), "{e}");
+        let e = err("packages: [a]\naccounts:\n  run-as: root\n");
+        assert!(e.starts_with("s.yaml:3:11: accounts.run-as:"), "{e}");
+        let e = err("packages: [a]\nhardening:\n  writable-paths: [/tmp, var/x]\n");
+        assert!(
+            e.starts_with("s.yaml:3:26: hardening.writable-paths:"),
+            "{e}"
+        );
+        let e = err("packages: []\n");
+        assert!(e.starts_with("s.yaml:1:11: packages:"), "{e}");
     }
 }
