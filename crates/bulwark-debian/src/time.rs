@@ -47,6 +47,46 @@ pub fn parse_rfc2822(s: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86400 + h * 3600 + m * 60 + sec - offset)
 }
 
+/// Parses RFC 3339 (`2025-05-17T09:38:38Z`, with optional fractional
+/// seconds, `t`/space separator and `±hh:mm` offsets) to seconds since the
+/// epoch; fractions are dropped.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, rest) = s.split_at_checked(10)?;
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let mut d = date.split('-');
+    let (y, mo, da): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let (hms, tail) = rest.split_at_checked(8)?;
+    let mut t = hms.split(':');
+    let (h, mi, se): (i64, i64, i64) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    // Skip a fraction, then read the zone.
+    let tail = tail
+        .strip_prefix('.')
+        .map_or(tail, |f| f.trim_start_matches(|c: char| c.is_ascii_digit()));
+    let offset = match tail {
+        "Z" | "z" => 0,
+        z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
+            let oh: i64 = z.get(1..3)?.parse().ok()?;
+            let om: i64 = z.get(4..6)?.parse().ok()?;
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo, da) * 86400 + h * 3600 + mi * 60 + se - offset)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -103,5 +143,35 @@ mod tests {
         assert_eq!(format_rfc3339(1747474718), "2025-05-17T09:38:38Z");
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(951782400), "2000-02-29T00:00:00Z");
+    }
+}
+
+#[cfg(test)]
+mod rfc3339_tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_and_accepts_fractions_and_offsets() {
+        for secs in [0, 1_700_000_000, 1_763_827_200] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(secs)), Some(secs));
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-22T20:35:55.280109931Z"),
+            parse_rfc3339("2026-11-22T20:35:55Z")
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-22T21:35:55+01:00"),
+            parse_rfc3339("2026-11-22T20:35:55Z")
+        );
+        for bad in [
+            "",
+            "2026-11-22",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22T20:35:55",
+            "x026-11-22T20:35:55Z",
+            "2026-11-22T20:35:55.Zjunk",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 }

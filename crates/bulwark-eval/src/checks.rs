@@ -317,7 +317,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
     }
     let created = img.config["created"].as_str().map(str::to_owned);
     if let Some(t) = &created
-        && let Some(secs) = parse_rfc3339(t)
+        && let Some(secs) = bulwark_debian::time::parse_rfc3339(t)
         && now - secs > 30 * 86400
     {
         c.add("AS-004", Pillar::AttackSurface, Severity::Medium, format!("image is {} days old (created {t}); base images older than 30 days miss security fixes", (now - secs) / 86400), Some("created".into()), &["CIS-4.4", "SRG: continuous scanning and rebuild"], "Rebuild regularly (bulwark lock --update && bulwark build).");
@@ -989,22 +989,4 @@ fn commands(step: &str) -> Vec<Vec<&str>> {
         })
         .filter(|a| !a.is_empty())
         .collect()
-}
-
-fn parse_rfc3339(t: &str) -> Option<i64> {
-    let (date, time) = t.split_once('T')?;
-    let mut d = date.split('-');
-    let (y, m, dd): (i64, i64, i64) = (
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-    );
-    let hms = time.get(..8)?;
-    let mut h = hms.split(':');
-    let (hh, mm, ss): (i64, i64, i64) = (
-        h.next()?.parse().ok()?,
-        h.next()?.parse().ok()?,
-        h.next()?.parse().ok()?,
-    );
-    Some(bulwark_debian::time::days_from_civil(y, m, dd) * 86400 + hh * 3600 + mm * 60 + ss)
 }

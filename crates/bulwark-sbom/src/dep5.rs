@@ -159,14 +159,28 @@ pub fn parse_copyright(text: &str) -> Dep5 {
     let mut out = Dep5::default();
     if !text.starts_with("Format:") && !text.starts_with("Format-Specification:") {
         out.license = free_form_licenses(text);
-        // Free-form: keep the notice lines that look like copyright statements.
+        // Free-form: keep the notices, from "Copyright"/"(C)"/"©" on, when
+        // a year or a copyright sign follows (not "the copyright file ...").
         for l in text.lines().map(str::trim) {
-            if (l.starts_with("Copyright") || l.starts_with("(C)") || l.starts_with("©"))
-                && out.copyright.len() < 50
-            {
-                let l = l.to_owned();
-                if !out.copyright.contains(&l) {
-                    out.copyright.push(l);
+            let start = ["Copyright", "COPYRIGHT", "(C)", "(c)", "©"]
+                .iter()
+                .filter_map(|m| l.find(m))
+                .min();
+            let Some(start) = start else { continue };
+            let notice = &l[start..];
+            let after = notice
+                .trim_start_matches(|c: char| c.is_alphabetic())
+                .trim_start_matches(':');
+            let looks = after.contains('©')
+                || after.contains("(C)")
+                || after.contains("(c)")
+                || after.trim_start().starts_with(|c: char| c.is_ascii_digit())
+                || notice.starts_with('©')
+                || notice.starts_with("(C)");
+            if looks && out.copyright.len() < 50 {
+                let n = notice.to_owned();
+                if !out.copyright.contains(&n) {
+                    out.copyright.push(n);
                 }
             }
         }
@@ -240,4 +254,22 @@ mod tests {
         assert_eq!(parse_copyright(python).license.as_deref(), Some("PSF-2.0"));
         assert_eq!(spdx_id("public-domain"), "LicenseRef-public-domain");
     }
+
+    #[test]
+    fn free_form_notices_inside_lines_and_not_prose() {
+        let t = "Debian support files Copyright (C) 2006 Michael Vogt <mvo@example.org>\n\
+                 The copyright and license statement for the FAQ:\n\
+                 This is the traditional netcat,\n    Copyright: \u{a9} 1995-1996, Avian Research\n\
+                 see the copyright file\n";
+        let d = parse_copyright(t);
+        assert_eq!(
+            d.copyright,
+            [
+                "Copyright (C) 2006 Michael Vogt <mvo@example.org>",
+                "Copyright: \u{a9} 1995-1996, Avian Research"
+            ]
+        );
+        assert_eq!(d.license, None);
+    }
+
 }

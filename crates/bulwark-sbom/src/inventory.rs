@@ -1,6 +1,6 @@
 //! Packages and OS of a merged image filesystem.
 
-use bulwark_image::{FileKind, FileSystem};
+use bulwark_image::FileSystem;
 
 use crate::dep5::{Dep5, parse_copyright};
 
@@ -179,28 +179,41 @@ impl Inventory {
     }
 }
 
-/// `usr/share/doc/<pkg>/copyright`, following a symlinked doc directory.
+/// `usr/share/doc/<pkg>/copyright`, following symlinked doc directories
+/// (Debian chains them: `binutils-x86-64-linux-gnu` → `libbinutils` →
+/// `binutils-common`). A copyright file that names no licence we can map
+/// to SPDX concludes `LicenseRef-<pkg>-copyright-file`: the terms it states
+/// in prose.
 fn copyright_of(fs: &FileSystem, name: &str) -> Dep5 {
     let direct = format!("usr/share/doc/{name}/copyright");
-    if let Some(d) = fs.contents.get(&direct) {
-        return parse_copyright(&String::from_utf8_lossy(d));
+    let text = fs
+        .contents
+        .get(&direct)
+        .or_else(|| fs.resolve(&direct).and_then(|r| fs.contents.get(&r)));
+    let Some(text) = text else {
+        return Dep5::default();
+    };
+    let mut d = parse_copyright(&String::from_utf8_lossy(text));
+    if d.license.is_none() {
+        d.license = Some(copyright_file_ref(name));
     }
-    let dir = format!("usr/share/doc/{name}");
-    if let Some(info) = fs.files.get(&dir)
-        && info.kind == FileKind::Symlink
-        && let Some(target) = &info.link
-    {
-        let t = target.trim_end_matches('/');
-        let resolved = if t.starts_with('/') {
-            t.trim_start_matches('/').to_owned()
-        } else {
-            format!("usr/share/doc/{t}")
-        };
-        if let Some(d) = fs.contents.get(&format!("{resolved}/copyright")) {
-            return parse_copyright(&String::from_utf8_lossy(d));
-        }
-    }
-    Dep5::default()
+    d
+}
+
+/// The licence reference for terms stated only in a package's copyright file.
+#[must_use]
+pub fn copyright_file_ref(package: &str) -> String {
+    let id: String = package
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("LicenseRef-{id}-copyright-file")
 }
 
 /// A package record with the relation fields its dependencies come from.

@@ -20,7 +20,18 @@ mod inventory;
 
 pub use dep5::{Dep5, parse_copyright};
 pub use formats::{DocumentInfo, cyclonedx, spdx, spdx3, table};
-pub use inventory::{AppFile, DebFile, Inventory, Os, Package, purl, wanted};
+pub use inventory::{AppFile, DebFile, Inventory, Os, Package, copyright_file_ref, purl, wanted};
+
+/// Debian's archive file name of a package version: `NAME_VERSION_ARCH.deb`
+/// with any epoch dropped (what `dpkg-name` and the pool use).
+#[must_use]
+pub fn deb_file_name(p: &Package) -> String {
+    let version = p
+        .version
+        .split_once(':')
+        .map_or(p.version.as_str(), |(_, v)| v);
+    format!("{}_{}_{}.deb", p.name, version, p.arch)
+}
 
 /// Replaces every character outside SPDX's idstring set (`[A-Za-z0-9.-]`) with `-`.
 pub(crate) fn idstring(s: &str) -> String {

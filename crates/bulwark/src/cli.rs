@@ -148,7 +148,7 @@ pub enum Command {
     },
     /// List the software in any image (dpkg status and status.d, os-release, licences).
     #[command(
-        after_help = "Examples:\n  bulwark sbom oci:out/base:latest\n  bulwark sbom oci-archive:image.tar --format spdx-json > image.spdx.json\n  bulwark sbom docker-archive:saved.tar --format cyclonedx-json --cyclonedx-version 1.6\n  bulwark sbom ./rootfs --format json\n  bulwark sbom 127.0.0.1:5000/app:1 --insecure --format spdx-json\n\nImages: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, HOST[:PORT]/REPO[:TAG],\nor a root filesystem directory.\nLayers are streamed, never extracted; whiteouts are applied and every blob digest is checked."
+        after_help = "Examples:\n  bulwark sbom oci:out/base:latest\n  bulwark sbom oci-archive:image.tar --format spdx-json > image.spdx.json\n  bulwark sbom docker-archive:saved.tar --format cyclonedx-json --cyclonedx-version 1.6\n  bulwark sbom ./rootfs --format json\n  bulwark sbom 127.0.0.1:5000/app:1 --insecure --format spdx-json\n  bulwark sbom oci-archive:vendor.tar --format spdx3-json --supplier 'ACME Corp' --contact 'Security <security@acme.example>' --license Apache-2.0 --copyright '2026 ACME Corp'\n\nImages: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, HOST[:PORT]/REPO[:TAG],\nor a root filesystem directory.\nLayers are streamed, never extracted; whiteouts are applied and every blob digest is checked."
     )]
     Sbom {
         /// The image to inspect.
@@ -165,6 +165,8 @@ pub enum Command {
         /// Plain HTTP for a loopback registry.
         #[arg(long)]
         insecure: bool,
+        #[command(flatten)]
+        about: SbomAbout,
     },
     /// Evaluate any image: how minimal, hardened and trustworthy it is, scored and explained.
     #[command(
@@ -302,4 +304,21 @@ pub struct EvalArgs {
     /// Plain HTTP for a loopback registry.
     #[arg(long)]
     pub insecure: bool,
+}
+
+/// What an SBOM says about the image itself (defaults: the image's OCI labels).
+#[derive(Debug, Default, clap::Args)]
+pub struct SbomAbout {
+    /// Who supplies the image, e.g. "ACME Corp" (default: label org.opencontainers.image.vendor).
+    #[arg(long, value_name = "NAME")]
+    pub supplier: Option<String>,
+    /// How to reach the supplier: "Name <email>" or a URL (default: label org.opencontainers.image.authors).
+    #[arg(long, value_name = "CONTACT")]
+    pub contact: Option<String>,
+    /// The image's licence as an SPDX expression (default: label org.opencontainers.image.licenses).
+    #[arg(long, value_name = "SPDX-EXPR")]
+    pub license: Option<String>,
+    /// The image's copyright notice, e.g. "2026 ACME Corp".
+    #[arg(long, value_name = "TEXT")]
+    pub copyright: Option<String>,
 }

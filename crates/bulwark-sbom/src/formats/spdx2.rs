@@ -199,10 +199,18 @@ pub fn spdx(inv: &Inventory, info: &DocumentInfo) -> Value {
             .map(|r| json!({
                 "licenseId": r,
                 "name": r.trim_start_matches("LicenseRef-"),
-                "extractedText": format!(
-                    "A licence without an SPDX identifier, named '{}' where it was found: a package's Debian copyright file (a License field or a /usr/share/common-licenses reference) or the image's own licence.",
-                    r.trim_start_matches("LicenseRef-")
-                ),
+                "extractedText": match r
+                    .strip_prefix("LicenseRef-")
+                    .and_then(|n| n.strip_suffix("-copyright-file"))
+                {
+                    Some(pkg) => format!(
+                        "The licence terms that package {pkg}'s Debian copyright file (/usr/share/doc/{pkg}/copyright) states in prose, without naming an SPDX licence."
+                    ),
+                    None => format!(
+                        "A licence without an SPDX identifier, named '{}' where it was found: a package's Debian copyright file (a License field or a /usr/share/common-licenses reference) or the image's own licence.",
+                        r.trim_start_matches("LicenseRef-")
+                    ),
+                },
             }))
             .collect::<Vec<_>>());
     }

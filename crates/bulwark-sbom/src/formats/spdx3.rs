@@ -249,6 +249,21 @@ pub fn spdx3(inv: &Inventory, info: &DocumentInfo) -> Value {
                 }),
             );
             g.relate(&id, "hasDistributionArtifact", vec![file]);
+        } else {
+            // Scans of foreign images never see the .deb; its name follows
+            // from the dpkg record (Debian's NAME_VERSION_ARCH.deb, epoch
+            // dropped). Named, not hashed: nothing here saw the file.
+            let file = g.push(
+                "software_File",
+                &format!("File-deb-{}-{}", p.name, p.arch),
+                json!({
+                    "name": crate::deb_file_name(p),
+                    "comment": "the Debian archive file name of this package version, inferred from the installed dpkg record; the file itself was not available to hash",
+                    "software_primaryPurpose": "install",
+                    "software_additionalPurpose": ["archive", "container"],
+                }),
+            );
+            g.relate(&id, "hasDistributionArtifact", vec![file]);
         }
         ids.insert(&p.name, id.clone());
         contained.push(id);

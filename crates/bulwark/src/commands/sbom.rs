@@ -15,6 +15,7 @@ pub fn run(
     platform: Option<&str>,
     cdx_version: &str,
     insecure: bool,
+    about: &crate::cli::SbomAbout,
 ) -> anyhow::Result<ExitCode> {
     let r: ImageRef = image.parse()?;
     let opened = bulwark_image::open_with(&r, platform, &super::trust::store_options(insecure))?;
@@ -25,12 +26,15 @@ pub fn run(
     if inv.packages.is_empty() {
         tracing::warn!("{image}: no dpkg database found (var/lib/dpkg/status or status.d)");
     }
-    // The image's own creation time keeps the document reproducible.
+    // The image's own creation time keeps the document reproducible. SPDX
+    // wants whole seconds in UTC (`…T20:35:55Z`); images often carry
+    // nanoseconds or an offset.
     let created = opened
         .config
         .get("created")
         .and_then(|c| c.as_str())
-        .map(str::to_owned)
+        .and_then(bulwark_debian::time::parse_rfc3339)
+        .map(bulwark_debian::time::format_rfc3339)
         .or_else(|| {
             std::env::var("SOURCE_DATE_EPOCH")
                 .ok()
@@ -55,10 +59,19 @@ pub fn run(
         created,
         lifecycle: "post-build",
         cdx_version: if cdx_version == "1.6" { "1.6" } else { "1.7" },
-        supplier: label("org.opencontainers.image.vendor"),
-        contact: label("org.opencontainers.image.authors"),
-        license: label("org.opencontainers.image.licenses"),
-        copyright: None,
+        supplier: about
+            .supplier
+            .clone()
+            .or_else(|| label("org.opencontainers.image.vendor")),
+        contact: about
+            .contact
+            .clone()
+            .or_else(|| label("org.opencontainers.image.authors")),
+        license: about
+            .license
+            .clone()
+            .or_else(|| label("org.opencontainers.image.licenses")),
+        copyright: about.copyright.clone(),
         manifest_sha512: opened
             .manifest
             .as_deref()

@@ -548,6 +548,45 @@ fn sbom_of_an_ordinary_debian_image_matches_trivy() {
     );
     assert_eq!(ours, trivy_packages(&saved, None));
 
+    // Its SBOM, with what the scanning team knows about the image: NTIA
+    // (SPDX 2.3 and 3) and CISA FSCT 3 conformant, valid SPDX and CycloneDX.
+    // (BSI TR-03183-2 wants each .deb's SHA-512: a foreign image has none.)
+    if tool("ntia-checker") && tool("pyspdxtools") {
+        let about = [
+            "--supplier",
+            "Example Platform Team",
+            "--contact",
+            "Platform <platform@example.org>",
+            "--license",
+            "Apache-2.0",
+            "--copyright",
+            "2026 Example Platform Team",
+        ];
+        let image = format!("docker-archive:{}", saved.display());
+        for (format, file) in [
+            ("spdx-json", "foreign.spdx.json"),
+            ("spdx3-json", "foreign.spdx3.json"),
+            ("cyclonedx-json", "foreign.cdx.json"),
+        ] {
+            let out = ok(bulwark(&d.0)
+                .args(["sbom", &image, "--format", format])
+                .args(about)
+                .output()
+                .unwrap());
+            std::fs::write(d.0.join(file), out).unwrap();
+        }
+        assert_conformant(&d.0.join("foreign.spdx.json"), "ntia", false);
+        assert_conformant(&d.0.join("foreign.spdx3.json"), "ntia", true);
+        assert_conformant(&d.0.join("foreign.spdx3.json"), "fsct3-min", true);
+        ok(Command::new("pyspdxtools")
+            .arg("-i")
+            .arg(d.0.join("foreign.spdx.json"))
+            .output()
+            .unwrap());
+        assert_valid_cyclonedx(&d.0.join("foreign.cdx.json"), "1.7");
+        assert_valid_spdx3(&d.0.join("foreign.spdx3.json"));
+    }
+
     // The same ordinary image evaluated: shell, package manager and root are reported.
     let image = format!("docker-archive:{}", saved.display());
     let out = bulwark(&d.0)
