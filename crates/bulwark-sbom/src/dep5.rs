@@ -271,5 +271,4 @@ mod tests {
         );
         assert_eq!(d.license, None);
     }
-
 }
