@@ -312,7 +312,7 @@ pub struct SbomAbout {
     /// Who supplies the image, e.g. "ACME Corp" (default: label org.opencontainers.image.vendor).
     #[arg(long, value_name = "NAME")]
     pub supplier: Option<String>,
-    /// How to reach the supplier: "Name <email>" or a URL (default: label org.opencontainers.image.authors).
+    /// How to reach the supplier: `Name <email>` or a URL (default: label org.opencontainers.image.authors).
     #[arg(long, value_name = "CONTACT")]
     pub contact: Option<String>,
     /// The image's licence as an SPDX expression (default: label org.opencontainers.image.licenses).
