@@ -187,6 +187,8 @@ pub struct Opened {
     /// How many entries the layout's `index.json` has (images, tags and
     /// referrers); 0 for registries and docker archives.
     pub index_entries: usize,
+    /// The bytes of `top` when it is an index (for other platforms).
+    top_index: Option<Vec<u8>>,
     store: Store,
 }
 
@@ -265,16 +267,12 @@ impl Store {
                 ),
             });
         }
-        let mut data = Vec::new();
-        match self {
+        let data = match self {
             Store::Registry { client, repo } => {
-                if is_manifest(&d.media_type) {
-                    data = client.get_manifest(&repo.at_digest(&d.digest))?.bytes;
-                } else {
-                    client.get_blob(repo, &d.digest, d.size, &mut data)?;
-                }
+                client.get_small(repo, &d.media_type, &d.digest, d.size)?
             }
             _ => {
+                let mut data = Vec::new();
                 self.open_blob(origin, &d.digest, None, Some(d.size))?
                     .take(MAX_JSON + 1)
                     .read_to_end(&mut data)
@@ -282,15 +280,12 @@ impl Store {
                         path: d.digest.clone(),
                         source,
                     })?;
+                data
             }
-        }
+        };
         check_digest(origin, &d.digest, Some(d.size), &data)?;
         Ok(data)
     }
-}
-
-fn is_manifest(media_type: &str) -> bool {
-    media_type.contains("manifest") || media_type.contains("index")
 }
 
 /// A registry blob streamed through a pipe by a thread, so the layer walk
@@ -424,7 +419,7 @@ pub fn open_with(
                 client,
                 repo: rr.clone(),
             };
-            resolve_platform(origin, store, top, platform, 0)
+            resolve_platform(origin, store, top, platform, 0, Some(m.bytes))
         }
         ImageRef::RootFs(dir) => Ok(Opened {
             origin: dir.display().to_string(),
@@ -434,6 +429,7 @@ pub fn open_with(
             layers: vec![],
             rootfs: Some(dir.clone()),
             top: None,
+            top_index: None,
             index_entries: 0,
             store: Store::None,
         }),
@@ -514,6 +510,7 @@ pub fn open_with(
                 layers,
                 rootfs: None,
                 top: None,
+                top_index: None,
                 index_entries: 0,
                 store,
             })
@@ -538,32 +535,12 @@ pub fn open_all(
         }
         other => other?,
     };
-    let plats = first.platforms()?;
-    let mut first = Some(first);
-    let mut out = Vec::with_capacity(plats.len().max(1));
-    for p in &plats {
-        match first.take() {
-            Some(f) if f.platform().as_deref() == Some(p.as_str()) => out.push(f),
-            other => {
-                first = other;
-                let base =
-                    first
-                        .as_ref()
-                        .or(out.first())
-                        .ok_or_else(|| ImageError::Unsupported {
-                            origin: format!("{r:?}"),
-                            reason: "no platform opened".into(),
-                        })?;
-                out.push(base.reopen(p)?);
-            }
-        }
+    if first.top_index.is_none() {
+        return Ok(vec![first]);
     }
-    if out.is_empty()
-        && let Some(f) = first
-    {
-        out.push(f);
-    }
-    Ok(out)
+    // Every platform in index order (the index itself is not read again;
+    // the first platform's manifest and config are, which is cheap).
+    first.platforms()?.iter().map(|p| first.reopen(p)).collect()
 }
 
 fn open_layout(
@@ -619,7 +596,7 @@ fn open_layout(
     };
     let entries = index.manifests.len();
     let top = top.clone();
-    resolve_platform(origin, store, top, platform, entries)
+    resolve_platform(origin, store, top, platform, entries, None)
 }
 
 fn want_platform(platform: Option<&str>) -> String {
@@ -660,14 +637,25 @@ fn resolve_platform(
     top: Descriptor,
     platform: Option<&str>,
     index_entries: usize,
+    mut top_bytes: Option<Vec<u8>>,
 ) -> Result<Opened, ImageError> {
+    // `top`'s bytes when the caller already has them (a registry answers a
+    // tag with the document itself): not fetched a second time.
+    let mut top_index = None;
+    let mut read = |d: &Descriptor| match top_bytes.take() {
+        Some(b) if d.digest == top.digest => Ok(b),
+        _ => store.read_json_blob(&origin, d),
+    };
     let mut desc = top.clone();
     for _ in 0..4 {
         if !desc.media_type.contains("index") && !desc.media_type.contains("manifest.list") {
             break;
         }
-        let data = store.read_json_blob(&origin, &desc)?;
+        let data = read(&desc)?;
         let idx: Index = json(&data, &desc.digest, "index")?;
+        if desc.digest == top.digest {
+            top_index = Some(data);
+        }
         let want = want_platform(platform);
         desc = idx
             .manifests
@@ -697,7 +685,7 @@ fn resolve_platform(
             ),
         });
     }
-    let data = store.read_json_blob(&origin, &desc)?;
+    let data = read(&desc)?;
     let manifest: Manifest = json(&data, &desc.digest, "manifest")?;
     let cfg = store.read_json_blob(&origin, &manifest.config)?;
     let config: serde_json::Value = json(&cfg, &manifest.config.digest, "config")?;
@@ -719,6 +707,7 @@ fn resolve_platform(
         layers,
         rootfs: None,
         top: Some(top),
+        top_index,
         index_entries,
         store,
     })
@@ -736,11 +725,8 @@ impl Opened {
     /// # Errors
     /// The top-level index cannot be read.
     pub fn platforms(&self) -> Result<Vec<String>, ImageError> {
-        if let Some(top) = &self.top
-            && (top.media_type.contains("index") || top.media_type.contains("manifest.list"))
-        {
-            let data = self.store.read_json_blob(&self.origin, top)?;
-            let idx: Index = json(&data, &top.digest, "index")?;
+        if let (Some(top), Some(data)) = (&self.top, &self.top_index) {
+            let idx: Index = json(data, &top.digest, "index")?;
             return Ok(index_platforms(&idx));
         }
         Ok(self.platform().into_iter().collect())
@@ -772,6 +758,7 @@ impl Opened {
             top,
             Some(platform),
             self.index_entries,
+            self.top_index.clone(),
         )
     }
 }

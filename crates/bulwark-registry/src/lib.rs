@@ -577,6 +577,28 @@ impl Registry {
         }
     }
 
+    /// Fetches a small object by digest: manifests and indexes through the
+    /// manifest endpoint (registries serve them only there), anything else
+    /// as a blob. The caller checks the size against its descriptor.
+    ///
+    /// # Errors
+    /// As [`Registry::get_manifest`] and [`Registry::get_blob`].
+    pub fn get_small(
+        &self,
+        r: &RegistryRef,
+        media_type: &str,
+        digest: &str,
+        size: u64,
+    ) -> Result<Vec<u8>, Error> {
+        if media_type.contains("manifest") || media_type.contains("index") {
+            Ok(self.get_manifest(&r.at_digest(digest))?.bytes)
+        } else {
+            let mut data = Vec::new();
+            self.get_blob(r, digest, size, &mut data)?;
+            Ok(data)
+        }
+    }
+
     /// True if the repository already has blob `digest`.
     ///
     /// # Errors

@@ -527,13 +527,7 @@ impl Store {
                 data
             }
             Self::Registry { client, repo } => {
-                if o.media_type.contains("manifest") || o.media_type.contains("index") {
-                    client.get_manifest(&repo.at_digest(&o.digest))?.bytes
-                } else {
-                    let mut data = Vec::new();
-                    client.get_blob(repo, &o.digest, o.size, &mut data)?;
-                    data
-                }
+                client.get_small(repo, &o.media_type, &o.digest, o.size)?
             }
         };
         let found = sha256_digest(&data);
