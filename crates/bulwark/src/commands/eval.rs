@@ -38,12 +38,15 @@ fn load_policy(p: &Path) -> anyhow::Result<Policy> {
 
 /// Signatures and attestations of the evaluated image, looked for where the
 /// image lives: a layout keeps them in its index, a registry as referrers and
-/// tags. Docker archives and root filesystems cannot hold any.
+/// tags. Docker archives and root filesystems cannot hold any. `target` is
+/// opened on first use and shared by every platform (an OCI archive is
+/// unpacked once).
 fn gather_trust(
     args: &EvalArgs,
     r: &ImageRef,
     img: &Opened,
     keys: &[PublicKey],
+    target: &mut Option<Target>,
 ) -> anyhow::Result<Trust> {
     let why = match r {
         ImageRef::DockerArchive { .. } => Some("a docker archive cannot carry signatures"),
@@ -61,8 +64,13 @@ fn gather_trust(
     if let Some(why) = why {
         return Ok(Trust::unsearchable(keys.len(), why));
     }
-    let target = Target::open(&args.image, &super::trust::store_options(args.insecure))
-        .with_context(|| format!("opening {} to look for signatures", args.image))?;
+    let target = match target {
+        Some(t) => t,
+        None => target.insert(
+            Target::open(&args.image, &super::trust::store_options(args.insecure))
+                .with_context(|| format!("opening {} to look for signatures", args.image))?,
+        ),
+    };
     let mut subjects: Vec<Object> = Vec::new();
     if let Some(top) = &img.top {
         subjects.push(Object::from(top));
@@ -87,11 +95,12 @@ fn evaluate(
     img: &Opened,
     keys: &[PublicKey],
     policy: Option<&Policy>,
+    target: &mut Option<Target>,
 ) -> anyhow::Result<Report> {
     let fs = img
         .walk(&bulwark_eval::capture(img))
         .with_context(|| format!("reading {}", args.image))?;
-    let trust = gather_trust(args, r, img, keys)?;
+    let trust = gather_trust(args, r, img, keys, target)?;
     let mut report = bulwark_eval::evaluate(
         img,
         &fs,
@@ -212,8 +221,16 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         )?]
     };
     let mut reports = Vec::new();
+    let mut target = None;
     for img in &images {
-        reports.push(evaluate(args, &r, img, &keys, policy.as_ref())?);
+        reports.push(evaluate(
+            args,
+            &r,
+            img,
+            &keys,
+            policy.as_ref(),
+            &mut target,
+        )?);
     }
     match args.format {
         EvalFormat::Json if reports.len() == 1 => {
