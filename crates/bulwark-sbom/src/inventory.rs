@@ -216,6 +216,14 @@ pub fn copyright_file_ref(package: &str) -> String {
     format!("LicenseRef-{id}-copyright-file")
 }
 
+/// The package a [`copyright_file_ref`] names, if `license_ref` is one.
+#[must_use]
+pub fn copyright_file_package(license_ref: &str) -> Option<&str> {
+    license_ref
+        .strip_prefix("LicenseRef-")?
+        .strip_suffix("-copyright-file")
+}
+
 /// A package record with the relation fields its dependencies come from.
 struct Parsed {
     package: Package,

@@ -20,7 +20,10 @@ mod inventory;
 
 pub use dep5::{Dep5, parse_copyright};
 pub use formats::{DocumentInfo, cyclonedx, spdx, spdx3, table};
-pub use inventory::{AppFile, DebFile, Inventory, Os, Package, copyright_file_ref, purl, wanted};
+pub use inventory::{
+    AppFile, DebFile, Inventory, Os, Package, copyright_file_package, copyright_file_ref, purl,
+    wanted,
+};
 
 /// Debian's archive file name of a package version: `NAME_VERSION_ARCH.deb`
 /// with any epoch dropped (what `dpkg-name` and the pool use).

@@ -199,10 +199,7 @@ pub fn spdx(inv: &Inventory, info: &DocumentInfo) -> Value {
             .map(|r| json!({
                 "licenseId": r,
                 "name": r.trim_start_matches("LicenseRef-"),
-                "extractedText": match r
-                    .strip_prefix("LicenseRef-")
-                    .and_then(|n| n.strip_suffix("-copyright-file"))
-                {
+                "extractedText": match crate::copyright_file_package(r) {
                     Some(pkg) => format!(
                         "The licence terms that package {pkg}'s Debian copyright file (/usr/share/doc/{pkg}/copyright) states in prose, without naming an SPDX licence."
                     ),
