@@ -298,6 +298,14 @@ fn policies_gate_and_accept_exceptions_with_reasons() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("line 2"), "{e}");
+    let e = Policy::from_yaml("require-attestations: [spdx, sbom-please]\n", "p.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("p.yaml: require-attestations: unknown type \"sbom-please\"")
+            && e.contains("slsa-provenance"),
+        "{e}"
+    );
 }
 
 /// Evaluates with the capture `bulwark eval` uses (entrypoint and file lists).

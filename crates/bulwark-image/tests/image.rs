@@ -346,3 +346,36 @@ fn huge_manifests_are_refused() {
     let err = open(&r, None).unwrap_err().to_string();
     assert!(err.contains("16 MiB"), "{err}");
 }
+
+#[test]
+fn docker_archive_layers_without_diff_ids_are_refused() {
+    // A layer the config does not name by diff_id could not be verified.
+    let dir = tempfile::tempdir().unwrap();
+    let layer = raw_entry(b"etc/x", b'0', b"x", 1);
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let manifest = br#"[{"Config":"c.json","Layers":["l/layer.tar"]}]"#;
+    let mut tar = raw_entry(b"c.json", b'0', config, config.len() as u64);
+    tar.extend(raw_entry(b"l/layer.tar", b'0', &layer, layer.len() as u64));
+    tar.extend(raw_entry(
+        b"manifest.json",
+        b'0',
+        manifest,
+        manifest.len() as u64,
+    ));
+    tar.extend(vec![0u8; 1024]);
+    let file = dir.path().join("d.tar");
+    std::fs::write(&file, tar).unwrap();
+    let err = open(
+        &format!("docker-archive:{}", file.display())
+            .parse()
+            .unwrap(),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("1 layers but the config has 0 diff_ids"),
+        "{err}"
+    );
+}

@@ -1209,6 +1209,78 @@ fn copy_reads_and_writes_docker_archives() {
     // The wrong name is a clear error listing what the archive holds.
     let err = fails(ctx.run(&["copy", "docker-archive:d.tar:other/x:2", "oci:x:v1"]));
     assert!(err.contains("bulwark/m:1"), "{err}");
+    // Not a docker archive at all.
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(ctx.path().join("junk.tar")).unwrap());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(2);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "hello.txt", &b"hi"[..]).unwrap();
+        b.finish().unwrap();
+    }
+    let err = fails(ctx.run(&["copy", "docker-archive:junk.tar", "oci:x:v1"]));
+    assert!(err.contains("no manifest.json"), "{err}");
+    // A layer changed inside the archive: its diff_id no longer matches.
+    {
+        let mut src = tar::Archive::new(std::fs::File::open(ctx.path().join("d.tar")).unwrap());
+        let mut b = tar::Builder::new(std::fs::File::create(ctx.path().join("t.tar")).unwrap());
+        for e in src.entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut h = e.header().clone();
+            let name = e.path().unwrap().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            if name.to_string_lossy().ends_with("layer.tar") {
+                let n = data.len() / 2;
+                data[n] ^= 0xff;
+            }
+            b.append_data(&mut h, name, data.as_slice()).unwrap();
+        }
+        b.finish().unwrap();
+    }
+    let err = fails(ctx.run(&["copy", "docker-archive:t.tar", "oci:t:v1"]));
+    assert!(err.contains("diff_id") && err.contains("tampered"), "{err}");
+    assert!(!ctx.path().join("t/index.json").exists());
+    // An index without the host's platform cannot become a docker archive.
+    {
+        let layout = ctx.path().join("multi");
+        let idx: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        let top = idx["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "v1")
+            .unwrap();
+        let top_blob = blob(&layout, top["digest"].as_str().unwrap());
+        let mut inner: serde_json::Value = serde_json::from_slice(&top_blob).unwrap();
+        inner["manifests"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["platform"]["architecture"] == "arm64");
+        let bytes = serde_json::to_vec(&inner).unwrap();
+        let hex = sha256_hex(&bytes);
+        std::fs::write(layout.join("blobs/sha256").join(&hex), &bytes).unwrap();
+        let mut idx2 = idx.clone();
+        idx2["manifests"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": format!("sha256:{hex}"), "size": bytes.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "armonly"}}));
+        std::fs::write(
+            layout.join("index.json"),
+            serde_json::to_vec(&idx2).unwrap(),
+        )
+        .unwrap();
+    }
+    let err = fails(ctx.run(&["copy", "oci:multi:armonly", "docker-archive:arm.tar"]));
+    assert!(
+        err.contains("holds one platform") && err.contains("linux/arm64"),
+        "{err}"
+    );
+    assert!(!ctx.path().join("arm.tar").exists(), "no partial archive");
     // skopeo reads what bulwark wrote, and bulwark reads what skopeo writes.
     if tool("skopeo") {
         let inspect = ok(Command::new("skopeo")
