@@ -163,11 +163,16 @@ impl Drop for Registry {
 }
 
 fn cosign(dir: &Path, args: &[&str]) -> Output {
+    cosign_parts(dir, &[args])
+}
+
+/// cosign with its arguments given in parts (command, flags, the image).
+fn cosign_parts(dir: &Path, parts: &[&[&str]]) -> Output {
     Command::new("cosign")
         .current_dir(dir)
         .env("COSIGN_PASSWORD", PW)
         .env("HOME", dir)
-        .args(args)
+        .args(parts.iter().flat_map(|p| p.iter()))
         .output()
         .unwrap()
 }
@@ -722,28 +727,41 @@ fn cosign_crane_oras_skopeo_interoperate_on_a_registry() {
         } else {
             &[]
         };
-        let mut args = vec!["verify", "--key", "bulwark.pub"];
-        args.extend(VERIFY_FLAGS);
-        args.extend(legacy);
-        args.push(&r);
-        ok(cosign(ctx.path(), &args));
+        let image: &[&str] = &[&r];
+        ok(cosign_parts(
+            ctx.path(),
+            &[
+                &["verify", "--key", "bulwark.pub"],
+                VERIFY_FLAGS,
+                legacy,
+                image,
+            ],
+        ));
         for t in ["spdxjson", "cyclonedx", "slsaprovenance1"] {
-            let mut args = vec!["verify-attestation", "--key", "bulwark.pub", "--type", t];
-            args.extend(VERIFY_FLAGS);
-            args.extend(legacy);
-            args.push(&r);
-            ok(cosign(ctx.path(), &args));
+            let head = ["verify-attestation", "--key", "bulwark.pub", "--type", t];
+            ok(cosign_parts(
+                ctx.path(),
+                &[&head, VERIFY_FLAGS, legacy, image],
+            ));
         }
         // A wrong key fails in cosign too.
         ok(cosign(
             ctx.path(),
             &["generate-key-pair", "--output-key-prefix", "stranger"],
         ));
-        let mut args = vec!["verify", "--key", "stranger.pub"];
-        args.extend(VERIFY_FLAGS);
-        args.extend(legacy);
-        args.push(&r);
-        assert!(!cosign(ctx.path(), &args).status.success());
+        assert!(
+            !cosign_parts(
+                ctx.path(),
+                &[
+                    &["verify", "--key", "stranger.pub"],
+                    VERIFY_FLAGS,
+                    legacy,
+                    image
+                ],
+            )
+            .status
+            .success()
+        );
         std::fs::remove_file(ctx.path().join("stranger.key")).unwrap();
         std::fs::remove_file(ctx.path().join("stranger.pub")).unwrap();
 
@@ -780,13 +798,13 @@ fn cosign_crane_oras_skopeo_interoperate_on_a_registry() {
         } else {
             &[]
         };
-        let mut args = vec!["sign", "--key", "cosign.key"];
-        args.extend(SIGN_FLAGS);
-        args.extend(extra);
-        args.push(&r);
-        ok(cosign(ctx.path(), &args));
+        let image: &[&str] = &[&r];
+        ok(cosign_parts(
+            ctx.path(),
+            &[&["sign", "--key", "cosign.key"], SIGN_FLAGS, extra, image],
+        ));
         let t = if legacy { "cyclonedx" } else { "spdxjson" };
-        let mut args = vec![
+        let head = [
             "attest",
             "--key",
             "cosign.key",
@@ -795,10 +813,7 @@ fn cosign_crane_oras_skopeo_interoperate_on_a_registry() {
             "--predicate",
             "pred.json",
         ];
-        args.extend(SIGN_FLAGS);
-        args.extend(extra);
-        args.push(&r);
-        ok(cosign(ctx.path(), &args));
+        ok(cosign_parts(ctx.path(), &[&head, SIGN_FLAGS, extra, image]));
     }
     let v = report(&ok(ctx.run(&[
         "verify",
@@ -836,10 +851,10 @@ fn cosign_crane_oras_skopeo_interoperate_on_a_registry() {
         .args(["sign", &r2, "--key", "cosign.key", "--insecure"])
         .output()
         .unwrap());
-    let mut args = vec!["verify", "--key", "cosign.pub"];
-    args.extend(VERIFY_FLAGS);
-    args.push(&r2);
-    ok(cosign(ctx.path(), &args));
+    ok(cosign_parts(
+        ctx.path(),
+        &[&["verify", "--key", "cosign.pub"], VERIFY_FLAGS, &[&r2]],
+    ));
 
     // oras and crane see the referrers; skopeo copies the image.
     let out = ok(Command::new("oras")
