@@ -82,11 +82,15 @@ pub(crate) fn wanted(img: &Opened) -> impl Fn(&str) -> bool + use<> {
         .unwrap_or_default()
         .into_iter()
         .collect();
+    // No entrypoint, nothing to analyse: the file lists are not kept.
+    // dpkg's own `.list` files name every path; distroless-style images
+    // have only `status.d/*.md5sums`.
+    let lists = !cands.is_empty();
     move |p: &str| {
         cands.contains(p)
-            || (p.starts_with("var/lib/dpkg/status.d/") && p.ends_with(".md5sums"))
-            || (p.starts_with("var/lib/dpkg/info/")
-                && (p.ends_with(".list") || p.ends_with(".md5sums")))
+            || lists
+                && ((p.starts_with("var/lib/dpkg/status.d/") && p.ends_with(".md5sums"))
+                    || (p.starts_with("var/lib/dpkg/info/") && p.ends_with(".list")))
     }
 }
 
@@ -180,13 +184,18 @@ pub(crate) fn elf_deps(d: &[u8]) -> Option<(Option<String>, Vec<String>)> {
 fn file_lists(fs: &FileSystem) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (p, data) in &fs.contents {
-        let (pkg, md5) = if let Some(n) = p.strip_prefix("var/lib/dpkg/status.d/") {
-            (n.trim_end_matches(".md5sums"), true)
-        } else if let Some(n) = p.strip_prefix("var/lib/dpkg/info/") {
-            match n.strip_suffix(".list") {
-                Some(n) => (n, false),
-                None => (n.trim_end_matches(".md5sums"), true),
-            }
+        // `status.d/PKG.md5sums` ("md5  path") or dpkg's `info/PKG[:ARCH].list`
+        // ("/path"); the status.d control records beside them are not lists.
+        let (pkg, md5) = if let Some(n) = p
+            .strip_prefix("var/lib/dpkg/status.d/")
+            .and_then(|n| n.strip_suffix(".md5sums"))
+        {
+            (n, true)
+        } else if let Some(n) = p
+            .strip_prefix("var/lib/dpkg/info/")
+            .and_then(|n| n.strip_suffix(".list"))
+        {
+            (n, false)
         } else {
             continue;
         };

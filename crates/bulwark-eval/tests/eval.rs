@@ -397,6 +397,41 @@ fn packages_the_entrypoint_does_not_need_are_named() {
     assert_eq!(f.path.as_deref(), Some("usr/bin/run"));
     assert!(f.message.ends_with(": curl, libselinux1"), "{}", f.message);
 
+    // dpkg's own database (`status` and `info/*.list`, as Debian images have).
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Tree::default();
+    d.insert("app/server", Node::file(ls.clone(), 0o755));
+    d.insert(
+        "var/lib/dpkg/status",
+        Node::file(
+            b"Package: libc6\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n\n\
+              Package: curl\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\nDepends: libc6\n"
+                .to_vec(),
+            0o644,
+        ),
+    );
+    d.insert(
+        "var/lib/dpkg/info/libc6:amd64.list",
+        Node::file(
+            b"/usr\n/usr/lib\n/usr/lib/x86_64-linux-gnu/libc.so.6\n".to_vec(),
+            0o644,
+        ),
+    );
+    d.insert(
+        "var/lib/dpkg/info/curl.list",
+        Node::file(b"/usr/bin/curl\n".to_vec(), 0o644),
+    );
+    d.insert(
+        "usr/lib/x86_64-linux-gnu/libc.so.6",
+        Node::file(b"c".to_vec(), 0o755),
+    );
+    d.insert("usr/bin/curl", Node::file(b"c".to_vec(), 0o755));
+    let mut cfg = RuntimeConfig::default();
+    cfg.entrypoint = vec!["/app/server".into()];
+    let report = run_captured(&write(dir.path(), &d, cfg, "x"));
+    let f = report.findings.iter().find(|f| f.id == "AS-005").unwrap();
+    assert!(f.message.ends_with(": curl"), "{}", f.message);
+
     // No entrypoint, or one that is not there: nothing is claimed.
     for ep in [vec![], vec!["/nope".to_owned()]] {
         let dir = tempfile::tempdir().unwrap();
