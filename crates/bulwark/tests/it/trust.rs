@@ -435,19 +435,10 @@ fn sign_attest_verify_on_a_layout_and_fail_closed() {
     // Tampered image: the manifest no longer matches the digest index.json names.
     let timg = ctx.path().join("timg");
     copy_dir(&ctx.path().join("signed"), &timg);
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(timg.join("index.json")).unwrap()).unwrap();
-    let top = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "v1")
-        .unwrap();
-    let hex = top["digest"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("sha256:");
-    let mpath = timg.join("blobs/sha256").join(hex);
+    let top = tag_digest(&timg, "v1");
+    let mpath = timg
+        .join("blobs/sha256")
+        .join(top.trim_start_matches("sha256:"));
     let m = std::fs::read_to_string(&mpath).unwrap().replacen(
         "\"schemaVersion\":2",
         "\"schemaVersion\": 2",
@@ -487,11 +478,7 @@ fn sign_attest_verify_on_a_layout_and_fail_closed() {
         })
         .cloned()
         .collect();
-    let signed_hex = top["digest"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("sha256:")
-        .to_string();
+    let signed_hex = top.trim_start_matches("sha256:").to_string();
     let list = idx["manifests"].as_array_mut().unwrap();
     for mut t in sig_tags {
         let name = t["annotations"]["org.opencontainers.image.ref.name"]
@@ -1261,13 +1248,7 @@ fn copy_reads_and_writes_docker_archives() {
         let layout = ctx.path().join("multi");
         let idx: serde_json::Value =
             serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-        let top = idx["manifests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "v1")
-            .unwrap();
-        let top_blob = blob(&layout, top["digest"].as_str().unwrap());
+        let top_blob = blob(&layout, &tag_digest(&layout, "v1"));
         let mut inner: serde_json::Value = serde_json::from_slice(&top_blob).unwrap();
         inner["manifests"]
             .as_array_mut()

@@ -106,6 +106,20 @@ pub fn layout_digest(dir: &Path) -> String {
     idx["manifests"][0]["digest"].as_str().unwrap().to_owned()
 }
 
+/// The digest that `index.json` of layout `dir` gives tag `tag`.
+pub fn tag_digest(dir: &Path, tag: &str) -> String {
+    let idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    idx["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .and_then(|m| m["digest"].as_str())
+        .unwrap_or_else(|| panic!("no tag {tag} in {}", dir.display()))
+        .to_owned()
+}
+
 pub fn blob(dir: &Path, digest: &str) -> Vec<u8> {
     std::fs::read(
         dir.join("blobs/sha256")
