@@ -141,7 +141,7 @@ pub fn layer_files(dir: &Path) -> std::collections::BTreeMap<String, (u32, u64, 
     for l in v["layers"].as_array().unwrap() {
         let data = blob(dir, l["digest"].as_str().unwrap());
         let mut tar_bytes = Vec::new();
-        flate2::read::GzDecoder::new(data.as_slice())
+        flate2::read::MultiGzDecoder::new(data.as_slice())
             .read_to_end(&mut tar_bytes)
             .unwrap();
         let mut a = tar::Archive::new(tar_bytes.as_slice());
