@@ -2,8 +2,8 @@
 
 use std::io::Read;
 
-use bulwark_debian::packages::{PackageRecord, PackagesError, PackagesIndex};
-use bulwark_debian::release::{Release, ReleaseError};
+use bulwark_debian::packages::{PackageRecord, PackagesError, PackagesIndex, PackagesScanner};
+use bulwark_debian::release::{IndexFile, Release, ReleaseError};
 use bulwark_debian::time::format_rfc3339;
 use sha2::{Digest, Sha256};
 
@@ -185,23 +185,24 @@ pub fn load_suite_with(
                 });
             };
             let plain_url = format!("{base}/{}", file.path);
-            let by_hash_url = format!("{base}/{dir}/by-hash/SHA256/{}", file.sha256);
-            let compressed = if release.acquire_by_hash {
-                match fetcher.get_verified(&by_hash_url, file.size, &file.sha256) {
-                    Err(e) if e.is_not_found() => {
-                        fetcher.get_verified(&plain_url, file.size, &file.sha256)?
-                    }
-                    other => other?,
-                }
-            } else {
-                fetcher.get_verified(&plain_url, file.size, &file.sha256)?
-            };
-            let text =
-                decompress(&file.path, &compressed).map_err(|reason| ArchiveError::Decompress {
-                    url: plain_url.clone(),
-                    reason,
-                })?;
-            packages.push(PackagesIndex::new(text, &plain_url, &spec.suite, &spec.uri));
+            let mut urls = Vec::new();
+            if release.acquire_by_hash {
+                urls.push(format!("{base}/{dir}/by-hash/SHA256/{}", file.sha256));
+            }
+            urls.push(plain_url.clone());
+            // The uncompressed size, when the Release lists it, sizes the text buffer.
+            let text_size = release
+                .file(&format!("{dir}/Packages"))
+                .map_or(0, |f| f.size);
+            let scanner = fetch_and_scan(fetcher, &urls, file, text_size)?;
+            packages.push(
+                scanner
+                    .finish(&plain_url, &spec.suite, &spec.uri)
+                    .map_err(|e| ArchiveError::Decompress {
+                        url: plain_url.clone(),
+                        reason: format!("not UTF-8 text at byte {}", e.offset),
+                    })?,
+            );
             indexes.push(IndexDigest {
                 url: plain_url,
                 sha256: file.sha256.clone(),
@@ -219,21 +220,152 @@ pub fn load_suite_with(
     })
 }
 
-fn decompress(path: &str, data: &[u8]) -> Result<String, String> {
-    const LIMIT: u64 = 2 << 30;
-    let mut out = Vec::new();
-    let r: Box<dyn Read> = if path.ends_with(".xz") {
-        Box::new(liblzma::read::XzDecoder::new(data))
-    } else if path.ends_with(".gz") {
-        Box::new(flate2::read::GzDecoder::new(data))
-    } else {
-        Box::new(data)
-    };
-    r.take(LIMIT + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
-    if out.len() as u64 > LIMIT {
-        return Err("index larger than 2 GiB".into());
+/// Largest index accepted once decompressed.
+const INDEX_LIMIT: u64 = 2 << 30;
+/// Pieces of decompressed text handed to the scanner.
+const TEXT_PIECE: usize = 1 << 20;
+
+/// Downloads a `Packages` index (the first of `urls` the mirror has) and
+/// scans it while it downloads: one thread receives, one decompresses, one
+/// scans. The result is used only if the download matches the size and
+/// sha256 the signed Release gives; until then it is thrown away on any
+/// error. A failed stream is retried the plain way (download with retries,
+/// then decompress and scan from memory).
+fn fetch_and_scan(
+    fetcher: &Fetcher,
+    urls: &[String],
+    file: &IndexFile,
+    text_size: u64,
+) -> Result<PackagesScanner, ArchiveError> {
+    let capacity = usize::try_from(text_size.min(INDEX_LIMIT)).unwrap_or(0);
+    let mut last = None;
+    for url in urls {
+        let (fetched, scanned) = inflate_and_scan(&file.path, capacity, |sink| {
+            fetcher.stream_verified(url, file.size, &file.sha256, sink)
+        });
+        match (fetched, scanned) {
+            (Ok(_), Ok(scanner)) => return Ok(scanner),
+            (Err(e), _) if e.is_not_found() => last = Some(e),
+            // The download is intact, so the index itself is unreadable.
+            (Ok(_), Err(reason)) => {
+                return Err(ArchiveError::Decompress {
+                    url: url.clone(),
+                    reason,
+                });
+            }
+            (Err(e), _) => {
+                tracing::debug!("{url}: streaming failed ({e}); downloading it again");
+                let data = fetcher.get_verified(url, file.size, &file.sha256)?;
+                let (_, scanned) = inflate_and_scan(&file.path, capacity, |sink| {
+                    data.chunks(TEXT_PIECE).all(sink)
+                });
+                return scanned.map_err(|reason| ArchiveError::Decompress {
+                    url: url.clone(),
+                    reason,
+                });
+            }
+        }
     }
-    String::from_utf8(out).map_err(|_| "index is not UTF-8".into())
+    Err(last
+        .map(ArchiveError::Fetch)
+        .unwrap_or_else(|| ArchiveError::Decompress {
+            url: file.path.clone(),
+            reason: "no URL to fetch it from".into(),
+        }))
+}
+
+/// Runs `feed`, which hands the compressed index to its sink piece by
+/// piece, while two threads decompress (by the file name's extension) and
+/// scan. Returns what `feed` returned and the scanner, or why the index
+/// could not be read.
+fn inflate_and_scan<T>(
+    path: &str,
+    capacity: usize,
+    feed: impl FnOnce(&mut dyn FnMut(&[u8]) -> bool) -> T,
+) -> (T, Result<PackagesScanner, String>) {
+    use std::sync::mpsc::sync_channel;
+    std::thread::scope(|s| {
+        let (compressed_tx, compressed_rx) = sync_channel::<Vec<u8>>(64);
+        let (text_tx, text_rx) = sync_channel::<Vec<u8>>(16);
+        let scanner = s.spawn(move || {
+            let mut scanner = PackagesScanner::with_capacity(capacity);
+            for piece in text_rx {
+                scanner.push(&piece);
+            }
+            scanner
+        });
+        let inflater = s.spawn(move || -> Result<(), String> {
+            let input = ChannelReader {
+                rx: compressed_rx,
+                piece: Vec::new(),
+                at: 0,
+            };
+            let mut r: Box<dyn Read> = if path.ends_with(".xz") {
+                Box::new(liblzma::read::XzDecoder::new(input))
+            } else if path.ends_with(".gz") {
+                Box::new(flate2::read::MultiGzDecoder::new(input))
+            } else {
+                Box::new(input)
+            };
+            let mut total: u64 = 0;
+            loop {
+                let mut piece = vec![0; TEXT_PIECE];
+                let mut n = 0;
+                while n < piece.len() {
+                    match r.read(&mut piece[n..]) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+                if n == 0 {
+                    return Ok(());
+                }
+                total += n as u64;
+                if total > INDEX_LIMIT {
+                    return Err("index larger than 2 GiB".into());
+                }
+                piece.truncate(n);
+                if text_tx.send(piece).is_err() {
+                    return Err("the scanner stopped".into());
+                }
+            }
+        });
+        let fed = feed(&mut |piece: &[u8]| compressed_tx.send(piece.to_vec()).is_ok());
+        drop(compressed_tx);
+        let inflated = inflater
+            .join()
+            .unwrap_or_else(|_| Err("the decompressor panicked".into()));
+        let scanned = scanner
+            .join()
+            .map_err(|_| "the index scanner panicked".to_owned());
+        (fed, inflated.and(scanned))
+    })
+}
+
+/// Reads the pieces a channel delivers, in order; the end of the channel is
+/// the end of the data.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    piece: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.piece.len() {
+            match self.rx.recv() {
+                Ok(p) => {
+                    self.piece = p;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.piece.len() - self.at);
+        buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }

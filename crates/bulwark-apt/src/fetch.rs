@@ -16,6 +16,16 @@ pub enum FetchError {
     #[error("{url}: {reason}")]
     Transport { url: String, reason: String },
     #[error(
+        "{url}: the transfer broke off after {received} bytes{} ({reason}); the mirror or the network dropped the connection: try again",
+        expected.map(|e| format!(" of the {e} expected")).unwrap_or_default()
+    )]
+    Interrupted {
+        url: String,
+        received: u64,
+        expected: Option<u64>,
+        reason: String,
+    },
+    #[error(
         "{url}: expected {expected_size} bytes with sha256 {expected}, got {found_size} bytes with sha256 {found}; the mirror may be out of sync or tampered with"
     )]
     Digest {
@@ -90,7 +100,7 @@ impl Fetcher {
 
     /// Fetches a mutable resource (e.g. `InRelease`), never from the cache.
     pub fn get(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
-        self.with_retries(url, || self.get_once(url, limit))
+        self.with_retries(url, || self.get_once(url, limit, None))
     }
 
     /// Fetches an immutable blob and checks its size and sha256; served from
@@ -103,7 +113,7 @@ impl Fetcher {
             return Ok(data);
         }
         let data = self.with_retries(url, || {
-            let data = self.get_once(url, size)?;
+            let data = self.get_once(url, size, Some(size))?;
             let found = hex::encode(Sha256::digest(&data));
             if data.len() as u64 != size || found != sha256 {
                 return Err(FetchError::Digest {
@@ -116,13 +126,91 @@ impl Fetcher {
             }
             Ok(data)
         })?;
-        if let Some(c) = &self.cache {
-            c.put(sha256, &data).map_err(|source| FetchError::Cache {
+        self.store(sha256, &data)?;
+        Ok(data)
+    }
+
+    /// Like [`Fetcher::get_verified`], but hands the bytes to `sink` as they
+    /// arrive (from the cache, in pieces), so that the caller can decompress
+    /// and parse while the download runs. The sink sees data that is not
+    /// verified yet: whatever the caller makes of it must be thrown away
+    /// unless this returns `Ok`. A `false` from the sink stops the download.
+    /// There is one attempt, since the sink cannot take bytes back; callers
+    /// fall back to [`Fetcher::get_verified`], which retries.
+    pub fn stream_verified(
+        &self,
+        url: &str,
+        size: u64,
+        sha256: &str,
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<Vec<u8>, FetchError> {
+        let stopped = || FetchError::Transport {
+            url: url.to_owned(),
+            reason: "the download was stopped because its contents could not be read".into(),
+        };
+        if let Some(c) = &self.cache
+            && let Some(data) = c.get(sha256)
+            && data.len() as u64 == size
+        {
+            for piece in data.chunks(STREAM_PIECE) {
+                if !sink(piece) {
+                    return Err(stopped());
+                }
+            }
+            return Ok(data);
+        }
+        let mut hasher = Sha256::new();
+        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 30));
+        let mut reader = self.open(url, size)?;
+        let mut buf = vec![0; STREAM_PIECE];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(FetchError::Interrupted {
+                        url: url.to_owned(),
+                        received: data.len() as u64,
+                        expected: Some(size),
+                        reason: error_chain(&e),
+                    });
+                }
+            };
+            if (data.len() + n) as u64 > size {
+                return Err(FetchError::TooLarge {
+                    url: url.to_owned(),
+                    limit: size,
+                });
+            }
+            hasher.update(&buf[..n]);
+            data.extend_from_slice(&buf[..n]);
+            if !sink(&buf[..n]) {
+                return Err(stopped());
+            }
+        }
+        let found = hex::encode(hasher.finalize());
+        if data.len() as u64 != size || found != sha256 {
+            return Err(FetchError::Digest {
+                url: url.to_owned(),
+                expected: sha256.to_owned(),
+                expected_size: size,
+                found,
+                found_size: data.len() as u64,
+            });
+        }
+        self.store(sha256, &data)?;
+        Ok(data)
+    }
+
+    fn store(&self, sha256: &str, data: &[u8]) -> Result<(), FetchError> {
+        match &self.cache {
+            Some(c) => c.put(sha256, data).map_err(|source| FetchError::Cache {
                 path: c.root().display().to_string(),
                 source,
-            })?;
+            }),
+            None => Ok(()),
         }
-        Ok(data)
     }
 
     fn with_retries<T>(
@@ -139,7 +227,9 @@ impl Fetcher {
                         FetchError::Status { status, .. } => {
                             *status >= 500 || *status == 429 || *status == 408
                         }
-                        FetchError::Transport { .. } => !url.starts_with("file:"),
+                        FetchError::Transport { .. } | FetchError::Interrupted { .. } => {
+                            !url.starts_with("file:")
+                        }
                         // A truncated body surfaces as a size/digest mismatch.
                         FetchError::Digest {
                             expected_size,
@@ -159,9 +249,38 @@ impl Fetcher {
         }
     }
 
-    fn get_once(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+    /// One download of at most `limit` bytes; `expected` is the exact size
+    /// when a signed index gives it (for messages).
+    fn get_once(
+        &self,
+        url: &str,
+        limit: u64,
+        expected: Option<u64>,
+    ) -> Result<Vec<u8>, FetchError> {
+        let mut data = Vec::new();
+        self.open(url, limit)?
+            .take(limit + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| FetchError::Interrupted {
+                url: url.to_owned(),
+                received: data.len() as u64,
+                expected,
+                reason: error_chain(&e),
+            })?;
+        if data.len() as u64 > limit {
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+                limit,
+            });
+        }
+        Ok(data)
+    }
+
+    /// Opens a `file://` path or sends a GET, refusing a body announced as
+    /// longer than `limit` (callers still count what they read).
+    fn open(&self, url: &str, limit: u64) -> Result<Box<dyn Read + Send>, FetchError> {
         if let Some(path) = url.strip_prefix("file://") {
-            let meta = std::fs::metadata(path).map_err(|e| {
+            let file = std::fs::File::open(path).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
                     FetchError::Status {
                         url: url.to_owned(),
@@ -174,26 +293,23 @@ impl Fetcher {
                     }
                 }
             })?;
-            if meta.len() > limit {
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if len > limit {
                 return Err(FetchError::TooLarge {
                     url: url.to_owned(),
                     limit,
                 });
             }
-            return std::fs::read(path).map_err(|e| FetchError::Transport {
-                url: url.to_owned(),
-                reason: e.to_string(),
-            });
+            return Ok(Box::new(file));
         }
-        let transport = |e: &dyn std::fmt::Display| FetchError::Transport {
-            url: url.to_owned(),
-            reason: e.to_string(),
-        };
         let resp = self
             .client
             .get(url)
             .send()
-            .map_err(|e| transport(&error_chain(&e)))?;
+            .map_err(|e| FetchError::Transport {
+                url: url.to_owned(),
+                reason: error_chain(&e),
+            })?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(FetchError::Status {
@@ -209,19 +325,12 @@ impl Fetcher {
                 limit,
             });
         }
-        let mut data = Vec::new();
-        resp.take(limit + 1)
-            .read_to_end(&mut data)
-            .map_err(|e| transport(&e))?;
-        if data.len() as u64 > limit {
-            return Err(FetchError::TooLarge {
-                url: url.to_owned(),
-                limit,
-            });
-        }
-        Ok(data)
+        Ok(Box::new(resp))
     }
 }
+
+/// Pieces handed to a streaming sink.
+const STREAM_PIECE: usize = 256 << 10;
 
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

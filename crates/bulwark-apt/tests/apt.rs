@@ -198,6 +198,52 @@ fn interrupted_download_is_retried_then_reported() {
 }
 
 #[test]
+fn index_streamed_while_downloading_recovers_from_a_dropped_connection() {
+    // A big index (several stream pieces), cut once mid-transfer: what was
+    // scanned of it is thrown away, it is downloaded again, and the suite
+    // loads with every stanza.
+    let f = fixture(|r| {
+        let mut x: u64 = 1;
+        for i in 0..400 {
+            // Hex noise, so that the compressed index is a few hundred KiB.
+            let noise: String = (0..1000)
+                .map(|_| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    char::from_digit((x >> 60) as u32, 16).unwrap_or('0')
+                })
+                .collect();
+            r.add(
+                DebBuilder::new(&format!("filler-{i}"), "1.0-1", "amd64")
+                    .depends("libc6")
+                    .field("Description", &format!("filler {i}\n {noise}")),
+            );
+        }
+    });
+    let whole = load(&f, &keyring(&f.key)).unwrap();
+    // Fetched by hash: the request path ends with the index's sha256.
+    let packages = whole.indexes[0].sha256.clone();
+    assert!(whole.indexes[0].size > 150_000, "{}", whole.indexes[0].size);
+    let hits = f.server.hits(&packages);
+    f.server.fault(&packages, Fault::TruncateOnce(100_000));
+    let again = load(&f, &keyring(&f.key)).unwrap();
+    assert_eq!(
+        f.server.hits(&packages),
+        hits + 2,
+        "one cut stream, one retry"
+    );
+    assert_eq!(again.packages[0].len(), whole.packages[0].len());
+    assert_eq!(again.packages[0].len(), 402);
+    assert!(!again.packages[0].named("filler-399").is_empty());
+    // Cut every time: the error names the index and says what went wrong.
+    f.server.fault(&packages, Fault::Truncate(100_000));
+    let err = load(&f, &keyring(&f.key)).unwrap_err().to_string();
+    assert!(
+        err.contains(&packages) && err.contains("broke off after 100000 bytes of the"),
+        "{err}"
+    );
+}
+
+#[test]
 fn cache_is_content_addressed_and_reverified() {
     let f = fixture(|_| {});
     let idx = load(&f, &keyring(&f.key)).unwrap();

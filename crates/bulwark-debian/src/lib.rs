@@ -23,7 +23,7 @@ pub mod time;
 mod version;
 
 pub use control::{Paragraph, parse_paragraphs};
-pub use packages::{PackageRecord, PackagesIndex, parse_packages};
+pub use packages::{NotUtf8, PackageRecord, PackagesIndex, PackagesScanner, parse_packages};
 pub use relation::{Dependency, Relation, VersionOp};
 pub use version::{Version, VersionError, compare_versions};
 

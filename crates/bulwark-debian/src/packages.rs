@@ -187,73 +187,17 @@ impl PackagesIndex {
     /// Scans `text` (one pass over its lines) for stanza boundaries,
     /// `Package` and `Provides`.
     pub fn new(text: String, origin: &str, suite: &str, archive_uri: &str) -> Self {
-        let mut stanzas = Vec::new();
-        let mut by_name: std::collections::HashMap<String, Vec<u32>> =
-            std::collections::HashMap::new();
-        let mut providers: std::collections::HashMap<String, Vec<u32>> =
-            std::collections::HashMap::new();
-        let bytes = text.as_bytes();
-        let mut pos = 0;
-        let mut start: Option<usize> = None;
-        let mut name: Option<&str> = None;
-        let mut provides: Option<&str> = None;
-        let mut flush = |start: usize,
-                         end: usize,
-                         name: Option<&str>,
-                         provides: Option<&str>,
-                         stanzas: &mut Vec<(usize, usize)>| {
-            let idx = stanzas.len() as u32;
-            stanzas.push((start, end));
-            if let Some(n) = name {
-                by_name.entry(n.to_owned()).or_default().push(idx);
-            }
-            if let Some(p) = provides {
-                for item in p.split(',') {
-                    let n = item.trim().split([' ', '(', ':']).next().unwrap_or("");
-                    if !n.is_empty() {
-                        providers.entry(n.to_owned()).or_default().push(idx);
-                    }
-                }
-            }
+        let mut scanner = PackagesScanner {
+            text: text.into_bytes(),
+            ..Default::default()
         };
-        while pos < bytes.len() {
-            let end = bytes[pos..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(bytes.len(), |i| pos + i);
-            let line = &text[pos..end];
-            if line.trim().is_empty() {
-                if let Some(s) = start.take() {
-                    flush(s, pos, name.take(), provides.take(), &mut stanzas);
-                }
-            } else {
-                if start.is_none() {
-                    start = Some(pos);
-                }
-                if let Some(v) = line.strip_prefix("Package:") {
-                    name = Some(v.trim());
-                } else if let Some(v) = line.strip_prefix("Provides:") {
-                    provides = Some(v.trim());
-                }
-            }
-            pos = end + 1;
-        }
-        if let Some(s) = start {
-            flush(s, bytes.len(), name, provides, &mut stanzas);
-        }
-        let parsed = (0..stanzas.len())
-            .map(|_| std::sync::OnceLock::new())
-            .collect();
-        PackagesIndex {
-            text,
-            origin: origin.to_owned(),
-            suite: suite.to_owned(),
-            archive_uri: archive_uri.to_owned(),
-            stanzas,
-            by_name,
-            providers,
-            parsed,
-        }
+        scanner.scan(true);
+        // Still the String's bytes, so always UTF-8.
+        let text = match String::from_utf8(std::mem::take(&mut scanner.text)) {
+            Ok(t) => t,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        scanner.into_index(text, origin, suite, archive_uri)
     }
 
     /// Number of stanzas.
@@ -311,6 +255,161 @@ impl PackagesIndex {
     }
 }
 
+/// Builds a [`PackagesIndex`] from an index that arrives in pieces (as it
+/// downloads and inflates), scanning each complete line as soon as it is
+/// there, so that scanning overlaps the transfer.
+#[derive(Debug, Default)]
+pub struct PackagesScanner {
+    text: Vec<u8>,
+    /// Start of the first line not scanned yet.
+    pos: usize,
+    /// Start of the stanza being read, its `Package` and `Provides` values.
+    start: Option<usize>,
+    name: Option<(usize, usize)>,
+    provides: Option<(usize, usize)>,
+    stanzas: Vec<(usize, usize)>,
+    by_name: std::collections::HashMap<String, Vec<u32>>,
+    providers: std::collections::HashMap<String, Vec<u32>>,
+}
+
+/// An index that is not UTF-8 text.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: the Packages index is not UTF-8 text (at byte {offset})")]
+pub struct NotUtf8 {
+    pub origin: String,
+    pub offset: usize,
+}
+
+impl PackagesScanner {
+    /// A scanner expecting about `capacity` bytes of text (a hint only).
+    pub fn with_capacity(capacity: usize) -> Self {
+        PackagesScanner {
+            text: Vec::with_capacity(capacity),
+            ..Default::default()
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Appends the next piece of the index and scans the lines it completes.
+    pub fn push(&mut self, piece: &[u8]) {
+        self.text.extend_from_slice(piece);
+        self.scan(false);
+    }
+
+    /// Scans what is left and checks that the whole index is UTF-8.
+    pub fn finish(
+        mut self,
+        origin: &str,
+        suite: &str,
+        archive_uri: &str,
+    ) -> Result<PackagesIndex, NotUtf8> {
+        self.scan(true);
+        let text = String::from_utf8(std::mem::take(&mut self.text)).map_err(|e| NotUtf8 {
+            origin: origin.to_owned(),
+            offset: e.utf8_error().valid_up_to(),
+        })?;
+        Ok(self.into_index(text, origin, suite, archive_uri))
+    }
+
+    fn into_index(
+        self,
+        text: String,
+        origin: &str,
+        suite: &str,
+        archive_uri: &str,
+    ) -> PackagesIndex {
+        let parsed = (0..self.stanzas.len())
+            .map(|_| std::sync::OnceLock::new())
+            .collect();
+        PackagesIndex {
+            text,
+            origin: origin.to_owned(),
+            suite: suite.to_owned(),
+            archive_uri: archive_uri.to_owned(),
+            stanzas: self.stanzas,
+            by_name: self.by_name,
+            providers: self.providers,
+            parsed,
+        }
+    }
+
+    fn scan(&mut self, at_end: bool) {
+        let len = self.text.len();
+        while self.pos < len {
+            let end = match self.text[self.pos..].iter().position(|&b| b == b'\n') {
+                Some(i) => self.pos + i,
+                None if at_end => len,
+                None => break,
+            };
+            let line = &self.text[self.pos..end];
+            if line.iter().all(u8::is_ascii_whitespace) {
+                self.flush(self.pos);
+            } else {
+                if self.start.is_none() {
+                    self.start = Some(self.pos);
+                }
+                let value = |prefix: &[u8]| {
+                    line.starts_with(prefix)
+                        .then(|| trim_range(line, prefix.len(), self.pos))
+                };
+                if let Some(v) = value(b"Package:") {
+                    self.name = Some(v);
+                } else if let Some(v) = value(b"Provides:") {
+                    self.provides = Some(v);
+                }
+            }
+            self.pos = end + 1;
+        }
+        if at_end {
+            self.flush(len);
+            self.pos = len;
+        }
+    }
+
+    /// Ends the stanza being read (if any) at `end`.
+    fn flush(&mut self, end: usize) {
+        let Some(start) = self.start.take() else {
+            return;
+        };
+        let idx = self.stanzas.len() as u32;
+        self.stanzas.push((start, end));
+        let text = |r: Option<(usize, usize)>| {
+            r.and_then(|(s, e)| std::str::from_utf8(&self.text[s..e]).ok())
+        };
+        if let Some(n) = text(self.name.take()) {
+            self.by_name.entry(n.to_owned()).or_default().push(idx);
+        }
+        if let Some(p) = text(self.provides.take()) {
+            for item in p.split(',') {
+                let n = item.trim().split([' ', '(', ':']).next().unwrap_or("");
+                if !n.is_empty() {
+                    self.providers.entry(n.to_owned()).or_default().push(idx);
+                }
+            }
+        }
+    }
+}
+
+/// The range of `line[from..]` without surrounding ASCII whitespace, offset
+/// by `base`.
+fn trim_range(line: &[u8], from: usize, base: usize) -> (usize, usize) {
+    let v = &line[from..];
+    let lead = v.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let trail = v[lead..]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    (base + from + lead, base + line.len() - trail)
+}
+
 #[cfg(test)]
 mod index_tests {
     use super::*;
@@ -329,5 +428,33 @@ mod index_tests {
         assert_eq!(idx.providing("x")[0].name, "a");
         assert!(idx.named("zzz").is_empty());
         assert_eq!(idx.all().len(), 2);
+    }
+
+    #[test]
+    fn scanning_in_pieces_finds_what_scanning_at_once_finds() {
+        let sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let t = format!(
+            "Package: a\nVersion: 1\nArchitecture: amd64\nProvides: mta (= 1), x:any\nFilename: pool/a.deb\nSize: 1\nSHA256: {sha}\n\n \t\nPackage:  b \r\nVersion: 2\nArchitecture: all\nDescription: é\n multi\nFilename: pool/b.deb\nSize: 1\nSHA256: {sha}"
+        );
+        let whole = PackagesIndex::new(t.clone(), "t", "s", "u");
+        for piece in [1, 2, 3, 7, 64] {
+            let mut sc = PackagesScanner::with_capacity(4);
+            for p in t.as_bytes().chunks(piece) {
+                sc.push(p);
+            }
+            let idx = sc.finish("t", "s", "u").unwrap();
+            assert_eq!(idx.stanzas, whole.stanzas, "pieces of {piece}");
+            assert_eq!(idx.by_name, whole.by_name);
+            assert_eq!(idx.providers, whole.providers);
+        }
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole.named("b")[0].version.as_str(), "2");
+        // A multi-byte character split across pieces is still text, and a
+        // stray byte is reported with its offset.
+        let mut sc = PackagesScanner::with_capacity(0);
+        sc.push(&t.as_bytes()[..1]);
+        sc.push(b"\xff");
+        let e = sc.finish("idx", "s", "u").unwrap_err();
+        assert_eq!((e.origin.as_str(), e.offset), ("idx", 1));
     }
 }

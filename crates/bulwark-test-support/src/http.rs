@@ -15,6 +15,8 @@ pub enum Fault {
     Status(u16),
     /// Announce the full length, send only this many bytes, then close.
     Truncate(usize),
+    /// Like `Truncate`, for the first matching request only.
+    TruncateOnce(usize),
 }
 
 #[derive(Default)]
@@ -129,11 +131,17 @@ fn handle(conn: TcpStream, root: &Path, state: &Mutex<State>) -> std::io::Result
         let (fault, content_type) = {
             let mut s = state.lock().unwrap();
             *s.hits.entry(path.clone()).or_default() += 1;
-            let fault = s
+            let at = s
                 .faults
                 .iter()
-                .find(|(suf, _)| path.ends_with(suf.as_str()))
-                .map(|(_, f)| f.clone());
+                .position(|(suf, _)| path.ends_with(suf.as_str()));
+            let fault = match at.map(|i| s.faults[i].1.clone()) {
+                Some(Fault::TruncateOnce(n)) => {
+                    s.faults.remove(at.unwrap_or_default());
+                    Some(Fault::Truncate(n))
+                }
+                other => other,
+            };
             let ct = s
                 .content_types
                 .iter()
