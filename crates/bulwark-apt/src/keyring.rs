@@ -210,6 +210,16 @@ fn check_signature(
     }
     let mut last = String::from("no key in the keyring matches the signature's issuer");
     for key in &keyring.keys {
+        // Only the issuer's certificate matters: skip the others before any
+        // public-key operation (a distribution keyring holds many keys).
+        if !issuer_matches(sig, &key.primary_key)
+            && !key
+                .public_subkeys
+                .iter()
+                .any(|s| issuer_matches(sig, &s.key))
+        {
+            continue;
+        }
         let fpr = hex::encode_upper(key.primary_key.fingerprint().as_bytes());
         if !key.details.revocation_signatures.is_empty()
             && key
@@ -218,14 +228,7 @@ fn check_signature(
                 .iter()
                 .any(|r| r.verify_key(&key.primary_key).is_ok())
         {
-            if issuer_matches(sig, &key.primary_key)
-                || key
-                    .public_subkeys
-                    .iter()
-                    .any(|s| issuer_matches(sig, &s.key))
-            {
-                last = format!("key {fpr} is revoked");
-            }
+            last = format!("key {fpr} is revoked");
             continue;
         }
         let self_sig = primary_self_sig(key);
