@@ -48,6 +48,9 @@ impl BuildOptions {
     }
 }
 
+/// A fetched and read package: its lock entry, contents and sha512.
+type ReadDeb = (LockedPackage, bulwark_deb::Deb, String);
+
 /// One layer of a built image.
 #[derive(Clone, Debug, Serialize)]
 pub struct LayerReport {
@@ -157,7 +160,9 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     }
 
     let t_fetch = std::time::Instant::now();
-    // Fetch every locked .deb (verified against the lock's size and sha256).
+    // Fetch every locked .deb (verified against the lock's size and sha256)
+    // and read it as soon as it is there, largest first: the biggest
+    // data.tar (libc6's) is the longest single task, so it starts at once.
     let wanted: Vec<&LockedPackage> = spec
         .archs
         .iter()
@@ -169,12 +174,17 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         .num_threads(8)
         .build()
         .map_err(|e| BuildError::Sources(e.to_string()))?;
-    let fetched: Vec<Result<Vec<u8>, BuildError>> = pool.install(|| {
-        wanted
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(wanted[i].size));
+    let limits = Limits::default();
+    let mut read: Vec<(usize, ReadDeb)> = pool.install(|| {
+        order
             .par_iter()
-            .map(|p| {
+            .with_max_len(1)
+            .map(|&i| {
+                let p = wanted[i];
                 let url = p.url();
-                let r = fetcher.get_verified(&url, p.size, &p.sha256).map_err(|e| {
+                let bytes = fetcher.get_verified(&url, p.size, &p.sha256).map_err(|e| {
                     if e.is_not_found() {
                         BuildError::Gone {
                             lock: lock_name.clone(),
@@ -186,38 +196,30 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
                     } else {
                         BuildError::Fetch(e)
                     }
-                });
+                })?;
                 pb.inc(p.size);
-                r
+                let deb = read_deb_named(&bytes, &limits, &url)?;
+                // SBOMs carry a sha512 of each verified .deb too (BSI TR-03183-2 asks for it).
+                let sha512 = hex::encode(sha2::Sha512::digest(&bytes));
+                Ok((i, (p.clone(), deb, sha512)))
             })
-            .collect()
-    });
+            .collect::<Result<_, BuildError>>()
+    })?;
     pb.finish_and_clear();
-    let bytes: Vec<Vec<u8>> = fetched.into_iter().collect::<Result<_, _>>()?;
+    read.sort_by_key(|(i, _)| *i);
+    let mut deb_sha512: BTreeMap<String, String> = BTreeMap::new();
+    let debs: Vec<_> = read
+        .into_iter()
+        .map(|(_, (p, deb, sha512))| {
+            deb_sha512.insert(p.sha256.clone(), sha512);
+            (p, deb)
+        })
+        .collect();
     tracing::info!(
-        "fetched {} packages ({} bytes) in {:.3} s",
-        bytes.len(),
+        "fetched and read {} packages ({} bytes) in {:.3} s",
+        debs.len(),
         total,
         t_fetch.elapsed().as_secs_f64()
-    );
-    let t_read = std::time::Instant::now();
-    let limits = Limits::default();
-    let debs: Vec<_> = wanted
-        .par_iter()
-        .zip(bytes.par_iter())
-        .map(|(p, b)| read_deb_named(b, &limits, &p.url()).map(|d| ((*p).clone(), d)))
-        .collect::<Result<_, _>>()?;
-    // SBOMs carry a sha512 of each verified .deb too (BSI TR-03183-2 asks for it).
-    let deb_sha512: BTreeMap<String, String> = wanted
-        .par_iter()
-        .zip(bytes.par_iter())
-        .map(|(p, b)| (p.sha256.clone(), hex::encode(sha2::Sha512::digest(b))))
-        .collect();
-    drop(bytes);
-    tracing::info!(
-        "read {} packages in {:.3} s",
-        debs.len(),
-        t_read.elapsed().as_secs_f64()
     );
     let t_asm = std::time::Instant::now();
     let mut by_arch: BTreeMap<String, Vec<_>> = BTreeMap::new();
