@@ -75,6 +75,9 @@ pub struct PlatformReport {
     /// The user's own files with their digests (for the SBOM).
     #[serde(skip)]
     pub app_files: Vec<bulwark_sbom::AppFile>,
+    /// The image's merged filesystem, with the files SBOMs read.
+    #[serde(skip)]
+    pub contents: std::sync::Arc<bulwark_image::FileSystem>,
 }
 
 /// The result of a build (`--format json` prints it).
@@ -291,7 +294,20 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     tracing::info!("encoded layers in {:.3} s", t_enc.elapsed().as_secs_f64());
     let mut images = Vec::new();
     let mut platforms = Vec::new();
-    for ((arch, a), (_, layers)) in assembled.iter().zip(encoded) {
+    for ((arch, a), (_, mut layers)) in assembled.iter().zip(encoded) {
+        // What the SBOMs describe: the layers' own tars, read once here
+        // rather than decompressed again from the output.
+        let tars: Vec<(Vec<u8>, u64)> = layers
+            .iter_mut()
+            .map(|(l, _)| (std::mem::take(&mut l.tar), l.blob.len() as u64))
+            .collect();
+        let views: Vec<(&[u8], u64)> = tars.iter().map(|(t, n)| (t.as_slice(), *n)).collect();
+        let contents = bulwark_image::FileSystem::from_tars(
+            &views,
+            &format!("the {arch} layers just built"),
+            &bulwark_sbom::wanted,
+        )?;
+        drop(tars);
         let (os_arch, variant) = bulwark_debian::oci_platform(arch).unwrap_or(("unknown", None));
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         env.insert(
@@ -362,6 +378,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             compressed_size: layer_reports.iter().map(|l| l.size).sum(),
             uncompressed_size: layer_reports.iter().map(|l| l.uncompressed_size).sum(),
             layers: layer_reports,
+            contents: std::sync::Arc::new(contents),
             assembly: a.report.clone(),
             app_files: a
                 .app

@@ -53,6 +53,8 @@ pub enum BuildError {
     Encode(#[from] bulwark_layer::EncodeError),
     #[error(transparent)]
     Destination(#[from] bulwark_oci::DestinationError),
+    #[error(transparent)]
+    Image(#[from] bulwark_image::ImageError),
     #[error("{path}: {source}")]
     Io {
         path: String,

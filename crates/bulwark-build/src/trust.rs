@@ -34,6 +34,20 @@ pub enum TrustError {
     /// Signing or attaching failed.
     #[error(transparent)]
     Attest(#[from] bulwark_attest::Error),
+    /// The output no longer holds the image the build described.
+    #[error(
+        "{destination}: the {platform} manifest is {found}, not the {expected} just built; another process wrote there during the build: build again"
+    )]
+    Replaced {
+        /// Where the image was written.
+        destination: String,
+        /// Which platform.
+        platform: String,
+        /// The manifest digest the build wrote.
+        expected: String,
+        /// The one found there.
+        found: String,
+    },
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -138,9 +152,22 @@ pub fn documents(
             Some(v) => format!("linux/{oci_arch}/{v}"),
             None => format!("linux/{oci_arch}"),
         };
+        // The manifest comes from the output; the files from the build,
+        // which already read its layers' tars.
         let opened = bulwark_image::open(&r, Some(&platform))?;
-        let fs = opened.walk(&bulwark_sbom::wanted)?;
-        let mut inv = Inventory::from_fs(&fs);
+        // (A docker archive keeps no OCI manifest to compare.)
+        if let Some(m) = opened.manifest.as_deref()
+            && let found = format!("sha256:{}", hex::encode(sha2::Sha256::digest(m)))
+            && found != p.manifest_digest
+        {
+            return Err(TrustError::Replaced {
+                destination: local.to_owned(),
+                platform,
+                expected: p.manifest_digest.clone(),
+                found,
+            });
+        }
+        let mut inv = Inventory::from_fs(&p.contents);
         inv.files = p.app_files.clone();
         if let Some(a) = lock.archs.get(&p.arch) {
             for pkg in &mut inv.packages {

@@ -48,6 +48,28 @@ pub struct FileSystem {
 }
 
 impl FileSystem {
+    /// The merged filesystem of layers held in memory, uncompressed, each
+    /// with its compressed size (for `layer_sizes`); `origin` names them in
+    /// errors. The build uses it to describe what it has just written
+    /// without reading it back.
+    pub fn from_tars(
+        layers: &[(&[u8], u64)],
+        origin: &str,
+        capture: &dyn Fn(&str) -> bool,
+    ) -> Result<FileSystem, ImageError> {
+        let mut fs = FileSystem::default();
+        for (idx, (tar, compressed)) in layers.iter().enumerate() {
+            let mut r: &[u8] = tar;
+            apply_tar(&mut r, idx, capture, &mut fs).map_err(|reason| ImageError::Layer {
+                origin: origin.to_owned(),
+                digest: format!("sha256:{}", hex::encode(Sha256::digest(tar))),
+                reason,
+            })?;
+            fs.layer_sizes.push((*compressed, tar.len() as u64));
+        }
+        Ok(fs)
+    }
+
     /// Follows symlinks in every component of `path` (absolute targets from
     /// the image root) and returns the final path, or `None` when it does not
     /// exist, escapes the root or loops (40 hops, like the kernel).
@@ -324,95 +346,7 @@ impl Opened {
             count: 0,
             compressed,
         };
-        {
-            let mut archive = tar::Archive::new(&mut counting);
-            let entries = archive.entries().map_err(|e| layer_err(e.to_string()))?;
-            for entry in entries {
-                let mut e =
-                    entry.map_err(|e| layer_err(format!("corrupt or truncated tar: {e}")))?;
-                if fs.files.len() > MAX_ENTRIES {
-                    return Err(layer_err(format!("more than {MAX_ENTRIES} files")));
-                }
-                let raw_name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-                let trimmed = raw_name.trim_start_matches('/');
-                let Some(path) = bulwark_deb::normalize_entry_path(trimmed) else {
-                    return Err(layer_err(format!(
-                        "entry {raw_name:?} escapes the root with '..' or holds a NUL byte"
-                    )));
-                };
-                if path.is_empty() {
-                    continue;
-                }
-                let (dir, base) = match path.rsplit_once('/') {
-                    Some((d, b)) => (d.to_owned(), b.to_owned()),
-                    None => (String::new(), path.clone()),
-                };
-                if base == ".wh..wh..opq" {
-                    // Opaque directory: hide everything lower layers put below it.
-                    if !dir.is_empty() {
-                        let prefix = format!("{dir}/");
-                        let doomed: Vec<String> = fs
-                            .files
-                            .range(prefix.clone()..)
-                            .take_while(|(k, _)| k.starts_with(&prefix))
-                            .filter(|(_, v)| v.layer < idx)
-                            .map(|(k, _)| k.clone())
-                            .collect();
-                        for k in doomed {
-                            fs.files.remove(&k);
-                            fs.contents.remove(&k);
-                        }
-                    }
-                    continue;
-                }
-                if let Some(hidden) = base.strip_prefix(".wh.") {
-                    let target = if dir.is_empty() {
-                        hidden.to_owned()
-                    } else {
-                        format!("{dir}/{hidden}")
-                    };
-                    remove_subtree(&mut fs.files, &mut fs.contents, &target);
-                    continue;
-                }
-                let h = e.header();
-                let kind = match h.entry_type() {
-                    tar::EntryType::Directory => FileKind::Dir,
-                    tar::EntryType::Symlink => FileKind::Symlink,
-                    tar::EntryType::Link => FileKind::Hardlink,
-                    tar::EntryType::Char | tar::EntryType::Block => FileKind::Device,
-                    tar::EntryType::Fifo => FileKind::Fifo,
-                    tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
-                    _ => FileKind::File,
-                };
-                let link = e
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned());
-                let info = FileInfo {
-                    kind: kind.clone(),
-                    mode: h.mode().unwrap_or(0) & 0o7777,
-                    uid: h.uid().unwrap_or(0),
-                    gid: h.gid().unwrap_or(0),
-                    size: e.size(),
-                    link,
-                    layer: idx,
-                };
-                if let Some(old) = fs.files.get(&path)
-                    && old.kind == FileKind::Dir
-                    && kind != FileKind::Dir
-                {
-                    remove_subtree(&mut fs.files, &mut fs.contents, &path);
-                }
-                if kind == FileKind::File && e.size() <= MAX_CAPTURE && capture(&path) {
-                    let mut data = Vec::with_capacity(e.size() as usize);
-                    e.read_to_end(&mut data)
-                        .map_err(|err| layer_err(err.to_string()))?;
-                    fs.contents.insert(path.clone(), data);
-                } else {
-                    fs.contents.remove(&path);
-                }
-                fs.files.insert(path, info);
-            }
-        }
+        apply_tar(&mut counting, idx, capture, fs).map_err(layer_err)?;
         // Drain: the compressed stream's own checks run, and the digest covers every byte.
         io::copy(&mut counting, &mut io::sink())
             .map_err(|e| layer_err(format!("corrupt or truncated layer: {e}")))?;
@@ -436,6 +370,102 @@ impl Opened {
         fs.layer_sizes.push((count, uncompressed));
         Ok(())
     }
+}
+
+/// Applies one uncompressed layer tar to `fs` (layer number `idx`):
+/// whiteouts, replacements, and the contents `capture` asks for.
+fn apply_tar(
+    r: &mut dyn Read,
+    idx: usize,
+    capture: &dyn Fn(&str) -> bool,
+    fs: &mut FileSystem,
+) -> Result<(), String> {
+    let mut archive = tar::Archive::new(r);
+    let entries = archive.entries().map_err(|e| e.to_string())?;
+    for entry in entries {
+        let mut e = entry.map_err(|e| format!("corrupt or truncated tar: {e}"))?;
+        if fs.files.len() > MAX_ENTRIES {
+            return Err(format!("more than {MAX_ENTRIES} files"));
+        }
+        let raw_name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let trimmed = raw_name.trim_start_matches('/');
+        let Some(path) = bulwark_deb::normalize_entry_path(trimmed) else {
+            return Err(format!(
+                "entry {raw_name:?} escapes the root with '..' or holds a NUL byte"
+            ));
+        };
+        if path.is_empty() {
+            continue;
+        }
+        let (dir, base) = match path.rsplit_once('/') {
+            Some((d, b)) => (d.to_owned(), b.to_owned()),
+            None => (String::new(), path.clone()),
+        };
+        if base == ".wh..wh..opq" {
+            // Opaque directory: hide everything lower layers put below it.
+            if !dir.is_empty() {
+                let prefix = format!("{dir}/");
+                let doomed: Vec<String> = fs
+                    .files
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .filter(|(_, v)| v.layer < idx)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in doomed {
+                    fs.files.remove(&k);
+                    fs.contents.remove(&k);
+                }
+            }
+            continue;
+        }
+        if let Some(hidden) = base.strip_prefix(".wh.") {
+            let target = if dir.is_empty() {
+                hidden.to_owned()
+            } else {
+                format!("{dir}/{hidden}")
+            };
+            remove_subtree(&mut fs.files, &mut fs.contents, &target);
+            continue;
+        }
+        let h = e.header();
+        let kind = match h.entry_type() {
+            tar::EntryType::Directory => FileKind::Dir,
+            tar::EntryType::Symlink => FileKind::Symlink,
+            tar::EntryType::Link => FileKind::Hardlink,
+            tar::EntryType::Char | tar::EntryType::Block => FileKind::Device,
+            tar::EntryType::Fifo => FileKind::Fifo,
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
+            _ => FileKind::File,
+        };
+        let link = e
+            .link_name_bytes()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let info = FileInfo {
+            kind: kind.clone(),
+            mode: h.mode().unwrap_or(0) & 0o7777,
+            uid: h.uid().unwrap_or(0),
+            gid: h.gid().unwrap_or(0),
+            size: e.size(),
+            link,
+            layer: idx,
+        };
+        if let Some(old) = fs.files.get(&path)
+            && old.kind == FileKind::Dir
+            && kind != FileKind::Dir
+        {
+            remove_subtree(&mut fs.files, &mut fs.contents, &path);
+        }
+        if kind == FileKind::File && e.size() <= MAX_CAPTURE && capture(&path) {
+            let mut data = Vec::with_capacity(e.size() as usize);
+            e.read_to_end(&mut data).map_err(|err| err.to_string())?;
+            fs.contents.insert(path.clone(), data);
+        } else {
+            fs.contents.remove(&path);
+        }
+        fs.files.insert(path, info);
+    }
+    Ok(())
 }
 
 fn walk_dir(

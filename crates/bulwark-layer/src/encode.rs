@@ -52,6 +52,9 @@ pub struct Layer {
     pub compression: LayerCompression,
     /// Number of tar entries.
     pub entries: usize,
+    /// The uncompressed tar itself, for callers that read it back (a build
+    /// describes its layers from it); take it to free the memory.
+    pub tar: Vec<u8>,
 }
 
 /// A layer that could not be encoded.
@@ -113,6 +116,7 @@ pub fn encode_layer_cached(
         compression,
         entries: tree.len(),
         blob,
+        tar,
     })
 }
 
@@ -203,8 +207,30 @@ fn gzip_parallel(data: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(members.concat())
 }
 
+/// The tar's size, or a little more: a header per entry, contents padded to
+/// 512 bytes, a GNU long-name record for long paths, and the end marker.
+/// Reserving it up front saves regrowing (and copying) a layer-sized buffer.
+fn tar_size_hint(tree: &Tree) -> usize {
+    let pad = |n: usize| n.div_ceil(512) * 512;
+    tree.iter()
+        .map(|(path, node)| {
+            let data = match &node.kind {
+                NodeKind::File(d) => pad(d.len()),
+                _ => 0,
+            };
+            let long = if path.len() >= 99 {
+                512 + pad(path.len() + 2)
+            } else {
+                0
+            };
+            512 + data + long
+        })
+        .sum::<usize>()
+        + 1024
+}
+
 fn tar_bytes(tree: &Tree, epoch: u64) -> Result<Vec<u8>, EncodeError> {
-    let mut b = tar::Builder::new(Vec::new());
+    let mut b = tar::Builder::new(Vec::with_capacity(tar_size_hint(tree)));
     b.mode(tar::HeaderMode::Deterministic);
     for (path, node) in tree.iter() {
         let err = |source| EncodeError {
@@ -347,6 +373,7 @@ mod tests {
         sorted.sort();
         assert_eq!(names, sorted);
         assert!(names.iter().any(|n| n.len() > 150), "long names survive");
+        assert!(tar_size_hint(&sample()) >= l.blob.len());
     }
 
     #[test]
