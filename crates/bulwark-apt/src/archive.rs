@@ -256,12 +256,11 @@ fn fetch_and_scan(
             (Err(e), _) => {
                 tracing::debug!("{url}: streaming failed ({e}); downloading it again");
                 let data = fetcher.get_verified(url, file.size, &file.sha256)?;
-                let (_, scanned) = inflate_and_scan(&file.path, capacity, |sink| {
-                    data.chunks(TEXT_PIECE).all(sink)
-                });
-                return scanned.map_err(|reason| ArchiveError::Decompress {
-                    url: url.clone(),
-                    reason,
+                return scan_index(&file.path, &data, capacity).map_err(|reason| {
+                    ArchiveError::Decompress {
+                        url: url.clone(),
+                        reason,
+                    }
                 });
             }
         }
@@ -272,6 +271,12 @@ fn fetch_and_scan(
             url: file.path.clone(),
             reason: "no URL to fetch it from".into(),
         }))
+}
+
+/// Decompresses (by the extension of `path`: `.gz`, `.xz` or none) and
+/// scans an index held in memory; `capacity` hints at its text size.
+pub fn scan_index(path: &str, data: &[u8], capacity: usize) -> Result<PackagesScanner, String> {
+    inflate_and_scan(path, capacity, |sink| data.chunks(TEXT_PIECE).all(sink)).1
 }
 
 /// Runs `feed`, which hands the compressed index to its sink piece by
@@ -303,7 +308,9 @@ fn inflate_and_scan<T>(
             let mut r: Box<dyn Read> = if path.ends_with(".xz") {
                 Box::new(liblzma::read::XzDecoder::new(input))
             } else if path.ends_with(".gz") {
-                Box::new(flate2::read::MultiGzDecoder::new(input))
+                Box::new(crate::gzip::GzipMembers::new(
+                    std::io::BufReader::with_capacity(256 << 10, input),
+                ))
             } else {
                 Box::new(input)
             };

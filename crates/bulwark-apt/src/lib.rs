@@ -23,10 +23,12 @@
 mod archive;
 mod cache;
 mod fetch;
+mod gzip;
 mod keyring;
 
 pub use archive::{
     ArchiveError, IndexDigest, LoadOptions, SuiteIndex, SuiteSpec, load_suite, load_suite_with,
+    scan_index,
 };
 pub use cache::{Cache, default_cache_dir};
 pub use fetch::{FetchError, Fetcher};

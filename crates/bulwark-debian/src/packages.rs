@@ -178,8 +178,8 @@ pub struct PackagesIndex {
     suite: String,
     archive_uri: String,
     stanzas: Vec<(usize, usize)>,
-    by_name: std::collections::HashMap<String, Vec<u32>>,
-    providers: std::collections::HashMap<String, Vec<u32>>,
+    by_name: NameMap,
+    providers: NameMap,
     parsed: Vec<std::sync::OnceLock<Option<PackageRecord>>>,
 }
 
@@ -268,9 +268,14 @@ pub struct PackagesScanner {
     name: Option<(usize, usize)>,
     provides: Option<(usize, usize)>,
     stanzas: Vec<(usize, usize)>,
-    by_name: std::collections::HashMap<String, Vec<u32>>,
-    providers: std::collections::HashMap<String, Vec<u32>>,
+    by_name: NameMap,
+    providers: NameMap,
 }
+
+/// Stanza numbers by package name. foldhash is several times faster than
+/// SipHash on short names, and its per-map random seed keeps crafted names
+/// (an index is scanned before its digest is known) from colliding.
+type NameMap = std::collections::HashMap<String, Vec<u32>, foldhash::fast::RandomState>;
 
 /// An index that is not UTF-8 text.
 #[derive(Debug, thiserror::Error)]
