@@ -92,7 +92,13 @@ pub fn encode_layer_cached(
         path: "(compressor)".into(),
         source,
     };
-    let cache_path = cache_dir.map(|d| d.join(format!("{diff_hex}.{}", compression.extension())));
+    let cache_path = cache_dir.map(|d| {
+        d.join(format!(
+            "{diff_hex}.{}.{}",
+            compressor_fingerprint(compression),
+            compression.extension()
+        ))
+    });
     let cached = cache_path
         .as_deref()
         .and_then(|p| std::fs::read(p).ok())
@@ -131,6 +137,40 @@ fn compress(tar: &[u8], compression: LayerCompression) -> std::io::Result<Vec<u8
             enc.include_contentsize(true)?;
             enc.write_all(tar)?;
             enc.finish()?
+        }
+    })
+}
+
+/// A short digest of what this build's compressor makes of a fixed sample.
+/// It is part of the cache key: a blob that another compressor (an older
+/// bulwark, another libdeflate) made decompresses to the same tar but has
+/// other bytes, and reusing it would make the image depend on the cache.
+fn compressor_fingerprint(compression: LayerCompression) -> &'static str {
+    use std::sync::OnceLock;
+    static FINGERPRINTS: [OnceLock<String>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = match compression {
+        LayerCompression::Gzip => 0,
+        LayerCompression::Zstd => 1,
+        LayerCompression::None => 2,
+    };
+    FINGERPRINTS[slot].get_or_init(|| {
+        // Text, binary-looking bytes and runs, so every coder path shows.
+        let mut sample = Vec::with_capacity(3 << 16);
+        let mut x: u32 = 0x9e37_79b9;
+        for i in 0..(3u32 << 16) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            sample.push(match (i >> 14) % 3 {
+                0 => b"Package: libc6\nVersion: 2.36\n"[(i % 28) as usize],
+                1 => (x >> 24) as u8,
+                _ => (i >> 9) as u8,
+            });
+        }
+        match compress(&sample, compression) {
+            Ok(blob) => hex::encode(&Sha256::digest(&blob)[..6]),
+            Err(_) => "unknown".into(),
         }
     })
 }
@@ -388,6 +428,20 @@ mod tests {
             (first.digest.as_str(), cached.digest.as_str()),
             (fresh.digest.as_str(), fresh.digest.as_str())
         );
+        // Keyed by the tar and by the compressor's fingerprint.
+        let name = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name();
+        let fp = compressor_fingerprint(LayerCompression::Gzip);
+        assert_eq!(fp.len(), 12);
+        assert!(
+            name.to_string_lossy().ends_with(&format!(".{fp}.gz")),
+            "{name:?}"
+        );
+        assert_ne!(fp, compressor_fingerprint(LayerCompression::Zstd));
         // A cached blob that does not decompress to the expected tar is ignored.
         let entry = std::fs::read_dir(dir.path())
             .unwrap()
