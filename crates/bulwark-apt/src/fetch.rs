@@ -106,24 +106,12 @@ impl Fetcher {
     /// Fetches an immutable blob and checks its size and sha256; served from
     /// and stored into the cache.
     pub fn get_verified(&self, url: &str, size: u64, sha256: &str) -> Result<Vec<u8>, FetchError> {
-        if let Some(c) = &self.cache
-            && let Some(data) = c.get(sha256)
-            && data.len() as u64 == size
-        {
+        if let Some(data) = self.cached(size, sha256) {
             return Ok(data);
         }
         let data = self.with_retries(url, || {
             let data = self.get_once(url, size, Some(size))?;
-            let found = hex::encode(Sha256::digest(&data));
-            if data.len() as u64 != size || found != sha256 {
-                return Err(FetchError::Digest {
-                    url: url.to_owned(),
-                    expected: sha256.to_owned(),
-                    expected_size: size,
-                    found,
-                    found_size: data.len() as u64,
-                });
-            }
+            check_digest(url, size, sha256, &data, hex::encode(Sha256::digest(&data)))?;
             Ok(data)
         })?;
         self.store(sha256, &data)?;
@@ -148,10 +136,7 @@ impl Fetcher {
             url: url.to_owned(),
             reason: "the download was stopped because its contents could not be read".into(),
         };
-        if let Some(c) = &self.cache
-            && let Some(data) = c.get(sha256)
-            && data.len() as u64 == size
-        {
+        if let Some(data) = self.cached(size, sha256) {
             for piece in data.chunks(STREAM_PIECE) {
                 if !sink(piece) {
                     return Err(stopped());
@@ -189,18 +174,17 @@ impl Fetcher {
                 return Err(stopped());
             }
         }
-        let found = hex::encode(hasher.finalize());
-        if data.len() as u64 != size || found != sha256 {
-            return Err(FetchError::Digest {
-                url: url.to_owned(),
-                expected: sha256.to_owned(),
-                expected_size: size,
-                found,
-                found_size: data.len() as u64,
-            });
-        }
+        check_digest(url, size, sha256, &data, hex::encode(hasher.finalize()))?;
         self.store(sha256, &data)?;
         Ok(data)
+    }
+
+    /// The cached blob with this digest, if it has the expected size too.
+    fn cached(&self, size: u64, sha256: &str) -> Option<Vec<u8>> {
+        self.cache
+            .as_ref()
+            .and_then(|c| c.get(sha256))
+            .filter(|data| data.len() as u64 == size)
     }
 
     fn store(&self, sha256: &str, data: &[u8]) -> Result<(), FetchError> {
@@ -327,6 +311,27 @@ impl Fetcher {
         }
         Ok(Box::new(resp))
     }
+}
+
+/// Checks a download (whose sha256 is `found`) against the size and sha256 a
+/// signed index gives.
+fn check_digest(
+    url: &str,
+    size: u64,
+    sha256: &str,
+    data: &[u8],
+    found: String,
+) -> Result<(), FetchError> {
+    if data.len() as u64 == size && found == sha256 {
+        return Ok(());
+    }
+    Err(FetchError::Digest {
+        url: url.to_owned(),
+        expected: sha256.to_owned(),
+        expected_size: size,
+        found,
+        found_size: data.len() as u64,
+    })
 }
 
 /// Pieces handed to a streaming sink.
