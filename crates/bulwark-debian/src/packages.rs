@@ -294,14 +294,6 @@ impl PackagesScanner {
         }
     }
 
-    /// Bytes received so far.
-    pub fn len(&self) -> usize {
-        self.text.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
-    }
-
     /// Appends the next piece of the index and scans the lines it completes.
     pub fn push(&mut self, piece: &[u8]) {
         self.text.extend_from_slice(piece);
