@@ -155,18 +155,12 @@ pub fn documents(
         // The manifest comes from the output; the files from the build,
         // which already read its layers' tars.
         let opened = bulwark_image::open(&r, Some(&platform))?;
-        // (A docker archive keeps no OCI manifest to compare.)
-        if let Some(m) = opened.manifest.as_deref()
-            && let found = format!("sha256:{}", hex::encode(sha2::Sha256::digest(m)))
-            && found != p.manifest_digest
-        {
-            return Err(TrustError::Replaced {
-                destination: local.to_owned(),
-                platform,
-                expected: p.manifest_digest.clone(),
-                found,
-            });
-        }
+        same_manifest(
+            opened.manifest.as_deref(),
+            &p.manifest_digest,
+            local,
+            &platform,
+        )?;
         let mut inv = Inventory::from_fs(&p.contents);
         inv.files = p.app_files.clone();
         if let Some(a) = lock.archs.get(&p.arch) {
@@ -349,5 +343,50 @@ impl Documents {
         }
         store.commit()?;
         Ok(())
+    }
+}
+
+/// Checks that the manifest read from the output is the one the build wrote
+/// (a docker archive keeps no OCI manifest, so there is nothing to compare).
+fn same_manifest(
+    manifest: Option<&[u8]>,
+    expected: &str,
+    destination: &str,
+    platform: &str,
+) -> Result<(), TrustError> {
+    let Some(m) = manifest else {
+        return Ok(());
+    };
+    let found = format!("sha256:{}", hex::encode(sha2::Sha256::digest(m)));
+    if found == expected {
+        return Ok(());
+    }
+    Err(TrustError::Replaced {
+        destination: destination.to_owned(),
+        platform: platform.to_owned(),
+        expected: expected.to_owned(),
+        found,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_replaced_after_the_build_is_refused() {
+        let written = br#"{"schemaVersion":2}"#;
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(written)));
+        same_manifest(Some(written), &digest, "oci:out", "linux/amd64").unwrap();
+        same_manifest(None, &digest, "docker-archive:out.tar", "linux/amd64").unwrap();
+        let err = same_manifest(Some(b"{}"), &digest, "oci:out", "linux/amd64")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("oci:out: the linux/amd64 manifest is sha256:44136fa3")
+                && err.contains(&format!("not the {digest} just built"))
+                && err.ends_with("build again"),
+            "{err}"
+        );
     }
 }
