@@ -134,32 +134,57 @@ fn resolve_owner(owner: &str, users: &[Account], groups: &[GroupEntry]) -> Optio
     Some((uid, gid))
 }
 
-/// Glob match on `/`-separated paths: `*` within a component, `**` across.
+/// Glob match on `/`-separated paths: `*` and `?` within a component, `**`
+/// across components. Both levels use the greedy matcher with one backtrack
+/// point, so a pattern with many stars costs at most pattern × path steps
+/// (a naive recursive matcher is exponential in the number of stars, which a
+/// spec from a pull request could use to hang the build).
 pub(crate) fn glob_match(pattern: &str, path: &str) -> bool {
-    fn rec(p: &[&str], s: &[&str]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(&"**"), _) => rec(&p[1..], s) || (!s.is_empty() && rec(p, &s[1..])),
-            (Some(pc), Some(sc)) => {
-                component_match(pc.as_bytes(), sc.as_bytes()) && rec(&p[1..], &s[1..])
-            }
-            _ => false,
-        }
-    }
-    fn component_match(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => {
-                component_match(&p[1..], s) || (!s.is_empty() && component_match(p, &s[1..]))
-            }
-            (Some(b'?'), Some(_)) => component_match(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => component_match(&p[1..], &s[1..]),
-            _ => false,
-        }
-    }
     let p: Vec<&str> = pattern.trim_matches('/').split('/').collect();
     let s: Vec<&str> = path.trim_matches('/').split('/').collect();
-    rec(&p, &s)
+    wildcard(
+        &p,
+        &s,
+        |pc| *pc == "**",
+        |pc, sc| {
+            wildcard(
+                pc.as_bytes(),
+                sc.as_bytes(),
+                |b| *b == b'*',
+                |a, b| *a == b'?' || a == b,
+            )
+        },
+    )
+}
+
+/// Wildcard matching of `p` against `s`, where `star` items match any run
+/// of items (also none) and `eq` decides the rest.
+fn wildcard<P, S>(
+    p: &[P],
+    s: &[S],
+    star: impl Fn(&P) -> bool,
+    eq: impl Fn(&P, &S) -> bool,
+) -> bool {
+    let (mut pi, mut si) = (0, 0);
+    // The last star seen and where in `s` its match currently ends.
+    let mut back: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && star(&p[pi]) {
+            back = Some((pi, si));
+            pi += 1;
+        } else if pi < p.len() && eq(&p[pi], &s[si]) {
+            pi += 1;
+            si += 1;
+        } else if let Some((bp, bs)) = back {
+            // Let the star take one more item and retry after it.
+            back = Some((bp, bs + 1));
+            pi = bp + 1;
+            si = bs + 1;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(star)
 }
 
 fn dropped(spec: &Spec, path: &str, kind: &NodeKind) -> bool {
@@ -503,6 +528,24 @@ mod tests {
         assert!(!glob_match("usr/lib/*/gconv", "usr/lib/a/b/gconv"));
         assert!(glob_match("**/*.pyc", "usr/lib/python3/x/y.pyc"));
         assert!(glob_match("usr/bin/python3.1?", "usr/bin/python3.11"));
+        assert!(glob_match("**", "a/b/c") && glob_match("a/**/c", "a/c"));
+        assert!(glob_match("a/**/x/**/c", "a/b/x/y/z/c"));
+        assert!(!glob_match("a/**/x/**/c", "a/b/y/z/c"));
+        assert!(glob_match("*a*b*", "xxaxxbxx") && !glob_match("*a*b", "xxaxxbxx"));
+        assert!(!glob_match("a*", "") && glob_match("*", ""));
+    }
+
+    #[test]
+    fn regression_glob_with_many_stars_is_not_exponential() {
+        // 30 stars against 60 'a's and no match: exponential for a recursive
+        // matcher (minutes), a few thousand steps here.
+        let pattern = format!("{}b", "*a".repeat(30));
+        let path = "a".repeat(60);
+        let start = std::time::Instant::now();
+        assert!(!glob_match(&pattern, &path));
+        let deep = format!("{}/b", "**/a".repeat(20));
+        assert!(!glob_match(&deep, &"a/".repeat(40)));
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -221,6 +221,18 @@ impl Documents {
         let write = |file: String, v: &Value| -> Result<(), TrustError> {
             let mut bytes = serde_json::to_vec_pretty(v).unwrap_or_default();
             bytes.push(b'\n');
+            // Names come from the validated spec name (or the spec file's
+            // stem) and architecture; a name that could leave `dir` is a bug
+            // or an attack either way.
+            if file.contains('/') || file.starts_with('.') || file.contains('\0') {
+                return Err(TrustError::Io {
+                    path: dir.join(&file).display().to_string(),
+                    source: std::io::Error::other(format!(
+                        "{file:?} is not a plain file name inside {}",
+                        dir.display()
+                    )),
+                });
+            }
             let path = dir.join(file);
             bulwark_oci::write_file_atomic(&path, &bytes).map_err(|e| TrustError::Io {
                 path: path.display().to_string(),

@@ -233,7 +233,10 @@ impl Ctx<'_> {
     }
 }
 
-fn passwd(text: &str) -> Vec<(String, String, u64, u64)> {
+/// One `/etc/passwd` line: name, password field, uid, gid, login shell.
+type PasswdEntry = (String, String, u64, u64, String);
+
+fn passwd(text: &str) -> Vec<PasswdEntry> {
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| {
@@ -244,10 +247,19 @@ fn passwd(text: &str) -> Vec<(String, String, u64, u64)> {
                     f[1].to_owned(),
                     f[2].parse().unwrap_or(u64::MAX),
                     f[3].parse().unwrap_or(u64::MAX),
+                    f.get(6).map(|s| s.trim().to_owned()).unwrap_or_default(),
                 )
             })
         })
         .collect()
+}
+
+/// Login shells that refuse a login (an empty field means /bin/sh to login(1)).
+fn is_no_login_shell(shell: &str) -> bool {
+    matches!(
+        shell.rsplit('/').next().unwrap_or(shell),
+        "nologin" | "false" | "sync" | "halt" | "shutdown"
+    ) && !shell.is_empty()
 }
 
 /// Runs every check.
@@ -316,8 +328,32 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
         );
     }
     let created = img.config["created"].as_str().map(str::to_owned);
+    let created_secs = created
+        .as_deref()
+        .and_then(bulwark_debian::time::parse_rfc3339);
+    // A date that cannot be read, or one in the future, must not read as
+    // "fresh": it is a finding of its own, weighted like an old image.
+    let bad_date = match (&created, created_secs) {
+        (None, _) => Some("the config has no creation date".to_owned()),
+        (Some(t), None) => Some(format!("creation date {t:?} is not an RFC 3339 time")),
+        (Some(t), Some(secs)) if secs > now + 86400 => {
+            Some(format!("creation date {t} is in the future"))
+        }
+        _ => None,
+    };
+    if let Some(why) = bad_date {
+        c.add(
+            "AS-007",
+            Pillar::AttackSurface,
+            Severity::Medium,
+            format!("{why}; the image's age cannot be verified"),
+            Some("created".into()),
+            &["CIS-4.4", "SRG: continuous scanning and rebuild"],
+            "Set the config's created field to the real build time (bulwark sets it from SOURCE_DATE_EPOCH).",
+        );
+    }
     if let Some(t) = &created
-        && let Some(secs) = bulwark_debian::time::parse_rfc3339(t)
+        && let Some(secs) = created_secs
         && now - secs > 30 * 86400
     {
         c.add("AS-004", Pillar::AttackSurface, Severity::Medium, format!("image is {} days old (created {t}); base images older than 30 days miss security fixes", (now - secs) / 86400), Some("created".into()), &["CIS-4.4", "SRG: continuous scanning and rebuild"], "Rebuild regularly (bulwark lock --update && bulwark build).");
@@ -429,7 +465,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
         _ => {}
     }
     let shadow = c.text("etc/shadow");
-    for (name, pw, _, _) in &users {
+    for (name, pw, _, _, _) in &users {
         let shadow_pw = shadow.as_deref().and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with(&format!("{name}:")))
@@ -454,8 +490,34 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
         }
     }
     let mut uids: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
-    for (n, _, uid, _) in &users {
+    for (n, _, uid, _, _) in &users {
         uids.entry(*uid).or_default().push(n);
+    }
+    for (n, _, uid, _, _) in users.iter().filter(|u| u.2 == 0 && u.0 != "root") {
+        c.add(
+            "ID-010",
+            Pillar::Identity,
+            Severity::High,
+            format!("account {n:?} has uid {uid}: a second superuser besides root"),
+            Some("etc/passwd".into()),
+            &["CIS-4.1", "SRG: least privilege"],
+            "Remove the account or give it its own non-zero uid; only root may have uid 0.",
+        );
+    }
+    for (n, _, _, _, shell) in users.iter().filter(|u| !is_no_login_shell(&u.4)) {
+        c.add(
+            "ID-011",
+            Pillar::Identity,
+            Severity::High,
+            if shell.is_empty() {
+                format!("account {n:?} has an empty login shell field (login(1) runs /bin/sh)")
+            } else {
+                format!("account {n:?} has the login shell {shell}")
+            },
+            Some("etc/passwd".into()),
+            &["SRG: least privilege", "SRG: no shells (Iron Bank)"],
+            "Set the shell of every account to /usr/sbin/nologin (bulwark writes /sbin/nologin for all).",
+        );
     }
     for (uid, names) in uids.iter().filter(|(_, v)| v.len() > 1) {
         c.add(

@@ -40,6 +40,11 @@ pub const RULES: &[Rule] = &[
         "PackageManagerCache",
         "Package manager caches left in the image",
     ),
+    r(
+        "AS-007",
+        "UnverifiableCreationDate",
+        "Creation date missing, unreadable or in the future",
+    ),
     r("EX-001", "ExposedPort", "Exposed ports"),
     r("EX-002", "PrivilegedPort", "Exposed port below 1024"),
     r(
@@ -77,6 +82,12 @@ pub const RULES: &[Rule] = &[
         "Sudo",
         "sudo or doas in the image or its build steps",
     ),
+    r(
+        "ID-010",
+        "SecondSuperuser",
+        "An account other than root with uid 0",
+    ),
+    r("ID-011", "LoginShell", "An account with a login shell"),
     r("PR-001", "NoHealthcheck", "No HEALTHCHECK"),
     r("PR-002", "BuiltWithAdd", "Built with ADD"),
     r(

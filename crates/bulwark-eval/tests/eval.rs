@@ -8,6 +8,16 @@ use bulwark_layer::{LayerCompression, Node, NodeKind, Tree, encode_layer};
 use bulwark_oci::{Destination, Image, ImageSpec, Platform, RuntimeConfig, write_images};
 
 fn write(dir: &std::path::Path, tree: &Tree, config: RuntimeConfig, history: &str) -> String {
+    write_created(dir, tree, config, history, "2000-01-01T00:00:00Z")
+}
+
+fn write_created(
+    dir: &std::path::Path,
+    tree: &Tree,
+    config: RuntimeConfig,
+    history: &str,
+    created: &str,
+) -> String {
     let layer = encode_layer(tree, 0, LayerCompression::Gzip).unwrap();
     let img = Image::build(ImageSpec {
         platform: Platform {
@@ -15,7 +25,7 @@ fn write(dir: &std::path::Path, tree: &Tree, config: RuntimeConfig, history: &st
             os: "linux".into(),
             variant: None,
         },
-        created: "2000-01-01T00:00:00Z".into(),
+        created: created.into(),
         config,
         layers: vec![(layer, history.into())],
         annotations: BTreeMap::new(),
@@ -126,6 +136,8 @@ fn every_defect_is_found_with_its_path() {
         ("ID-001", Some("config.User")),
         ("ID-003", Some("etc/shadow")),
         ("ID-004", Some("etc/passwd")),
+        ("ID-010", Some("etc/passwd")),
+        ("ID-011", Some("etc/passwd")),
         ("ID-005", Some("usr/bin/passwd")),
         ("ID-006", Some("etc/motd")),
         ("ID-006", Some("srv/drop")),
@@ -173,6 +185,105 @@ fn every_defect_is_found_with_its_path() {
             .filter(|f| f.id == "ID-001")
             .all(|f| f.controls.contains(&"CIS-4.1"))
     );
+}
+
+fn hardened_tree(passwd: &str) -> Tree {
+    let mut t = Tree::default();
+    t.insert("app/server", Node::file(b"\x7fELF".to_vec(), 0o755));
+    t.insert("etc/passwd", Node::file(passwd.as_bytes().to_vec(), 0o644));
+    t.insert("tmp", Node::dir(0o1777));
+    t.insert(
+        "var/lib/dpkg/status.d/app",
+        Node::file(
+            b"Package: app\nVersion: 1\nArchitecture: amd64\n".to_vec(),
+            0o644,
+        ),
+    );
+    t
+}
+
+fn hardened_config() -> RuntimeConfig {
+    let mut cfg = RuntimeConfig::default();
+    cfg.user = Some("65532:65532".into());
+    cfg.healthcheck = Some(serde_json::json!({"Test": ["NONE"]}));
+    cfg
+}
+
+const GOOD_PASSWD: &str = "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
+
+#[test]
+fn regression_injected_superuser_with_a_shell_caps_the_grade() {
+    // What `name: "ok\nroot2:x:0:0::/:/bin/sh"` once added to a built image.
+    let dir = tempfile::tempdir().unwrap();
+    let passwd =
+        format!("{GOOD_PASSWD}ok:x:1000:1000::/home/ok:/sbin/nologin\nroot2:x:0:0::/:/bin/sh\n");
+    let r = write(
+        dir.path(),
+        &hardened_tree(&passwd),
+        hardened_config(),
+        "bulwark",
+    );
+    let report = run_at(&r.replace(":latest", ""), 1);
+    let high: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::High)
+        .map(|f| (f.id, f.message.as_str()))
+        .collect();
+    assert!(
+        high.contains(&(
+            "ID-010",
+            "account \"root2\" has uid 0: a second superuser besides root"
+        )),
+        "{high:?}"
+    );
+    assert!(
+        high.contains(&("ID-011", "account \"root2\" has the login shell /bin/sh")),
+        "{high:?}"
+    );
+    assert_eq!(report.grade, "C", "{:#?}", report.findings);
+}
+
+#[test]
+fn regression_a_forged_creation_date_does_not_raise_the_score() {
+    let old = {
+        let dir = tempfile::tempdir().unwrap();
+        let r = write(
+            dir.path(),
+            &hardened_tree(GOOD_PASSWD),
+            hardened_config(),
+            "x",
+        );
+        run_at(&r.replace(":latest", ""), 100)
+    };
+    assert!(old.findings.iter().any(|f| f.id == "AS-004"));
+    for (created, why) in [
+        ("2999-01-01T00:00:00Z", "is in the future"),
+        ("yesterday", "is not an RFC 3339 time"),
+        ("", "is not an RFC 3339 time"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = write_created(
+            dir.path(),
+            &hardened_tree(GOOD_PASSWD),
+            hardened_config(),
+            "x",
+            created,
+        );
+        let report = run_at(&r.replace(":latest", ""), 100);
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.id == "AS-007")
+            .unwrap_or_else(|| panic!("{created:?}: no AS-007 in {:#?}", report.findings));
+        assert!(f.message.contains(why), "{}", f.message);
+        assert!(
+            report.score <= old.score,
+            "{created:?} scores {} against {} for an old image",
+            report.score,
+            old.score
+        );
+    }
 }
 
 #[test]

@@ -25,8 +25,6 @@ const PEM_SIGSTORE: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
 const PEM_COSIGN: &str = "ENCRYPTED COSIGN PRIVATE KEY";
 /// scrypt cost written by `bulwark key generate` (cosign 3 writes the same).
 const WRITE_LOG_N: u8 = 16;
-/// Largest scrypt cost accepted on read: 2^20 already needs 1 GiB of memory.
-const MAX_LOG_N: u8 = 20;
 
 #[derive(Serialize, Deserialize)]
 struct EncryptedKey {
@@ -144,7 +142,7 @@ impl PrivateKey {
         let (label, body) = pem_decode(pem).map_err(corrupt)?;
         if label != PEM_SIGSTORE && label != PEM_COSIGN {
             return Err(corrupt(format!(
-                "expected a PEM block '{PEM_SIGSTORE}' (cosign's private key format), found '{label}'"
+                "expected a PEM block '{PEM_SIGSTORE}' (cosign's private key format), found '{label}'; {ACCEPTED}"
             )));
         }
         let doc: EncryptedKey = serde_json::from_slice(&body)
@@ -160,16 +158,19 @@ impl PrivateKey {
             return Err(corrupt(format!("scrypt N={n} is not a power of two")));
         }
         let log_n = u8::try_from(n.trailing_zeros()).unwrap_or(u8::MAX);
-        if log_n > MAX_LOG_N || doc.kdf.params.r == 0 || doc.kdf.params.r > 32 {
+        let (r, p) = (u64::from(doc.kdf.params.r), u64::from(doc.kdf.params.p));
+        let memory = 128u64.saturating_mul(n).saturating_mul(r);
+        let work = n.saturating_mul(r).saturating_mul(p);
+        if r == 0
+            || p == 0
+            || memory > bulwark_limits::SCRYPT_MAX_MEMORY
+            || work > bulwark_limits::SCRYPT_MAX_WORK
+        {
             return Err(corrupt(format!(
-                "scrypt parameters N={n} r={} p={} are outside the accepted range (N ≤ 2^{MAX_LOG_N}, r ≤ 32)",
-                doc.kdf.params.r, doc.kdf.params.p
-            )));
-        }
-        if doc.kdf.params.p == 0 || doc.kdf.params.p > 16 {
-            return Err(corrupt(format!(
-                "scrypt p={} is outside 1..=16",
-                doc.kdf.params.p
+                "scrypt parameters N={n} r={r} p={p} are outside the accepted range \
+                 (128·N·r ≤ {} of memory, N·r·p ≤ 2^{}; cosign writes N=32768 r=8 p=1)",
+                bulwark_limits::human(bulwark_limits::SCRYPT_MAX_MEMORY),
+                bulwark_limits::SCRYPT_MAX_WORK.trailing_zeros()
             )));
         }
         let salt = B64
@@ -238,12 +239,16 @@ impl PublicKey {
         if label != "PUBLIC KEY" {
             return Err(Error::KeyFile {
                 path: source.to_string(),
-                problem: format!("expected a PEM block 'PUBLIC KEY', found '{label}'"),
+                problem: format!("expected a PEM block 'PUBLIC KEY', found '{label}'; {ACCEPTED}"),
             });
         }
         let inner = VerifyingKey::from_public_key_der(&der).map_err(|e| Error::KeyFile {
             path: source.to_string(),
-            problem: format!("not an ECDSA P-256 public key: {e}"),
+            problem: if der.windows(RSA_OID.len()).any(|w| w == RSA_OID) {
+                format!("this is an RSA key; {ACCEPTED}")
+            } else {
+                format!("not an ECDSA P-256 public key ({e}); {ACCEPTED}")
+            },
         })?;
         Ok(Self { inner })
     }
@@ -294,13 +299,28 @@ fn pem_encode(label: &str, body: &[u8]) -> String {
     out
 }
 
+/// The key formats bulwark reads, for messages about any other.
+const ACCEPTED: &str = "bulwark accepts ECDSA P-256 keys in PEM: public keys as 'PUBLIC KEY' \
+(SubjectPublicKeyInfo, as cosign and 'bulwark key generate' write them), private keys as \
+cosign's 'ENCRYPTED SIGSTORE PRIVATE KEY' or 'ENCRYPTED COSIGN PRIVATE KEY'";
+
+/// DER of the rsaEncryption OID 1.2.840.113549.1.1.1.
+const RSA_OID: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+];
+
 fn pem_decode(pem: &str) -> Result<(String, Vec<u8>), String> {
+    if pem.starts_with('\u{30}') || pem.contains('\u{fffd}') || pem.contains('\0') {
+        return Err(format!(
+            "not a PEM file (binary data: a DER key?); {ACCEPTED}"
+        ));
+    }
     let mut lines = pem.lines().map(str::trim).skip_while(|l| l.is_empty());
     let first = lines.next().unwrap_or_default();
     let label = first
         .strip_prefix("-----BEGIN ")
         .and_then(|l| l.strip_suffix("-----"))
-        .ok_or_else(|| "not a PEM file (no '-----BEGIN …-----' line)".to_string())?
+        .ok_or_else(|| format!("not a PEM file (no '-----BEGIN …-----' line); {ACCEPTED}"))?
         .to_string();
     let end = format!("-----END {label}-----");
     let mut body = String::new();
@@ -374,12 +394,19 @@ PGVYBFAZgGCPsPN383Z0BrbnBeTx94ncHuBKOcLZZptEfyBSzVJy1Z4HSQ==
 
     #[test]
     fn absurd_scrypt_cost_is_refused_before_deriving() {
-        let json = r#"{"kdf":{"name":"scrypt","params":{"N":1099511627776,"r":8,"p":1},"salt":"AA=="},"cipher":{"name":"nacl/secretbox","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},"ciphertext":"AA=="}"#;
-        let pem = pem_encode(PEM_SIGSTORE, json.as_bytes());
-        let err = PrivateKey::from_encrypted_pem("k", &pem, b"x").unwrap_err();
-        assert!(
-            err.to_string().contains("outside the accepted range"),
-            "{err}"
-        );
+        // 2^40; and N=2^20 r=32, once accepted, which took 4.2 GB to derive.
+        for (n, r, p) in [(1u64 << 40, 8, 1), (1 << 20, 32, 1), (1 << 17, 8, 16)] {
+            let json = format!(
+                r#"{{"kdf":{{"name":"scrypt","params":{{"N":{n},"r":{r},"p":{p}}},"salt":"AA=="}},"cipher":{{"name":"nacl/secretbox","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},"ciphertext":"AA=="}}"#
+            );
+            let pem = pem_encode(PEM_SIGSTORE, json.as_bytes());
+            let start = std::time::Instant::now();
+            let err = PrivateKey::from_encrypted_pem("k", &pem, b"x").unwrap_err();
+            assert!(
+                err.to_string().contains("outside the accepted range"),
+                "{err}"
+            );
+            assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        }
     }
 }

@@ -83,11 +83,8 @@ impl LockedPackage {
 /// A lockfile that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] bulwark_limits::LimitError),
     #[error(
         "{path}: not a valid bulwark lockfile: {reason}; delete it and run 'bulwark lock' again"
     )]
@@ -105,10 +102,7 @@ pub enum LockError {
 impl Lock {
     pub fn load(path: &Path) -> Result<Self, LockError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
-            path: p.clone(),
-            source,
-        })?;
+        let text = bulwark_limits::read_file_string(path, bulwark_limits::SPEC_FILE, "lock")?;
         let lock: Lock = serde_json::from_str(&text).map_err(|e| LockError::Parse {
             path: p.clone(),
             reason: e.to_string(),

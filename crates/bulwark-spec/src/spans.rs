@@ -24,6 +24,7 @@ fn at(s: &At) -> Pos {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 pub(crate) struct Spans {
+    name: At,
     packages: Option<Spanned<Vec<Spanned<IgnoredAny>>>>,
     archs: Option<Spanned<Vec<Spanned<IgnoredAny>>>>,
     exclude: Vec<Spanned<IgnoredAny>>,
@@ -45,6 +46,16 @@ struct FileSpans {
 #[serde(default, rename_all = "kebab-case")]
 struct AccountSpans {
     run_as: At,
+    users: Vec<NameSpans>,
+    groups: Vec<NameSpans>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+struct NameSpans {
+    name: At,
+    home: At,
+    members: Vec<Spanned<IgnoredAny>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,6 +127,21 @@ impl Spans {
     }
     pub(crate) fn run_as(&self) -> Pos {
         at(&self.accounts.run_as)
+    }
+    pub(crate) fn name(&self) -> Pos {
+        at(&self.name)
+    }
+    pub(crate) fn user(&self, i: usize, field: &str) -> Pos {
+        self.accounts.users.get(i).and_then(|u| match field {
+            "home" => at(&u.home),
+            _ => at(&u.name),
+        })
+    }
+    pub(crate) fn group(&self, i: usize, member: Option<usize>) -> Pos {
+        self.accounts.groups.get(i).and_then(|g| match member {
+            Some(m) => item(&g.members, m).or_else(|| at(&g.name)),
+            None => at(&g.name),
+        })
     }
     pub(crate) fn env(&self) -> Pos {
         at(&self.config.env)

@@ -9,11 +9,8 @@ use sha2::{Digest, Sha256};
 /// A spec that cannot be used. Messages carry file, line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] bulwark_limits::LimitError),
     #[error("{origin}: {message}")]
     Parse { origin: String, message: String },
     #[error("{origin}{}: {field}: {message}", at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
@@ -407,10 +404,7 @@ pub enum Compression {
 impl Spec {
     /// Reads and validates a spec file.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = bulwark_limits::read_file_string(path, bulwark_limits::SPEC_FILE, "spec")?;
         Self::from_yaml(&text, &path.display().to_string())
     }
 
@@ -431,6 +425,49 @@ impl Spec {
             field: field.to_owned(),
             message,
         };
+        if let Some(n) = &self.name
+            && let Err(why) = check_image_name(n)
+        {
+            return Err(invalid(at.name(), "name", why));
+        }
+        for (i, u) in self.accounts.users.iter().enumerate() {
+            check_account_name(&u.name)
+                .map_err(|why| invalid(at.user(i, "name"), "accounts.users.name", why))?;
+            if u.uid == 0 && !self.hardening.allow_root {
+                return Err(invalid(
+                    at.user(i, "name"),
+                    "accounts.users.uid",
+                    format!(
+                        "{:?} with uid 0 would be a second superuser; give it a non-zero uid or set hardening.allow-root: true",
+                        u.name
+                    ),
+                ));
+            }
+            if let Some(h) = &u.home
+                && (!h.starts_with('/')
+                    || h.split('/').any(|c| c == "..")
+                    || h.chars().any(|c| c == ':' || c.is_control()))
+            {
+                return Err(invalid(
+                    at.user(i, "home"),
+                    "accounts.users.home",
+                    format!(
+                        "{h:?} must be an absolute path without '..', ':' or control characters"
+                    ),
+                ));
+            }
+        }
+        for (i, g) in self.accounts.groups.iter().enumerate() {
+            check_account_name(&g.name)
+                .map_err(|why| invalid(at.group(i, None), "accounts.groups.name", why))?;
+            for (m, member) in g.members.iter().enumerate() {
+                check_account_name(member)
+                    .map_err(|why| invalid(at.group(i, Some(m)), "accounts.groups.members", why))?;
+            }
+        }
+        if let Err(why) = check_run_as(&self.accounts.run_as) {
+            return Err(invalid(at.run_as(), "accounts.run-as", why));
+        }
         if self.packages.is_empty() {
             return Err(invalid(
                 at.packages(),
@@ -550,10 +587,12 @@ impl Spec {
         Ok(())
     }
 
-    /// Digest of everything that influences resolution; a lock made for a
-    /// different digest is stale.
+    /// Digest of everything that influences resolution, and the image's
+    /// name (which the lock's documents carry); a lock made for a different
+    /// digest is stale.
     pub fn resolution_digest(&self) -> String {
         let v = serde_json::json!({
+            "name": self.name,
             "distribution": self.distribution,
             "archs": self.archs,
             "packages": self.packages,
@@ -569,6 +608,94 @@ impl Spec {
     pub fn canonical_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// Longest image name (the OCI distribution spec allows 255 for a whole
+/// repository path; a file name must leave room for `-ARCH.spdx3.json`).
+pub const MAX_IMAGE_NAME: usize = 128;
+
+/// Checks an image name: one component of the OCI distribution grammar
+/// (`[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`), at most [`MAX_IMAGE_NAME`] bytes.
+/// The name becomes file names (`NAME.provenance.json`), so it can never
+/// hold a `/`, `..` or anything a path could interpret.
+///
+/// # Errors
+/// The reason, for the spec error.
+pub fn check_image_name(n: &str) -> Result<(), String> {
+    let hint = "use lowercase letters and digits, separated by '.', '_' or '-' \
+                (the OCI repository name grammar), like 'base' or 'my-app'";
+    if n.is_empty() || n.len() > MAX_IMAGE_NAME {
+        return Err(format!(
+            "{n:?} must be 1 to {MAX_IMAGE_NAME} characters; {hint}"
+        ));
+    }
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = n.as_bytes();
+    let mut ok = alnum(bytes[0]) && alnum(bytes[bytes.len() - 1]);
+    let mut i = 0;
+    while ok && i < bytes.len() {
+        let b = bytes[i];
+        if alnum(b) {
+            i += 1;
+            continue;
+        }
+        // A separator run: '.', '_', '__' or any number of '-'.
+        let run = bytes[i..].iter().take_while(|&&c| c == b).count();
+        ok = match b {
+            b'.' => run == 1,
+            b'_' => run <= 2,
+            b'-' => true,
+            _ => false,
+        };
+        i += run;
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{n:?} is not a valid image name; {hint}"))
+    }
+}
+
+/// Longest account name (useradd's default limit).
+pub const MAX_ACCOUNT_NAME: usize = 32;
+
+/// Checks a user or group name against the portable rule useradd applies
+/// (`[a-z_][a-z0-9_-]*`, at most 32 characters), which keeps `:`, `,`,
+/// newlines and anything else that would add fields or lines to
+/// `/etc/passwd` and `/etc/group` out.
+///
+/// # Errors
+/// The reason, for the spec error.
+pub fn check_account_name(n: &str) -> Result<(), String> {
+    let first = n.bytes().next();
+    let ok = matches!(first, Some(b'a'..=b'z' | b'_'))
+        && n.len() <= MAX_ACCOUNT_NAME
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{n:?} is not a portable account name: use lowercase letters, digits, '_' and '-', \
+             starting with a letter or '_', at most {MAX_ACCOUNT_NAME} characters (useradd's rule)"
+        ))
+    }
+}
+
+/// `run-as` is `NAME`, `UID`, `NAME:GROUP` or `UID:GID`.
+fn check_run_as(r: &str) -> Result<(), String> {
+    let part = |p: &str| {
+        (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(())
+            .map_or_else(|| check_account_name(p), Ok)
+    };
+    match r.split_once(':') {
+        Some((u, g)) => part(u).and_then(|()| part(g)),
+        None => part(r),
+    }
+    .map_err(|_| {
+        format!("{r:?} must be NAME, UID, NAME:GROUP or UID:GID with portable account names")
+    })
 }
 
 /// `examples/base.yaml` → `examples/base.lock.json`.
@@ -625,6 +752,105 @@ mod tests {
         let s = Spec::from_yaml("packages: [a]\nfiles: [{src: a, dest: /x, mode: 755}]\nconfig: {exposed-ports: [\"8080\", 53/udp]}\nhardening: {allow-privileged-ports: true}\n", "t").unwrap();
         assert_eq!(s.files[0].mode, Some(Mode(0o755)));
         assert_eq!(String::from(s.config.exposed_ports[1].clone()), "53/udp");
+    }
+
+    #[test]
+    fn regression_image_names_cannot_be_paths() {
+        for bad in [
+            "../../../x",
+            "/tmp/x",
+            "a/b",
+            "..",
+            ".hidden",
+            "UPPER",
+            "a..b",
+            "a___b",
+            "-a",
+            "a-",
+            "a\nb",
+            "",
+        ] {
+            let e = Spec::from_yaml(&format!("name: {bad:?}\npackages: [a]\n"), "s.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("s.yaml:1:7: name: "), "{bad:?}: {e}");
+            assert!(e.contains("OCI repository name grammar"), "{e}");
+        }
+        let long = "a".repeat(MAX_IMAGE_NAME + 1);
+        assert!(check_image_name(&long).is_err());
+        for good in [
+            "base",
+            "my-app",
+            "a.b_c__d--e",
+            "x9",
+            &"a".repeat(MAX_IMAGE_NAME),
+        ] {
+            check_image_name(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+    }
+
+    #[test]
+    fn regression_account_names_cannot_inject_passwd_lines() {
+        let e = Spec::from_yaml(
+            "packages: [a]\naccounts:\n  users: [{name: \"ok\\nroot2:x:0:0::/:/bin/sh\", uid: 1000}]\n",
+            "s.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("s.yaml:3:"), "{e}");
+        assert!(
+            e.contains("accounts.users.name") && e.contains("useradd"),
+            "{e}"
+        );
+        let e = Spec::from_yaml(
+            "packages: [a]\naccounts:\n  groups:\n    - {name: app, gid: 1000, members: [a, \"b,root\"]}\n",
+            "s.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("s.yaml:4:"), "{e}");
+        assert!(e.contains("accounts.groups.members"), "{e}");
+        for bad in ["a:b", "x y", "Root", "9lives", &"a".repeat(33)] {
+            assert!(check_account_name(bad).is_err(), "{bad}");
+        }
+        let e = Spec::from_yaml(
+            "packages: [a]\naccounts: {users: [{name: toor, uid: 0}]}\n",
+            "s.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("second superuser"), "{e}");
+        let e = Spec::from_yaml(
+            "packages: [a]\naccounts: {run-as: \"app:x\\n\"}\n",
+            "s.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("accounts.run-as"), "{e}");
+        let e = Spec::from_yaml(
+            "packages: [a]\naccounts: {users: [{name: app, uid: 9, home: \"/h:/bin/sh\"}]}\n",
+            "s.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("accounts.users.home"), "{e}");
+        Spec::from_yaml(
+            "packages: [a]\naccounts: {run-as: \"app:staff\", users: [{name: app, uid: 1000}], groups: [{name: web_1, gid: 7, members: [app, _x-y]}]}\n",
+            "s.yaml",
+        )
+        .unwrap();
+        Spec::from_yaml(
+            "packages: [a]\naccounts: {run-as: \"1000:1000\"}\n",
+            "s.yaml",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn regression_the_lock_digest_covers_the_name() {
+        let a = Spec::from_yaml("name: a\npackages: [x]\n", "s").unwrap();
+        let b = Spec::from_yaml("name: b\npackages: [x]\n", "s").unwrap();
+        assert_ne!(a.resolution_digest(), b.resolution_digest());
     }
 }
 

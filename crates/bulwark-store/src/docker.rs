@@ -90,7 +90,10 @@ pub(crate) fn import(
     // Pass 1: manifest.json.
     let open = || -> Result<tar::Archive<std::fs::File>, Error> {
         Ok(tar::Archive::new(
-            std::fs::File::open(file).map_err(io_err(file))?,
+            bulwark_limits::open_regular(file, "docker archive").map_err(|e| Error::Invalid {
+                origin: format!("docker-archive:{}", file.display()),
+                detail: e.to_string(),
+            })?,
         ))
     };
     let mut manifest = None;

@@ -36,7 +36,7 @@ mod docker;
 pub use bulwark_registry::Options;
 
 /// Largest JSON document (manifest, index, signature layer) read into memory.
-pub const MAX_JSON: u64 = 16 << 20;
+pub const MAX_JSON: u64 = bulwark_limits::JSON_DOCUMENT;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -287,7 +287,10 @@ impl Target {
 /// and `blobs/sha256/<hex>` regular files (anything else is ignored), so a
 /// hostile archive cannot write elsewhere.
 fn unpack_layout_archive(file: &Path, dir: &Path) -> Result<(), Error> {
-    let f = std::fs::File::open(file).map_err(io_err(file))?;
+    let f = bulwark_limits::open_regular(file, "OCI archive").map_err(|e| Error::Invalid {
+        origin: format!("oci-archive:{}", file.display()),
+        detail: e.to_string(),
+    })?;
     let mut a = tar::Archive::new(f);
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).map_err(io_err(&blobs))?;
@@ -348,19 +351,34 @@ impl Store {
 
     fn layout_index(dir: &Path) -> Result<Index, Error> {
         let p = dir.join("index.json");
-        match std::fs::read(&p) {
-            Ok(data) => serde_json::from_slice(&data).map_err(|e| Error::Invalid {
-                origin: dir.display().to_string(),
-                detail: format!("index.json is not an OCI index: {e}"),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index {
+        if !p.exists() && std::fs::symlink_metadata(&p).is_err() {
+            return Ok(Index {
                 schema_version: 2,
                 media_type: Some(MEDIA_TYPE_INDEX.to_string()),
                 manifests: vec![],
                 annotations: BTreeMap::new(),
-            }),
-            Err(e) => Err(io_err(&p)(e)),
+            });
         }
+        let data =
+            bulwark_limits::read_file(&p, MAX_JSON, "index.json").map_err(|e| Error::Invalid {
+                origin: dir.display().to_string(),
+                detail: e.to_string(),
+            })?;
+        let index: Index = serde_json::from_slice(&data).map_err(|e| Error::Invalid {
+            origin: dir.display().to_string(),
+            detail: format!("index.json is not an OCI index: {e}"),
+        })?;
+        if index.manifests.len() > bulwark_limits::MAX_CHILDREN {
+            return Err(Error::Invalid {
+                origin: dir.display().to_string(),
+                detail: format!(
+                    "index.json lists {} manifests, more than the {} allowed",
+                    index.manifests.len(),
+                    bulwark_limits::MAX_CHILDREN
+                ),
+            });
+        }
+        Ok(index)
     }
 
     /// Resolves a tag or digest (or, for a layout, its only image) to a manifest object.
@@ -515,11 +533,7 @@ impl Store {
         let data = match self {
             Self::Layout { origin, .. } => {
                 let p = self.blob_path(&o.digest)?;
-                let f = std::fs::File::open(&p).map_err(|_| Error::NotFound {
-                    origin: origin.clone(),
-                    what: format!("blob {}", o.digest),
-                    hint: String::new(),
-                })?;
+                let f = open_blob_file(&p, origin, &o.digest)?;
                 let mut data = Vec::new();
                 f.take(MAX_JSON + 1)
                     .read_to_end(&mut data)
@@ -550,13 +564,11 @@ impl Store {
         match self {
             Self::Layout { origin, .. } => {
                 let p = self.blob_path(&o.digest)?;
-                let mut f = std::fs::File::open(&p).map_err(|_| Error::NotFound {
-                    origin: origin.clone(),
-                    what: format!("blob {}", o.digest),
-                    hint: String::new(),
-                })?;
+                let mut f = open_blob_file(&p, origin, &o.digest)?;
                 let mut hasher = HashingWriter::new(out);
-                std::io::copy(&mut f, &mut hasher).map_err(io_err(&p))?;
+                // One byte past the declared size is enough to refuse it.
+                std::io::copy(&mut (&mut f).take(o.size.saturating_add(1)), &mut hasher)
+                    .map_err(io_err(&p))?;
                 let (found, n) = hasher.finish();
                 if found != o.digest || n != o.size {
                     return Err(Error::Digest {
@@ -814,6 +826,27 @@ impl Store {
     }
 }
 
+/// Opens a layout blob: missing is "not found", and anything but a regular
+/// file (a FIFO would block, a device never end) is refused.
+fn open_blob_file(p: &Path, origin: &str, digest: &str) -> Result<std::fs::File, Error> {
+    match bulwark_limits::open_regular(p, "blob") {
+        Ok(f) => Ok(f),
+        Err(bulwark_limits::LimitError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Err(Error::NotFound {
+                origin: origin.to_owned(),
+                what: format!("blob {digest}"),
+                hint: String::new(),
+            })
+        }
+        Err(e) => Err(Error::Invalid {
+            origin: origin.to_owned(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
 fn media_type_of(bytes: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(bytes)
         .ok()
@@ -879,6 +912,232 @@ impl Write for HashingWriter<'_> {
     }
 }
 
+/// What [`check_image`] read and verified.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CheckSummary {
+    /// Indexes and manifests read and checked.
+    pub manifests: usize,
+    /// Configs checked.
+    pub configs: usize,
+    /// Layers checked (0 when layers were skipped).
+    pub layers: usize,
+    /// Whether layer contents were read (`false`: descriptors only).
+    pub layers_read: bool,
+    /// Bytes read and hashed.
+    pub bytes: u64,
+}
+
+/// How deep [`check_image`] goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// Every index, manifest, config and layer.
+    Full,
+    /// Every index, manifest and config; layers are not read.
+    SkipLayers,
+}
+
+/// Parses the descriptors of an index (`manifests`) or a manifest
+/// (`config` + `layers`), refusing malformed ones instead of skipping them.
+fn children(origin: &str, obj: &Object, doc: &serde_json::Value) -> Result<Children, Error> {
+    let parse = |v: &serde_json::Value, what: &str| -> Result<Object, Error> {
+        let d: Descriptor = serde_json::from_value(v.clone()).map_err(|e| Error::Invalid {
+            origin: origin.to_owned(),
+            detail: format!("{} has a malformed {what} descriptor: {e}", obj.digest),
+        })?;
+        if sha256_hex(&d.digest).is_none() {
+            return Err(Error::Invalid {
+                origin: origin.to_owned(),
+                detail: format!(
+                    "{} names {what} {:?}, which is not a sha256 digest",
+                    obj.digest, d.digest
+                ),
+            });
+        }
+        Ok(Object::from(&d))
+    };
+    let too_many = |n: usize, what: &str| Error::Invalid {
+        origin: origin.to_owned(),
+        detail: format!(
+            "{} lists {n} {what}, more than the {} allowed",
+            obj.digest,
+            bulwark_limits::MAX_CHILDREN
+        ),
+    };
+    if let Some(list) = doc.get("manifests") {
+        let list = list.as_array().ok_or_else(|| Error::Invalid {
+            origin: origin.to_owned(),
+            detail: format!("{}: 'manifests' is not a list", obj.digest),
+        })?;
+        if list.len() > bulwark_limits::MAX_CHILDREN {
+            return Err(too_many(list.len(), "manifests"));
+        }
+        let platforms = list
+            .iter()
+            .map(|v| {
+                let o = parse(v, "manifest")?;
+                let p = v.get("platform").map(|p| {
+                    format!(
+                        "{}/{}",
+                        p["os"].as_str().unwrap_or("?"),
+                        p["architecture"].as_str().unwrap_or("?")
+                    )
+                });
+                Ok((o, p))
+            })
+            .collect::<Result<_, Error>>()?;
+        return Ok(Children::Index(platforms));
+    }
+    let config = doc
+        .get("config")
+        .ok_or_else(|| Error::Invalid {
+            origin: origin.to_owned(),
+            detail: format!(
+                "{} is neither an index (no 'manifests') nor an image manifest (no 'config')",
+                obj.digest
+            ),
+        })
+        .and_then(|c| parse(c, "config"))?;
+    let layers = match doc.get("layers") {
+        None => Vec::new(),
+        Some(l) => {
+            let l = l.as_array().ok_or_else(|| Error::Invalid {
+                origin: origin.to_owned(),
+                detail: format!("{}: 'layers' is not a list", obj.digest),
+            })?;
+            if l.len() > bulwark_limits::MAX_CHILDREN {
+                return Err(too_many(l.len(), "layers"));
+            }
+            l.iter()
+                .map(|v| parse(v, "layer"))
+                .collect::<Result<_, _>>()?
+        }
+    };
+    Ok(Children::Manifest { config, layers })
+}
+
+enum Children {
+    /// Platform manifests (or nested indexes), with `os/arch` where given.
+    Index(Vec<(Object, Option<String>)>),
+    Manifest {
+        config: Object,
+        layers: Vec<Object>,
+    },
+}
+
+/// Names the object an error is about: `layer 2 of linux/arm64 manifest
+/// sha256:…` rather than a bare digest.
+fn locate(e: Error, what: &str) -> Error {
+    match e {
+        Error::Digest {
+            origin,
+            digest,
+            expected,
+            found,
+        } => Error::Digest {
+            origin,
+            digest: format!("{what} {digest}"),
+            expected,
+            found,
+        },
+        Error::NotFound {
+            origin,
+            what: w,
+            hint,
+        } => Error::NotFound {
+            origin,
+            what: format!("{w} ({what})"),
+            hint,
+        },
+        other => other,
+    }
+}
+
+/// Checks every object the image `root` (read: `bytes`) reaches against
+/// its descriptor's digest and size: each index, every platform manifest
+/// (nested indexes up to [`bulwark_limits::MAX_DEPTH`]), each config and,
+/// with [`Depth::Full`], each layer (streamed and hashed, never kept).
+/// The walk is iterative; an object reached twice is checked once.
+///
+/// # Errors
+/// The first object that is missing, malformed, too deep or does not match
+/// its digest and size, named by where it sits in the image.
+pub fn check_image(
+    store: &Store,
+    root: &Object,
+    bytes: Vec<u8>,
+    depth: Depth,
+) -> Result<CheckSummary, Error> {
+    let origin = store.origin();
+    let mut summary = CheckSummary {
+        layers_read: depth == Depth::Full,
+        ..CheckSummary::default()
+    };
+    let mut seen = BTreeSet::new();
+    // (object, its bytes when already read, nesting level, where it sits)
+    let mut stack: Vec<(Object, Option<Vec<u8>>, usize, String)> =
+        vec![(root.clone(), Some(bytes), 0, "image".to_owned())];
+    while let Some((obj, bytes, level, place)) = stack.pop() {
+        if !seen.insert(obj.digest.clone()) {
+            continue;
+        }
+        if level > bulwark_limits::MAX_DEPTH {
+            return Err(Error::Invalid {
+                origin,
+                detail: format!(
+                    "{place} {} is nested more than {} indexes deep; refusing to follow it",
+                    obj.digest,
+                    bulwark_limits::MAX_DEPTH
+                ),
+            });
+        }
+        let bytes = match bytes {
+            Some(b) => b,
+            None => store.read_small(&obj).map_err(|e| locate(e, &place))?,
+        };
+        summary.manifests += 1;
+        summary.bytes += bytes.len() as u64;
+        let doc: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::Invalid {
+                origin: origin.clone(),
+                detail: format!("{place} {} is not JSON: {e}", obj.digest),
+            })?;
+        match children(&origin, &obj, &doc)? {
+            Children::Index(list) => {
+                for (child, platform) in list.into_iter().rev() {
+                    let place = match platform {
+                        Some(p) => format!("{p} manifest"),
+                        None => "manifest".to_owned(),
+                    };
+                    stack.push((child, None, level + 1, place));
+                }
+            }
+            Children::Manifest { config, layers } => {
+                let of = format!("{place} {}", obj.digest);
+                if seen.insert(config.digest.clone()) {
+                    let c = store
+                        .read_small(&config)
+                        .map_err(|e| locate(e, &format!("config of {of}")))?;
+                    summary.configs += 1;
+                    summary.bytes += c.len() as u64;
+                }
+                if depth == Depth::Full {
+                    for (i, l) in layers.iter().enumerate() {
+                        if !seen.insert(l.digest.clone()) {
+                            continue;
+                        }
+                        store
+                            .read_blob_to(l, &mut std::io::sink())
+                            .map_err(|e| locate(e, &format!("layer {} of {of}", i + 1)))?;
+                        summary.layers += 1;
+                        summary.bytes += l.size;
+                    }
+                }
+            }
+        }
+    }
+    Ok(summary)
+}
+
 /// What [`copy`] did.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct CopySummary {
@@ -921,12 +1180,16 @@ pub fn copy(src: &Target, dst: &Target) -> Result<CopySummary, Error> {
         Some(&tag),
         &mut summary,
         &mut done,
+        0,
     )?;
     Ok(summary)
 }
 
 /// Copies one manifest or index (already read: `bytes`) with everything it
 /// points at, and writes it under `tag` (or untagged) once its content is there.
+/// `level` counts nested indexes and referrers: the recursion stops with an
+/// error past [`bulwark_limits::MAX_DEPTH`], so a hostile chain of indexes
+/// cannot exhaust the stack.
 fn copy_tree(
     src: &Store,
     dst: &Store,
@@ -934,7 +1197,18 @@ fn copy_tree(
     tag: Option<&str>,
     summary: &mut CopySummary,
     done: &mut BTreeSet<String>,
+    level: usize,
 ) -> Result<(), Error> {
+    if level > bulwark_limits::MAX_DEPTH {
+        return Err(Error::Invalid {
+            origin: src.origin(),
+            detail: format!(
+                "{} is nested more than {} indexes or referrers deep; refusing to follow it",
+                obj.digest,
+                bulwark_limits::MAX_DEPTH
+            ),
+        });
+    }
     if !done.insert(obj.digest.clone()) {
         if tag.is_some() {
             dst.put_manifest(&bytes, &obj.media_type, tag)?;
@@ -954,7 +1228,7 @@ fn copy_tree(
         for c in children.iter().filter_map(parse) {
             if !done.contains(&c.digest) {
                 let b = src.read_small(&c)?;
-                copy_tree(src, dst, (&c, b), None, summary, done)?;
+                copy_tree(src, dst, (&c, b), None, summary, done, level + 1)?;
             }
         }
     } else {
@@ -983,14 +1257,14 @@ fn copy_tree(
                 continue;
             }
             let b = src.read_small(&ro)?;
-            copy_tree(src, dst, (&ro, b), None, summary, done)?;
+            copy_tree(src, dst, (&ro, b), None, summary, done, level + 1)?;
             dst.add_referrer(&obj.digest, r)?;
             summary.referrers += 1;
         }
         for suffix in [".sig", ".att", ".sbom"] {
             let tag = digest_tag(&obj.digest, suffix);
             if let Some((o, b)) = src.find_tag(&tag)? {
-                copy_tree(src, dst, (&o, b), Some(&tag), summary, done)?;
+                copy_tree(src, dst, (&o, b), Some(&tag), summary, done, level + 1)?;
                 summary.referrers += 1;
             }
         }

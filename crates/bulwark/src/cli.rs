@@ -210,7 +210,7 @@ pub enum Command {
     },
     /// Verify an image's signatures and attestations (both cosign formats).
     #[command(
-        after_help = "Examples:\n  bulwark verify oci:out/base:latest --key bulwark.pub\n  bulwark verify 127.0.0.1:5000/app:1 --key a.pub --key b.pub --attestation spdx --attestation slsa-provenance --insecure --format json\n\nExit 0 when a signature and every --attestation verify under one of the keys\nfor exactly this image digest; exit 3 otherwise (the report says what failed)."
+        after_help = "Examples:\n  bulwark verify oci:out/base:latest --key bulwark.pub\n  bulwark verify 127.0.0.1:5000/app:1 --key a.pub --key b.pub --attestation spdx --attestation slsa-provenance --insecure --format json\n\nBefore any signature is looked at, every index, platform manifest, config and\nlayer the image reaches is checked against its digest and size (--skip-layers\nleaves the layers out). Exit 0 when that holds and a signature and every\n--attestation verify under one of the keys for exactly this image digest;\nexit 3 when a signature or attestation does not; exit 1 when bytes do not match\ntheir digests or cannot be read."
     )]
     Verify {
         /// The image.
@@ -221,6 +221,11 @@ pub enum Command {
         /// Required attestation type(s) (same names as `attest --type`).
         #[arg(long, value_name = "TYPE")]
         attestation: Vec<String>,
+        /// Check every index, manifest and config against its digest, but do
+        /// not read the layers (by default every layer of every platform is
+        /// read and hashed too).
+        #[arg(long)]
+        skip_layers: bool,
         /// Plain-HTTP registry (loopback labs and tests).
         #[arg(long)]
         insecure: bool,

@@ -23,8 +23,7 @@ fn paint(s: &str, code: &str) -> String {
 }
 
 fn load_policy(p: &Path) -> anyhow::Result<Policy> {
-    let text =
-        std::fs::read_to_string(p).with_context(|| format!("reading policy {}", p.display()))?;
+    let text = bulwark_limits::read_file_string(p, bulwark_limits::SPEC_FILE, "policy")?;
     let mut policy = Policy::from_yaml(&text, &p.display().to_string())?;
     // Keys named by the policy are relative to it.
     let base = p.parent().unwrap_or(Path::new("."));

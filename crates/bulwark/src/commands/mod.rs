@@ -84,9 +84,10 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             image,
             key,
             attestation,
+            skip_layers,
             insecure,
             format,
-        } => trust::verify(image, key, attestation, *insecure, *format),
+        } => trust::verify(image, key, attestation, *skip_layers, *insecure, *format),
         Command::Copy {
             src,
             dst,

@@ -24,8 +24,7 @@ pub fn password() -> anyhow::Result<Vec<u8>> {
 }
 
 pub fn load_private_key(path: &Path) -> anyhow::Result<PrivateKey> {
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read private key {}", path.display()))?;
+    let pem = read_key_file(path, "private key")?;
     Ok(PrivateKey::from_encrypted_pem(
         &path.display().to_string(),
         &pem,
@@ -37,11 +36,17 @@ pub fn load_public_keys(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Publ
     paths
         .iter()
         .map(|p| {
-            let pem = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read public key {}", p.display()))?;
+            let pem = read_key_file(p, "public key")?;
             Ok(PublicKey::from_pem(&p.display().to_string(), &pem)?)
         })
         .collect()
+}
+
+/// A key file, bounded and regular; binary content (a DER key) is kept as
+/// lossy text so the key parser can say which formats it accepts.
+fn read_key_file(path: &Path, what: &str) -> anyhow::Result<String> {
+    let bytes = bulwark_limits::read_file(path, bulwark_limits::KEY_FILE, what)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// RFC 3339 time for signature annotations: SOURCE_DATE_EPOCH, else now.
@@ -150,8 +155,11 @@ pub fn attest(
     let ptype = bulwark_attest::predicate_type(type_).with_context(|| {
         format!("unknown attestation type {type_:?}; use spdx, cyclonedx, slsa-provenance, vuln, openvex, custom or a URI")
     })?;
-    let data = std::fs::read(predicate)
-        .with_context(|| format!("cannot read predicate {}", predicate.display()))?;
+    let data = bulwark_limits::read_file(
+        predicate,
+        bulwark_limits::PREDICATE_FILE,
+        "attestation predicate",
+    )?;
     let value: serde_json::Value = serde_json::from_slice(&data).with_context(|| {
         format!(
             "{}: the predicate must be a JSON document",
@@ -194,6 +202,7 @@ pub fn verify(
     image: &str,
     keys: &[std::path::PathBuf],
     attestations: &[String],
+    skip_layers: bool,
     insecure: bool,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
@@ -207,10 +216,23 @@ pub fn verify(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let t = open_target(image, insecure)?;
-    let subject = t.resolve()?;
+    let (subject, bytes) = t.store.fetch(t.reference.as_deref())?;
+    // A signature vouches for a digest; the bytes must be what the digests
+    // say, all the way down, or the signature proves nothing about them.
+    let depth = if skip_layers {
+        bulwark_store::Depth::SkipLayers
+    } else {
+        bulwark_store::Depth::Full
+    };
+    let content = bulwark_store::check_image(&t.store, &subject, bytes, depth)
+        .with_context(|| format!("{image}: the image's content does not match its digests"))?;
     let r = bulwark_attest::verify(&t.store, &subject, &keys, &required)?;
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        Format::Json => {
+            let mut v = serde_json::to_value(&r)?;
+            v["content"] = serde_json::to_value(&content)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
         Format::Text => {
             let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 && std::io::stdout().is_terminal();
@@ -220,6 +242,17 @@ pub fn verify(
                 ("", "", "")
             };
             println!("{image}@{}", r.subject);
+            println!(
+                "  {g}content{z}  {} manifests, {} configs, {} checked against their digests ({:.1} MiB)",
+                content.manifests,
+                content.configs,
+                if content.layers_read {
+                    format!("{} layers", content.layers)
+                } else {
+                    "layers not read (--skip-layers)".to_string()
+                },
+                content.bytes as f64 / 1048576.0
+            );
             for f in &r.found {
                 let mark = if f.verified {
                     format!("{g}verified{z}")

@@ -14,6 +14,7 @@ mod build;
 mod errors;
 mod examples;
 mod interop;
+mod regression;
 mod report;
 mod sbom;
 mod snapshots;

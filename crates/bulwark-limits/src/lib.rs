@@ -1,0 +1,380 @@
+//! Every resource bound bulwark puts on untrusted input, in one place, and
+//! the readers that enforce them.
+//!
+//! An attacker may control an image, a spec from a pull request, a registry,
+//! a key file or a policy. None of them may make bulwark exhaust memory or
+//! block: documents are read through [`read_file`] or [`Bounded`], which
+//! stop one byte past the limit and say which limit was hit, and only
+//! regular files are opened (a FIFO or a device would block or never end).
+//! `docs/security.md` lists every constant here with its value.
+//!
+//! ```
+//! use bulwark_limits::{read_file, KEY_FILE};
+//! let dir = tempfile::tempdir().unwrap();
+//! let p = dir.path().join("k.pub");
+//! std::fs::write(&p, "-----BEGIN PUBLIC KEY-----\n").unwrap();
+//! let bytes = read_file(&p, KEY_FILE, "public key").unwrap();
+//! assert_eq!(bytes.len(), 27);
+//!
+//! std::fs::write(&p, vec![b'x'; (KEY_FILE + 1) as usize]).unwrap();
+//! let err = read_file(&p, KEY_FILE, "public key").unwrap_err();
+//! assert!(err.to_string().contains("over the 64 KiB allowed for a public key"));
+//! ```
+
+use std::io::Read;
+use std::path::Path;
+
+/// A JSON document from an image: `index.json`, a manifest, an index, a
+/// config, a referrers list, a signature or attestation layer.
+pub const JSON_DOCUMENT: u64 = 16 << 20;
+/// A key file (public or private, PEM).
+pub const KEY_FILE: u64 = 64 << 10;
+/// A spec, a lock or a policy file.
+pub const SPEC_FILE: u64 = 8 << 20;
+/// An attestation predicate given with `attest --predicate`.
+pub const PREDICATE_FILE: u64 = 64 << 20;
+/// Nested indexes (index → index → … → manifest), and referrers of
+/// referrers, followed from one image.
+pub const MAX_DEPTH: usize = 8;
+/// Entries of one index, layers of one manifest.
+pub const MAX_CHILDREN: usize = 4096;
+/// A tar entry's path or link name, in bytes (PATH_MAX).
+pub const MAX_NAME: u64 = 4096;
+/// One PAX extended header record set, in bytes.
+pub const MAX_PAX: u64 = 64 << 10;
+/// Bytes an image's files may inflate to, all layers together.
+pub const MAX_IMAGE_BYTES: u64 = 64 << 30;
+/// Bytes of file contents kept in memory while one image is walked (secret
+/// candidates, dpkg records, ELF headers, scripts).
+pub const MAX_CAPTURED: u64 = 256 << 20;
+/// Memory scrypt may use to open a private key: 128·N·r bytes (cosign's
+/// keys need 32 MiB; bulwark's own 64 MiB).
+pub const SCRYPT_MAX_MEMORY: u64 = 256 << 20;
+/// scrypt work to open a private key: N·r·p (cosign's keys: 2^18; bulwark's
+/// own 2^19). Four times the largest keeps a hostile key file under seconds.
+pub const SCRYPT_MAX_WORK: u64 = 1 << 21;
+
+/// Why a bounded read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    /// The file could not be opened or read.
+    #[error("cannot read {what} {path}: {source}")]
+    Io {
+        /// What the file is (for the message).
+        what: String,
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not a regular file (a FIFO, a device, a directory).
+    #[error("{what} {path} is not a regular file ({kind}); give a regular file")]
+    NotRegular {
+        /// What the file is.
+        what: String,
+        /// The file.
+        path: String,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// More bytes than allowed.
+    #[error("{what} {path} is over the {} allowed for a {what}", human(*limit))]
+    TooLarge {
+        /// What the file is.
+        what: String,
+        /// The file.
+        path: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
+/// `16 MiB`, `64 KiB`, `100 bytes`.
+#[must_use]
+pub fn human(n: u64) -> String {
+    if n >= 1 << 30 && n % (1 << 30) == 0 {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
+/// Opens `path` only if it is a regular file (after following symlinks):
+/// never blocks on a FIFO or reads a device.
+///
+/// # Errors
+/// Missing, unreadable or not a regular file.
+pub fn open_regular(path: &Path, what: &str) -> Result<std::fs::File, LimitError> {
+    let io = |source| LimitError::Io {
+        what: what.to_owned(),
+        path: path.display().to_string(),
+        source,
+    };
+    // stat first: opening a FIFO for reading blocks until a writer appears.
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.file_type().is_file() {
+        return Err(LimitError::NotRegular {
+            what: what.to_owned(),
+            path: path.display().to_string(),
+            kind: kind_of(meta.file_type()),
+        });
+    }
+    let f = std::fs::File::open(path).map_err(io)?;
+    // The path may have been swapped between the stat and the open.
+    let meta = f.metadata().map_err(io)?;
+    if !meta.file_type().is_file() {
+        return Err(LimitError::NotRegular {
+            what: what.to_owned(),
+            path: path.display().to_string(),
+            kind: kind_of(meta.file_type()),
+        });
+    }
+    Ok(f)
+}
+
+/// Reads a whole regular file of at most `limit` bytes.
+///
+/// # Errors
+/// Missing, unreadable, not a regular file, or larger than `limit`.
+pub fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, LimitError> {
+    let f = open_regular(path, what)?;
+    read_to_limit(f, limit, &path.display().to_string(), what)
+}
+
+/// Like [`read_file`], as UTF-8 text.
+///
+/// # Errors
+/// As [`read_file`], or not UTF-8.
+pub fn read_file_string(path: &Path, limit: u64, what: &str) -> Result<String, LimitError> {
+    let bytes = read_file(path, limit, what)?;
+    String::from_utf8(bytes).map_err(|e| LimitError::Io {
+        what: what.to_owned(),
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
+    })
+}
+
+/// Reads `r` to its end, failing once it passes `limit` bytes (it reads at
+/// most `limit + 1`).
+///
+/// # Errors
+/// A read error, or more than `limit` bytes.
+pub fn read_to_limit(
+    r: impl Read,
+    limit: u64,
+    name: &str,
+    what: &str,
+) -> Result<Vec<u8>, LimitError> {
+    let mut data = Vec::new();
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(|source| LimitError::Io {
+            what: what.to_owned(),
+            path: name.to_owned(),
+            source,
+        })?;
+    if data.len() as u64 > limit {
+        return Err(LimitError::TooLarge {
+            what: what.to_owned(),
+            path: name.to_owned(),
+            limit,
+        });
+    }
+    Ok(data)
+}
+
+/// A reader that yields exactly `size` bytes of `inner` and fails if
+/// `inner` has more (it reads one byte past `size` to find out) or fewer.
+/// For blobs whose size a descriptor declares: the reader never runs on to
+/// the end of an endless or oversized source.
+#[derive(Debug)]
+pub struct Exact<R> {
+    inner: R,
+    left: u64,
+    size: u64,
+    name: String,
+}
+
+impl<R: Read> Exact<R> {
+    /// Wraps `inner`, which must hold exactly `size` bytes; `name` is used in errors.
+    pub fn new(inner: R, size: u64, name: impl Into<String>) -> Self {
+        Self {
+            inner,
+            left: size,
+            size,
+            name: name.into(),
+        }
+    }
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            // One byte past the declared size decides.
+            let mut one = [0u8; 1];
+            return match self.inner.read(&mut one)? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is longer than the {} bytes its descriptor declares",
+                        self.name, self.size
+                    ),
+                )),
+            };
+        }
+        let want = usize::try_from(self.left.min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} ends after {} of the {} bytes its descriptor declares",
+                    self.name,
+                    self.size - self.left,
+                    self.size
+                ),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A running total that fails once it passes its limit: for amplification
+/// bounds (bytes inflated, bytes captured) summed over many entries.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    used: u64,
+    limit: u64,
+    what: &'static str,
+}
+
+impl Budget {
+    /// A budget of `limit` units of `what` (for the message).
+    #[must_use]
+    pub fn new(limit: u64, what: &'static str) -> Self {
+        Self {
+            used: 0,
+            limit,
+            what,
+        }
+    }
+
+    /// Takes `n` from the budget.
+    ///
+    /// # Errors
+    /// A message naming the limit when the total passes it.
+    pub fn take(&mut self, n: u64) -> Result<(), String> {
+        self.used = self.used.saturating_add(n);
+        if self.used > self.limit {
+            return Err(format!(
+                "{} pass the limit of {}",
+                self.what,
+                human(self.limit)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `n` more would still fit.
+    #[must_use]
+    pub fn fits(&self, n: u64) -> bool {
+        self.used.saturating_add(n) <= self.limit
+    }
+
+    /// Units used so far.
+    #[must_use]
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn read_file_refuses_fifos_directories_and_oversized_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = read_file(&fifo, 10, "policy").unwrap_err().to_string();
+        assert!(e.contains("is not a regular file (a FIFO)"), "{e}");
+        let e = read_file(dir.path(), 10, "policy").unwrap_err().to_string();
+        assert!(e.contains("(a directory)"), "{e}");
+        let e = read_file(Path::new("/dev/zero"), 10, "key")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(a device)"), "{e}");
+
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"0123456789").unwrap();
+        assert_eq!(read_file(&f, 10, "x").unwrap().len(), 10);
+        let e = read_file(&f, 9, "spec").unwrap_err().to_string();
+        assert!(e.ends_with("is over the 9 bytes allowed for a spec"), "{e}");
+    }
+
+    #[test]
+    fn exact_stops_one_byte_past_the_declared_size() {
+        let mut out = Vec::new();
+        Exact::new(&b"abc"[..], 3, "blob")
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"abc");
+        let e = Exact::new(&b"abcd"[..], 3, "blob sha256:x")
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("longer than the 3 bytes"), "{e}");
+        let e = Exact::new(&b"ab"[..], 3, "blob")
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("ends after 2 of the 3 bytes"), "{e}");
+        // An endless source is not read to its end.
+        let e = Exact::new(std::io::repeat(7), 1 << 20, "endless")
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("longer than"), "{e}");
+    }
+
+    #[test]
+    fn budget_names_its_limit() {
+        let mut b = Budget::new(10, "captured file contents");
+        b.take(6).unwrap();
+        assert!(b.fits(4) && !b.fits(5));
+        assert_eq!(
+            b.take(5).unwrap_err(),
+            "captured file contents pass the limit of 10 bytes"
+        );
+        assert_eq!(human(16 << 20), "16 MiB");
+    }
+}

@@ -1,0 +1,329 @@
+//! Regression tests named after what broke: hostile inputs that once made
+//! bulwark lie, write where it should not, crash or block.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+const PW: &str = "correct horse";
+
+fn run_pw(ctx: &Ctx, args: &[&str]) -> Output {
+    ctx.cmd()
+        .env("BULWARK_PASSWORD", PW)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Flips one byte of blob `digest` in layout `dir`, returning the original bytes.
+fn tamper(dir: &Path, digest: &str, at: usize) -> Vec<u8> {
+    let p = dir
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    let orig = std::fs::read(&p).unwrap();
+    let mut bad = orig.clone();
+    bad[at.min(orig.len() - 1)] ^= 0x20;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&p, bad).unwrap();
+    orig
+}
+
+fn restore(dir: &Path, digest: &str, data: &[u8]) {
+    let p = dir
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    std::fs::write(p, data).unwrap();
+}
+
+fn json_blob(dir: &Path, digest: &str) -> serde_json::Value {
+    serde_json::from_slice(&blob(dir, digest)).unwrap()
+}
+
+#[test]
+fn regression_verify_refuses_tampered_layers_configs_and_platform_manifests() {
+    let ctx = Ctx::new();
+    ctx.spec(
+        "m",
+        "archs: [amd64, arm64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\n",
+    );
+    ok(run_pw(&ctx, &["key", "generate", "k"]));
+    ok(run_pw(
+        &ctx,
+        &[
+            "build",
+            "m.yaml",
+            "--output",
+            "oci:multi:v1",
+            "--sign-key",
+            "k.key",
+        ],
+    ));
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "oci:multi:v1", "--key", "k.pub"];
+        args.extend_from_slice(extra);
+        ctx.run(&args)
+    };
+    let out = ok(verify(&[]));
+    assert!(
+        out.contains("content  3 manifests, 2 configs, 2 layers checked")
+            || out.contains("layers checked against their digests"),
+        "{out}"
+    );
+
+    let dir = ctx.path().join("multi");
+    let index = json_blob(&dir, &tag_digest(&dir, "v1"));
+    let platform = |arch: &str| {
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == arch)
+            .unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (amd64, arm64) = (platform("amd64"), platform("arm64"));
+
+    // One flipped byte in a layer of one platform.
+    let layer = json_blob(&dir, &amd64)["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let orig = tamper(&dir, &layer, 1000);
+    let err = fails(verify(&[]));
+    assert!(
+        err.contains(&format!("layer 1 of linux/amd64 manifest {amd64} {layer}")),
+        "{err}"
+    );
+    assert!(err.contains("tampered with"), "{err}");
+    // Only an explicit flag skips the layers, and says so.
+    let out = ok(verify(&["--skip-layers"]));
+    assert!(out.contains("layers not read (--skip-layers)"), "{out}");
+    restore(&dir, &layer, &orig);
+
+    // A platform's config.
+    let config = json_blob(&dir, &arm64)["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let orig = tamper(&dir, &config, 2);
+    for extra in [&[][..], &["--skip-layers"][..]] {
+        let err = fails(verify(extra));
+        assert!(
+            err.contains(&format!("config of linux/arm64 manifest {arm64} {config}")),
+            "{err}"
+        );
+    }
+    restore(&dir, &config, &orig);
+
+    // A platform manifest of the signed index.
+    let orig = tamper(&dir, &arm64, 5);
+    let err = fails(verify(&["--skip-layers"]));
+    assert!(
+        err.contains(&format!("linux/arm64 manifest {arm64}")),
+        "{err}"
+    );
+    restore(&dir, &arm64, &orig);
+    ok(verify(&[]));
+}
+
+#[test]
+fn regression_spec_name_cannot_write_outside_the_output() {
+    let ctx = Ctx::new();
+    let outside = ctx.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    for name in [
+        "../outside/x".to_owned(),
+        format!("{}/x", outside.display()),
+        "../../../x".to_owned(),
+    ] {
+        ctx.spec(
+            "n",
+            &format!("name: {name:?}\narchs: [amd64]\npackages: [base-files]\n"),
+        );
+        let err = fails(ctx.run(&[
+            "build",
+            "n.yaml",
+            "--output",
+            "oci:out:v1",
+            "--sbom-dir",
+            "sboms",
+        ]));
+        assert!(
+            err.contains("n.yaml:")
+                && err.contains("name: ")
+                && err.contains("not a valid image name"),
+            "{err}"
+        );
+        assert!(!ctx.path().join("out").exists() && !ctx.path().join("sboms").exists());
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    }
+
+    // The lock covers the name: renaming the image makes a frozen lock stale.
+    ctx.spec("n", "name: one\narchs: [amd64]\npackages: [base-files]\n");
+    ok(ctx.run(&["lock", "n.yaml"]));
+    ctx.spec("n", "name: two\narchs: [amd64]\npackages: [base-files]\n");
+    let err = fails(ctx.run(&["build", "n.yaml", "--frozen", "--output", "oci:out:v1"]));
+    assert!(err.contains("is stale"), "{err}");
+}
+
+#[test]
+fn regression_account_names_cannot_inject_passwd_lines() {
+    let ctx = Ctx::new();
+    for (accounts, field) in [
+        (
+            r#"{users: [{name: "ok\nroot2:x:0:0::/:/bin/sh", uid: 1000}]}"#,
+            "accounts.users.name",
+        ),
+        (
+            r#"{groups: [{name: app, gid: 1000, members: ["a,root"]}]}"#,
+            "accounts.groups.members",
+        ),
+        (r#"{users: [{name: toor, uid: 0}]}"#, "accounts.users.uid"),
+    ] {
+        ctx.spec(
+            "a",
+            &format!("archs: [amd64]\npackages: [base-files]\naccounts: {accounts}\n"),
+        );
+        let err = fails(ctx.run(&["build", "a.yaml", "--output", "oci:out:v1"]));
+        assert!(err.contains(field), "{err}");
+        assert!(!ctx.path().join("out").exists());
+    }
+}
+
+/// A layout whose tag names the top of a chain of `depth` nested indexes.
+fn nested_index_chain(dir: &Path, depth: usize) {
+    use sha2::Digest as _;
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let put = |data: &[u8]| {
+        let hex = hex::encode(sha2::Sha256::digest(data));
+        std::fs::write(blobs.join(&hex), data).unwrap();
+        (format!("sha256:{hex}"), data.len())
+    };
+    let mut child = put(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#);
+    for _ in 0..depth {
+        let doc = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                           "digest": child.0, "size": child.1}],
+        });
+        child = put(doc.to_string().as_bytes());
+    }
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                       "digest": child.0, "size": child.1,
+                       "annotations": {"org.opencontainers.image.ref.name": "t"}}],
+    });
+    std::fs::write(dir.join("index.json"), top.to_string()).unwrap();
+}
+
+#[test]
+fn regression_a_chain_of_nested_indexes_is_an_error_not_a_crash() {
+    let ctx = Ctx::new();
+    nested_index_chain(&ctx.path().join("chain"), 10_000);
+    let tmp = ctx.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    for args in [
+        &["copy", "oci:chain:t", "oci-archive:out.tar:t"][..],
+        &["copy", "oci:chain:t", "oci:copy:t"][..],
+        &["verify", "oci:chain:t", "--key", "k.pub"][..],
+    ] {
+        if args[0] == "verify" {
+            ok(run_pw(&ctx, &["key", "generate", "k"]));
+        }
+        let out = ctx.cmd().env("TMPDIR", &tmp).args(args).output().unwrap();
+        let err = fails(out);
+        assert!(err.contains("nested more than 8"), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "{args:?} left a temporary directory behind"
+        );
+    }
+    assert!(!ctx.path().join("out.tar").exists());
+}
+
+#[test]
+fn regression_fifos_and_devices_are_refused_not_waited_on() {
+    let ctx = Ctx::new();
+    let fifo = ctx.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    for args in [
+        &["verify", "oci:x", "--key", "fifo"][..],
+        &["verify", "oci:x", "--key", "/dev/zero"][..],
+        &["sign", "oci:x", "--key", "fifo"][..],
+        &["copy", "oci-archive:fifo", "oci:y"][..],
+        &["copy", "docker-archive:fifo", "oci:y"][..],
+        &["build", "fifo", "--output", "oci:y"][..],
+        &["eval", "oci:x", "--policy", "fifo"][..],
+    ] {
+        let err = fails(run_pw(&ctx, args));
+        assert!(err.contains("is not a regular file"), "{args:?}: {err}");
+    }
+    assert!(start.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn regression_oversized_documents_name_their_limit() {
+    let ctx = Ctx::new();
+    std::fs::write(ctx.path().join("big.pub"), vec![b'A'; 100 << 10]).unwrap();
+    let err = fails(ctx.run(&["verify", "oci:x", "--key", "big.pub"]));
+    assert!(
+        err.contains("over the 64 KiB allowed for a public key"),
+        "{err}"
+    );
+
+    let dir = ctx.path().join("huge");
+    std::fs::create_dir(&dir).unwrap();
+    let f = std::fs::File::create(dir.join("index.json")).unwrap();
+    f.set_len(17 << 20).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    ok(run_pw(&ctx, &["key", "generate", "k"]));
+    for args in [
+        &["verify", "oci:huge", "--key", "k.pub"][..],
+        &["copy", "oci:huge", "oci:y"][..],
+    ] {
+        let err = fails(ctx.run(args));
+        assert!(err.contains("16 MiB"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn regression_der_and_rsa_keys_get_the_accepted_formats() {
+    let ctx = Ctx::new();
+    // The DER body of an ECDSA key: binary, not PEM.
+    std::fs::write(
+        ctx.path().join("k.der"),
+        [0x30u8, 0x59, 0x30, 0x13, 0x06, 0x07, 0xff],
+    )
+    .unwrap();
+    // An RSA SubjectPublicKeyInfo in PEM (algorithm rsaEncryption, tiny modulus).
+    std::fs::write(
+        ctx.path().join("rsa.pub"),
+        "-----BEGIN PUBLIC KEY-----\nMCQwDQYJKoZIhvcNAQEBBQADEwAwEAIJAMK3AAAAAAAAAgMBAAE=\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    for (key, what) in [("k.der", "binary data"), ("rsa.pub", "RSA key")] {
+        let err = fails(ctx.run(&["verify", "oci:x", "--key", key]));
+        assert!(err.contains(what), "{err}");
+        assert!(
+            err.contains("bulwark accepts ECDSA P-256 keys in PEM"),
+            "{err}"
+        );
+    }
+}
