@@ -15,9 +15,11 @@
 //! }
 //! ```
 
+mod entries;
 mod path;
 mod reader;
 
+pub use entries::{MAX_NAME, MAX_PAX, SafeEntries, SafeEntry};
 pub use path::{normalize_entry_path, resolve_link_target};
 pub use reader::{
     Compression, Deb, DebError, Entry, EntryKind, Limits, read_deb, read_deb_named,

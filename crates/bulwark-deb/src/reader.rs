@@ -312,15 +312,20 @@ pub fn read_tar_entries<R: Read>(
     };
     let mut out: Vec<Entry> = Vec::new();
     let mut regular: HashSet<String> = HashSet::new();
-    for entry in archive.entries().map_err(io_err)? {
-        let mut entry = entry.map_err(io_err)?;
+    for entry in crate::SafeEntries::new(&mut archive).map_err(io_err)? {
+        let crate::SafeEntry {
+            mut entry,
+            path: raw_name,
+            link: raw_link,
+            uid,
+            gid,
+        } = entry.map_err(io_err)?;
         if out.len() >= limits.max_entries {
             return Err(DebError::TooManyEntries {
                 origin: origin.to_owned(),
                 limit: limits.max_entries,
             });
         }
-        let raw_name = entry.path_bytes().into_owned();
         let name = String::from_utf8(raw_name.clone()).map_err(|_| {
             unsafe_entry(
                 &String::from_utf8_lossy(&raw_name),
@@ -331,8 +336,6 @@ pub fn read_tar_entries<R: Read>(
             .ok_or_else(|| unsafe_entry(&name, "absolute path, '..' component or NUL byte"))?;
         let header = entry.header();
         let mode = header.mode().map_err(io_err)? & 0o7777;
-        let uid = header.uid().unwrap_or(0);
-        let gid = header.gid().unwrap_or(0);
         let mtime = header.mtime().unwrap_or(0);
         let etype = header.entry_type();
         let size = entry.size();
@@ -353,7 +356,7 @@ pub fn read_tar_entries<R: Read>(
                 EntryKind::File(data)
             }
             tar::EntryType::Symlink => {
-                let target = link_name(&entry)
+                let target = link_name(raw_link.as_deref())
                     .ok_or_else(|| unsafe_entry(&name, "symlink without a UTF-8 target"))?;
                 if resolve_link_target(&path, &target).is_none() {
                     return Err(unsafe_entry(
@@ -364,7 +367,7 @@ pub fn read_tar_entries<R: Read>(
                 EntryKind::Symlink(target)
             }
             tar::EntryType::Link => {
-                let target = link_name(&entry)
+                let target = link_name(raw_link.as_deref())
                     .ok_or_else(|| unsafe_entry(&name, "hard link without a UTF-8 target"))?;
                 let t = normalize_entry_path(&target).ok_or_else(|| {
                     unsafe_entry(
@@ -418,9 +421,8 @@ pub fn read_tar_entries<R: Read>(
     Ok(out)
 }
 
-fn link_name<R: Read>(entry: &tar::Entry<'_, R>) -> Option<String> {
-    let bytes = entry.link_name_bytes()?;
-    String::from_utf8(bytes.into_owned()).ok()
+fn link_name(bytes: Option<&[u8]>) -> Option<String> {
+    String::from_utf8(bytes?.to_vec()).ok()
 }
 
 /// `md5sums` in dpkg's format for packages that ship none.

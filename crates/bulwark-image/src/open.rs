@@ -192,7 +192,7 @@ pub struct Opened {
     store: Store,
 }
 
-const MAX_JSON: u64 = 16 << 20;
+const MAX_JSON: u64 = bulwark_limits::JSON_DOCUMENT;
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> ImageError + '_ {
     move |source| ImageError::Io {
@@ -218,7 +218,25 @@ impl Store {
             Store::Dir(d) => {
                 let hex = hex.ok_or_else(missing)?;
                 let p = d.join("blobs/sha256").join(hex);
-                Ok(Box::new(File::open(&p).map_err(|_| missing())?))
+                let f = match bulwark_limits::open_regular(&p, "blob") {
+                    Ok(f) => f,
+                    Err(bulwark_limits::LimitError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        return Err(missing());
+                    }
+                    Err(e) => {
+                        return Err(ImageError::Unsupported {
+                            origin: origin.to_owned(),
+                            reason: e.to_string(),
+                        });
+                    }
+                };
+                // One byte past the declared size is enough to refuse a blob.
+                Ok(match size {
+                    Some(s) => Box::new(f.take(s.saturating_add(1))),
+                    None => Box::new(f),
+                })
             }
             Store::Tar { file, members } => {
                 let name = match (member, hex) {
@@ -358,7 +376,12 @@ fn check_digest(
 }
 
 fn index_tar(file: &Path) -> Result<BTreeMap<String, (u64, u64)>, ImageError> {
-    let f = File::open(file).map_err(io(file))?;
+    let f = bulwark_limits::open_regular(file, "image archive").map_err(|e| {
+        ImageError::Unsupported {
+            origin: file.display().to_string(),
+            reason: e.to_string(),
+        }
+    })?;
     let mut a = tar::Archive::new(f);
     let mut members = BTreeMap::new();
     for e in a.entries().map_err(io(file))? {
@@ -436,7 +459,13 @@ pub fn open_with(
         ImageRef::Oci { dir, tag } => {
             let origin = format!("oci:{}", dir.display());
             let idx_path = dir.join("index.json");
-            let data = std::fs::read(&idx_path).map_err(io(&idx_path))?;
+            let data =
+                bulwark_limits::read_file(&idx_path, MAX_JSON, "index.json").map_err(|e| {
+                    ImageError::Unsupported {
+                        origin: origin.clone(),
+                        reason: e.to_string(),
+                    }
+                })?;
             let index: Index = json(&data, &idx_path.display().to_string(), "index")?;
             open_layout(
                 origin,

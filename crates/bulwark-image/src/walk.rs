@@ -45,6 +45,8 @@ pub struct FileSystem {
     pub contents: BTreeMap<String, Vec<u8>>,
     /// Compressed and uncompressed size of each layer.
     pub layer_sizes: Vec<(u64, u64)>,
+    /// Bytes held in `contents` (bounded by [`MAX_CAPTURED`]).
+    pub captured: u64,
 }
 
 impl FileSystem {
@@ -112,6 +114,7 @@ impl FileSystem {
 }
 
 const MAX_CAPTURE: u64 = 16 << 20;
+use bulwark_limits::MAX_CAPTURED;
 const MAX_ENTRIES: usize = 2_000_000;
 
 /// A layer is read in a three-stage pipeline: one thread reads and hashes
@@ -290,20 +293,26 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn remove_subtree(
-    files: &mut BTreeMap<String, FileInfo>,
-    contents: &mut BTreeMap<String, Vec<u8>>,
-    path: &str,
-) {
+fn remove_subtree(fs: &mut FileSystem, path: &str) {
     let prefix = format!("{path}/");
-    let doomed: Vec<String> = files
+    let doomed: Vec<String> = fs
+        .files
         .range(path.to_owned()..)
         .take_while(|(k, _)| *k == path || k.starts_with(&prefix))
         .map(|(k, _)| k.clone())
         .collect();
     for k in doomed {
-        files.remove(&k);
-        contents.remove(&k);
+        fs.forget(&k);
+    }
+}
+
+impl FileSystem {
+    /// Drops a path and its captured contents.
+    fn forget(&mut self, path: &str) {
+        self.files.remove(path);
+        if let Some(old) = self.contents.remove(path) {
+            self.captured -= old.len() as u64;
+        }
     }
 }
 
@@ -381,13 +390,19 @@ fn apply_tar(
     fs: &mut FileSystem,
 ) -> Result<(), String> {
     let mut archive = tar::Archive::new(r);
-    let entries = archive.entries().map_err(|e| e.to_string())?;
+    let entries = bulwark_deb::SafeEntries::new(&mut archive).map_err(|e| e.to_string())?;
     for entry in entries {
-        let mut e = entry.map_err(|e| format!("corrupt or truncated tar: {e}"))?;
+        let bulwark_deb::SafeEntry {
+            entry: mut e,
+            path: name_bytes,
+            link,
+            uid,
+            gid,
+        } = entry.map_err(|e| format!("corrupt or truncated tar: {e}"))?;
         if fs.files.len() > MAX_ENTRIES {
             return Err(format!("more than {MAX_ENTRIES} files"));
         }
-        let raw_name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let raw_name = String::from_utf8_lossy(&name_bytes).into_owned();
         let trimmed = raw_name.trim_start_matches('/');
         let Some(path) = bulwark_deb::normalize_entry_path(trimmed) else {
             return Err(format!(
@@ -413,8 +428,7 @@ fn apply_tar(
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in doomed {
-                    fs.files.remove(&k);
-                    fs.contents.remove(&k);
+                    fs.forget(&k);
                 }
             }
             continue;
@@ -425,7 +439,7 @@ fn apply_tar(
             } else {
                 format!("{dir}/{hidden}")
             };
-            remove_subtree(&mut fs.files, &mut fs.contents, &target);
+            remove_subtree(fs, &target);
             continue;
         }
         let h = e.header();
@@ -438,14 +452,12 @@ fn apply_tar(
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
             _ => FileKind::File,
         };
-        let link = e
-            .link_name_bytes()
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let link = link.map(|b| String::from_utf8_lossy(&b).into_owned());
         let info = FileInfo {
             kind: kind.clone(),
             mode: h.mode().unwrap_or(0) & 0o7777,
-            uid: h.uid().unwrap_or(0),
-            gid: h.gid().unwrap_or(0),
+            uid,
+            gid,
             size: e.size(),
             link,
             layer: idx,
@@ -454,14 +466,25 @@ fn apply_tar(
             && old.kind == FileKind::Dir
             && kind != FileKind::Dir
         {
-            remove_subtree(&mut fs.files, &mut fs.contents, &path);
+            remove_subtree(fs, &path);
+        }
+        if let Some(old) = fs.contents.remove(&path) {
+            fs.captured -= old.len() as u64;
         }
         if kind == FileKind::File && e.size() <= MAX_CAPTURE && capture(&path) {
+            if fs.captured + e.size() > MAX_CAPTURED {
+                return Err(format!(
+                    "the files to inspect (dpkg records, ELF headers, secret candidates) pass {} in all at {path:?}; this is not an image bulwark can analyse",
+                    bulwark_limits::human(MAX_CAPTURED)
+                ));
+            }
             let mut data = Vec::with_capacity(e.size() as usize);
-            e.read_to_end(&mut data).map_err(|err| err.to_string())?;
+            (&mut e)
+                .take(MAX_CAPTURE)
+                .read_to_end(&mut data)
+                .map_err(|err| err.to_string())?;
+            fs.captured += data.len() as u64;
             fs.contents.insert(path.clone(), data);
-        } else {
-            fs.contents.remove(&path);
         }
         fs.files.insert(path, info);
     }

@@ -279,17 +279,26 @@ fn hostile_layers_give_errors_or_safe_paths_never_panics() {
             .all(|k| !k.starts_with('/') && !k.contains(".."))
     );
 
-    // Deep nesting: 3000 components in a GNU long name.
-    let deep: Vec<u8> = "d/"
-        .repeat(3000)
-        .into_bytes()
-        .into_iter()
-        .chain(*b"f")
-        .collect();
-    let mut t = raw_entry(&deep, b'0', b"z", 1);
+    // Deep nesting: 2000 components in a GNU long name (4001 bytes, under PATH_MAX).
+    let deep = |n: usize| -> Vec<u8> {
+        "d/".repeat(n)
+            .into_bytes()
+            .into_iter()
+            .chain(*b"f")
+            .collect()
+    };
+    let mut t = raw_entry(&deep(2000), b'0', b"z", 1);
     t.extend(&end);
     let fs = case("deep", t).unwrap();
-    assert!(fs.files.keys().any(|k| k.len() > 6000));
+    assert!(fs.files.keys().any(|k| k.len() > 4000));
+    // Past PATH_MAX (6001 bytes): refused before the name is read.
+    let mut t = raw_entry(&deep(3000), b'0', b"z", 1);
+    t.extend(&end);
+    let err = case("deeper", t).unwrap_err().to_string();
+    assert!(
+        err.contains("GNU long name of 6002 bytes, over the 4 KiB allowed"),
+        "{err}"
+    );
 
     // An entry claiming far more data than the layer holds: truncated.
     let mut t = raw_entry(b"big", b'0', b"", 8_000_000_000);

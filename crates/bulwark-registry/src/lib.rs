@@ -455,20 +455,26 @@ impl Registry {
     pub fn get_manifest(&self, r: &RegistryRef) -> Result<RawManifest, Error> {
         self.ensure_auth(r, false)?;
         let what = format!("manifest {r}");
-        let auth = self.credentials(r.registry())?;
-        let (bytes, _) = self.retry(&what, || {
-            self.client
-                .pull_manifest_raw(&r.inner, &auth, MANIFEST_MEDIA_TYPES)
-        })?;
-        if bytes.len() > MAX_MANIFEST {
-            return Err(Error::Invalid {
-                what,
-                detail: format!(
-                    "{} bytes, larger than the 4 MiB allowed for a manifest",
-                    bytes.len()
-                ),
-            });
-        }
+        let reference = r
+            .digest()
+            .or_else(|| r.tag())
+            .unwrap_or("latest")
+            .to_string();
+        let url = format!(
+            "{}://{}/v2/{}/manifests/{reference}",
+            self.scheme(),
+            r.registry(),
+            r.repository()
+        );
+        let (content_type, bytes) = self
+            .get_bounded(
+                r,
+                &url,
+                &MANIFEST_MEDIA_TYPES.join(", "),
+                MAX_MANIFEST,
+                &what,
+            )?
+            .ok_or_else(|| Error::NotFound { what: what.clone() })?;
         let digest = sha256(&bytes);
         if let Some(want) = r.digest()
             && want != digest
@@ -485,6 +491,10 @@ impl Registry {
                 v.get("mediaType")
                     .and_then(|m| m.as_str())
                     .map(str::to_string)
+            })
+            .or_else(|| {
+                let ct = content_type.split(';').next().unwrap_or_default().trim();
+                MANIFEST_MEDIA_TYPES.contains(&ct).then(|| ct.to_string())
             })
             .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_string());
         Ok(RawManifest {
@@ -524,18 +534,30 @@ impl Registry {
             attempt += 1;
             let mut hasher = Sha256::new();
             let mut n = 0u64;
+            // The whole transfer has a deadline, not only each read: a
+            // registry dripping one byte a second never trips a read timeout.
+            let deadline = self.transfer_deadline(size);
             let result: Result<(), OciDistributionError> = self.rt.block_on(async {
-                let mut s = self.client.pull_blob_stream(&r.inner, digest).await?;
-                while let Some(chunk) = s.stream.next().await {
-                    let chunk = chunk?;
-                    n += chunk.len() as u64;
-                    if n > size {
-                        break;
+                let transfer = async {
+                    let mut s = self.client.pull_blob_stream(&r.inner, digest).await?;
+                    while let Some(chunk) = s.stream.next().await {
+                        let chunk = chunk?;
+                        n += chunk.len() as u64;
+                        if n > size {
+                            break;
+                        }
+                        hasher.update(&chunk);
+                        out.write_all(&chunk)?;
                     }
-                    hasher.update(&chunk);
-                    out.write_all(&chunk)?;
+                    Ok(())
+                };
+                match tokio::time::timeout(deadline, transfer).await {
+                    Ok(r) => r,
+                    Err(_) => Err(OciDistributionError::GenericError(Some(format!(
+                        "the transfer did not finish within {deadline:?} ({:?} plus one second per MiB; BULWARK_REGISTRY_TIMEOUT)",
+                        self.opts.timeout
+                    )))),
                 }
-                Ok(())
             });
             match result {
                 Ok(()) => {
@@ -721,68 +743,167 @@ impl Registry {
     /// Denied or transport.
     pub fn referrers_api(&self, r: &RegistryRef, subject: &str) -> Result<Option<Vec<u8>>, Error> {
         self.ensure_auth(r, false)?;
-        let scheme = if self.opts.insecure { "http" } else { "https" };
         let url = format!(
-            "{scheme}://{}/v2/{}/referrers/{subject}",
+            "{}://{}/v2/{}/referrers/{subject}",
+            self.scheme(),
             r.registry(),
             r.repository()
         );
         let what = format!("GET {url}");
-        // The same credentials as every other request: a Bearer token when the
-        // registry hands one out, else Basic.
+        match self.get_bounded(
+            r,
+            &url,
+            "application/vnd.oci.image.index.v1+json",
+            MAX_MANIFEST,
+            &what,
+        ) {
+            Ok(Some((ct, body))) if ct.contains("image.index") => Ok(Some(body)),
+            // Anything else (an HTML page, 404, 405): no referrers API.
+            Ok(_) => Ok(None),
+            Err(Error::Transport { detail, .. }) if detail.starts_with("HTTP 405") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// How long a transfer of `size` bytes may take in all: the timeout,
+    /// plus one second per MiB (a floor of 1 MiB/s for large layers).
+    #[must_use]
+    pub fn transfer_deadline(&self, size: u64) -> Duration {
+        self.opts.timeout + Duration::from_secs(size >> 20)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.opts.insecure { "http" } else { "https" }
+    }
+
+    /// GETs a small document (manifest, index, referrers list) with the
+    /// repository's credentials: at most `limit` bytes are read (a larger or
+    /// endless body is refused once it passes the limit), the whole request
+    /// must finish within the client's timeout, and transient failures are
+    /// retried. `None` on 404.
+    fn get_bounded(
+        &self,
+        r: &RegistryRef,
+        url: &str,
+        accept: &str,
+        limit: usize,
+        what: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, Error> {
         let creds = self.credentials(r.registry())?;
         let token = self.rt.block_on(async {
             self.client
                 .auth(&r.inner, &creds, RegistryOperation::Pull)
                 .await
         });
-        let resp = self.rt.block_on(async {
-            let mut req = self
-                .http
-                .get(&url)
-                .header("Accept", "application/vnd.oci.image.index.v1+json");
-            match (&token, &creds) {
-                (Ok(Some(t)), _) => req = req.bearer_auth(t),
-                (_, RegistryAuth::Basic(u, p)) => req = req.basic_auth(u, Some(p)),
-                _ => {}
+        let mut delay = self.opts.backoff;
+        let attempts = self.opts.attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.rt.block_on(async {
+                let mut req = self.http.get(url).header("Accept", accept);
+                match (&token, &creds) {
+                    (Ok(Some(t)), _) => req = req.bearer_auth(t),
+                    (_, RegistryAuth::Basic(u, p)) => req = req.basic_auth(u, Some(p)),
+                    _ => {}
+                }
+                let mut resp = req.send().await?;
+                let status = resp.status();
+                let ct = resp
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let mut body = Vec::new();
+                while let Some(chunk) = resp.chunk().await? {
+                    if body.len() + chunk.len() > limit {
+                        return Ok(Err(body.len() + chunk.len()));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok::<_, reqwest::Error>(Ok((status, ct, body)))
+            });
+            let transient = match &result {
+                Ok(Ok((s, _, _))) => s.is_server_error() || s.as_u16() == 429,
+                Ok(Err(_)) => false,
+                Err(e) => e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
+            };
+            if transient && attempt < attempts {
+                tracing::warn!("{what}: transient failure; retrying in {delay:?}");
+                std::thread::sleep(delay);
+                delay *= 2;
+                continue;
             }
-            let resp = req.send().await?;
-            let status = resp.status();
-            let ct = resp
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            let body = resp.bytes().await?;
-            Ok::<_, reqwest::Error>((status, ct, body))
-        });
-        match resp {
-            Ok((s, ct, body)) if s.is_success() && ct.contains("image.index") => {
-                Ok(Some(body.to_vec()))
-            }
-            Ok((s, _, _)) if s.is_success() || s.as_u16() == 404 || s.as_u16() == 405 => Ok(None),
-            Ok((s, _, _)) if s.as_u16() == 401 || s.as_u16() == 403 => Err(Error::Unauthorized {
-                url,
-                detail: s.to_string(),
-            }),
-            Ok((s, _, body)) => Err(Error::Transport {
-                what,
-                detail: format!(
-                    "{s}: {}",
-                    String::from_utf8_lossy(&body[..body.len().min(200)])
-                ),
-                attempts: 1,
-                hint: String::new(),
-            }),
-            Err(e) => Err(Error::Transport {
-                what,
-                detail: e.to_string(),
-                attempts: 1,
-                hint: String::new(),
-            }),
+            return match result {
+                Ok(Err(n)) => Err(Error::Invalid {
+                    what: what.to_string(),
+                    detail: format!(
+                        "the registry sent more than {n} bytes, over the {} MiB allowed for this document",
+                        limit >> 20
+                    ),
+                }),
+                Ok(Ok((s, ct, body))) if s.is_success() => Ok(Some((ct, body))),
+                Ok(Ok((s, _, _))) if s.as_u16() == 404 => Ok(None),
+                Ok(Ok((s, _, _))) if s.as_u16() == 401 || s.as_u16() == 403 => {
+                    Err(Error::Unauthorized {
+                        url: url.to_string(),
+                        detail: s.to_string(),
+                    })
+                }
+                Ok(Ok((s, _, body))) => Err(Error::Transport {
+                    what: what.to_string(),
+                    detail: format!(
+                        "HTTP {}: {}",
+                        s.as_u16(),
+                        escape(&String::from_utf8_lossy(&body[..body.len().min(200)]))
+                    ),
+                    attempts: attempt,
+                    hint: String::new(),
+                }),
+                Err(e) => {
+                    let detail = if e.is_timeout() {
+                        format!(
+                            "no complete answer within {:?} (BULWARK_REGISTRY_TIMEOUT)",
+                            self.opts.timeout
+                        )
+                    } else {
+                        e.to_string()
+                    };
+                    let hint = if !self.opts.insecure
+                        && (detail.contains("record")
+                            || detail.contains("tls")
+                            || detail.contains("TLS"))
+                    {
+                        "; for a plain-HTTP registry add --insecure".to_string()
+                    } else {
+                        String::new()
+                    };
+                    Err(Error::Transport {
+                        what: what.to_string(),
+                        detail,
+                        attempts: attempt,
+                        hint,
+                    })
+                }
+            };
         }
     }
+}
+
+/// Text from a registry, made safe for a terminal: control characters
+/// (escape sequences among them) are shown escaped.
+#[must_use]
+pub fn escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != ' ' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
