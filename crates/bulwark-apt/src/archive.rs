@@ -221,7 +221,7 @@ pub fn load_suite_with(
 }
 
 /// Largest index accepted once decompressed.
-const INDEX_LIMIT: u64 = 2 << 30;
+const INDEX_LIMIT: u64 = bulwark_limits::PACKAGES_INDEX;
 /// Pieces of decompressed text handed to the scanner.
 const TEXT_PIECE: usize = 1 << 20;
 

@@ -443,6 +443,8 @@ fn local_files(
         message: m,
     };
     let mut tree = Tree::default();
+    // Layers are encoded in memory: the user's files are bounded in all.
+    let mut budget = bulwark_limits::Budget::new(bulwark_limits::USER_FILES, "files: sources");
     for f in &spec.files {
         let src = base.join(&f.src);
         let (uid, gid) = match &f.owner {
@@ -497,7 +499,14 @@ fn local_files(
                     stack.push((c.path(), format!("{d}/{name}"), cm));
                 }
             } else if m.is_file() {
-                let data = std::fs::read(&p).map_err(|e| err(format!("{}: {e}", p.display())))?;
+                budget.take(m.len()).map_err(|why| {
+                    err(format!(
+                        "{}: {why}; keep large data out of the image (a volume) or split it",
+                        p.display()
+                    ))
+                })?;
+                let data = bulwark_limits::read_file(&p, m.len(), "file")
+                    .map_err(|e| err(e.to_string()))?;
                 tree.insert(&d, Node::file(data, mode_of(&m, false)).owned(uid, gid));
             } else {
                 return Err(err(format!(

@@ -21,9 +21,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_entry_size: 1 << 30,
-            max_total_size: 4 << 30,
-            max_entries: 500_000,
+            max_entry_size: bulwark_limits::DEB_ENTRY,
+            max_total_size: bulwark_limits::DEB_TOTAL,
+            max_entries: bulwark_limits::DEB_ENTRIES,
         }
     }
 }

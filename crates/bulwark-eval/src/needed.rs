@@ -248,13 +248,15 @@ pub(crate) fn analyse(img: &Opened, fs: &FileSystem, inv: &Inventory) -> Option<
     };
     let (named, program) = resolve_file(candidates(&name, &path, wd))?;
     let lists = file_lists(fs);
-    let owner_of = |p: &str| -> Vec<&str> {
-        lists
-            .iter()
-            .filter(|(_, paths)| paths.iter().any(|x| x == p))
-            .map(|(n, _)| n.as_str())
-            .collect()
-    };
+    // path → owning packages, built once: one lookup per root, however
+    // many roots a (hostile) ELF file names and however long the lists are.
+    let mut owners: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for (pkg, paths) in &lists {
+        for p in paths {
+            owners.entry(p.as_str()).or_default().push(pkg.as_str());
+        }
+    }
+    let owner_of = |p: &str| -> Vec<&str> { owners.get(p).cloned().unwrap_or_default() };
     let mut roots: Vec<String> = vec![program.clone()];
     let mut analysed = !owner_of(&program).is_empty();
     let content = fs

@@ -69,7 +69,37 @@ impl FileSystem {
             })?;
             fs.layer_sizes.push((*compressed, tar.len() as u64));
         }
+        fs.check_packages(origin)?;
         Ok(fs)
+    }
+
+    /// Refuses a package database with more records than
+    /// [`bulwark_limits::MAX_PACKAGES`]: every document made from it (SPDX,
+    /// CycloneDX) grows with it, and no real image comes close.
+    fn check_packages(&self, origin: &str) -> Result<(), ImageError> {
+        let mut n = self
+            .contents
+            .range("var/lib/dpkg/status.d/".to_owned()..)
+            .take_while(|(p, _)| p.starts_with("var/lib/dpkg/status.d/"))
+            .filter(|(p, _)| !p.ends_with(".md5sums"))
+            .count();
+        if let Some(status) = self.contents.get("var/lib/dpkg/status") {
+            n += status
+                .split(|&b| b == b'\n')
+                .filter(|l| l.starts_with(b"Package:"))
+                .count();
+        }
+        if n > bulwark_limits::MAX_PACKAGES {
+            return Err(ImageError::Unsupported {
+                origin: origin.to_owned(),
+                reason: format!(
+                    "the dpkg database lists {n} packages, more than the {} bulwark inventories \
+                     (a Debian release has about 65,000 binary packages in all)",
+                    bulwark_limits::MAX_PACKAGES
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Follows symlinks in every component of `path` (absolute targets from
@@ -113,9 +143,7 @@ impl FileSystem {
     }
 }
 
-const MAX_CAPTURE: u64 = 16 << 20;
-use bulwark_limits::MAX_CAPTURED;
-const MAX_ENTRIES: usize = 2_000_000;
+use bulwark_limits::{MAX_CAPTURE, MAX_CAPTURED, MAX_ENTRIES};
 
 /// A layer is read in a three-stage pipeline: one thread reads and hashes
 /// the blob, one inflates it, and the caller's thread parses the tar. The
@@ -260,14 +288,6 @@ fn decode_stage(mut input: Chunks) -> io::Result<Chunks> {
     Ok(Chunks::new(rx))
 }
 
-/// Past this much decompressed data, a layer must not expand more than
-/// [`MAX_RATIO`] times its compressed size: real layers expand 2–10 times,
-/// decompression bombs thousands of times.
-const BOMB_FLOOR: u64 = 1 << 30;
-const MAX_RATIO: u64 = 100;
-/// No layer may expand beyond this, whatever its ratio.
-const MAX_UNCOMPRESSED: u64 = 256 << 30;
-
 /// Counts decompressed bytes and stops decompression bombs.
 struct Counting<R> {
     inner: R,
@@ -279,16 +299,8 @@ impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
-        if self.count > MAX_UNCOMPRESSED
-            || (self.count > BOMB_FLOOR
-                && self.count / self.compressed.load(Ordering::Relaxed).max(1) > MAX_RATIO)
-        {
-            return Err(io::Error::other(format!(
-                "decompression bomb: {} bytes expanded to more than {} bytes (limits: {MAX_RATIO}x past 1 GiB, 256 GiB in all)",
-                self.compressed.load(Ordering::Relaxed),
-                self.count
-            )));
-        }
+        bulwark_limits::check_inflation(self.compressed.load(Ordering::Relaxed), self.count)
+            .map_err(io::Error::other)?;
         Ok(n)
     }
 }
@@ -331,6 +343,7 @@ impl Opened {
         for (i, l) in self.layers.iter().enumerate() {
             self.walk_layer(i, l, capture, &mut fs)?;
         }
+        fs.check_packages(&self.origin)?;
         Ok(fs)
     }
 

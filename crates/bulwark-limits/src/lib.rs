@@ -27,6 +27,9 @@ use std::path::Path;
 /// A JSON document from an image: `index.json`, a manifest, an index, a
 /// config, a referrers list, a signature or attestation layer.
 pub const JSON_DOCUMENT: u64 = 16 << 20;
+/// A manifest, index or referrers list from a registry (the distribution
+/// spec suggests 4 MiB).
+pub const REGISTRY_DOCUMENT: u64 = 4 << 20;
 /// A key file (public or private, PEM).
 pub const KEY_FILE: u64 = 64 << 10;
 /// A spec, a lock or a policy file.
@@ -42,17 +45,193 @@ pub const MAX_CHILDREN: usize = 4096;
 pub const MAX_NAME: u64 = 4096;
 /// One PAX extended header record set, in bytes.
 pub const MAX_PAX: u64 = 64 << 10;
-/// Bytes an image's files may inflate to, all layers together.
-pub const MAX_IMAGE_BYTES: u64 = 64 << 30;
+/// Entries of one image's merged filesystem.
+pub const MAX_ENTRIES: usize = 2_000_000;
+/// Past this much inflated data, a layer may not expand more than
+/// [`MAX_RATIO`] times its compressed size: real layers expand 2–10 times,
+/// decompression bombs thousands of times.
+pub const BOMB_FLOOR: u64 = 1 << 30;
+/// Largest expansion of a layer past [`BOMB_FLOOR`].
+pub const MAX_RATIO: u64 = 100;
+/// No layer may inflate beyond this, whatever its ratio.
+pub const MAX_LAYER_BYTES: u64 = 256 << 30;
+/// One file's contents kept in memory while an image is walked (larger
+/// files are described, not read).
+pub const MAX_CAPTURE: u64 = 16 << 20;
 /// Bytes of file contents kept in memory while one image is walked (secret
 /// candidates, dpkg records, ELF headers, scripts).
 pub const MAX_CAPTURED: u64 = 256 << 20;
+/// Packages in one image's dpkg database (SBOMs grow with it; real images
+/// hold hundreds, a whole Debian release about 65,000).
+pub const MAX_PACKAGES: usize = 20_000;
+/// Bytes of the spec's `files:` sources, all together (the layers are
+/// encoded in memory).
+pub const USER_FILES: u64 = 1 << 30;
+/// A Debian `Packages` index once decompressed (bookworm main: 50 MB).
+pub const PACKAGES_INDEX: u64 = 2 << 30;
+/// One file inside a `.deb`.
+pub const DEB_ENTRY: u64 = 1 << 30;
+/// All files of one `.deb`, decompressed.
+pub const DEB_TOTAL: u64 = 4 << 30;
+/// Entries of one `.deb`'s data archive.
+pub const DEB_ENTRIES: usize = 500_000;
 /// Memory scrypt may use to open a private key: 128·N·r bytes (cosign's
 /// keys need 32 MiB; bulwark's own 64 MiB).
 pub const SCRYPT_MAX_MEMORY: u64 = 256 << 20;
 /// scrypt work to open a private key: N·r·p (cosign's keys: 2^18; bulwark's
 /// own 2^19). Four times the largest keeps a hostile key file under seconds.
 pub const SCRYPT_MAX_WORK: u64 = 1 << 21;
+
+/// One bound, for documentation and checks: its name in this crate, its
+/// value as people read it, and what it bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct Limit {
+    /// The constant's name.
+    pub name: &'static str,
+    /// Its value, in the unit people read (`16 MiB`, `8`, `2^21`).
+    pub value: &'static str,
+    /// What it bounds.
+    pub what: &'static str,
+}
+
+/// Every bound above, in the order `docs/security.md` lists them (a test
+/// keeps the two in step).
+pub const TABLE: &[Limit] = &[
+    Limit {
+        name: "JSON_DOCUMENT",
+        value: "16 MiB",
+        what: "a JSON document from an image (index.json, manifest, index, config, signature or attestation layer)",
+    },
+    Limit {
+        name: "REGISTRY_DOCUMENT",
+        value: "4 MiB",
+        what: "a manifest, index or referrers list from a registry",
+    },
+    Limit {
+        name: "KEY_FILE",
+        value: "64 KiB",
+        what: "a key file",
+    },
+    Limit {
+        name: "SPEC_FILE",
+        value: "8 MiB",
+        what: "a spec, lock or policy file",
+    },
+    Limit {
+        name: "PREDICATE_FILE",
+        value: "64 MiB",
+        what: "an attestation predicate file",
+    },
+    Limit {
+        name: "MAX_DEPTH",
+        value: "8",
+        what: "nested indexes and referrers of referrers followed from one image",
+    },
+    Limit {
+        name: "MAX_CHILDREN",
+        value: "4096",
+        what: "entries of one index, layers of one manifest",
+    },
+    Limit {
+        name: "MAX_NAME",
+        value: "4 KiB",
+        what: "a tar entry's path or link name (PATH_MAX)",
+    },
+    Limit {
+        name: "MAX_PAX",
+        value: "64 KiB",
+        what: "one PAX extended header",
+    },
+    Limit {
+        name: "MAX_ENTRIES",
+        value: "2000000",
+        what: "entries of one image's merged filesystem",
+    },
+    Limit {
+        name: "BOMB_FLOOR",
+        value: "1 GiB",
+        what: "inflated bytes after which a layer may expand at most MAX_RATIO times",
+    },
+    Limit {
+        name: "MAX_RATIO",
+        value: "100",
+        what: "expansion of a layer past BOMB_FLOOR",
+    },
+    Limit {
+        name: "MAX_LAYER_BYTES",
+        value: "256 GiB",
+        what: "one layer, inflated",
+    },
+    Limit {
+        name: "MAX_CAPTURE",
+        value: "16 MiB",
+        what: "one file's contents kept while an image is walked",
+    },
+    Limit {
+        name: "MAX_CAPTURED",
+        value: "256 MiB",
+        what: "all file contents kept while one image is walked",
+    },
+    Limit {
+        name: "MAX_PACKAGES",
+        value: "20000",
+        what: "packages in one image's dpkg database",
+    },
+    Limit {
+        name: "USER_FILES",
+        value: "1 GiB",
+        what: "the spec's files: sources, all together",
+    },
+    Limit {
+        name: "PACKAGES_INDEX",
+        value: "2 GiB",
+        what: "a Packages index, decompressed",
+    },
+    Limit {
+        name: "DEB_ENTRY",
+        value: "1 GiB",
+        what: "one file inside a .deb",
+    },
+    Limit {
+        name: "DEB_TOTAL",
+        value: "4 GiB",
+        what: "all files of one .deb, decompressed",
+    },
+    Limit {
+        name: "DEB_ENTRIES",
+        value: "500000",
+        what: "entries of one .deb",
+    },
+    Limit {
+        name: "SCRYPT_MAX_MEMORY",
+        value: "256 MiB",
+        what: "memory scrypt may use to open a private key",
+    },
+    Limit {
+        name: "SCRYPT_MAX_WORK",
+        value: "2^21",
+        what: "scrypt work N·r·p to open a private key",
+    },
+];
+
+/// Checks a decompression in progress: `inflated` bytes out of
+/// `compressed` bytes in.
+///
+/// # Errors
+/// A message naming the limits, once the output is a decompression bomb.
+pub fn check_inflation(compressed: u64, inflated: u64) -> Result<(), String> {
+    if inflated > MAX_LAYER_BYTES
+        || (inflated > BOMB_FLOOR && inflated / compressed.max(1) > MAX_RATIO)
+    {
+        return Err(format!(
+            "decompression bomb: {compressed} bytes expanded to more than {inflated} bytes \
+             (limits: {MAX_RATIO}x past {}, {} in all)",
+            human(BOMB_FLOOR),
+            human(MAX_LAYER_BYTES)
+        ));
+    }
+    Ok(())
+}
 
 /// Why a bounded read failed.
 #[derive(Debug, thiserror::Error)]
@@ -364,6 +543,46 @@ mod tests {
             .read_to_end(&mut Vec::new())
             .unwrap_err();
         assert!(e.to_string().contains("longer than"), "{e}");
+    }
+
+    #[test]
+    fn the_table_matches_the_constants_and_docs_security_md() {
+        let bytes = |v: u64| human(v);
+        let values: &[(&str, String)] = &[
+            ("JSON_DOCUMENT", bytes(JSON_DOCUMENT)),
+            ("REGISTRY_DOCUMENT", bytes(REGISTRY_DOCUMENT)),
+            ("KEY_FILE", bytes(KEY_FILE)),
+            ("SPEC_FILE", bytes(SPEC_FILE)),
+            ("PREDICATE_FILE", bytes(PREDICATE_FILE)),
+            ("MAX_DEPTH", MAX_DEPTH.to_string()),
+            ("MAX_CHILDREN", MAX_CHILDREN.to_string()),
+            ("MAX_NAME", bytes(MAX_NAME)),
+            ("MAX_PAX", bytes(MAX_PAX)),
+            ("MAX_ENTRIES", MAX_ENTRIES.to_string()),
+            ("BOMB_FLOOR", bytes(BOMB_FLOOR)),
+            ("MAX_RATIO", MAX_RATIO.to_string()),
+            ("MAX_LAYER_BYTES", bytes(MAX_LAYER_BYTES)),
+            ("MAX_CAPTURE", bytes(MAX_CAPTURE)),
+            ("MAX_CAPTURED", bytes(MAX_CAPTURED)),
+            ("MAX_PACKAGES", MAX_PACKAGES.to_string()),
+            ("USER_FILES", bytes(USER_FILES)),
+            ("PACKAGES_INDEX", bytes(PACKAGES_INDEX)),
+            ("DEB_ENTRY", bytes(DEB_ENTRY)),
+            ("DEB_TOTAL", bytes(DEB_TOTAL)),
+            ("DEB_ENTRIES", DEB_ENTRIES.to_string()),
+            ("SCRYPT_MAX_MEMORY", bytes(SCRYPT_MAX_MEMORY)),
+            (
+                "SCRYPT_MAX_WORK",
+                format!("2^{}", SCRYPT_MAX_WORK.trailing_zeros()),
+            ),
+        ];
+        assert_eq!(TABLE.len(), values.len());
+        let doc = include_str!("../../../docs/security.md");
+        for (l, (name, value)) in TABLE.iter().zip(values) {
+            assert_eq!((l.name, l.value), (*name, value.as_str()));
+            let row = format!("| `{}` | {} |", l.name, l.value);
+            assert!(doc.contains(&row), "docs/security.md lacks the row {row:?}");
+        }
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub const MANIFEST_MEDIA_TYPES: &[&str] = &[
 ];
 
 /// Largest manifest accepted (the distribution spec suggests 4 MiB).
-pub const MAX_MANIFEST: usize = 4 << 20;
+pub const MAX_MANIFEST: usize = bulwark_limits::REGISTRY_DOCUMENT as usize;
 
 /// A registry image reference: `HOST[:PORT]/REPO[:TAG][@DIGEST]`, optionally
 /// with skopeo's `docker://` prefix.

@@ -373,7 +373,9 @@ pub(crate) fn export(dir: &Path, reference: Option<&str>, file: &Path) -> Result
             let src_hex = sha256_hex(&l.digest)
                 .ok_or_else(|| invalid(file, format!("{} is not a sha256 digest", l.digest)))?;
             let src = dir.join("blobs/sha256").join(src_hex);
-            let raw = std::fs::File::open(&src).map_err(io_err(&src))?;
+            let raw = bulwark_limits::open_regular(&src, "blob")
+                .map_err(|e| invalid(file, e.to_string()))?
+                .take(l.size.saturating_add(1));
             let mut plain: Box<dyn Read> = if l.media_type.contains("gzip") {
                 Box::new(flate2::read::MultiGzDecoder::new(raw))
             } else if l.media_type.contains("zstd") {
@@ -391,6 +393,10 @@ pub(crate) fn export(dir: &Path, reference: Option<&str>, file: &Path) -> Result
                     break;
                 }
                 n += k as u64;
+                bulwark_limits::check_inflation(l.size, n).map_err(|detail| Error::Invalid {
+                    origin: dir.display().to_string(),
+                    detail: format!("layer {}: {detail}", l.digest),
+                })?;
                 hasher.update(&buf[..k]);
                 tmp.write_all(&buf[..k]).map_err(io_err(parent))?;
             }

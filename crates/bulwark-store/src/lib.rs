@@ -156,6 +156,9 @@ pub struct Archive {
 pub enum ArchiveKind {
     /// `oci-archive:`: the layout as a tar.
     Oci,
+    /// `oci:DIR` where `DIR` did not exist yet: the layout is built in a
+    /// temporary sibling and renamed to `DIR` on commit.
+    NewLayout,
     /// `docker-archive:`: one image (`docker save`'s format), named `reference`.
     Docker {
         /// `NAME:TAG` for `RepoTags`.
@@ -197,11 +200,41 @@ impl Target {
         };
         if let Some(r) = s.strip_prefix("oci:") {
             let (dir, tag) = split(r);
+            let origin = format!("oci:{}", dir.display());
+            if std::fs::symlink_metadata(&dir).is_ok() {
+                return Ok(Self {
+                    store: Store::Layout {
+                        origin,
+                        dir,
+                        archive: None,
+                    },
+                    reference: tag,
+                });
+            }
+            // A new layout is assembled beside its final place and renamed
+            // there by `commit`: a failure leaves nothing behind.
+            // The nearest existing ancestor holds the temporary layout (so
+            // the rename stays on one filesystem, and opening a missing
+            // layout to read it creates no directories).
+            let near = dir
+                .ancestors()
+                .skip(1)
+                .find(|p| p.as_os_str().is_empty() || p.is_dir())
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let tmp = tempfile::Builder::new()
+                .prefix(".bulwark-new-")
+                .tempdir_in(near)
+                .map_err(io_err(near))?;
             return Ok(Self {
                 store: Store::Layout {
-                    origin: format!("oci:{}", dir.display()),
-                    dir,
-                    archive: None,
+                    origin,
+                    dir: tmp.path().join("layout"),
+                    archive: Some(Archive {
+                        file: dir,
+                        kind: ArchiveKind::NewLayout,
+                        _tmp: tmp,
+                    }),
                 },
                 reference: tag,
             });
@@ -781,6 +814,24 @@ impl Store {
         else {
             return Ok(());
         };
+        if *kind == ArchiveKind::NewLayout {
+            if !dir.exists() {
+                return Ok(()); // nothing was written
+            }
+            if std::fs::symlink_metadata(file).is_ok() {
+                return Err(Error::Invalid {
+                    origin: self.origin(),
+                    detail: format!(
+                        "{} appeared while the layout was being written; nothing was changed there",
+                        file.display()
+                    ),
+                });
+            }
+            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+            }
+            return std::fs::rename(dir, file).map_err(io_err(file));
+        }
         if let ArchiveKind::Docker { reference } = kind {
             let tag = reference.clone().unwrap_or_else(|| "latest".to_string());
             return docker::export(dir, Some(&tag), file);
@@ -1364,6 +1415,15 @@ mod tests {
         assert_eq!(a.store.referrers(&m.digest).unwrap().len(), 1);
         // Still one image without a tag: the referrers index tag is not an image.
         assert_eq!(a.store.resolve(None).unwrap(), m);
+        // A new layout appears at its path only when committed.
+        assert!(!tmp.path().join("a").exists());
+        a.store.commit().unwrap();
+        let a = Target::open(
+            &format!("oci:{}/a:v1", tmp.path().display()),
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(a.resolve().unwrap(), m);
 
         let b = Target::open(
             &format!("oci-archive:{}/b.tar:v2", tmp.path().display()),

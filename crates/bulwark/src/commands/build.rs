@@ -58,6 +58,17 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
         );
     }
     let beside = std::path::PathBuf::from(format!("{}.sbom", dest.path().display()));
+    // Where the SBOMs and provenance will go must be writable before the
+    // image is written: a build either leaves the image and its documents,
+    // or nothing.
+    let docs_dir = match (&key, o.sbom_dir) {
+        (_, Some(d)) => Some(d.to_path_buf()),
+        (None, None) if !to_registry => Some(beside.clone()),
+        _ => None,
+    };
+    if let Some(d) = &docs_dir {
+        ensure_writable_dir(d)?;
+    }
     let mut opts = BuildOptions::new(spec.to_path_buf(), dest);
     opts.frozen = o.frozen;
     opts.source_date_epoch = o.source_date_epoch;
@@ -152,4 +163,25 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks that `dir` exists (or can be made) and takes files, leaving it as
+/// it was when it had to be created.
+fn ensure_writable_dir(dir: &Path) -> anyhow::Result<()> {
+    let created = !dir.exists();
+    let probe = std::fs::create_dir_all(dir).and_then(|()| {
+        tempfile::Builder::new()
+            .prefix(".bulwark-probe-")
+            .tempfile_in(dir)
+            .map(drop)
+    });
+    if created {
+        let _ = std::fs::remove_dir(dir);
+    }
+    probe.with_context(|| {
+        format!(
+            "cannot write the SBOMs and provenance to {}; nothing was built: make it a writable directory or pass --sbom-dir DIR",
+            dir.display()
+        )
+    })
 }

@@ -1,5 +1,6 @@
 //! `bulwark sbom`.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -77,23 +78,25 @@ pub fn run(
             .as_deref()
             .map(|m| hex::encode(sha2::Sha512::digest(m))),
     };
-    match format {
-        SbomFormat::Table => print!("{}", bulwark_sbom::table(&inv)),
-        SbomFormat::Json => println!("{}", serde_json::to_string_pretty(&inv)?),
-        SbomFormat::SpdxJson => println!(
-            "{}",
-            serde_json::to_string_pretty(&bulwark_sbom::spdx(&inv, &info))?
-        ),
-        SbomFormat::Spdx3Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&bulwark_sbom::spdx3(&inv, &info))?
-        ),
-        SbomFormat::CyclonedxJson => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&bulwark_sbom::cyclonedx(&inv, &info))?
-            )
+    // Documents go to stdout as they are serialised: no second copy of a
+    // (possibly very large) document as one string.
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let doc = match format {
+        SbomFormat::Table => {
+            write!(out, "{}", bulwark_sbom::table(&inv))?;
+            None
         }
+        SbomFormat::Json => Some(serde_json::to_value(&inv)?),
+        SbomFormat::SpdxJson => Some(bulwark_sbom::spdx(&inv, &info)),
+        SbomFormat::Spdx3Json => Some(bulwark_sbom::spdx3(&inv, &info)),
+        SbomFormat::CyclonedxJson => Some(bulwark_sbom::cyclonedx(&inv, &info)),
+    };
+    drop(inv);
+    if let Some(doc) = doc {
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -248,7 +248,41 @@ fn regression_a_chain_of_nested_indexes_is_an_error_not_a_crash() {
             "{args:?} left a temporary directory behind"
         );
     }
+    // Nothing of a failed copy is left: no archive, no half-made layout.
     assert!(!ctx.path().join("out.tar").exists());
+    assert!(!ctx.path().join("copy").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(ctx.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".bulwark"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn regression_a_build_whose_documents_cannot_be_written_leaves_no_image() {
+    let ctx = Ctx::new();
+    ctx.spec("b", "archs: [amd64]\npackages: [base-files]\n");
+    std::fs::write(ctx.path().join("file"), "not a directory").unwrap();
+    for args in [
+        &[
+            "build",
+            "b.yaml",
+            "--output",
+            "oci:out:v1",
+            "--sbom-dir",
+            "file/sboms",
+        ][..],
+        // The default place beside the output (out2.sbom) is a file.
+        &["build", "b.yaml", "--output", "oci:out2:v1"][..],
+    ] {
+        if args.len() == 4 {
+            std::fs::write(ctx.path().join("out2.sbom"), "a file").unwrap();
+        }
+        let err = fails(ctx.run(args));
+        assert!(err.contains("nothing was built"), "{err}");
+        assert!(!ctx.path().join("out").exists() && !ctx.path().join("out2").exists());
+    }
 }
 
 #[test]
@@ -326,4 +360,169 @@ fn regression_der_and_rsa_keys_get_the_accepted_formats() {
             "{err}"
         );
     }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A one-layer layout tagged `t` whose layer is `layer` (gzip) and whose
+/// config claims `diff_id`.
+fn one_layer_layout(dir: &Path, layer: &[u8], diff_id: &str) {
+    use sha2::Digest as _;
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |data: &[u8]| {
+        let hex = hex::encode(sha2::Sha256::digest(data));
+        std::fs::write(blobs.join(&hex), data).unwrap();
+        (format!("sha256:{hex}"), data.len())
+    };
+    let (ld, ls) = put(layer);
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]}});
+    let (cd, cs) = put(config.to_string().as_bytes());
+    let manifest = serde_json::json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls}]});
+    let (md, ms) = put(manifest.to_string().as_bytes());
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+         "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+}
+
+#[test]
+fn regression_copy_to_a_docker_archive_stops_a_gzip_bomb() {
+    // 1.1 GiB of zeros in about 1 MiB: 1100 gzip members of 1 MiB of zeros.
+    let member = gzip(&vec![0u8; 1 << 20]);
+    let layer: Vec<u8> = std::iter::repeat_n(member.as_slice(), 1100)
+        .flatten()
+        .copied()
+        .collect();
+    let ctx = Ctx::new();
+    one_layer_layout(
+        &ctx.path().join("bomb"),
+        &layer,
+        &format!("sha256:{}", "0".repeat(64)),
+    );
+    let err = fails(ctx.run(&["copy", "oci:bomb:t", "docker-archive:b.tar:x/y:1"]));
+    assert!(err.contains("decompression bomb"), "{err}");
+    assert!(!ctx.path().join("b.tar").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(ctx.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".bulwark"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// How a hostile registry answers manifest requests.
+#[derive(Clone, Copy)]
+enum Manifest {
+    /// One byte every half second, forever.
+    Drip,
+    /// A chunked body that never ends.
+    Endless,
+    /// A manifest whose bytes are not the digest asked for.
+    WrongDigest,
+}
+
+/// A registry on loopback that answers `/v2/` and then misbehaves on
+/// manifests; it stops with the test process.
+fn hostile_registry(how: Manifest) -> String {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut first = String::new();
+                if r.read_line(&mut first).is_err() {
+                    return;
+                }
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                if !first.contains("/manifests/") {
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+                    return;
+                }
+                let head = |len: &str| {
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\n{len}\r\n"
+                    )
+                };
+                match how {
+                    Manifest::Drip => {
+                        let _ = s.write_all(head("Content-Length: 1000000\r\n").as_bytes());
+                        for _ in 0..600 {
+                            if s.write_all(b" ").is_err() {
+                                return;
+                            }
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                    }
+                    Manifest::Endless => {
+                        let _ = s.write_all(head("Transfer-Encoding: chunked\r\n").as_bytes());
+                        let chunk = format!("{:x}\r\n{}\r\n", 1 << 16, " ".repeat(1 << 16));
+                        for _ in 0..1_000_000 {
+                            if s.write_all(chunk.as_bytes()).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Manifest::WrongDigest => {
+                        let body = r#"{"schemaVersion":2}"#;
+                        let _ = s.write_all(
+                            format!(
+                                "{}{body}",
+                                head(&format!("Content-Length: {}\r\n", body.len()))
+                            )
+                            .as_bytes(),
+                        );
+                    }
+                }
+            });
+        }
+    });
+    host
+}
+
+#[test]
+fn regression_a_hostile_registry_cannot_hold_or_flood_a_command() {
+    let ctx = Ctx::new();
+    let run = |host: &str, reference: &str| {
+        let start = Instant::now();
+        let out = ctx
+            .cmd()
+            .env("BULWARK_REGISTRY_TIMEOUT", "2")
+            .args(["sbom", &format!("{host}/x/y{reference}"), "--insecure"])
+            .output()
+            .unwrap();
+        (fails(out), start.elapsed())
+    };
+    // One byte every 500 ms keeps every read alive; the request deadline
+    // still ends it (4 attempts of 2 s, with backoff).
+    let (err, took) = run(&hostile_registry(Manifest::Drip), ":1");
+    assert!(err.contains("no complete answer within 2s"), "{err}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    // An endless body is cut at the manifest limit, not read into memory.
+    let (err, took) = run(&hostile_registry(Manifest::Endless), ":1");
+    assert!(err.contains("over the 4 MiB allowed"), "{err}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    // A manifest that is not the digest asked for is tampering, not "unreachable".
+    let digest = format!("@sha256:{}", "1".repeat(64));
+    let (err, _) = run(&hostile_registry(Manifest::WrongDigest), &digest);
+    assert!(err.contains("corrupt or tampered"), "{err}");
+    assert!(!err.contains("reachable"), "{err}");
 }
