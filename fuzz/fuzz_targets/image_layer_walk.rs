@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
         format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{m}","size":{}}}]}}"#, manifest.len()),
     )
     .unwrap();
-    std::fs::write(dir.path().join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.path().join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
     let r: bulwark_image::ImageRef = format!("oci:{}", dir.path().display()).parse().unwrap();
     if let Ok(img) = bulwark_image::open(&r, None) {
         let _ = img.walk(&|_: &str| true);

@@ -50,11 +50,15 @@ pub struct MissingField(pub String);
 /// Parses every paragraph of a deb822 document.
 pub fn parse_paragraphs(text: &str) -> Result<Vec<Paragraph>, ControlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.contains('\r') {
-        // deb822 is LF-only; tolerate CRLF files written on other systems.
-        let cleaned = text.replace("\r\n", "\n");
-        return parse_paragraphs(&cleaned);
-    }
+    // deb822 is LF-only; tolerate CRLF files written on other systems. (A
+    // lone CR stays: it once sent this function into endless recursion.)
+    let cleaned;
+    let text = if text.contains("\r\n") {
+        cleaned = text.replace("\r\n", "\n");
+        cleaned.as_str()
+    } else {
+        text
+    };
     let doc: deb822_fast::Deb822 = text.parse().map_err(|e| ControlError(format!("{e:?}")))?;
     Ok(doc.into_iter().map(Paragraph).collect())
 }
@@ -76,5 +80,14 @@ mod tests {
         assert!(parse_paragraphs(" leading\n").is_err());
         let _ = parse_paragraphs("no colon here\n");
         let _ = parse_paragraphs(":\n:\n\n\n");
+    }
+
+    #[test]
+    fn regression_a_lone_carriage_return_does_not_recurse_forever() {
+        // Found by the release_file fuzz target: a stack overflow.
+        let _ = parse_paragraphs("Origin: x\rSuite: y\n");
+        let _ = parse_paragraphs("\r");
+        let p = parse_paragraphs("Package: a\r\nVersion: 1\r\n").unwrap();
+        assert_eq!(p[0].get("Version"), Some("1"));
     }
 }

@@ -31,14 +31,22 @@ pub fn parse_rfc2822(s: &str) -> Option<i64> {
     let h: i64 = hms.next()?.parse().ok()?;
     let m: i64 = hms.next()?.parse().ok()?;
     let sec: i64 = hms.next().unwrap_or("0").parse().ok()?;
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+    if !(1..=31).contains(&day)
+        || !(1..=9999).contains(&year)
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&m)
+        || !(0..=60).contains(&sec)
+    {
         return None;
     }
     let offset = match it.next() {
         None | Some("UTC" | "GMT" | "Z" | "UT") => 0,
         Some(z) if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => {
-            let hh: i64 = z[1..3].parse().ok()?;
-            let mm: i64 = z[3..5].parse().ok()?;
+            let hh: i64 = z.get(1..3)?.parse().ok()?;
+            let mm: i64 = z.get(3..5)?.parse().ok()?;
+            if !(0..=23).contains(&hh) || !(0..=59).contains(&mm) {
+                return None;
+            }
             let o = hh * 3600 + mm * 60;
             if z.starts_with('-') { -o } else { o }
         }
@@ -67,7 +75,13 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         t.next()?.parse().ok()?,
         t.next()?.parse().ok()?,
     );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
+    if !(0..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&da)
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&mi)
+        || !(0..=60).contains(&se)
+    {
         return None;
     }
     // Skip a fraction, then read the zone.
@@ -79,6 +93,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
             let oh: i64 = z.get(1..3)?.parse().ok()?;
             let om: i64 = z.get(4..6)?.parse().ok()?;
+            if !(0..=23).contains(&oh) || !(0..=59).contains(&om) {
+                return None;
+            }
             let sign = if z.starts_with('-') { -1 } else { 1 };
             sign * (oh * 3600 + om * 60)
         }
@@ -122,6 +139,18 @@ pub fn format_rfc3339(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regression_absurd_dates_are_none_not_an_overflow() {
+        // Found by the release_file fuzz target: a multiplication overflow.
+        assert_eq!(parse_rfc2822("t, 01 Nov -8 10:-8333333333333338080"), None);
+        assert_eq!(parse_rfc2822("01 Nov 99999999999999 10:00:00"), None);
+        assert_eq!(parse_rfc2822("01 Nov 2025 -1:00:00"), None);
+        assert_eq!(parse_rfc2822("01 Nov 2025 10:00:00 +1\u{e9}1"), None);
+        assert_eq!(parse_rfc2822("01 Nov 2025 10:00:00 +9999"), None);
+        assert_eq!(parse_rfc3339("2025-01-01T-1:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2025-01-01T00:00:00+99:00"), None);
+    }
 
     #[test]
     fn release_dates() {

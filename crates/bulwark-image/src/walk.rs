@@ -93,7 +93,7 @@ impl FileSystem {
             return Err(ImageError::Unsupported {
                 origin: origin.to_owned(),
                 reason: format!(
-                    "the dpkg database lists {n} packages, more than the {} bulwark inventories \
+                    "the dpkg database lists {n} packages, more than bulwark's limit of {} \
                      (a Debian release has about 65,000 binary packages in all)",
                     bulwark_limits::MAX_PACKAGES
                 ),

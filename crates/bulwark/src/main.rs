@@ -8,6 +8,7 @@ use clap::Parser;
 
 mod cli;
 mod commands;
+mod term;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -44,13 +45,13 @@ fn main() -> ExitCode {
             let red = if color { "\x1b[31m" } else { "" };
             let reset = if color { "\x1b[0m" } else { "" };
             let top = e.to_string();
-            eprintln!("{red}error{reset}: {top}");
+            eprintln!("{red}error{reset}: {}", term::safe(&top));
             // Library errors already embed their source in the message; only
             // print causes that add something.
             for cause in e.chain().skip(1) {
                 let c = cause.to_string();
                 if !top.contains(&c) {
-                    eprintln!("  caused by: {c}");
+                    eprintln!("  caused by: {}", term::safe(&c));
                 }
             }
             ExitCode::from(1)

@@ -119,7 +119,7 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
     let format = o.format;
     if !quiet {
         for n in &report.notes {
-            eprintln!("note: {n}");
+            eprintln!("note: {}", crate::term::safe(n));
         }
     }
     match format {
@@ -139,13 +139,13 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
                 if !p.assembly.hardening.setuid_stripped.is_empty() {
                     println!(
                         "    setuid/setgid stripped: {}",
-                        p.assembly.hardening.setuid_stripped.join(", ")
+                        crate::term::safe(&p.assembly.hardening.setuid_stripped.join(", "))
                     );
                 }
                 if !p.assembly.hardening.world_writable_fixed.is_empty() {
                     println!(
                         "    world-writable bits removed: {}",
-                        p.assembly.hardening.world_writable_fixed.join(", ")
+                        crate::term::safe(&p.assembly.hardening.world_writable_fixed.join(", "))
                     );
                 }
             }

@@ -11,6 +11,7 @@ use bulwark_sign::PublicKey;
 use bulwark_store::{Object, Target};
 
 use crate::cli::{EvalArgs, EvalFormat, SeverityArg};
+use crate::term::safe;
 
 fn paint(s: &str, code: &str) -> String {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -138,8 +139,8 @@ fn print_table(report: &Report) {
         s.compressed_size as f64 / 1048576.0,
         s.files,
         s.packages,
-        s.os.as_deref().unwrap_or("unknown"),
-        s.user.as_deref().unwrap_or("")
+        safe(s.os.as_deref().unwrap_or("unknown")),
+        safe(s.user.as_deref().unwrap_or(""))
     );
     for p in &report.pillars {
         println!(
@@ -164,7 +165,7 @@ fn print_table(report: &Report) {
         println!(
             "{sev:>8} {} {}  [{}]",
             f.id,
-            f.message,
+            safe(&f.message),
             f.controls.join(", ")
         );
         println!("         fix: {}", f.remediation);
@@ -175,7 +176,7 @@ fn print_table(report: &Report) {
         } else {
             println!("policy: FAILED");
             for x in &v.violations {
-                println!("  - {x}");
+                println!("  - {}", safe(x));
             }
         }
     }

@@ -16,7 +16,7 @@ pub fn run(spec: &Path, update: bool, format: Format, quiet: bool) -> anyhow::Re
     })?;
     if !quiet {
         for n in &out.notes {
-            eprintln!("note: {n}");
+            eprintln!("note: {}", crate::term::safe(n));
         }
     }
     match format {
@@ -39,7 +39,10 @@ pub fn run(spec: &Path, update: bool, format: Format, quiet: bool) -> anyhow::Re
             for (arch, l) in &out.lock.archs {
                 println!("  {arch}: {} packages", l.packages.len());
                 for p in &l.packages {
-                    println!("    {} {} ({})", p.name, p.version, p.suite);
+                    println!(
+                        "    {}",
+                        crate::term::safe(&format!("{} {} ({})", p.name, p.version, p.suite))
+                    );
                 }
             }
         }

@@ -84,7 +84,7 @@ pub fn run(
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let doc = match format {
         SbomFormat::Table => {
-            write!(out, "{}", bulwark_sbom::table(&inv))?;
+            write!(out, "{}", crate::term::safe(&bulwark_sbom::table(&inv)))?;
             None
         }
         SbomFormat::Json => Some(serde_json::to_value(&inv)?),

@@ -10,6 +10,7 @@ use bulwark_sign::{PrivateKey, PublicKey};
 use bulwark_store::{Options, Target};
 
 use crate::cli::{Format, SignCommon};
+use crate::term::safe;
 
 /// The key password: BULWARK_PASSWORD, else COSIGN_PASSWORD.
 pub fn password() -> anyhow::Result<Vec<u8>> {
@@ -263,11 +264,11 @@ pub fn verify(
                     "  {mark} {} ({}) {}{}",
                     f.kind,
                     f.format,
-                    f.predicate_type,
+                    safe(&f.predicate_type),
                     if f.problem.is_empty() {
                         String::new()
                     } else {
-                        format!(": {}", f.problem)
+                        format!(": {}", safe(&f.problem))
                     }
                 );
             }
@@ -275,7 +276,7 @@ pub fn verify(
                 println!("  {red}no signatures or attestations found{z}");
             }
             for m in &r.missing {
-                println!("  {red}missing{z} attestation {m}");
+                println!("  {red}missing{z} attestation {}", safe(m));
             }
         }
     }

@@ -16,6 +16,7 @@ mod examples;
 mod interop;
 mod regression;
 mod report;
+mod resources;
 mod sbom;
 mod snapshots;
 mod trust;

@@ -196,7 +196,7 @@ fn regression_account_names_cannot_inject_passwd_lines() {
 }
 
 /// A layout whose tag names the top of a chain of `depth` nested indexes.
-fn nested_index_chain(dir: &Path, depth: usize) {
+pub(crate) fn nested_index_chain(dir: &Path, depth: usize) {
     use sha2::Digest as _;
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
@@ -362,7 +362,7 @@ fn regression_der_and_rsa_keys_get_the_accepted_formats() {
     }
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write as _;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(data).unwrap();
@@ -371,7 +371,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// A one-layer layout tagged `t` whose layer is `layer` (gzip) and whose
 /// config claims `diff_id`.
-fn one_layer_layout(dir: &Path, layer: &[u8], diff_id: &str) {
+pub(crate) fn one_layer_layout(dir: &Path, layer: &[u8], diff_id: &str) {
     use sha2::Digest as _;
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
@@ -423,7 +423,7 @@ fn regression_copy_to_a_docker_archive_stops_a_gzip_bomb() {
 
 /// How a hostile registry answers manifest requests.
 #[derive(Clone, Copy)]
-enum Manifest {
+pub(crate) enum Manifest {
     /// One byte every half second, forever.
     Drip,
     /// A chunked body that never ends.
@@ -434,7 +434,7 @@ enum Manifest {
 
 /// A registry on loopback that answers `/v2/` and then misbehaves on
 /// manifests; it stops with the test process.
-fn hostile_registry(how: Manifest) -> String {
+pub(crate) fn hostile_registry(how: Manifest) -> String {
     use std::io::{BufRead as _, BufReader, Write as _};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let host = l.local_addr().unwrap().to_string();
@@ -525,4 +525,50 @@ fn regression_a_hostile_registry_cannot_hold_or_flood_a_command() {
     let (err, _) = run(&hostile_registry(Manifest::WrongDigest), &digest);
     assert!(err.contains("corrupt or tampered"), "{err}");
     assert!(!err.contains("reachable"), "{err}");
+}
+
+#[test]
+fn regression_escape_sequences_in_image_data_never_reach_the_terminal() {
+    use sha2::Digest as _;
+    // A setuid file and a dpkg record whose names carry terminal escapes.
+    let evil = "\x1b]0;pwned\x07\x1b[2J";
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, mode: u32, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add(&format!("usr/bin/x{evil}"), 0o4755, b"x");
+    add(
+        "var/lib/dpkg/status.d/p",
+        0o644,
+        format!("Package: p{evil}\nVersion: 1{evil}\nArchitecture: amd64\n").as_bytes(),
+    );
+    let tar = b.into_inner().unwrap();
+    let diff_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&tar)));
+    let ctx = Ctx::new();
+    one_layer_layout(&ctx.path().join("img"), &gzip(&tar), &diff_id);
+    for args in [
+        &["eval", "oci:img:t"][..],
+        &["sbom", "oci:img:t"][..],
+        &["verify", "oci:img:t", "--key", "k.pub"][..],
+    ] {
+        if args[0] == "verify" {
+            ok(run_pw(&ctx, &["key", "generate", "k"]));
+        }
+        let out = ctx.run(args);
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !bytes.contains(&0x1b) && !bytes.contains(&0x07),
+                "{args:?} {stream} holds raw escapes: {}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        if args[0] != "verify" {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(text.contains("\\u{1b}]0;pwned"), "{args:?}: {text}");
+        }
+    }
 }

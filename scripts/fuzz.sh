@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target (fuzz/fuzz_targets) briefly over its seed
+# corpus (fuzz/corpus/TARGET, kept in the repository), on the machine's
+# stable toolchain: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass the unstable
+# flags libFuzzer needs. A crash, a panic, an input slower than 10 s or one
+# that takes more than 2 GiB fails the run, with the input under
+# fuzz/artifacts/TARGET/.
+#
+#   scripts/fuzz.sh            # 10 s per target (CI)
+#   scripts/fuzz.sh 300        # longer, by hand
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+seconds="${1:-10}"
+if ! command -v cargo-fuzz >/dev/null; then
+  cargo install --locked --quiet cargo-fuzz
+fi
+export RUSTC_BOOTSTRAP=1
+# No sanitizer: the workspace forbids unsafe code; the fuzzers look for
+# panics, hangs and memory blow-ups.
+cargo fuzz build -s none
+for target in $(cargo fuzz list); do
+  work=$(mktemp -d)
+  echo "fuzz: $target for ${seconds}s"
+  # New inputs go to the temporary directory; the committed seeds are read only.
+  status=0
+  cargo fuzz run -s none "$target" "$work" "corpus/$target" -- \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    >"$work.log" 2>&1 || status=$?
+  grep -a -E '^(stat::number_of_executed_units|stat::new_units_added|Done)' "$work.log" || true
+  if [ "$status" != 0 ]; then
+    tail -n 60 "$work.log" >&2
+    echo "fuzz: $target failed (exit $status); the input is in fuzz/artifacts/$target/" >&2
+    rm -rf "$work" "$work.log"
+    exit 1
+  fi
+  rm -rf "$work" "$work.log"
+done
+echo "fuzz: all targets ran ${seconds}s without a crash"
