@@ -295,7 +295,7 @@ impl Store {
                     .take(MAX_JSON + 1)
                     .read_to_end(&mut data)
                     .map_err(|source| ImageError::Io {
-                        path: d.digest.clone(),
+                        path: format!("{origin}: {}", d.digest),
                         source,
                     })?;
                 data
@@ -681,7 +681,7 @@ fn resolve_platform(
             break;
         }
         let data = read(&desc)?;
-        let idx: Index = json(&data, &desc.digest, "index")?;
+        let idx: Index = json(&data, &format!("{origin} {}", desc.digest), "index")?;
         if desc.digest == top.digest {
             top_index = Some(data);
         }
@@ -715,9 +715,13 @@ fn resolve_platform(
         });
     }
     let data = read(&desc)?;
-    let manifest: Manifest = json(&data, &desc.digest, "manifest")?;
+    let manifest: Manifest = json(&data, &format!("{origin} {}", desc.digest), "manifest")?;
     let cfg = store.read_json_blob(&origin, &manifest.config)?;
-    let config: serde_json::Value = json(&cfg, &manifest.config.digest, "config")?;
+    let config: serde_json::Value = json(
+        &cfg,
+        &format!("{origin} {}", manifest.config.digest),
+        "config",
+    )?;
     let layers = manifest
         .layers
         .iter()

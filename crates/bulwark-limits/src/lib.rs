@@ -3,10 +3,12 @@
 //!
 //! An attacker may control an image, a spec from a pull request, a registry,
 //! a key file or a policy. None of them may make bulwark exhaust memory or
-//! block: documents are read through [`read_file`] or [`Bounded`], which
-//! stop one byte past the limit and say which limit was hit, and only
-//! regular files are opened (a FIFO or a device would block or never end).
-//! `docs/security.md` lists every constant here with its value.
+//! block: documents are read through [`read_file`] or [`read_to_limit`],
+//! which stop one byte past the limit and say which limit was hit; blobs of
+//! a declared size through [`Exact`]; running totals are kept by [`Budget`];
+//! and only regular files are opened (a FIFO or a device would block or
+//! never end). [`TABLE`] lists every constant with its value, and so does
+//! `docs/security.md`.
 //!
 //! ```
 //! use bulwark_limits::{read_file, KEY_FILE};

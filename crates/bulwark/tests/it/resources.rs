@@ -36,9 +36,25 @@ impl Arena {
         self.ctx.path()
     }
 
-    /// Runs bulwark bounded, in the workspace, with `TMPDIR` inside it and
-    /// the outer directory as `HOME`; asserts a clean failure naming `want`.
+    /// Runs bulwark bounded and asserts a clean failure naming `want`.
     fn refuses(&self, args: &[&str], want: &str) {
+        let (code, err) = self.bounded(args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected {want:?} in: {err}");
+    }
+
+    /// Runs bulwark bounded and asserts it finished its work (exit 0, or 3
+    /// for a gate that failed).
+    fn completes(&self, args: &[&str]) {
+        let (code, err) = self.bounded(args);
+        assert!(code == 0 || code == 3, "{args:?} exit {code}: {err}");
+    }
+
+    /// Runs bulwark in the workspace, with `TMPDIR` inside it and the outer
+    /// directory as `HOME`, under the memory limit and the timeout; asserts
+    /// no crash, hang, out-of-memory, temporary leftovers or writes outside,
+    /// and returns the exit code and stderr.
+    fn bounded(&self, args: &[&str]) -> (i32, String) {
         let tmp = self.work().join("tmp");
         std::fs::create_dir_all(&tmp).unwrap();
         let mut c = Command::new("prlimit");
@@ -80,8 +96,6 @@ impl Arena {
             !err.contains("memory allocation") && !err.contains("panicked"),
             "{args:?}: {err}"
         );
-        assert_eq!(status.code(), Some(1), "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: expected {want:?} in: {err}");
         assert_eq!(
             std::fs::read_dir(&tmp).unwrap().count(),
             0,
@@ -93,7 +107,134 @@ impl Arena {
             .map(|e| e.path())
             .collect();
         assert!(outside.is_empty(), "{args:?} wrote outside: {outside:?}");
+        (status.code().unwrap_or(-1), err)
     }
+}
+
+/// A minimal little-endian ELF64 program whose dynamic section names
+/// `needed` libraries (`libN.so`).
+fn elf_needing(needed: usize) -> Vec<u8> {
+    let strtab: Vec<u8> = std::iter::once(0u8)
+        .chain((0..needed).flat_map(|i| format!("lib{i}.so\0").into_bytes()))
+        .collect();
+    let (ph_off, ph_count) = (64u64, 2u64);
+    let dyn_off = ph_off + 56 * ph_count;
+    let dyn_len = 16 * (needed as u64 + 2);
+    let str_off = dyn_off + dyn_len;
+    let total = str_off + strtab.len() as u64;
+    let mut e = Vec::new();
+    e.extend(b"\x7fELF\x02\x01\x01\0");
+    e.extend([0u8; 8]);
+    e.extend(2u16.to_le_bytes()); // ET_EXEC
+    e.extend(62u16.to_le_bytes()); // x86-64
+    e.extend(1u32.to_le_bytes());
+    e.extend(0u64.to_le_bytes()); // entry
+    e.extend(ph_off.to_le_bytes());
+    e.extend(0u64.to_le_bytes()); // shoff
+    e.extend(0u32.to_le_bytes());
+    e.extend(64u16.to_le_bytes());
+    e.extend(56u16.to_le_bytes());
+    e.extend((ph_count as u16).to_le_bytes());
+    e.extend([0u8; 6]);
+    let ph = |e: &mut Vec<u8>, t: u32, off: u64, len: u64| {
+        e.extend(t.to_le_bytes());
+        e.extend(4u32.to_le_bytes());
+        e.extend(off.to_le_bytes());
+        e.extend(off.to_le_bytes()); // vaddr = offset
+        e.extend(off.to_le_bytes());
+        e.extend(len.to_le_bytes());
+        e.extend(len.to_le_bytes());
+        e.extend(8u64.to_le_bytes());
+    };
+    ph(&mut e, 1, 0, total); // PT_LOAD of the whole file
+    ph(&mut e, 2, dyn_off, dyn_len); // PT_DYNAMIC
+    e.extend(5u64.to_le_bytes()); // DT_STRTAB
+    e.extend(str_off.to_le_bytes());
+    let mut at = 1u64;
+    for i in 0..needed {
+        e.extend(1u64.to_le_bytes()); // DT_NEEDED
+        e.extend(at.to_le_bytes());
+        at += format!("lib{i}.so").len() as u64 + 1;
+    }
+    e.extend([0u8; 16]); // DT_NULL
+    e.extend(strtab);
+    e
+}
+
+#[test]
+fn the_entrypoint_analysis_is_not_libraries_times_file_lists() {
+    if !tool("prlimit") {
+        return;
+    }
+    // 4,000 libraries the entrypoint needs, against a million file-list
+    // lines: a scan of every list per library (the old way) takes minutes.
+    let a = Arena::new();
+    let libs = 4000;
+    let elf = elf_needing(libs);
+    let lib_names: Vec<String> = (0..libs).map(|i| format!("usr/lib/lib{i}.so")).collect();
+    let mut entries: Vec<(String, Vec<u8>)> = vec![("app/server".into(), elf)];
+    entries.extend(lib_names.iter().map(|n| (n.clone(), b"x".to_vec())));
+    for p in 0..100 {
+        entries.push((
+            format!("var/lib/dpkg/status.d/p{p}"),
+            format!("Package: p{p}\nVersion: 1\nArchitecture: amd64\n").into_bytes(),
+        ));
+        let mut sums = String::new();
+        for l in 0..10_000 {
+            sums.push_str(&format!(
+                "00000000000000000000000000000000  usr/share/p{p}/file{l}\n"
+            ));
+        }
+        if p == 0 {
+            for n in &lib_names {
+                sums.push_str(&format!("00000000000000000000000000000000  {n}\n"));
+            }
+        }
+        entries.push((
+            format!("var/lib/dpkg/status.d/p{p}.md5sums"),
+            sums.into_bytes(),
+        ));
+    }
+    let refs: Vec<(&str, u64, &[u8])> = entries
+        .iter()
+        .map(|(n, d)| {
+            (
+                n.as_str(),
+                if n == "app/server" { 0o755 } else { 0o644 },
+                d.as_slice(),
+            )
+        })
+        .collect();
+    let mut t = layer_tar(&refs);
+    // The config's entrypoint is the program.
+    let dir = a.work().join("wide");
+    one_layer_layout(&dir, &gzip(&t), &diff_id(&t));
+    t.clear();
+    set_entrypoint(&dir, "/app/server");
+    a.completes(&["eval", "oci:wide:t"]);
+}
+
+/// Rewrites the single image of layout `dir` with `Entrypoint: [path]`.
+fn set_entrypoint(dir: &Path, path: &str) {
+    use sha2::Digest as _;
+    let put = |data: &[u8]| {
+        let hex = hex::encode(sha2::Sha256::digest(data));
+        std::fs::write(dir.join("blobs/sha256").join(&hex), data).unwrap();
+        (format!("sha256:{hex}"), data.len())
+    };
+    let read = |d: &str| -> serde_json::Value { serde_json::from_slice(&blob(dir, d)).unwrap() };
+    let top = tag_digest(dir, "t");
+    let mut m = read(&top);
+    let mut c = read(m["config"]["digest"].as_str().unwrap());
+    c["config"]["Entrypoint"] = serde_json::json!([path]);
+    let (cd, cs) = put(c.to_string().as_bytes());
+    m["config"]["digest"] = cd.into();
+    m["config"]["size"] = cs.into();
+    let (md, ms) = put(m.to_string().as_bytes());
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+         "annotations": {"org.opencontainers.image.ref.name": "t"}}]});
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
 }
 
 fn layer_tar(entries: &[(&str, u64, &[u8])]) -> Vec<u8> {
@@ -193,6 +334,26 @@ fn hostile_images_end_in_clean_errors_under_a_memory_limit() {
     t.extend([0u8; 1024]);
     one_layer_layout(&a.work().join("claims"), &gzip(&t), &diff_id(&t));
     a.refuses(&["eval", "oci:claims:t"], "truncated");
+
+    // A layer blob a terabyte long (sparse) whose descriptor says 1 KiB or
+    // so: read one byte past the declared size, never to the end.
+    let t = layer_tar(&[("a", 0o644, b"x")]);
+    let dir = a.work().join("long");
+    let layer = gzip(&t);
+    one_layer_layout(&dir, &layer, &diff_id(&t));
+    {
+        use sha2::Digest as _;
+        let hex = hex::encode(sha2::Sha256::digest(&layer));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("blobs/sha256").join(hex))
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+    }
+    a.refuses(&["eval", "oci:long:t"], "");
+    a.completes(&["key", "generate", "k"]);
+    a.refuses(&["verify", "oci:long:t", "--key", "k.pub"], "");
 
     // 10,000 nested indexes; an endless index.json.
     nested_index_chain(&a.work().join("chain"), 10_000);
