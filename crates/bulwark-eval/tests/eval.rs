@@ -289,9 +289,7 @@ fn regression_a_forged_creation_date_does_not_raise_the_score() {
 #[test]
 fn a_hardened_image_grades_a() {
     let dir = tempfile::tempdir().unwrap();
-    let mut t = Tree::default();
-    t.insert("app/server", Node::file(b"\x7fELF".to_vec(), 0o755));
-    t.insert("etc/passwd", Node::file(b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n".to_vec(), 0o644));
+    let mut t = hardened_tree(GOOD_PASSWD);
     t.insert(
         "home/nonroot",
         Node {
@@ -301,17 +299,7 @@ fn a_hardened_image_grades_a() {
             gid: 65532,
         },
     );
-    t.insert("tmp", Node::dir(0o1777));
-    t.insert(
-        "var/lib/dpkg/status.d/app",
-        Node::file(
-            b"Package: app\nVersion: 1\nArchitecture: amd64\n".to_vec(),
-            0o644,
-        ),
-    );
-    let mut cfg = RuntimeConfig::default();
-    cfg.user = Some("65532:65532".into());
-    cfg.healthcheck = Some(serde_json::json!({"Test": ["NONE"]}));
+    let mut cfg = hardened_config();
     cfg.exposed_ports
         .insert("8443/tcp".into(), serde_json::json!({}));
     let r = write(dir.path(), &t, cfg, "bulwark");

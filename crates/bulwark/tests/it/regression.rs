@@ -3,20 +3,9 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-
-const PW: &str = "correct horse";
-
-fn run_pw(ctx: &Ctx, args: &[&str]) -> Output {
-    ctx.cmd()
-        .env("BULWARK_PASSWORD", PW)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Flips one byte of blob `digest` in layout `dir`, returning the original bytes.
 fn tamper(dir: &Path, digest: &str, at: usize) -> Vec<u8> {
@@ -45,10 +34,7 @@ fn json_blob(dir: &Path, digest: &str) -> serde_json::Value {
 #[test]
 fn regression_verify_refuses_tampered_layers_configs_and_platform_manifests() {
     let ctx = Ctx::new();
-    ctx.spec(
-        "m",
-        "archs: [amd64, arm64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\n",
-    );
+    multi_arch_spec(&ctx);
     ok(run_pw(&ctx, &["key", "generate", "k"]));
     ok(run_pw(
         &ctx,
@@ -251,12 +237,7 @@ fn regression_a_chain_of_nested_indexes_is_an_error_not_a_crash() {
     // Nothing of a failed copy is left: no archive, no half-made layout.
     assert!(!ctx.path().join("out.tar").exists());
     assert!(!ctx.path().join("copy").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(ctx.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".bulwark"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_leftovers(ctx.path());
 }
 
 #[test]
@@ -413,12 +394,7 @@ fn regression_copy_to_a_docker_archive_stops_a_gzip_bomb() {
     let err = fails(ctx.run(&["copy", "oci:bomb:t", "docker-archive:b.tar:x/y:1"]));
     assert!(err.contains("decompression bomb"), "{err}");
     assert!(!ctx.path().join("b.tar").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(ctx.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".bulwark"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_leftovers(ctx.path());
 }
 
 /// How a hostile registry answers manifest requests.

@@ -9,21 +9,11 @@ use bulwark_test_support::{Fault, HttpServer};
 
 use crate::common::*;
 
-const PW: &str = "correct horse";
-
 fn image_spec(ctx: &Ctx) {
     ctx.spec(
         "i",
         "archs: [amd64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\nconfig: {entrypoint: [/usr/bin/hello]}\n",
     );
-}
-
-fn run_pw(ctx: &Ctx, args: &[&str]) -> Output {
-    ctx.cmd()
-        .env("BULWARK_PASSWORD", PW)
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn code(out: &Output) -> Option<i32> {
@@ -511,10 +501,7 @@ fn sign_attest_verify_on_a_layout_and_fail_closed() {
 #[test]
 fn a_signed_multi_platform_build_signs_the_index_and_each_platform() {
     let ctx = Ctx::new();
-    ctx.spec(
-        "m",
-        "archs: [amd64, arm64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\n",
-    );
+    multi_arch_spec(&ctx);
     ok(run_pw(&ctx, &["key", "generate", "k"]));
     ok(run_pw(&ctx, &["key", "generate", "other"]));
     let r = report(&ok(run_pw(
@@ -1167,10 +1154,7 @@ fn large_layers_stream_to_and_from_a_registry() {
 #[test]
 fn copy_reads_and_writes_docker_archives() {
     let ctx = Ctx::new();
-    ctx.spec(
-        "m",
-        "archs: [amd64, arm64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\n",
-    );
+    multi_arch_spec(&ctx);
     ok(ctx.run(&["build", "m.yaml", "--output", "oci:multi:v1"]));
     ok(run_pw(&ctx, &["key", "generate", "k"]));
     ok(run_pw(&ctx, &["sign", "oci:multi:v1", "--key", "k.key"]));

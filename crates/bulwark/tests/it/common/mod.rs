@@ -278,3 +278,37 @@ pub fn assert_signed_and_attested(what: &str, report: &serde_json::Value) {
         assert!(!ids.iter().any(|i| i == id), "{what}: {id} in {report:#}");
     }
 }
+
+/// The password of keys the tests generate.
+pub const PW: &str = "correct horse";
+
+/// Runs with `BULWARK_PASSWORD` set to [`PW`].
+pub fn run_pw(ctx: &Ctx, args: &[&str]) -> Output {
+    ctx.cmd()
+        .env("BULWARK_PASSWORD", PW)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The spec `m.yaml`: base-files and hello for amd64 and arm64.
+pub fn multi_arch_spec(ctx: &Ctx) {
+    ctx.spec(
+        "m",
+        "archs: [amd64, arm64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\n",
+    );
+}
+
+/// Asserts that `dir` holds no `.bulwark*` temporary files or directories.
+pub fn assert_no_leftovers(dir: &Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".bulwark"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
+}
