@@ -321,6 +321,15 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             );
         }
         env.extend(spec.config.env.clone());
+        // The spec's facts as the standard OCI keys, in the config's labels
+        // (what docker archives and `bulwark sbom` read) and the manifest's
+        // annotations, so any tool derives the same SBOM from the image that
+        // the build made. The spec's own labels and annotations win.
+        let facts = image_facts(&spec, &created);
+        let mut labels = spec.config.labels.clone();
+        for (k, v) in &facts {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
         let config = RuntimeConfig {
             user: Some(format!("{}:{}", a.uid, a.gid)),
             exposed_ports: spec
@@ -333,17 +342,15 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             entrypoint: spec.config.entrypoint.clone(),
             cmd: spec.config.cmd.clone(),
             working_dir: spec.config.workdir.clone(),
-            labels: spec.config.labels.clone(),
+            labels,
             stop_signal: spec.config.stop_signal.clone(),
             volumes: BTreeMap::new(),
             healthcheck: None,
         };
         let mut annotations = spec.config.annotations.clone();
         annotations.insert(bulwark_oci::ANNOTATION_CREATED.into(), created.clone());
-        if let Some(n) = &spec.name {
-            annotations
-                .entry("org.opencontainers.image.title".into())
-                .or_insert_with(|| n.clone());
+        for (k, v) in facts {
+            annotations.entry(k).or_insert(v);
         }
         let layer_reports: Vec<LayerReport> = layers
             .iter()
@@ -438,4 +445,29 @@ pub fn security_context_yaml(digest: &str, uid: u32, gid: u32, spec: &Spec) -> S
         s.push_str(&format!("#   volumeMounts: [{{name: writable-{i}, mountPath: {w}}}]  volumes: [{{name: writable-{i}, emptyDir: {{}}}}]\n"));
     }
     s
+}
+
+/// The OCI keys (`org.opencontainers.image.*`) a spec gives its image:
+/// title (the name), vendor, authors, licenses and created; and the
+/// copyright notice, which OCI has no key for, under
+/// [`bulwark_oci::ANNOTATION_COPYRIGHT`].
+fn image_facts(spec: &Spec, created: &str) -> BTreeMap<String, String> {
+    let info = spec.sbom_info();
+    let key = |k: &str| format!("org.opencontainers.image.{k}");
+    let mut m = BTreeMap::new();
+    m.insert(key("created"), created.to_owned());
+    for (k, v) in [
+        ("title", spec.name.clone()),
+        ("vendor", info.supplier),
+        ("authors", info.contact),
+        ("licenses", info.license),
+    ] {
+        if let Some(v) = v {
+            m.insert(key(k), v);
+        }
+    }
+    if let Some(c) = info.copyright {
+        m.insert(bulwark_oci::ANNOTATION_COPYRIGHT.to_owned(), c);
+    }
+    m
 }

@@ -262,6 +262,28 @@ fn is_no_login_shell(shell: &str) -> bool {
     ) && !shell.is_empty()
 }
 
+/// The tag an image is reached by: the reference's own (`oci:DIR:TAG`,
+/// `HOST/REPO:TAG`, `docker-archive:FILE:NAME:TAG`), or for a docker archive
+/// named without one, the tag its `RepoTags` gives it.
+fn reference_tag(reference: &str, img: &Opened) -> Option<String> {
+    let tag_of = |r: &str| {
+        r.rsplit_once(':')
+            .map(|(_, t)| t)
+            .filter(|t| !t.contains('/'))
+            .map(str::to_owned)
+    };
+    if reference.starts_with("docker-archive:") {
+        return match bulwark_oci::Destination::parse(reference) {
+            Ok(bulwark_oci::Destination::DockerArchive {
+                reference: Some(name),
+                ..
+            }) => tag_of(&name),
+            _ => img.repo_tags.first().and_then(|t| tag_of(t)),
+        };
+    }
+    tag_of(reference)
+}
+
 /// Runs every check.
 pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
     let inv = Inventory::from_fs(fs);
@@ -949,12 +971,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
             }
         }
     }
-    let tag = opts
-        .reference
-        .rsplit_once(':')
-        .map(|(_, t)| t)
-        .filter(|t| !t.contains('/'));
-    if tag == Some("latest") {
+    if reference_tag(&opts.reference, img).as_deref() == Some("latest") {
         c.add(
             "EX-004",
             Pillar::Exposure,

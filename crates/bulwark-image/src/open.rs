@@ -187,6 +187,9 @@ pub struct Opened {
     /// How many entries the layout's `index.json` has (images, tags and
     /// referrers); 0 for registries and docker archives.
     pub index_entries: usize,
+    /// The names a docker archive gives its image (`RepoTags`,
+    /// `NAME:TAG`); empty for other images.
+    pub repo_tags: Vec<String>,
     /// The bytes of `top` when it is an index (for other platforms).
     top_index: Option<Vec<u8>>,
     store: Store,
@@ -454,6 +457,7 @@ pub fn open_with(
             top: None,
             top_index: None,
             index_entries: 0,
+            repo_tags: Vec::new(),
             store: Store::None,
         }),
         ImageRef::Oci { dir, tag } => {
@@ -501,6 +505,12 @@ pub fn open_with(
                 reason: "manifest.json lists no image".into(),
             })?;
             let config_name = first["Config"].as_str().unwrap_or_default().to_owned();
+            let repo_tags: Vec<String> = first["RepoTags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect();
             let cfg = store.read_member(&origin, file, &config_name)?;
             let config: serde_json::Value =
                 json(&cfg, &format!("{origin} {config_name}"), "config")?;
@@ -541,6 +551,7 @@ pub fn open_with(
                 top: None,
                 top_index: None,
                 index_entries: 0,
+                repo_tags,
                 store,
             })
         }
@@ -742,6 +753,7 @@ fn resolve_platform(
         top: Some(top),
         top_index,
         index_entries,
+        repo_tags: Vec::new(),
         store,
     })
 }

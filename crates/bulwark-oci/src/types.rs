@@ -12,6 +12,9 @@ pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
+/// The image's copyright notice (OCI defines no key for it; bulwark writes
+/// and reads this one, beside `org.opencontainers.image.licenses`).
+pub const ANNOTATION_COPYRIGHT: &str = "dev.bulwark.image.copyright";
 
 /// An OCI content descriptor.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]

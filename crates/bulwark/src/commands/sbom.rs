@@ -72,7 +72,10 @@ pub fn run(
             .license
             .clone()
             .or_else(|| label("org.opencontainers.image.licenses")),
-        copyright: about.copyright.clone(),
+        copyright: about
+            .copyright
+            .clone()
+            .or_else(|| label(bulwark_oci::ANNOTATION_COPYRIGHT)),
         manifest_sha512: opened
             .manifest
             .as_deref()

@@ -278,6 +278,7 @@ fn example_static_is_multi_arch_small_and_scannable() {
     let out = format!("oci:{}/layout:static", d.0.display());
     let r = build_example(&d.0, "static", "", &out);
     assert_eq!(r["media_type"], "application/vnd.oci.image.index.v1+json");
+    assert_later_sbom_conformant(&d.0, &out);
     for (i, arch) in ["amd64", "arm64"].iter().enumerate() {
         let p = &r["platforms"][i];
         assert_eq!(p["arch"], *arch);
@@ -364,6 +365,7 @@ fn example_base_runs_a_glibc_program_as_nonroot_read_only() {
     let r = build_example(&d.0, "base", "", &out);
     let size = mib(&r["platforms"][0]["compressed_size"]);
     assert!(size <= 7.8, "base: {size:.2} MiB > 7.8 MiB");
+    assert_later_sbom_conformant(&d.0, &out);
     assert_signed_example_grades_a(&d.0, "base");
     assert_trivy_sees_the_lock(&d.0.join("layout"), &r, 0);
     if tool("trivy") {
@@ -387,6 +389,7 @@ fn example_cc_runs_a_cxx_program() {
     let d = LowerDir::new("cc");
     let out = format!("oci:{}/layout:cc", d.0.display());
     let r = build_example(&d.0, "cc", "", &out);
+    assert_later_sbom_conformant(&d.0, &out);
     assert_trivy_sees_the_lock(&d.0.join("layout"), &r, 0);
     assert_signed_example_grades_a(&d.0, "cc");
     let names: Vec<&str> = r["platforms"][0]["packages"]
@@ -415,6 +418,7 @@ fn example_python_application_runs_hardened() {
     let d = LowerDir::new("python");
     let out = format!("oci:{}/layout:python", d.0.display());
     let r = build_example(&d.0, "python", "", &out);
+    assert_later_sbom_conformant(&d.0, &out);
     assert_eq!(
         r["platforms"][0]["layers"].as_array().unwrap().len(),
         2,
@@ -689,6 +693,31 @@ fn sbom_of_an_ordinary_debian_image_matches_trivy() {
             .collect::<std::collections::BTreeSet<_>>()
     };
     assert_eq!(ids(&u), ids(&r), "umoci layout vs podman archive");
+}
+
+/// `bulwark sbom` of a built example, with no flags, meets NTIA and FSCT 3
+/// like the build-time SBOM: the build wrote the spec's facts as labels.
+fn assert_later_sbom_conformant(dir: &Path, image: &str) {
+    let r: bulwark_image::ImageRef = image.parse().unwrap();
+    let cfg = bulwark_image::open(&r, Some("linux/amd64")).unwrap().config;
+    let labels = &cfg["config"]["Labels"];
+    for k in ["vendor", "authors", "licenses", "created", "title"] {
+        assert!(
+            labels[format!("org.opencontainers.image.{k}")].is_string(),
+            "{image}: no {k} label in {labels}"
+        );
+    }
+    if !(tool("ntia-checker") && tool("pyspdxtools")) {
+        return;
+    }
+    let out = ok(bulwark(dir)
+        .args(["sbom", image, "--platform", "linux/amd64", "--format", "spdx3-json"])
+        .output()
+        .unwrap());
+    let f = dir.join("later.spdx3.json");
+    std::fs::write(&f, out).unwrap();
+    assert_conformant(&f, "ntia", true);
+    assert_conformant(&f, "fsct3-min", true);
 }
 
 /// Runs `ntia-checker -c STANDARD` on `file` and asserts conformance.

@@ -548,3 +548,24 @@ fn regression_escape_sequences_in_image_data_never_reach_the_terminal() {
         }
     }
 }
+
+#[test]
+fn regression_the_tag_inside_a_docker_archive_counts_as_its_reference() {
+    let ctx = Ctx::new();
+    ctx.spec("d", "archs: [amd64]\npackages: [base-files]\n");
+    ok(ctx.run(&["build", "d.yaml", "--output", "oci:img:latest"]));
+    ok(ctx.run(&["copy", "oci:img:latest", "docker-archive:d.tar:bulwark/d:latest"]));
+    for reference in [
+        "oci:img:latest",
+        "docker-archive:d.tar",
+        "docker-archive:d.tar:bulwark/d:latest",
+    ] {
+        let out = ctx.run(&["eval", reference, "--format", "json"]);
+        let r = report(&String::from_utf8_lossy(&out.stdout));
+        assert!(
+            finding_ids(&r).contains(&"EX-004".to_string()),
+            "{reference}: {:?}",
+            finding_ids(&r)
+        );
+    }
+}
