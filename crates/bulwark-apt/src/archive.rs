@@ -87,8 +87,12 @@ pub enum ArchiveError {
         component: String,
         arch: String,
     },
-    #[error("{url}: cannot decompress: {reason}")]
-    Decompress { url: String, reason: String },
+    #[error("{url}: cannot read the index: {source}")]
+    Decompress {
+        url: String,
+        #[source]
+        source: IndexError,
+    },
     #[error(transparent)]
     Packages(#[from] PackagesError),
 }
@@ -200,7 +204,7 @@ pub fn load_suite_with(
                     .finish(&plain_url, &spec.suite, &spec.uri)
                     .map_err(|e| ArchiveError::Decompress {
                         url: plain_url.clone(),
-                        reason: format!("not UTF-8 text at byte {}", e.offset),
+                        source: IndexError::NotText { offset: e.offset },
                     })?,
             );
             indexes.push(IndexDigest {
@@ -247,19 +251,19 @@ fn fetch_and_scan(
             (Ok(_), Ok(scanner)) => return Ok(scanner),
             (Err(e), _) if e.is_not_found() => last = Some(e),
             // The download is intact, so the index itself is unreadable.
-            (Ok(_), Err(reason)) => {
+            (Ok(_), Err(source)) => {
                 return Err(ArchiveError::Decompress {
                     url: url.clone(),
-                    reason,
+                    source,
                 });
             }
             (Err(e), _) => {
                 tracing::debug!("{url}: streaming failed ({e}); downloading it again");
                 let data = fetcher.get_verified(url, file.size, &file.sha256)?;
-                return scan_index(&file.path, &data, capacity).map_err(|reason| {
+                return scan_index(&file.path, &data, capacity).map_err(|source| {
                     ArchiveError::Decompress {
                         url: url.clone(),
-                        reason,
+                        source,
                     }
                 });
             }
@@ -269,13 +273,42 @@ fn fetch_and_scan(
         .map(ArchiveError::Fetch)
         .unwrap_or_else(|| ArchiveError::Decompress {
             url: file.path.clone(),
-            reason: "no URL to fetch it from".into(),
+            source: IndexError::NoUrl,
         }))
+}
+
+/// Why a `Packages` index could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The compressed stream is corrupt or truncated.
+    #[error("corrupt or truncated compressed data: {0}")]
+    Corrupt(#[source] std::io::Error),
+    /// More text than any index has.
+    #[error(
+        "the index inflates to more than {}",
+        bulwark_limits::human(INDEX_LIMIT)
+    )]
+    TooLarge,
+    /// Not text.
+    #[error("not UTF-8 text at byte {offset}")]
+    NotText {
+        /// Where the first invalid byte is.
+        offset: usize,
+    },
+    /// A worker thread of the pipeline failed.
+    #[error("the index {0} stopped unexpectedly")]
+    Stopped(&'static str),
+    /// There was no URL to fetch it from.
+    #[error("no URL to fetch it from")]
+    NoUrl,
 }
 
 /// Decompresses (by the extension of `path`: `.gz`, `.xz` or none) and
 /// scans an index held in memory; `capacity` hints at its text size.
-pub fn scan_index(path: &str, data: &[u8], capacity: usize) -> Result<PackagesScanner, String> {
+///
+/// # Errors
+/// Corrupt compressed data, or an index past [`bulwark_limits::PACKAGES_INDEX`].
+pub fn scan_index(path: &str, data: &[u8], capacity: usize) -> Result<PackagesScanner, IndexError> {
     inflate_and_scan(path, capacity, |sink| data.chunks(TEXT_PIECE).all(sink)).1
 }
 
@@ -287,7 +320,7 @@ fn inflate_and_scan<T>(
     path: &str,
     capacity: usize,
     feed: impl FnOnce(&mut dyn FnMut(&[u8]) -> bool) -> T,
-) -> (T, Result<PackagesScanner, String>) {
+) -> (T, Result<PackagesScanner, IndexError>) {
     use std::sync::mpsc::sync_channel;
     std::thread::scope(|s| {
         let (compressed_tx, compressed_rx) = sync_channel::<Vec<u8>>(64);
@@ -299,7 +332,7 @@ fn inflate_and_scan<T>(
             }
             scanner
         });
-        let inflater = s.spawn(move || -> Result<(), String> {
+        let inflater = s.spawn(move || -> Result<(), IndexError> {
             let input = ChannelReader {
                 rx: compressed_rx,
                 piece: Vec::new(),
@@ -323,7 +356,7 @@ fn inflate_and_scan<T>(
                         Ok(0) => break,
                         Ok(k) => n += k,
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e.to_string()),
+                        Err(e) => return Err(IndexError::Corrupt(e)),
                     }
                 }
                 if n == 0 {
@@ -331,11 +364,11 @@ fn inflate_and_scan<T>(
                 }
                 total += n as u64;
                 if total > INDEX_LIMIT {
-                    return Err("index larger than 2 GiB".into());
+                    return Err(IndexError::TooLarge);
                 }
                 piece.truncate(n);
                 if text_tx.send(piece).is_err() {
-                    return Err("the scanner stopped".into());
+                    return Err(IndexError::Stopped("scanner"));
                 }
             }
         });
@@ -343,10 +376,8 @@ fn inflate_and_scan<T>(
         drop(compressed_tx);
         let inflated = inflater
             .join()
-            .unwrap_or_else(|_| Err("the decompressor panicked".into()));
-        let scanned = scanner
-            .join()
-            .map_err(|_| "the index scanner panicked".to_owned());
+            .unwrap_or_else(|_| Err(IndexError::Stopped("decompressor")));
+        let scanned = scanner.join().map_err(|_| IndexError::Stopped("scanner"));
         (fed, inflated.and(scanned))
     })
 }

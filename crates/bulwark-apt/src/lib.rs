@@ -27,8 +27,8 @@ mod gzip;
 mod keyring;
 
 pub use archive::{
-    ArchiveError, IndexDigest, LoadOptions, SuiteIndex, SuiteSpec, load_suite, load_suite_with,
-    scan_index,
+    ArchiveError, IndexDigest, IndexError, LoadOptions, SuiteIndex, SuiteSpec, load_suite,
+    load_suite_with, scan_index,
 };
 pub use cache::{Cache, default_cache_dir};
 pub use fetch::{FetchError, Fetcher};

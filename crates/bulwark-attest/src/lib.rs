@@ -12,6 +12,30 @@
 //! [`verify`] fails closed: it reports what verified and what did not, and
 //! is an error unless at least one signature and every required
 //! attestation verify under the given keys for exactly this image digest.
+//!
+//! ```
+//! use bulwark_store::{Options, Target};
+//!
+//! // A one-blob image in a new layout.
+//! let dir = tempfile::tempdir().unwrap();
+//! let t = Target::open(&format!("oci:{}:v1", dir.path().join("img").display()), &Options::default())?;
+//! let config = t.store.put_blob(b"{}")?;
+//! let manifest = format!(
+//!     r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{config}","size":2}},"layers":[]}}"#,
+//!     bulwark_oci::MEDIA_TYPE_MANIFEST,
+//!     bulwark_oci::MEDIA_TYPE_CONFIG,
+//! );
+//! let subject = t.store.put_manifest(manifest.as_bytes(), bulwark_oci::MEDIA_TYPE_MANIFEST, Some("v1"))?;
+//!
+//! let key = bulwark_sign::PrivateKey::generate();
+//! bulwark_attest::sign(&t.store, &subject, &key, bulwark_attest::Format::Both, "2026-01-01T00:00:00Z")?;
+//! let report = bulwark_attest::verify(&t.store, &subject, &[key.public_key()], &[])?;
+//! assert!(report.ok);
+//! // Another key verifies nothing.
+//! let other = bulwark_sign::PrivateKey::generate().public_key();
+//! assert!(!bulwark_attest::verify(&t.store, &subject, &[other], &[])?.ok);
+//! # Ok::<(), bulwark_attest::Error>(())
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -46,16 +70,19 @@ pub enum Format {
     Both,
 }
 
+/// A signature format name that is not `bundle`, `legacy` or `both`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown signature format {0:?}; use bundle, legacy or both")]
+pub struct UnknownFormat(pub String);
+
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, UnknownFormat> {
         match s {
             "bundle" => Ok(Self::Bundle),
             "legacy" => Ok(Self::Legacy),
             "both" => Ok(Self::Both),
-            _ => Err(format!(
-                "unknown signature format {s:?}; use bundle, legacy or both"
-            )),
+            _ => Err(UnknownFormat(s.to_owned())),
         }
     }
 }

@@ -10,6 +10,27 @@
 //! The JSON types are written by hand rather than taken from `oci-spec`:
 //! its `Config.Labels` and annotations are `HashMap`s, whose iteration
 //! order would make image digests differ from run to run.
+//!
+//! ```
+//! use bulwark_layer::{LayerCompression, Node, Tree, encode_layer};
+//! use bulwark_oci::{Destination, Image, ImageSpec, Platform, RuntimeConfig, write_images};
+//!
+//! let mut tree = Tree::default();
+//! tree.insert("etc/hostname", Node::file(b"bulwark\n".to_vec(), 0o644));
+//! let layer = encode_layer(&tree, 0, LayerCompression::Gzip).unwrap();
+//! let image = Image::build(ImageSpec {
+//!     platform: Platform { architecture: "amd64".into(), os: "linux".into(), variant: None },
+//!     created: "1970-01-01T00:00:00Z".into(),
+//!     config: RuntimeConfig::default(),
+//!     layers: vec![(layer, "example".into())],
+//!     annotations: Default::default(),
+//! });
+//! let dir = tempfile::tempdir().unwrap();
+//! let dest: Destination = format!("oci:{}:v1", dir.path().join("out").display()).parse().unwrap();
+//! let written = write_images(&dest, &[image], Default::default()).unwrap();
+//! assert!(written.digest.starts_with("sha256:"));
+//! assert!(dir.path().join("out/index.json").is_file());
+//! ```
 
 mod dest;
 mod types;

@@ -86,18 +86,43 @@ pub fn config_files() -> Vec<PathBuf> {
     out
 }
 
+/// Why credentials could not be looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A docker/podman config file that exists but cannot be used.
+    #[error("{path}: {detail}")]
+    ConfigFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A `docker-credential-*` helper that failed.
+    #[error("credential helper {program}: {detail}")]
+    Helper {
+        /// `docker-credential-NAME`.
+        program: String,
+        /// What happened.
+        detail: String,
+        /// The helper said it has nothing for this host.
+        not_found: bool,
+    },
+}
+
 /// Finds credentials for `host` (`name[:port]`).
 ///
 /// # Errors
 /// A config file that exists but is not valid JSON, or a credential helper
 /// that fails: both are reported rather than silently sending no credentials.
-pub fn lookup(host: &str) -> Result<Credentials, String> {
+pub fn lookup(host: &str) -> Result<Credentials, AuthError> {
     for path in config_files() {
         let Ok(data) = std::fs::read(&path) else {
             continue;
         };
-        let cfg: ConfigFile = serde_json::from_slice(&data)
-            .map_err(|e| format!("{}: not a valid credentials file: {e}", path.display()))?;
+        let cfg: ConfigFile = serde_json::from_slice(&data).map_err(|e| AuthError::ConfigFile {
+            path: path.display().to_string(),
+            detail: format!("not a valid credentials file: {e}"),
+        })?;
         if let Some(c) = from_config(&cfg, host, &path)? {
             return Ok(c);
         }
@@ -109,7 +134,11 @@ fn from_config(
     cfg: &ConfigFile,
     host: &str,
     path: &std::path::Path,
-) -> Result<Option<Credentials>, String> {
+) -> Result<Option<Credentials>, AuthError> {
+    let bad = |detail: String| AuthError::ConfigFile {
+        path: path.display().to_string(),
+        detail,
+    };
     if let Some(helper) = cfg.cred_helpers.get(host) {
         return helper_get(helper, host).map(Some);
     }
@@ -123,20 +152,12 @@ fn from_config(
         if let Some(a) = e.auth.as_deref().filter(|a| !a.is_empty()) {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(a.trim())
-                .map_err(|err| {
-                    format!(
-                        "{}: auths[{host}].auth is not base64: {err}",
-                        path.display()
-                    )
-                })?;
+                .map_err(|err| bad(format!("auths[{host}].auth is not base64: {err}")))?;
             let s = String::from_utf8(raw)
-                .map_err(|_| format!("{}: auths[{host}].auth is not UTF-8", path.display()))?;
-            let (u, p) = s.split_once(':').ok_or_else(|| {
-                format!(
-                    "{}: auths[{host}].auth is not 'user:password'",
-                    path.display()
-                )
-            })?;
+                .map_err(|_| bad(format!("auths[{host}].auth is not UTF-8")))?;
+            let (u, p) = s
+                .split_once(':')
+                .ok_or_else(|| bad(format!("auths[{host}].auth is not 'user:password'")))?;
             return Ok(Some(Credentials::Basic {
                 username: u.to_string(),
                 password: p.to_string(),
@@ -159,36 +180,42 @@ fn from_config(
         return match helper_get(store, host) {
             Ok(c) => Ok(Some(c)),
             // A store that has nothing for this host is not an error.
-            Err(e) if e.contains("credentials not found") => Ok(None),
+            Err(AuthError::Helper {
+                not_found: true, ..
+            }) => Ok(None),
             Err(e) => Err(e),
         };
     }
     Ok(None)
 }
 
-fn helper_get(helper: &str, host: &str) -> Result<Credentials, String> {
+fn helper_get(helper: &str, host: &str) -> Result<Credentials, AuthError> {
     let program = format!("docker-credential-{helper}");
+    let failed = |detail: String, not_found: bool| AuthError::Helper {
+        program: program.clone(),
+        detail,
+        not_found,
+    };
     let mut child = Command::new(&program)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("credential helper {program} could not run: {e}"))?;
+        .map_err(|e| failed(format!("could not run: {e}"), false))?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(host.as_bytes());
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| format!("credential helper {program}: {e}"))?;
+        .map_err(|e| failed(e.to_string(), false))?;
     if !out.status.success() {
-        return Err(format!(
-            "credential helper {program} failed for {host}: {}",
-            String::from_utf8_lossy(&out.stdout).trim()
-        ));
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let not_found = said.contains("credentials not found");
+        return Err(failed(format!("failed for {host}: {said}"), not_found));
     }
     let reply: HelperReply = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("credential helper {program} replied with invalid JSON: {e}"))?;
+        .map_err(|e| failed(format!("replied with invalid JSON: {e}"), false))?;
     Ok(Credentials::Basic {
         username: reply.username,
         password: reply.secret,
@@ -232,7 +259,8 @@ mod tests {
         let c = cfg(r#"{"credHelpers":{"h":"bulwark-test-no-such-helper"}}"#);
         let err = from_config(&c, "h", std::path::Path::new("c")).unwrap_err();
         assert!(
-            err.contains("docker-credential-bulwark-test-no-such-helper"),
+            err.to_string()
+                .contains("docker-credential-bulwark-test-no-such-helper"),
             "{err}"
         );
     }

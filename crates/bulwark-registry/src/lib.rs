@@ -224,7 +224,7 @@ pub enum Error {
     },
     /// Credentials could not be read.
     #[error("credentials: {0}")]
-    Credentials(String),
+    Credentials(#[from] auth::AuthError),
     /// Local I/O.
     #[error("{path}: {source}")]
     Io {
@@ -361,7 +361,7 @@ impl Registry {
         if let Some(a) = self.creds.lock().ok().and_then(|c| c.get(host).cloned()) {
             return Ok(a);
         }
-        let auth = match auth::lookup(host).map_err(Error::Credentials)? {
+        let auth = match auth::lookup(host)? {
             Credentials::Anonymous => RegistryAuth::Anonymous,
             Credentials::Basic { username, password } => RegistryAuth::Basic(username, password),
         };

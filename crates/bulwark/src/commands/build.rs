@@ -27,8 +27,7 @@ pub struct Options<'a> {
 pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCode> {
     // Load the key first: a wrong password must fail before minutes of work.
     let key = o.sign_key.map(super::trust::load_private_key).transpose()?;
-    let sig_format: bulwark_attest::Format =
-        o.signature_format.parse().map_err(anyhow::Error::msg)?;
+    let sig_format: bulwark_attest::Format = o.signature_format.parse()?;
     let to_registry = bulwark_registry::looks_like_registry(output);
     let staging = if to_registry {
         Some(

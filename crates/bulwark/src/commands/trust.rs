@@ -130,10 +130,7 @@ fn open_target(image: &str, insecure: bool) -> anyhow::Result<Target> {
 
 pub fn sign(image: &str, key: &Path, common: &SignCommon) -> anyhow::Result<ExitCode> {
     let key = load_private_key(key)?;
-    let format: SigFormat = common
-        .signature_format
-        .parse()
-        .map_err(anyhow::Error::msg)?;
+    let format: SigFormat = common.signature_format.parse()?;
     let t = open_target(image, common.insecure)?;
     let subject = t.resolve()?;
     let written = bulwark_attest::sign(&t.store, &subject, &key, format, &created())?;
@@ -149,10 +146,7 @@ pub fn attest(
     common: &SignCommon,
 ) -> anyhow::Result<ExitCode> {
     let key = load_private_key(key)?;
-    let format: SigFormat = common
-        .signature_format
-        .parse()
-        .map_err(anyhow::Error::msg)?;
+    let format: SigFormat = common.signature_format.parse()?;
     let ptype = bulwark_attest::predicate_type(type_).with_context(|| {
         format!("unknown attestation type {type_:?}; use spdx, cyclonedx, slsa-provenance, vuln, openvex, custom or a URI")
     })?;

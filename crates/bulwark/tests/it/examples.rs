@@ -711,7 +711,14 @@ fn assert_later_sbom_conformant(dir: &Path, image: &str) {
         return;
     }
     let out = ok(bulwark(dir)
-        .args(["sbom", image, "--platform", "linux/amd64", "--format", "spdx3-json"])
+        .args([
+            "sbom",
+            image,
+            "--platform",
+            "linux/amd64",
+            "--format",
+            "spdx3-json",
+        ])
         .output()
         .unwrap());
     let f = dir.join("later.spdx3.json");

@@ -554,7 +554,11 @@ fn regression_the_tag_inside_a_docker_archive_counts_as_its_reference() {
     let ctx = Ctx::new();
     ctx.spec("d", "archs: [amd64]\npackages: [base-files]\n");
     ok(ctx.run(&["build", "d.yaml", "--output", "oci:img:latest"]));
-    ok(ctx.run(&["copy", "oci:img:latest", "docker-archive:d.tar:bulwark/d:latest"]));
+    ok(ctx.run(&[
+        "copy",
+        "oci:img:latest",
+        "docker-archive:d.tar:bulwark/d:latest",
+    ]));
     for reference in [
         "oci:img:latest",
         "docker-archive:d.tar",
