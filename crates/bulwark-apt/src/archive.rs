@@ -376,7 +376,7 @@ fn inflate_and_scan<T>(
         drop(compressed_tx);
         let inflated = inflater
             .join()
-            .unwrap_or_else(|_| Err(IndexError::Stopped("decompressor")));
+            .unwrap_or(Err(IndexError::Stopped("decompressor")));
         let scanned = scanner.join().map_err(|_| IndexError::Stopped("scanner"));
         (fed, inflated.and(scanned))
     })
