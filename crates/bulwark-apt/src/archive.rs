@@ -323,7 +323,7 @@ fn inflate_and_scan<T>(
 ) -> (T, Result<PackagesScanner, IndexError>) {
     use std::sync::mpsc::sync_channel;
     std::thread::scope(|s| {
-        let (compressed_tx, compressed_rx) = sync_channel::<Vec<u8>>(64);
+        let (compressed_tx, compressed_rx) = bulwark_limits::pipe(64);
         let (text_tx, text_rx) = sync_channel::<Vec<u8>>(16);
         let scanner = s.spawn(move || {
             let mut scanner = PackagesScanner::with_capacity(capacity);
@@ -333,11 +333,7 @@ fn inflate_and_scan<T>(
             scanner
         });
         let inflater = s.spawn(move || -> Result<(), IndexError> {
-            let input = ChannelReader {
-                rx: compressed_rx,
-                piece: Vec::new(),
-                at: 0,
-            };
+            let input = compressed_rx;
             let mut r: Box<dyn Read> = if path.ends_with(".xz") {
                 Box::new(liblzma::read::XzDecoder::new(input))
             } else if path.ends_with(".gz") {
@@ -372,7 +368,7 @@ fn inflate_and_scan<T>(
                 }
             }
         });
-        let fed = feed(&mut |piece: &[u8]| compressed_tx.send(piece.to_vec()).is_ok());
+        let fed = feed(&mut |piece: &[u8]| compressed_tx.send(piece.to_vec()));
         drop(compressed_tx);
         let inflated = inflater
             .join()
@@ -380,30 +376,4 @@ fn inflate_and_scan<T>(
         let scanned = scanner.join().map_err(|_| IndexError::Stopped("scanner"));
         (fed, inflated.and(scanned))
     })
-}
-
-/// Reads the pieces a channel delivers, in order; the end of the channel is
-/// the end of the data.
-struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
-    piece: Vec<u8>,
-    at: usize,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.piece.len() {
-            match self.rx.recv() {
-                Ok(p) => {
-                    self.piece = p;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.piece.len() - self.at);
-        buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
 }

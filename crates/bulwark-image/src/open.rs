@@ -309,11 +309,12 @@ impl Store {
     }
 }
 
-/// A registry blob streamed through a pipe by a thread, so the layer walk
-/// inflates and parses while the download goes on. The walk checks size and
-/// digest itself; a download error surfaces as a read error at the end.
+/// A registry blob streamed through a bounded pipe by a thread, so the
+/// layer walk inflates and parses while the download goes on. The walk
+/// checks size and digest itself; a download error surfaces as a read error
+/// at the end.
 struct PipedBlob {
-    reader: std::io::PipeReader,
+    reader: bulwark_limits::PipeReader,
     thread: Option<std::thread::JoinHandle<Result<(), bulwark_registry::Error>>>,
 }
 
@@ -324,10 +325,7 @@ impl PipedBlob {
         digest: String,
         size: u64,
     ) -> Result<Self, ImageError> {
-        let (reader, mut writer) = std::io::pipe().map_err(|source| ImageError::Io {
-            path: "pipe".into(),
-            source,
-        })?;
+        let (mut writer, reader) = bulwark_limits::pipe(16);
         let thread = std::thread::Builder::new()
             .name("blob-download".into())
             .spawn(move || client.get_blob(&repo, &digest, size, &mut writer))

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
+use bulwark_limits::{PipeReader, PipeWriter};
 use sha2::{Digest, Sha256};
 
 use crate::open::{ImageError, LayerBlob, Opened};
@@ -147,51 +148,13 @@ use bulwark_limits::{MAX_CAPTURE, MAX_CAPTURED, MAX_ENTRIES};
 
 /// A layer is read in a three-stage pipeline: one thread reads and hashes
 /// the blob, one inflates it, and the caller's thread parses the tar. The
-/// stages pass chunks through small bounded channels (2 MiB in flight each),
-/// so sha256, inflation and parsing overlap and memory stays flat.
-type Chunk = io::Result<Vec<u8>>;
-
+/// stages pass chunks through bounded pipes (2 MiB in flight each), so
+/// sha256, inflation and parsing overlap and memory stays flat.
 const CHUNK: usize = 256 << 10;
-
-/// The receiving end of a stage, as a reader.
-struct Chunks {
-    rx: mpsc::Receiver<Chunk>,
-    current: Vec<u8>,
-    pos: usize,
-}
-
-impl Chunks {
-    fn new(rx: mpsc::Receiver<Chunk>) -> Self {
-        Self {
-            rx,
-            current: Vec::new(),
-            pos: 0,
-        }
-    }
-}
-
-impl Read for Chunks {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.current.len() {
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    self.current = chunk;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.pos);
-        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
 
 /// Copies `r` into `tx` chunk by chunk, showing each to `seen`. False when
 /// the reader failed (the error was sent on) or the receiver hung up.
-fn pump(r: &mut dyn Read, tx: &mpsc::SyncSender<Chunk>, seen: &mut dyn FnMut(&[u8])) -> bool {
+fn pump(r: &mut dyn Read, tx: &PipeWriter, seen: &mut dyn FnMut(&[u8])) -> bool {
     loop {
         let mut buf = vec![0u8; CHUNK];
         match r.read(&mut buf) {
@@ -199,13 +162,13 @@ fn pump(r: &mut dyn Read, tx: &mpsc::SyncSender<Chunk>, seen: &mut dyn FnMut(&[u
             Ok(k) => {
                 buf.truncate(k);
                 seen(&buf);
-                if tx.send(Ok(buf)).is_err() {
+                if !tx.send(buf) {
                     return false;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                let _ = tx.send(Err(e));
+                tx.fail(e);
                 return false;
             }
         }
@@ -224,8 +187,8 @@ type ReadDone = mpsc::Receiver<(String, u64)>;
 
 /// Stage 1: reads and hashes the blob. The handle yields its sha256 and
 /// size once everything was read; `count` follows along (for the bomb guard).
-fn read_stage(mut raw: Box<dyn Read + Send>) -> io::Result<(Chunks, ReadDone, Arc<AtomicU64>)> {
-    let (tx, rx) = mpsc::sync_channel::<Chunk>(8);
+fn read_stage(mut raw: Box<dyn Read + Send>) -> io::Result<(PipeReader, ReadDone, Arc<AtomicU64>)> {
+    let (tx, rx) = bulwark_limits::pipe(8);
     let (done_tx, done_rx) = mpsc::channel();
     let count = Arc::new(AtomicU64::new(0));
     let shared = count.clone();
@@ -241,14 +204,14 @@ fn read_stage(mut raw: Box<dyn Read + Send>) -> io::Result<(Chunks, ReadDone, Ar
             let _ = done_tx.send((format!("sha256:{}", hex::encode(hasher.finalize())), n));
         }
     })?;
-    Ok((Chunks::new(rx), done_rx, count))
+    Ok((rx, done_rx, count))
 }
 
 /// Stage 2: sniffs the compression (gzip, zstd or none), inflates, and then
 /// drains whatever follows the compressed stream so stage 1 reads (and
 /// hashes) every byte.
-fn decode_stage(mut input: Chunks) -> io::Result<Chunks> {
-    let (tx, rx) = mpsc::sync_channel::<Chunk>(8);
+fn decode_stage(mut input: PipeReader) -> io::Result<PipeReader> {
+    let (tx, rx) = bulwark_limits::pipe(8);
     spawn("layer-inflate", move || {
         let mut head = [0u8; 4];
         let mut got = 0;
@@ -257,7 +220,7 @@ fn decode_stage(mut input: Chunks) -> io::Result<Chunks> {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) => {
-                    let _ = tx.send(Err(e));
+                    tx.fail(e);
                     return;
                 }
             }
@@ -276,16 +239,14 @@ fn decode_stage(mut input: Chunks) -> io::Result<Chunks> {
                         let _ = io::copy(&mut d.finish(), &mut io::sink());
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
+                Err(e) => tx.fail(e),
             }
         } else {
             let mut plain = chained;
             pump(&mut plain, &tx, &mut noop);
         }
     })?;
-    Ok(Chunks::new(rx))
+    Ok(rx)
 }
 
 /// Counts decompressed bytes and stops decompression bombs.

@@ -26,6 +26,9 @@
 use std::io::Read;
 use std::path::Path;
 
+mod pipe;
+pub use pipe::{PipeReader, PipeWriter, pipe};
+
 /// A JSON document from an image: `index.json`, a manifest, an index, a
 /// config, a referrers list, a signature or attestation layer.
 pub const JSON_DOCUMENT: u64 = 16 << 20;
