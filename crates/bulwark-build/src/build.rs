@@ -15,10 +15,10 @@ use sha2::Digest;
 
 use crate::assemble::{AssembleReport, PackageSet, assemble};
 use crate::lock::resolve_lock;
-use crate::{BuildError, hardening, progress_bar};
+use crate::{BuildError, Progress, Silent, hardening};
 
 /// Options for [`build`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct BuildOptions {
     pub spec_path: PathBuf,
     pub dest: Destination,
@@ -32,6 +32,20 @@ pub struct BuildOptions {
     pub fetcher: Option<Fetcher>,
     /// Time for signature checks when (re)locking (default: now).
     pub now: Option<i64>,
+    /// Where progress goes (default: nowhere).
+    pub progress: std::sync::Arc<dyn Progress>,
+}
+
+impl std::fmt::Debug for BuildOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions")
+            .field("spec_path", &self.spec_path)
+            .field("dest", &self.dest)
+            .field("frozen", &self.frozen)
+            .field("source_date_epoch", &self.source_date_epoch)
+            .field("compression", &self.compression)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BuildOptions {
@@ -44,6 +58,7 @@ impl BuildOptions {
             compression: None,
             fetcher: None,
             now: None,
+            progress: std::sync::Arc::new(Silent),
         }
     }
 }
@@ -172,7 +187,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         .flat_map(|a| lock.archs[a].packages.iter())
         .collect();
     let total: u64 = wanted.iter().map(|p| p.size).sum();
-    let pb = progress_bar(total, "fetching");
+    let pb = &opts.progress;
+    pb.start("fetching", total);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(8)
         .build()
@@ -200,7 +216,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
                         BuildError::Fetch(e)
                     }
                 })?;
-                pb.inc(p.size);
+                pb.advance(p.size);
                 let deb = read_deb_named(&bytes, &limits, &url)?;
                 // SBOMs carry a sha512 of each verified .deb too (BSI TR-03183-2 asks for it).
                 let sha512 = hex::encode(sha2::Sha512::digest(&bytes));
@@ -208,7 +224,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             })
             .collect::<Result<_, BuildError>>()
     })?;
-    pb.finish_and_clear();
+    pb.finish();
     read.sort_by_key(|(i, _)| *i);
     let mut deb_sha512: BTreeMap<String, String> = BTreeMap::new();
     let debs: Vec<_> = read

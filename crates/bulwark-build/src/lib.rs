@@ -33,18 +33,20 @@ pub use error::BuildError;
 pub use hardening::{HIGH_RISK_PACKAGES, HIGH_RISK_PATHS};
 pub use lock::{LockOptions, LockOutcome, lock};
 
-/// The progress reporter used for downloads and long steps (hidden when
-/// stderr is not a terminal).
-pub fn progress_bar(len: u64, msg: &str) -> indicatif::ProgressBar {
-    let pb = indicatif::ProgressBar::with_draw_target(
-        Some(len),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {eta}",
-    ) {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb.set_message(msg.to_owned());
-    pb
+/// What a long step reports while it runs. The library never draws or
+/// prints: the caller renders these events (the CLI as progress bars on
+/// stderr), or ignores them ([`Silent`]).
+pub trait Progress: Send + Sync {
+    /// A step with `total` units of work (bytes) starts.
+    fn start(&self, _step: &str, _total: u64) {}
+    /// `n` more units of the current step are done.
+    fn advance(&self, _n: u64) {}
+    /// The current step is done.
+    fn finish(&self) {}
 }
+
+/// A [`Progress`] that reports nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Progress for Silent {}

@@ -3,6 +3,7 @@
 //! would rewrite the screen, hide lines or change the terminal's title.
 
 use std::borrow::Cow;
+use std::sync::Mutex;
 
 /// `s` with every control character but newline and tab shown escaped
 /// (`\u{1b}`), so data can never drive the terminal.
@@ -21,6 +22,60 @@ pub fn safe(s: &str) -> Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// Renders a library's [`bulwark_build::Progress`] events as a progress bar
+/// on stderr (hidden when stderr is not a terminal, and with `--quiet`).
+#[derive(Debug, Default)]
+pub struct Bars {
+    quiet: bool,
+    bar: Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    pub fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            bar: Mutex::new(None),
+        }
+    }
+}
+
+impl bulwark_build::Progress for Bars {
+    fn start(&self, step: &str, total: u64) {
+        if self.quiet {
+            return;
+        }
+        let pb = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {eta}",
+        ) {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        pb.set_message(step.to_owned());
+        if let Ok(mut b) = self.bar.lock() {
+            *b = Some(pb);
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if let Ok(b) = self.bar.lock()
+            && let Some(pb) = b.as_ref()
+        {
+            pb.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut b) = self.bar.lock()
+            && let Some(pb) = b.take()
+        {
+            pb.finish_and_clear();
+        }
+    }
 }
 
 #[cfg(test)]

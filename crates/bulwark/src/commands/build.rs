@@ -76,6 +76,7 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
         CompressionArg::Zstd => Compression::Zstd,
     });
     opts.fetcher = Some(super::fetcher()?);
+    opts.progress = std::sync::Arc::new(crate::term::Bars::new(o.quiet));
     let mut report = bulwark_build::build(&opts)?;
     // Every build proves what it is: SBOMs and provenance are signed
     // attestations with a key; without one they are unsigned artifacts on a
