@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+mod ar;
 mod entries;
 mod path;
 mod reader;

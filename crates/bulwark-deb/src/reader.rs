@@ -116,21 +116,12 @@ pub fn read_deb_named(bytes: &[u8], limits: &Limits, origin: &str) -> Result<Deb
         origin: origin.to_owned(),
         reason,
     };
-    let io_err = |member: &str, source: io::Error| DebError::Io {
-        origin: origin.to_owned(),
-        member: member.to_owned(),
-        source,
-    };
-    let mut ar = ar::Archive::new(bytes);
     let mut version = None;
-    let mut control_tar: Option<(String, Vec<u8>)> = None;
-    let mut data_tar: Option<(String, Vec<u8>)> = None;
-    while let Some(member) = ar.next_entry() {
-        let mut member = member.map_err(|e| not_deb(format!("bad ar archive: {e}")))?;
-        let name = String::from_utf8_lossy(member.header().identifier())
-            .trim_end_matches('/')
-            .to_owned();
-        let size = member.header().size();
+    let mut control_tar: Option<(String, &[u8])> = None;
+    let mut data_tar: Option<(String, &[u8])> = None;
+    for member in crate::ar::members(bytes).map_err(|e| not_deb(format!("bad ar archive: {e}")))? {
+        let name = member.name.to_owned();
+        let size = member.data.len() as u64;
         if size > limits.max_total_size {
             return Err(DebError::TooLarge {
                 origin: origin.to_owned(),
@@ -139,20 +130,12 @@ pub fn read_deb_named(bytes: &[u8], limits: &Limits, origin: &str) -> Result<Deb
                 found: size,
             });
         }
-        let mut buf = Vec::with_capacity(size.min(64 << 20) as usize);
-        member.read_to_end(&mut buf).map_err(|e| io_err(&name, e))?;
-        if buf.len() as u64 != size {
-            return Err(not_deb(format!(
-                "member {name} is truncated: header says {size} bytes, found {}",
-                buf.len()
-            )));
-        }
         if name == "debian-binary" {
-            version = Some(String::from_utf8_lossy(&buf).trim().to_owned());
+            version = Some(String::from_utf8_lossy(member.data).trim().to_owned());
         } else if name.starts_with("control.tar") {
-            control_tar = Some((name, buf));
+            control_tar = Some((name, member.data));
         } else if name.starts_with("data.tar") {
-            data_tar = Some((name, buf));
+            data_tar = Some((name, member.data));
         }
     }
     match version.as_deref() {
@@ -169,7 +152,7 @@ pub fn read_deb_named(bytes: &[u8], limits: &Limits, origin: &str) -> Result<Deb
     let (dname, dbytes) = data_tar.ok_or_else(|| not_deb("no data.tar member".into()))?;
 
     let control_entries = read_tar_entries(
-        decompressor(&cname, &cbytes, origin)?,
+        decompressor(&cname, cbytes, origin)?,
         limits,
         &format!("{origin} ({cname})"),
     )?;
@@ -195,7 +178,7 @@ pub fn read_deb_named(bytes: &[u8], limits: &Limits, origin: &str) -> Result<Deb
             member: dname.clone(),
         })?;
     let entries = read_tar_entries(
-        decompressor(&dname, &dbytes, origin)?,
+        decompressor(&dname, dbytes, origin)?,
         limits,
         &format!("{origin} ({dname})"),
     )?;

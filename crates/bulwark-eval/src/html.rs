@@ -1,7 +1,7 @@
 //! A self-contained HTML report: grade, pillar scores, a layer-size chart
 //! and the findings. No scripts, fonts or images are loaded from anywhere.
 
-use crate::checks::Severity;
+use crate::finding::Severity;
 use crate::score::Report;
 
 fn esc(s: &str) -> String {

@@ -15,18 +15,18 @@
 //! ```
 
 mod checks;
+mod finding;
 mod html;
 mod needed;
 mod policy;
-mod rules;
 mod sarif;
 mod score;
 mod trust;
 
-pub use checks::{Finding, Options, Pillar, Severity, capture, evaluate, wanted};
+pub use checks::{Options, capture, catalog, check, evaluate, wanted};
+pub use finding::{Check, Finding, Pillar, Severity};
 pub use html::html;
 pub use policy::{Exception, Policy, PolicyError, PolicyResult};
-pub use rules::{RULES, Rule, rule};
 pub use sarif::{SCHEMA as SARIF_SCHEMA, sarif};
 pub use score::{PillarScore, Report, grade_for};
 pub use trust::Trust;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::Severity;
+use crate::finding::Severity;
 use crate::score::{Report, rescore};
 
 /// A policy (YAML, strict: unknown fields are errors with line/column).

@@ -10,8 +10,7 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::checks::{Finding, Severity};
-use crate::rules::rule;
+use crate::finding::{Finding, Severity};
 use crate::score::Report;
 
 /// The schema URI the document names (the OASIS standard's, errata 01).
@@ -39,7 +38,7 @@ fn security_severity(s: Severity) -> &'static str {
 }
 
 fn rule_json(f: &Finding) -> Value {
-    let (name, title) = rule(f.id).map_or((f.id, f.id), |r| (r.name, r.title));
+    let (name, title) = crate::checks::check(f.id).map_or((f.id, f.id), |c| (c.name, c.title));
     let mut tags = vec!["security".to_owned(), f.pillar.name().to_owned()];
     tags.extend(f.controls.iter().map(|c| (*c).to_owned()));
     json!({

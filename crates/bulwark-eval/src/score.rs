@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::checks::{Finding, Pillar, Severity};
+use crate::finding::{Finding, Pillar, Severity};
 
 /// One pillar's score.
 #[derive(Clone, Debug, Serialize)]

@@ -6,7 +6,7 @@ use bulwark_sign::PublicKey;
 use bulwark_store::{Object, Store};
 use serde::Serialize;
 
-use crate::checks::{Finding, Pillar, Severity};
+use crate::finding::{Finding, Severity};
 
 /// What was found about an image's signatures (the `trust` object of the
 /// JSON report).
@@ -92,24 +92,8 @@ impl Trust {
     }
 
     pub(crate) fn findings(&self) -> Vec<Finding> {
+        use crate::checks::provenance::{PR_004, PR_005, PR_006, PR_007};
         let mut out = Vec::new();
-        let mut add = |id,
-                       severity,
-                       message: String,
-                       path: Option<String>,
-                       controls: &[&'static str],
-                       remediation| {
-            out.push(Finding::new(
-                id,
-                Pillar::Provenance,
-                severity,
-                message,
-                path,
-                controls,
-                remediation,
-            ));
-        };
-        let sign_fix = "Sign the image (bulwark build --sign-key, bulwark sign, or cosign sign) and pass its public key with --key.";
         let where_ = self
             .unsearchable
             .as_deref()
@@ -123,95 +107,72 @@ impl Trust {
         };
         if self.keys > 0 {
             for f in self.found.iter().filter(|f| !f.verified) {
-                add(
-                    "PR-005",
-                    Severity::High,
+                out.push(Finding::of(
+                    &PR_005,
                     format!(
                         "{} {} ({}) does not verify: {}",
                         f.format, f.kind, f.predicate_type, f.problem
                     ),
                     Some(f.manifest.clone()),
-                    &[
-                        "SRG: verify software integrity",
-                        "SLSA: verified provenance",
-                    ],
-                    "Find out who attached it; re-sign with a trusted key, or pass the key that made it.",
-                );
+                ));
             }
             if !self.signed() {
-                add(
-                    "PR-004",
-                    Severity::High,
+                out.push(Finding::of(
+                    &PR_004,
                     format!(
                         "no signature verifies under the {} given key(s); {sigs} found{where_}",
                         self.keys
                     ),
                     None,
-                    &["SRG: verify software integrity", "CIS-4.5"],
-                    sign_fix,
-                );
+                ));
             }
             if !has(is_sbom, true) {
-                add(
-                    "PR-006",
-                    Severity::Medium,
+                out.push(Finding::of(
+                    &PR_006,
                     "no SBOM attestation (SPDX or CycloneDX) verifies under the given keys".into(),
                     None,
-                    &["SRG: software inventory", "EO 14028 SBOM"],
-                    "Attach a signed SBOM (bulwark build --sign-key does; or bulwark attest --type spdx).",
-                );
+                ));
             }
             if !has(is_provenance, true) {
-                add(
-                    "PR-007",
-                    Severity::Medium,
+                out.push(Finding::of(
+                    &PR_007,
                     "no SLSA provenance attestation verifies under the given keys".into(),
                     None,
-                    &["SLSA: provenance"],
-                    "Attach signed SLSA provenance (bulwark build --sign-key does; or bulwark attest --type slsa-provenance).",
-                );
+                ));
             }
         } else {
             if sigs == 0 {
-                add(
-                    "PR-004",
+                out.push(Finding::at(
+                    &PR_004,
                     Severity::Medium,
                     format!("the image is not signed{where_}"),
                     None,
-                    &["SRG: verify software integrity", "CIS-4.5"],
-                    sign_fix,
-                );
+                ));
             } else {
-                add(
-                    "PR-004",
+                out.push(Finding::at(
+                    &PR_004,
                     Severity::Info,
                     format!(
                         "{sigs} signature(s) found but not verified: pass the signer's public key with --key"
                     ),
                     None,
-                    &["SRG: verify software integrity", "CIS-4.5"],
-                    sign_fix,
-                );
+                ));
             }
             if !has(is_sbom, false) {
-                add(
-                    "PR-006",
+                out.push(Finding::at(
+                    &PR_006,
                     Severity::Low,
                     format!("no SBOM attestation (SPDX or CycloneDX){where_}"),
                     None,
-                    &["SRG: software inventory", "EO 14028 SBOM"],
-                    "Attach a signed SBOM (bulwark build --sign-key does; or bulwark attest --type spdx).",
-                );
+                ));
             }
             if !has(is_provenance, false) {
-                add(
-                    "PR-007",
+                out.push(Finding::at(
+                    &PR_007,
                     Severity::Low,
                     format!("no SLSA provenance attestation{where_}"),
                     None,
-                    &["SLSA: provenance"],
-                    "Attach signed SLSA provenance (bulwark build --sign-key does; or bulwark attest --type slsa-provenance).",
-                );
+                ));
             }
         }
         out
