@@ -125,6 +125,17 @@ fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> BuildError + '_ 
 
 /// Builds the image described by `opts.spec_path`.
 pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
+    build_inputs(opts).map(|b| b.report)
+}
+
+/// A build's report with the spec and lock it was made from, read once.
+pub(crate) struct Built {
+    pub report: BuildReport,
+    pub spec: Spec,
+    pub lock: Lock,
+}
+
+pub(crate) fn build_inputs(opts: &BuildOptions) -> Result<Built, BuildError> {
     let spec_path = &opts.spec_path;
     let spec = Spec::load(spec_path)?;
     let fetcher = match &opts.fetcher {
@@ -431,7 +442,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         other => BuildError::Destination(other),
     })?;
 
-    Ok(BuildReport {
+    let report = BuildReport {
         digest: summary.digest,
         media_type: summary.media_type,
         destination: opts.dest.to_string(),
@@ -444,7 +455,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         platforms,
         notes,
         deb_sha512,
-    })
+    };
+    Ok(Built { report, spec, lock })
 }
 
 /// The Kubernetes `securityContext` that matches a hardened image.

@@ -21,6 +21,7 @@ mod build;
 mod error;
 mod hardening;
 mod lock;
+pub mod pipeline;
 pub mod provenance;
 pub mod sources;
 pub mod trust;

@@ -135,8 +135,19 @@ pub fn documents(
 ) -> Result<Documents, TrustError> {
     let spec = Spec::load(spec_path)?;
     let lock = Lock::load(Path::new(&report.lock))?;
+    documents_for(spec_path, &spec, &lock, local, report)
+}
+
+/// Like [`documents`], from the spec and lock the build already read.
+pub(crate) fn documents_for(
+    spec_path: &Path,
+    spec: &Spec,
+    lock: &Lock,
+    local: &str,
+    report: &BuildReport,
+) -> Result<Documents, TrustError> {
     let sde = i64::try_from(report.source_date_epoch).unwrap_or(0);
-    let provenance = crate::provenance::provenance(spec_path, &spec, &lock, sde);
+    let provenance = crate::provenance::provenance(spec_path, spec, lock, sde);
     let name = spec.name.clone().unwrap_or_else(|| {
         spec_path
             .file_stem()

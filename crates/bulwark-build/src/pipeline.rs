@@ -1,0 +1,237 @@
+//! The whole build as one call: build the image, make its SBOMs and
+//! provenance from the tars in memory, sign and attach them (or write them
+//! beside the image), and publish. `bulwark build` is this call and a
+//! rendering of its report; `bulwark update` and the admission tests will
+//! call it the same way.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bulwark_oci::Destination;
+use bulwark_spec::Compression;
+use bulwark_store::Target;
+
+use crate::build::{BuildReport, build_inputs};
+use crate::{BuildError, BuildOptions, Progress, Silent};
+
+/// What to build, and where the results go.
+pub struct Request {
+    /// The spec file.
+    pub spec: PathBuf,
+    /// Where the image goes: `oci:`, `oci-archive:`, `docker-archive:` or a
+    /// registry reference.
+    pub output: String,
+    /// Fail when the lock is missing or stale instead of (re)creating it.
+    pub frozen: bool,
+    /// Overrides the spec's `output.compression`.
+    pub compression: Option<Compression>,
+    /// Overrides `SOURCE_DATE_EPOCH` and the lock-derived default.
+    pub source_date_epoch: Option<u64>,
+    /// Sign the image and attach the SBOMs and provenance as signed
+    /// attestations, in this format.
+    pub sign: Option<(bulwark_sign::PrivateKey, bulwark_attest::Format)>,
+    /// Also write the SBOMs and provenance into this directory.
+    pub sbom_dir: Option<PathBuf>,
+    /// Registry client settings (plain HTTP, timeouts).
+    pub registry: bulwark_store::Options,
+    /// The `.deb` fetcher (default: one with the user's cache).
+    pub fetcher: Option<bulwark_apt::Fetcher>,
+    /// Where progress goes.
+    pub progress: Arc<dyn Progress>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("spec", &self.spec)
+            .field("output", &self.output)
+            .field("frozen", &self.frozen)
+            .field("signed", &self.sign.is_some())
+            .field("sbom_dir", &self.sbom_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Request {
+    /// A request with the defaults: unsigned, SBOMs beside a local output,
+    /// no progress shown.
+    #[must_use]
+    pub fn new(spec: PathBuf, output: String) -> Self {
+        Self {
+            spec,
+            output,
+            frozen: false,
+            compression: None,
+            source_date_epoch: None,
+            sign: None,
+            sbom_dir: None,
+            registry: bulwark_store::Options::default(),
+            fetcher: None,
+            progress: Arc::new(Silent),
+        }
+    }
+}
+
+/// Why a pipeline step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The build itself.
+    #[error(transparent)]
+    Build(Box<BuildError>),
+    /// The SBOMs, provenance or signatures.
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
+    /// Publishing to the registry.
+    #[error(transparent)]
+    Store(#[from] bulwark_store::Error),
+    /// The output reference.
+    #[error("--output {output:?}: {detail}")]
+    Output {
+        /// What was given.
+        output: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// Signatures asked for where they cannot be kept.
+    #[error(
+        "--sign-key: a docker-archive cannot carry signatures or attestations; write oci:, oci-archive: or a registry instead"
+    )]
+    CannotSign,
+    /// The documents' directory cannot be written.
+    #[error(
+        "cannot write the SBOMs and provenance to {dir}: {source}; nothing was built: make it a writable directory or pass --sbom-dir DIR"
+    )]
+    DocsDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The private staging layout for a registry output.
+    #[error("cannot create a staging directory for the registry output: {0}")]
+    Staging(std::io::Error),
+}
+
+impl From<BuildError> for PipelineError {
+    fn from(e: BuildError) -> Self {
+        Self::Build(Box::new(e))
+    }
+}
+
+/// Builds, documents, signs and publishes as `req` says. Either the image
+/// and its documents are written, or (up to the registry push, which is
+/// last) nothing is.
+///
+/// # Errors
+/// Any step's failure, with what it was about.
+pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
+    let to_registry = bulwark_registry::looks_like_registry(&req.output);
+    let out_err = |detail: String| PipelineError::Output {
+        output: req.output.clone(),
+        detail,
+    };
+    // A registry output is staged in a private layout, documented and
+    // signed there, and copied last.
+    let staging = if to_registry {
+        Some(
+            tempfile::Builder::new()
+                .prefix(".bulwark-push-")
+                .tempdir()
+                .map_err(PipelineError::Staging)?,
+        )
+    } else {
+        None
+    };
+    let local = match &staging {
+        Some(d) => {
+            let r: bulwark_registry::RegistryRef = req
+                .output
+                .parse()
+                .map_err(|e: bulwark_registry::Error| out_err(e.to_string()))?;
+            format!(
+                "oci:{}:{}",
+                d.path().join("layout").display(),
+                r.tag().unwrap_or("latest")
+            )
+        }
+        None => req.output.clone(),
+    };
+    let dest: Destination = local
+        .parse()
+        .map_err(|e: bulwark_oci::DestinationError| out_err(e.to_string()))?;
+    if req.sign.is_some() && matches!(dest, Destination::DockerArchive { .. }) {
+        return Err(PipelineError::CannotSign);
+    }
+    // Where the SBOMs and provenance go must be writable before the image
+    // is written.
+    let beside = PathBuf::from(format!("{}.sbom", dest.path().display()));
+    let docs_dir = match (&req.sign, &req.sbom_dir) {
+        (_, Some(d)) => Some(d.clone()),
+        (None, None) if !to_registry => Some(beside.clone()),
+        _ => None,
+    };
+    if let Some(d) = &docs_dir {
+        ensure_writable_dir(d)?;
+    }
+
+    let mut opts = BuildOptions::new(req.spec.clone(), dest);
+    opts.frozen = req.frozen;
+    opts.source_date_epoch = req.source_date_epoch;
+    opts.compression = req.compression;
+    opts.fetcher = req.fetcher.clone();
+    opts.progress = req.progress.clone();
+    let built = build_inputs(&opts)?;
+    let mut report = built.report;
+    // Every build proves what it is: SBOMs and provenance are signed
+    // attestations with a key; without one they are unsigned artifacts on a
+    // registry (invisible to pulls) and files beside a local output (so
+    // that a layout or archive keeps exactly one image for skopeo, podman
+    // and umoci to pick).
+    let docs = crate::trust::documents_for(&req.spec, &built.spec, &built.lock, &local, &report)?;
+    if let Some(dir) = &req.sbom_dir {
+        docs.write_to(dir)?;
+        report.sboms = format!("written to {}", dir.display());
+    }
+    match &req.sign {
+        Some((key, format)) => {
+            docs.attach(&local, key, *format, &report.created)?;
+            report.sboms = "attached as signed attestations".into();
+        }
+        None if to_registry => {
+            docs.attach_unsigned(&local, &report.created)?;
+            report.sboms = "attached as unsigned OCI artifacts".into();
+        }
+        None if req.sbom_dir.is_none() => {
+            docs.write_to(&beside)?;
+            report.sboms = format!("written to {}", beside.display());
+        }
+        None => {}
+    }
+    if to_registry {
+        let src = Target::open(&local, &req.registry)?;
+        let dst = Target::open(&req.output, &req.registry)?;
+        bulwark_store::copy(&src, &dst)?;
+        report.destination = req.output.clone();
+        report.security_context = "(not written for registry outputs)".into();
+    }
+    Ok(report)
+}
+
+/// Checks that `dir` exists (or can be made) and takes files, leaving it as
+/// it was when it had to be created.
+fn ensure_writable_dir(dir: &Path) -> Result<(), PipelineError> {
+    let created = !dir.exists();
+    let probe = std::fs::create_dir_all(dir).and_then(|()| {
+        tempfile::Builder::new()
+            .prefix(".bulwark-probe-")
+            .tempfile_in(dir)
+            .map(drop)
+    });
+    if created {
+        let _ = std::fs::remove_dir(dir);
+    }
+    probe.map_err(|source| PipelineError::DocsDir {
+        dir: dir.display().to_string(),
+        source,
+    })
+}
