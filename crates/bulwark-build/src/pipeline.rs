@@ -187,7 +187,7 @@ pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
     // registry (invisible to pulls) and files beside a local output (so
     // that a layout or archive keeps exactly one image for skopeo, podman
     // and umoci to pick).
-    let docs = crate::trust::documents_for(&req.spec, &built.spec, &built.lock, &local, &report)?;
+    let docs = crate::trust::documents(&req.spec, &built.spec, &built.lock, &local, &report)?;
     if let Some(dir) = &req.sbom_dir {
         docs.write_to(dir)?;
         report.sboms = format!("written to {}", dir.display());

@@ -19,12 +19,6 @@ use crate::BuildReport;
 /// Why the trust documents could not be made or attached.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    /// The spec could not be read again.
-    #[error(transparent)]
-    Spec(#[from] bulwark_spec::SpecError),
-    /// The lock could not be read again.
-    #[error(transparent)]
-    Lock(#[from] bulwark_spec::LockError),
     /// The built image could not be read.
     #[error(transparent)]
     Image(#[from] bulwark_image::ImageError),
@@ -124,22 +118,12 @@ impl Kind {
     }
 }
 
-/// Makes the documents for the build `report` of `spec_path`, whose image is at `local`.
+/// Makes the documents for the build `report` of `spec_path` (read once by
+/// the build: `spec` and `lock`), whose image is at `local`.
 ///
 /// # Errors
-/// The spec, lock or image cannot be read back.
+/// The image cannot be read back, or is not the one the build wrote.
 pub fn documents(
-    spec_path: &Path,
-    local: &str,
-    report: &BuildReport,
-) -> Result<Documents, TrustError> {
-    let spec = Spec::load(spec_path)?;
-    let lock = Lock::load(Path::new(&report.lock))?;
-    documents_for(spec_path, &spec, &lock, local, report)
-}
-
-/// Like [`documents`], from the spec and lock the build already read.
-pub(crate) fn documents_for(
     spec_path: &Path,
     spec: &Spec,
     lock: &Lock,

@@ -4,8 +4,8 @@
 //! An attacker may control an image, a spec from a pull request, a registry,
 //! a key file or a policy. None of them may make bulwark exhaust memory or
 //! block: documents are read through [`read_file`] or [`read_to_limit`],
-//! which stop one byte past the limit and say which limit was hit; blobs of
-//! a declared size through [`Exact`]; running totals are kept by [`Budget`];
+//! which stop one byte past the limit and say which limit was hit; running
+//! totals are kept by [`Budget`];
 //! and only regular files are opened (a FIFO or a device would block or
 //! never end). [`TABLE`] lists every constant with its value, and so does
 //! `docs/security.md`.
@@ -386,67 +386,6 @@ pub fn read_to_limit(
     Ok(data)
 }
 
-/// A reader that yields exactly `size` bytes of `inner` and fails if
-/// `inner` has more (it reads one byte past `size` to find out) or fewer.
-/// For blobs whose size a descriptor declares: the reader never runs on to
-/// the end of an endless or oversized source.
-#[derive(Debug)]
-pub struct Exact<R> {
-    inner: R,
-    left: u64,
-    size: u64,
-    name: String,
-}
-
-impl<R: Read> Exact<R> {
-    /// Wraps `inner`, which must hold exactly `size` bytes; `name` is used in errors.
-    pub fn new(inner: R, size: u64, name: impl Into<String>) -> Self {
-        Self {
-            inner,
-            left: size,
-            size,
-            name: name.into(),
-        }
-    }
-}
-
-impl<R: Read> Read for Exact<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            // One byte past the declared size decides.
-            let mut one = [0u8; 1];
-            return match self.inner.read(&mut one)? {
-                0 => Ok(0),
-                _ => Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "{} is longer than the {} bytes its descriptor declares",
-                        self.name, self.size
-                    ),
-                )),
-            };
-        }
-        let want = usize::try_from(self.left.min(buf.len() as u64)).unwrap_or(buf.len());
-        let n = self.inner.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!(
-                    "{} ends after {} of the {} bytes its descriptor declares",
-                    self.name,
-                    self.size - self.left,
-                    self.size
-                ),
-            ));
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
 /// A running total that fails once it passes its limit: for amplification
 /// bounds (bytes inflated, bytes captured) summed over many entries.
 #[derive(Debug, Clone)]
@@ -482,18 +421,6 @@ impl Budget {
         }
         Ok(())
     }
-
-    /// Whether `n` more would still fit.
-    #[must_use]
-    pub fn fits(&self, n: u64) -> bool {
-        self.used.saturating_add(n) <= self.limit
-    }
-
-    /// Units used so far.
-    #[must_use]
-    pub fn used(&self) -> u64 {
-        self.used
-    }
 }
 
 #[cfg(test)]
@@ -526,28 +453,6 @@ mod tests {
         assert_eq!(read_file(&f, 10, "x").unwrap().len(), 10);
         let e = read_file(&f, 9, "spec").unwrap_err().to_string();
         assert!(e.ends_with("is over the 9 bytes allowed for a spec"), "{e}");
-    }
-
-    #[test]
-    fn exact_stops_one_byte_past_the_declared_size() {
-        let mut out = Vec::new();
-        Exact::new(&b"abc"[..], 3, "blob")
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, b"abc");
-        let e = Exact::new(&b"abcd"[..], 3, "blob sha256:x")
-            .read_to_end(&mut Vec::new())
-            .unwrap_err();
-        assert!(e.to_string().contains("longer than the 3 bytes"), "{e}");
-        let e = Exact::new(&b"ab"[..], 3, "blob")
-            .read_to_end(&mut Vec::new())
-            .unwrap_err();
-        assert!(e.to_string().contains("ends after 2 of the 3 bytes"), "{e}");
-        // An endless source is not read to its end.
-        let e = Exact::new(std::io::repeat(7), 1 << 20, "endless")
-            .read_to_end(&mut Vec::new())
-            .unwrap_err();
-        assert!(e.to_string().contains("longer than"), "{e}");
     }
 
     #[test]
@@ -594,9 +499,9 @@ mod tests {
     fn budget_names_its_limit() {
         let mut b = Budget::new(10, "captured file contents");
         b.take(6).unwrap();
-        assert!(b.fits(4) && !b.fits(5));
+        b.take(4).unwrap();
         assert_eq!(
-            b.take(5).unwrap_err(),
+            b.take(1).unwrap_err(),
             "captured file contents pass the limit of 10 bytes"
         );
         assert_eq!(human(16 << 20), "16 MiB");

@@ -856,7 +856,7 @@ impl Registry {
                     detail: format!(
                         "HTTP {}: {}",
                         s.as_u16(),
-                        escape(&String::from_utf8_lossy(&body[..body.len().min(200)]))
+                        String::from_utf8_lossy(&body[..body.len().min(200)])
                     ),
                     attempts: attempt,
                     hint: String::new(),
@@ -889,21 +889,6 @@ impl Registry {
             };
         }
     }
-}
-
-/// Text from a registry, made safe for a terminal: control characters
-/// (escape sequences among them) are shown escaped.
-#[must_use]
-pub fn escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() && c != ' ' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

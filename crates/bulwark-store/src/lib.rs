@@ -384,7 +384,7 @@ impl Store {
 
     fn layout_index(dir: &Path) -> Result<Index, Error> {
         let p = dir.join("index.json");
-        if !p.exists() && std::fs::symlink_metadata(&p).is_err() {
+        if std::fs::symlink_metadata(&p).is_err() {
             return Ok(Index {
                 schema_version: 2,
                 media_type: Some(MEDIA_TYPE_INDEX.to_string()),
