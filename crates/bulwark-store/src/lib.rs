@@ -1519,6 +1519,53 @@ mod tests {
     }
 
     #[test]
+    fn a_new_layout_appears_only_on_commit_and_never_over_another() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("new");
+        let t = Target::open(&format!("oci:{}:v1", dir.display()), &Options::default()).unwrap();
+        t.store.put_blob(b"{}").unwrap();
+        assert!(!dir.exists());
+        // Someone else made the directory meanwhile: commit refuses to touch it.
+        std::fs::create_dir(&dir).unwrap();
+        let err = t.store.commit().unwrap_err().to_string();
+        assert!(
+            err.contains("appeared while the layout was being written"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn indexes_with_too_many_entries_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("wide");
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        let d = serde_json::json!({"mediaType": MEDIA_TYPE_INDEX,
+            "digest": format!("sha256:{}", "a".repeat(64)), "size": 2});
+        let many = vec![d; bulwark_limits::MAX_CHILDREN + 1];
+        let doc = serde_json::json!({"schemaVersion": 2, "manifests": many});
+        // As the layout's index.json …
+        std::fs::write(dir.join("index.json"), doc.to_string()).unwrap();
+        let t = Target::open(&format!("oci:{}", dir.display()), &Options::default()).unwrap();
+        let err = t.resolve().unwrap_err().to_string();
+        assert!(err.contains("more than the 4096 allowed"), "{err}");
+        // … and as an index the image reaches.
+        let bytes = doc.to_string().into_bytes();
+        let root = Object {
+            media_type: MEDIA_TYPE_INDEX.into(),
+            digest: sha256_digest(&bytes),
+            size: bytes.len() as u64,
+        };
+        let err = check_image(&t.store, &root, bytes, Depth::Full)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lists 4097 manifests, more than the 4096 allowed"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn an_unreadable_referrers_index_is_reported_not_replaced() {
         let tmp = tempfile::tempdir().unwrap();
         let t = Target::open(
