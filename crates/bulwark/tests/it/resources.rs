@@ -205,11 +205,10 @@ fn the_entrypoint_analysis_is_not_libraries_times_file_lists() {
             )
         })
         .collect();
-    let mut t = layer_tar(&refs);
+    let t = layer_tar(&refs);
     // The config's entrypoint is the program.
     let dir = a.work().join("wide");
     one_layer_layout(&dir, &gzip(&t), &diff_id(&t));
-    t.clear();
     set_entrypoint(&dir, "/app/server");
     a.completes(&["eval", "oci:wide:t"]);
 }
