@@ -21,17 +21,17 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(blobs.join(&hex), data).unwrap();
     // A small config the fuzzer can point at, by its digest.
     std::fs::write(blobs.join(hex::encode(sha2::Sha256::digest(b"{}"))), b"{}").unwrap();
-    let store = bulwark_store::Store::Layout {
+    let store = bulwark_image::Store::Layout {
         dir: dir.path().to_owned(),
         archive: None,
         origin: "fuzz".into(),
     };
-    let root = bulwark_store::Object {
+    let root = bulwark_image::Object {
         media_type: "application/vnd.oci.image.index.v1+json".into(),
         digest: format!("sha256:{hex}"),
         size: data.len() as u64,
     };
-    let _ = bulwark_store::check_image(&store, &root, data.to_vec(), bulwark_store::Depth::Full);
+    let _ = bulwark_image::check_image(&store, &root, data.to_vec(), bulwark_image::Depth::Full);
     if let Ok(b) = serde_json::from_slice::<bulwark_sign::Bundle>(data) {
         assert!(b.verify(std::slice::from_ref(key())).is_err());
     }

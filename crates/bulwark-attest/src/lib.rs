@@ -14,11 +14,12 @@
 //! attestation verify under the given keys for exactly this image digest.
 //!
 //! ```
-//! use bulwark_store::{Options, Target};
+//! use bulwark_image::{Options, Target};
 //!
 //! // A one-blob image in a new layout.
 //! let dir = tempfile::tempdir().unwrap();
-//! let t = Target::open(&format!("oci:{}:v1", dir.path().join("img").display()), &Options::default())?;
+//! let r = format!("oci:{}:v1", dir.path().join("img").display()).parse()?;
+//! let t = Target::open(&r, &Options::default())?;
 //! let config = t.store.put_blob(b"{}")?;
 //! let manifest = format!(
 //!     r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{config}","size":2}},"layers":[]}}"#,
@@ -41,12 +42,12 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use bulwark_image::{Object, Store, digest_tag};
 use bulwark_oci::Descriptor;
 use bulwark_sign::{
     BUNDLE_MEDIA_TYPE, Bundle, COSIGN_SIGN_PREDICATE, Envelope, INTOTO_PAYLOAD_TYPE, PrivateKey,
     PublicKey, SimpleSigning, Statement,
 };
-use bulwark_store::{Object, Store, digest_tag};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -118,7 +119,7 @@ pub fn predicate_type(name: &str) -> Option<&str> {
 pub enum Error {
     /// Store failure.
     #[error(transparent)]
-    Store(#[from] bulwark_store::Error),
+    Store(#[from] bulwark_image::Error),
     /// Verification failed (the report says what was found).
     #[error("{0}")]
     Verification(String),
@@ -591,10 +592,11 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bulwark_store::{Options, Target};
+    use bulwark_image::{Options, Target};
 
     fn image(dir: &std::path::Path, arch: &str) -> (Target, Object) {
-        let t = Target::open(&format!("oci:{}:v1", dir.display()), &Options::default()).unwrap();
+        let r = format!("oci:{}:v1", dir.display()).parse().unwrap();
+        let t = Target::open(&r, &Options::default()).unwrap();
         let c = t
             .store
             .put_blob(format!("{{\"architecture\":\"{arch}\"}}").as_bytes())

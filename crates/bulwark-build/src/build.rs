@@ -93,6 +93,10 @@ pub struct PlatformReport {
     /// The image's merged filesystem, with the files SBOMs read.
     #[serde(skip)]
     pub contents: std::sync::Arc<bulwark_image::FileSystem>,
+    /// The sha512 of the OCI manifest written (none for a docker archive,
+    /// which keeps no OCI manifest).
+    #[serde(skip)]
+    pub manifest_sha512: Option<String>,
 }
 
 /// The result of a build (`--format json` prints it).
@@ -404,6 +408,8 @@ pub(crate) fn build_inputs(opts: &BuildOptions) -> Result<Built, BuildError> {
         platforms.push(PlatformReport {
             arch: arch.clone(),
             manifest_digest: image.manifest.digest.clone(),
+            manifest_sha512: (!matches!(opts.dest, Destination::DockerArchive { .. }))
+                .then(|| hex::encode(sha2::Sha512::digest(&image.manifest.data))),
             packages: lock.archs[arch]
                 .packages
                 .iter()

@@ -54,7 +54,7 @@ pub enum BuildError {
     #[error(transparent)]
     Destination(#[from] bulwark_oci::DestinationError),
     #[error(transparent)]
-    Image(#[from] bulwark_image::ImageError),
+    Image(#[from] bulwark_image::Error),
     #[error("{path}: {source}")]
     Io {
         path: String,

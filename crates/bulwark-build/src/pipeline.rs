@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bulwark_image::{ImageRef, Target};
 use bulwark_oci::Destination;
 use bulwark_spec::Compression;
-use bulwark_store::Target;
 
 use crate::build::{BuildReport, build_inputs};
 use crate::{BuildError, BuildOptions, Progress, Silent};
@@ -20,7 +20,7 @@ pub struct Request {
     pub spec: PathBuf,
     /// Where the image goes: `oci:`, `oci-archive:`, `docker-archive:` or a
     /// registry reference.
-    pub output: String,
+    pub output: ImageRef,
     /// Fail when the lock is missing or stale instead of (re)creating it.
     pub frozen: bool,
     /// Overrides the spec's `output.compression`.
@@ -33,7 +33,7 @@ pub struct Request {
     /// Also write the SBOMs and provenance into this directory.
     pub sbom_dir: Option<PathBuf>,
     /// Registry client settings (plain HTTP, timeouts).
-    pub registry: bulwark_store::Options,
+    pub registry: bulwark_image::Options,
     /// The `.deb` fetcher (default: one with the user's cache).
     pub fetcher: Option<bulwark_apt::Fetcher>,
     /// Where progress goes.
@@ -56,7 +56,7 @@ impl Request {
     /// A request with the defaults: unsigned, SBOMs beside a local output,
     /// no progress shown.
     #[must_use]
-    pub fn new(spec: PathBuf, output: String) -> Self {
+    pub fn new(spec: PathBuf, output: ImageRef) -> Self {
         Self {
             spec,
             output,
@@ -65,7 +65,7 @@ impl Request {
             source_date_epoch: None,
             sign: None,
             sbom_dir: None,
-            registry: bulwark_store::Options::default(),
+            registry: bulwark_image::Options::default(),
             fetcher: None,
             progress: Arc::new(Silent),
         }
@@ -81,17 +81,9 @@ pub enum PipelineError {
     /// The SBOMs, provenance or signatures.
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
-    /// Publishing to the registry.
+    /// The output reference, or publishing to the registry.
     #[error(transparent)]
-    Store(#[from] bulwark_store::Error),
-    /// The output reference.
-    #[error("--output {output:?}: {detail}")]
-    Output {
-        /// What was given.
-        output: String,
-        /// What is wrong with it.
-        detail: String,
-    },
+    Image(#[from] bulwark_image::Error),
     /// Signatures asked for where they cannot be kept.
     #[error(
         "--sign-key: a docker-archive cannot carry signatures or attestations; write oci:, oci-archive: or a registry instead"
@@ -125,11 +117,7 @@ impl From<BuildError> for PipelineError {
 /// # Errors
 /// Any step's failure, with what it was about.
 pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
-    let to_registry = bulwark_registry::looks_like_registry(&req.output);
-    let out_err = |detail: String| PipelineError::Output {
-        output: req.output.clone(),
-        detail,
-    };
+    let to_registry = req.output.is_registry();
     // A registry output is staged in a private layout, documented and
     // signed there, and copied last.
     let staging = if to_registry {
@@ -143,22 +131,13 @@ pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
         None
     };
     let local = match &staging {
-        Some(d) => {
-            let r: bulwark_registry::RegistryRef = req
-                .output
-                .parse()
-                .map_err(|e: bulwark_registry::Error| out_err(e.to_string()))?;
-            format!(
-                "oci:{}:{}",
-                d.path().join("layout").display(),
-                r.tag().unwrap_or("latest")
-            )
-        }
+        Some(d) => ImageRef::Oci {
+            dir: d.path().join("layout"),
+            reference: Some(req.output.tag().unwrap_or("latest").to_owned()),
+        },
         None => req.output.clone(),
     };
-    let dest: Destination = local
-        .parse()
-        .map_err(|e: bulwark_oci::DestinationError| out_err(e.to_string()))?;
+    let dest = local.destination()?;
     if req.sign.is_some() && matches!(dest, Destination::DockerArchive { .. }) {
         return Err(PipelineError::CannotSign);
     }
@@ -187,18 +166,18 @@ pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
     // registry (invisible to pulls) and files beside a local output (so
     // that a layout or archive keeps exactly one image for skopeo, podman
     // and umoci to pick).
-    let docs = crate::trust::documents(&req.spec, &built.spec, &built.lock, &local, &report)?;
+    let docs = crate::trust::documents(&req.spec, &built.spec, &built.lock, &report);
     if let Some(dir) = &req.sbom_dir {
         docs.write_to(dir)?;
         report.sboms = format!("written to {}", dir.display());
     }
     match &req.sign {
         Some((key, format)) => {
-            docs.attach(&local, key, *format, &report.created)?;
+            docs.attach(&local, &report, key, *format)?;
             report.sboms = "attached as signed attestations".into();
         }
         None if to_registry => {
-            docs.attach_unsigned(&local, &report.created)?;
+            docs.attach_unsigned(&local, &report)?;
             report.sboms = "attached as unsigned OCI artifacts".into();
         }
         None if req.sbom_dir.is_none() => {
@@ -208,10 +187,10 @@ pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
         None => {}
     }
     if to_registry {
-        let src = Target::open(&local, &req.registry)?;
+        let src = Target::read(&local, &req.registry)?;
         let dst = Target::open(&req.output, &req.registry)?;
-        bulwark_store::copy(&src, &dst)?;
-        report.destination = req.output.clone();
+        bulwark_image::copy(&src, &dst)?;
+        report.destination = req.output.to_string();
         report.security_context = "(not written for registry outputs)".into();
     }
     Ok(report)

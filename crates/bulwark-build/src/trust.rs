@@ -7,24 +7,19 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use bulwark_image::ImageRef;
+use bulwark_image::{ImageRef, Object, Target};
 use bulwark_sbom::{DebFile, DocumentInfo, Inventory};
 use bulwark_spec::{Lock, Spec};
-use bulwark_store::{Object, Target};
 use serde_json::Value;
-use sha2::Digest;
 
 use crate::BuildReport;
 
 /// Why the trust documents could not be made or attached.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    /// The built image could not be read.
+    /// The built image could not be read or written.
     #[error(transparent)]
-    Image(#[from] bulwark_image::ImageError),
-    /// The image's store failed.
-    #[error(transparent)]
-    Store(#[from] bulwark_store::Error),
+    Image(#[from] bulwark_image::Error),
     /// Signing or attaching failed.
     #[error(transparent)]
     Attest(#[from] bulwark_attest::Error),
@@ -119,17 +114,10 @@ impl Kind {
 }
 
 /// Makes the documents for the build `report` of `spec_path` (read once by
-/// the build: `spec` and `lock`), whose image is at `local`.
-///
-/// # Errors
-/// The image cannot be read back, or is not the one the build wrote.
-pub fn documents(
-    spec_path: &Path,
-    spec: &Spec,
-    lock: &Lock,
-    local: &str,
-    report: &BuildReport,
-) -> Result<Documents, TrustError> {
+/// the build: `spec` and `lock`), from what the build holds in memory: the
+/// layers' tars it encoded and the manifests it wrote. Nothing is read back.
+#[must_use]
+pub fn documents(spec_path: &Path, spec: &Spec, lock: &Lock, report: &BuildReport) -> Documents {
     let sde = i64::try_from(report.source_date_epoch).unwrap_or(0);
     let provenance = crate::provenance::provenance(spec_path, spec, lock, sde);
     let name = spec.name.clone().unwrap_or_else(|| {
@@ -138,7 +126,6 @@ pub fn documents(
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "image".into())
     });
-    let r: ImageRef = local.parse()?;
     let who = spec.sbom_info();
     let mut sboms = Vec::new();
     for p in &report.platforms {
@@ -147,15 +134,6 @@ pub fn documents(
             Some(v) => format!("linux/{oci_arch}/{v}"),
             None => format!("linux/{oci_arch}"),
         };
-        // The manifest comes from the output; the files from the build,
-        // which already read its layers' tars.
-        let opened = bulwark_image::open(&r, Some(&platform))?;
-        same_manifest(
-            opened.manifest.as_deref(),
-            &p.manifest_digest,
-            local,
-            &platform,
-        )?;
         let mut inv = Inventory::from_fs(&p.contents);
         inv.files = p.app_files.clone();
         if let Some(a) = lock.archs.get(&p.arch) {
@@ -181,10 +159,7 @@ pub fn documents(
             contact: who.contact.clone(),
             license: who.license.clone(),
             copyright: who.copyright.clone(),
-            manifest_sha512: opened
-                .manifest
-                .as_deref()
-                .map(|m| hex::encode(sha2::Sha512::digest(m))),
+            manifest_sha512: p.manifest_sha512.clone(),
         };
         sboms.push(PlatformSboms {
             arch: p.arch.clone(),
@@ -194,11 +169,11 @@ pub fn documents(
             cyclonedx: bulwark_sbom::cyclonedx(&inv, &info),
         });
     }
-    Ok(Documents {
+    Documents {
         name,
         provenance,
         sboms,
-    })
+    }
 }
 
 impl Documents {
@@ -243,18 +218,32 @@ impl Documents {
         Ok(())
     }
 
-    /// Opens the image at `local` and resolves its top-level object and,
-    /// for an index, each platform manifest, once.
+    /// Opens the image at `local` (once) and resolves its top-level object
+    /// and, for an index, each platform manifest, checking that they are
+    /// still the ones the build wrote: nothing is signed that was not built.
     fn subjects(
         &self,
-        local: &str,
+        local: &ImageRef,
+        built: &str,
     ) -> Result<(Target, Object, BTreeMap<String, Object>), TrustError> {
-        let target = Target::open(local, &bulwark_store::Options::default())?;
+        let target = Target::open(local, &bulwark_image::Options::default())?;
         let top = target.resolve()?;
+        let replaced = |platform: &str, expected: &str, found: String| TrustError::Replaced {
+            destination: local.to_string(),
+            platform: platform.to_owned(),
+            expected: expected.to_owned(),
+            found,
+        };
+        if top.digest != built {
+            return Err(replaced("top-level", built, top.digest));
+        }
         let mut platforms = BTreeMap::new();
         for p in &self.sboms {
             if p.manifest_digest != top.digest {
-                let m = target.store.resolve(Some(&p.manifest_digest))?;
+                let m = target
+                    .store
+                    .resolve(Some(&p.manifest_digest))
+                    .map_err(|_| replaced(&p.arch, &p.manifest_digest, "missing".into()))?;
                 platforms.insert(p.manifest_digest.clone(), m);
             }
         }
@@ -289,12 +278,13 @@ impl Documents {
     /// The image cannot be opened or written.
     pub fn attach(
         &self,
-        local: &str,
+        local: &ImageRef,
+        report: &BuildReport,
         key: &bulwark_sign::PrivateKey,
         format: bulwark_attest::Format,
-        created: &str,
     ) -> Result<(), TrustError> {
-        let (target, top, platforms) = self.subjects(local)?;
+        let created = report.created.as_str();
+        let (target, top, platforms) = self.subjects(local, &report.digest)?;
         let store = &target.store;
         for m in std::iter::once(&top).chain(platforms.values()) {
             bulwark_attest::sign(store, m, key, format, created)?;
@@ -322,8 +312,13 @@ impl Documents {
     ///
     /// # Errors
     /// The image cannot be opened or written.
-    pub fn attach_unsigned(&self, local: &str, created: &str) -> Result<(), TrustError> {
-        let (target, top, platforms) = self.subjects(local)?;
+    pub fn attach_unsigned(
+        &self,
+        local: &ImageRef,
+        report: &BuildReport,
+    ) -> Result<(), TrustError> {
+        let created = report.created.as_str();
+        let (target, top, platforms) = self.subjects(local, &report.digest)?;
         let store = &target.store;
         for (subject, kind, doc) in self.attachments(&top, &platforms) {
             let ptype = kind.predicate_type();
@@ -353,47 +348,63 @@ impl Documents {
     }
 }
 
-/// Checks that the manifest read from the output is the one the build wrote
-/// (a docker archive keeps no OCI manifest, so there is nothing to compare).
-fn same_manifest(
-    manifest: Option<&[u8]>,
-    expected: &str,
-    destination: &str,
-    platform: &str,
-) -> Result<(), TrustError> {
-    let Some(m) = manifest else {
-        return Ok(());
-    };
-    let found = format!("sha256:{}", hex::encode(sha2::Sha256::digest(m)));
-    if found == expected {
-        return Ok(());
-    }
-    Err(TrustError::Replaced {
-        destination: destination.to_owned(),
-        platform: platform.to_owned(),
-        expected: expected.to_owned(),
-        found,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_manifest_replaced_after_the_build_is_refused() {
-        let written = br#"{"schemaVersion":2}"#;
-        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(written)));
-        same_manifest(Some(written), &digest, "oci:out", "linux/amd64").unwrap();
-        same_manifest(None, &digest, "docker-archive:out.tar", "linux/amd64").unwrap();
-        let err = same_manifest(Some(b"{}"), &digest, "oci:out", "linux/amd64")
-            .unwrap_err()
-            .to_string();
+    fn an_image_replaced_after_the_build_is_not_signed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let local: ImageRef = format!("oci:{}:v1", tmp.path().join("out").display())
+            .parse()
+            .unwrap();
+        // What is at the output now: another image than the one built.
+        let t = Target::open(&local, &bulwark_image::Options::default()).unwrap();
+        let config = t.store.put_blob(b"{}").unwrap();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{config}","size":2}},"layers":[]}}"#,
+            bulwark_oci::MEDIA_TYPE_MANIFEST,
+            bulwark_oci::MEDIA_TYPE_CONFIG,
+        );
+        let there = t
+            .store
+            .put_manifest(
+                manifest.as_bytes(),
+                bulwark_oci::MEDIA_TYPE_MANIFEST,
+                Some("v1"),
+            )
+            .unwrap();
+        t.store.commit().unwrap();
+        let built = format!("sha256:{}", "b".repeat(64));
+        let mut docs = Documents {
+            name: "x".into(),
+            provenance: Value::Null,
+            sboms: vec![PlatformSboms {
+                arch: "amd64".into(),
+                manifest_digest: built.clone(),
+                spdx: Value::Null,
+                spdx3: Value::Null,
+                cyclonedx: Value::Null,
+            }],
+        };
+        let err = docs.subjects(&local, &built).unwrap_err().to_string();
         assert!(
-            err.starts_with("oci:out: the linux/amd64 manifest is sha256:44136fa3")
-                && err.contains(&format!("not the {digest} just built"))
-                && err.ends_with("build again"),
+            err.contains(&format!(
+                "manifest is {}, not the {built} just built",
+                there.digest
+            )) && err.ends_with("build again"),
             "{err}"
         );
+        // The top-level image is right but a platform manifest is gone.
+        let err = docs
+            .subjects(&local, &there.digest)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the amd64 manifest is missing"), "{err}");
+        // The image built is there: its subjects resolve.
+        docs.sboms[0].manifest_digest = there.digest.clone();
+        let (_, top, platforms) = docs.subjects(&local, &there.digest).unwrap();
+        assert_eq!(top.digest, there.digest);
+        assert!(platforms.is_empty());
     }
 }

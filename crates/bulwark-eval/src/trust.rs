@@ -2,8 +2,8 @@
 //! its SBOM and SLSA provenance attestations verify under the given keys?
 
 use bulwark_attest::Found;
+use bulwark_image::{Object, Store};
 use bulwark_sign::PublicKey;
-use bulwark_store::{Object, Store};
 use serde::Serialize;
 
 use crate::finding::{Finding, Severity};

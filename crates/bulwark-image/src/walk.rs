@@ -9,7 +9,8 @@ use std::sync::mpsc;
 use bulwark_limits::{PipeReader, PipeWriter};
 use sha2::{Digest, Sha256};
 
-use crate::open::{ImageError, LayerBlob, Opened};
+use crate::Error;
+use crate::open::{LayerBlob, Opened};
 
 /// What a path is.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -59,11 +60,11 @@ impl FileSystem {
         layers: &[(&[u8], u64)],
         origin: &str,
         capture: &dyn Fn(&str) -> bool,
-    ) -> Result<FileSystem, ImageError> {
+    ) -> Result<FileSystem, Error> {
         let mut fs = FileSystem::default();
         for (idx, (tar, compressed)) in layers.iter().enumerate() {
             let mut r: &[u8] = tar;
-            apply_tar(&mut r, idx, capture, &mut fs).map_err(|reason| ImageError::Layer {
+            apply_tar(&mut r, idx, capture, &mut fs).map_err(|reason| Error::Layer {
                 origin: origin.to_owned(),
                 digest: format!("sha256:{}", hex::encode(Sha256::digest(tar))),
                 reason,
@@ -77,7 +78,7 @@ impl FileSystem {
     /// Refuses a package database with more records than
     /// [`bulwark_limits::MAX_PACKAGES`]: every document made from it (SPDX,
     /// CycloneDX) grows with it, and no real image comes close.
-    fn check_packages(&self, origin: &str) -> Result<(), ImageError> {
+    fn check_packages(&self, origin: &str) -> Result<(), Error> {
         let mut n = self
             .contents
             .range("var/lib/dpkg/status.d/".to_owned()..)
@@ -91,9 +92,9 @@ impl FileSystem {
                 .count();
         }
         if n > bulwark_limits::MAX_PACKAGES {
-            return Err(ImageError::Unsupported {
+            return Err(Error::Invalid {
                 origin: origin.to_owned(),
-                reason: format!(
+                detail: format!(
                     "the dpkg database lists {n} packages, more than bulwark's limit of {} \
                      (a Debian release has about 65,000 binary packages in all)",
                     bulwark_limits::MAX_PACKAGES
@@ -292,10 +293,10 @@ impl FileSystem {
 impl Opened {
     /// Walks every layer in order and returns the merged filesystem. Files
     /// for which `capture` returns true have their contents kept.
-    pub fn walk(&self, capture: &dyn Fn(&str) -> bool) -> Result<FileSystem, ImageError> {
+    pub fn walk(&self, capture: &dyn Fn(&str) -> bool) -> Result<FileSystem, Error> {
         let mut fs = FileSystem::default();
         if let Some(root) = &self.rootfs {
-            walk_dir(root, root, capture, &mut fs).map_err(|source| ImageError::Io {
+            walk_dir(root, root, capture, &mut fs).map_err(|source| Error::Io {
                 path: root.display().to_string(),
                 source,
             })?;
@@ -314,8 +315,8 @@ impl Opened {
         l: &LayerBlob,
         capture: &dyn Fn(&str) -> bool,
         fs: &mut FileSystem,
-    ) -> Result<(), ImageError> {
-        let layer_err = |reason: String| ImageError::Layer {
+    ) -> Result<(), Error> {
+        let layer_err = |reason: String| Error::Layer {
             origin: self.origin.clone(),
             digest: l.digest.clone(),
             reason,
@@ -342,12 +343,11 @@ impl Opened {
             .map_err(|_| layer_err("the layer could not be read to its end".into()))?;
         let digest_ok = found == l.digest;
         if !digest_ok || l.size.is_some_and(|s| s != count) {
-            return Err(ImageError::Digest {
+            return Err(Error::Digest {
                 origin: self.origin.clone(),
-                digest: l.digest.clone(),
-                expected_size: l.size.unwrap_or(count),
-                found,
-                found_size: count,
+                digest: format!("layer {}", l.digest),
+                expected: format!("{} bytes", l.size.unwrap_or(count)),
+                found: format!("{count} bytes with {found}"),
             });
         }
         fs.layer_sizes.push((count, uncompressed));

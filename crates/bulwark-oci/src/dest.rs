@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::types::*;
 
-/// Where an image goes (skopeo transport syntax).
+/// Where the writer puts an image (parsed from a reference by
+/// `bulwark-image`; this crate does not parse references).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Destination {
     /// `oci:DIR[:TAG]`
@@ -21,17 +22,9 @@ pub enum Destination {
     },
 }
 
-/// A destination that cannot be parsed or written.
+/// A destination that cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum DestinationError {
-    #[error(
-        "'{0}' is not a supported destination; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME:TAG]"
-    )]
-    Unsupported(String),
-    #[error(
-        "'{0}': invalid tag {1:?} (allowed: letters, digits, '_', '.', '-'; at most 128 characters)"
-    )]
-    BadTag(String, String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -59,59 +52,7 @@ pub struct WriteSummary {
     pub manifests: Vec<(Platform, String)>,
 }
 
-fn valid_tag(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 128
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-}
-
 impl Destination {
-    /// Parses `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:NAME[:TAG]]`.
-    pub fn parse(s: &str) -> Result<Self, DestinationError> {
-        let split_tag = |rest: &str| -> Result<(PathBuf, Option<String>), DestinationError> {
-            match rest.rsplit_once(':') {
-                Some((p, t)) if !t.contains('/') && !p.is_empty() => {
-                    if !valid_tag(t) {
-                        return Err(DestinationError::BadTag(s.to_owned(), t.to_owned()));
-                    }
-                    Ok((PathBuf::from(p), Some(t.to_owned())))
-                }
-                _ => Ok((PathBuf::from(rest), None)),
-            }
-        };
-        if let Some(rest) = s.strip_prefix("oci:") {
-            let (dir, tag) = split_tag(rest)?;
-            if dir.as_os_str().is_empty() {
-                return Err(DestinationError::Unsupported(s.to_owned()));
-            }
-            return Ok(Destination::Oci { dir, tag });
-        }
-        if let Some(rest) = s.strip_prefix("oci-archive:") {
-            let (file, tag) = split_tag(rest)?;
-            return Ok(Destination::OciArchive { file, tag });
-        }
-        if let Some(rest) = s.strip_prefix("docker-archive:") {
-            let (file, reference) = match rest.split_once(':') {
-                Some((f, r)) if !f.is_empty() => (PathBuf::from(f), Some(r.to_owned())),
-                _ => (PathBuf::from(rest), None),
-            };
-            if let Some(r) = &reference {
-                let tagged = if r.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/')) {
-                    r.clone()
-                } else {
-                    format!("{r}:latest")
-                };
-                return Ok(Destination::DockerArchive {
-                    file,
-                    reference: Some(tagged),
-                });
-            }
-            return Ok(Destination::DockerArchive { file, reference });
-        }
-        Err(DestinationError::Unsupported(s.to_owned()))
-    }
-
     /// The path written (directory or file).
     pub fn path(&self) -> &Path {
         match self {
@@ -396,13 +337,6 @@ fn docker_archive(img: &Image, reference: Option<&str>) -> std::io::Result<Vec<u
     Ok(deterministic_tar(&entries, true))
 }
 
-impl std::str::FromStr for Destination {
-    type Err = DestinationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Destination::parse(s)
-    }
-}
-
 impl std::fmt::Display for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -428,38 +362,5 @@ impl std::fmt::Display for Destination {
                     .unwrap_or_default()
             ),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_transports() {
-        assert_eq!(
-            Destination::parse("oci:/tmp/x:v1").unwrap(),
-            Destination::Oci {
-                dir: "/tmp/x".into(),
-                tag: Some("v1".into())
-            }
-        );
-        assert_eq!(
-            Destination::parse("oci:out").unwrap(),
-            Destination::Oci {
-                dir: "out".into(),
-                tag: None
-            }
-        );
-        assert_eq!(
-            Destination::parse("docker-archive:img.tar:bulwark/base").unwrap(),
-            Destination::DockerArchive {
-                file: "img.tar".into(),
-                reference: Some("bulwark/base:latest".into())
-            }
-        );
-        assert!(Destination::parse("oci:x:bad tag").is_err());
-        assert!(Destination::parse("registry.invalid/x:1").is_err());
-        assert!(Destination::parse("oci:").is_err());
     }
 }

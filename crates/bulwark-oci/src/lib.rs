@@ -2,9 +2,9 @@
 //!
 //! [`ImageSpec`] + encoded layers become an [`Image`] (config and manifest
 //! JSON, deterministic key order); several images become an image index.
-//! [`Destination`] parses skopeo-style references (`oci:DIR[:TAG]`,
-//! `oci-archive:FILE`, `docker-archive:FILE`) and [`write_images`] writes
-//! them atomically: everything goes to a temporary sibling first and is
+//! [`write_images`] writes them to a [`Destination`] (an `oci:` layout, an
+//! `oci-archive:` or a `docker-archive:`, named by `bulwark-image`'s
+//! reference grammar) atomically: everything goes to a temporary sibling first and is
 //! renamed into place, so a failure never leaves a half-written image.
 //!
 //! The JSON types are written by hand rather than taken from `oci-spec`:
@@ -26,7 +26,7 @@
 //!     annotations: Default::default(),
 //! });
 //! let dir = tempfile::tempdir().unwrap();
-//! let dest: Destination = format!("oci:{}:v1", dir.path().join("out").display()).parse().unwrap();
+//! let dest = Destination::Oci { dir: dir.path().join("out"), tag: Some("v1".into()) };
 //! let written = write_images(&dest, &[image], Default::default()).unwrap();
 //! assert!(written.digest.starts_with("sha256:"));
 //! assert!(dir.path().join("out/index.json").is_file());

@@ -1,6 +1,6 @@
 //! Exposure: ports, kernel-interface volumes, mutable references.
 
-use bulwark_image::Opened;
+use bulwark_image::{ImageRef, Opened};
 
 use super::Ctx;
 use crate::finding::{Check, Pillar::Exposure, Severity};
@@ -48,22 +48,18 @@ pub(crate) const CHECKS: &[Check] = &[EX_001, EX_002, EX_003, EX_004];
 /// `HOST/REPO:TAG`, `docker-archive:FILE:NAME:TAG`), or for a docker archive
 /// named without one, the tag its `RepoTags` gives it.
 fn reference_tag(reference: &str, img: &Opened) -> Option<String> {
-    let tag_of = |r: &str| {
-        r.rsplit_once(':')
+    let r: ImageRef = reference.parse().ok()?;
+    match (&r, r.tag()) {
+        (_, Some(t)) => Some(t.to_owned()),
+        (ImageRef::DockerArchive { .. }, None) => img
+            .repo_tags
+            .first()
+            .and_then(|t| t.rsplit_once(':'))
             .map(|(_, t)| t)
             .filter(|t| !t.contains('/'))
-            .map(str::to_owned)
-    };
-    if reference.starts_with("docker-archive:") {
-        return match bulwark_oci::Destination::parse(reference) {
-            Ok(bulwark_oci::Destination::DockerArchive {
-                reference: Some(name),
-                ..
-            }) => tag_of(&name),
-            _ => img.repo_tags.first().and_then(|t| tag_of(t)),
-        };
+            .map(str::to_owned),
+        _ => None,
     }
-    tag_of(reference)
 }
 
 pub(crate) fn run(cx: &mut Ctx) {

@@ -25,7 +25,7 @@ pub fn run(spec: &Path, output: &str, o: &Options<'_>) -> anyhow::Result<ExitCod
     // Load the key first: a wrong password must fail before minutes of work.
     let key = o.sign_key.map(super::trust::load_private_key).transpose()?;
     let sig_format: bulwark_attest::Format = o.signature_format.parse()?;
-    let mut req = Request::new(spec.to_path_buf(), output.to_owned());
+    let mut req = Request::new(spec.to_path_buf(), output.parse()?);
     req.frozen = o.frozen;
     req.source_date_epoch = o.source_date_epoch;
     req.compression = o.compression.map(|c| match c {

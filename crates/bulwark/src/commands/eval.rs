@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bulwark_eval::{Options, Policy, Report, Severity, Trust};
-use bulwark_image::{ImageRef, Opened};
+use bulwark_image::{ImageRef, Opened, Store};
 use bulwark_sign::PublicKey;
-use bulwark_store::{Object, Target};
 
 use crate::cli::{EvalArgs, EvalFormat, SeverityArg};
 use crate::term::safe;
@@ -37,70 +36,48 @@ fn load_policy(p: &Path) -> anyhow::Result<Policy> {
 }
 
 /// Signatures and attestations of the evaluated image, looked for where the
-/// image lives: a layout keeps them in its index, a registry as referrers and
-/// tags. Docker archives and root filesystems cannot hold any. `target` is
-/// opened on first use and shared by every platform (an OCI archive is
-/// unpacked once).
-fn gather_trust(
-    args: &EvalArgs,
-    r: &ImageRef,
-    img: &Opened,
-    keys: &[PublicKey],
-    target: &mut Option<Target>,
-) -> anyhow::Result<Trust> {
-    let why = match r {
-        ImageRef::DockerArchive { .. } => Some("a docker archive cannot carry signatures"),
-        ImageRef::RootFs(_) => Some("a root filesystem cannot carry signatures"),
-        // One entry in index.json: the image alone, nothing can refer to it.
-        ImageRef::OciArchive { .. } | ImageRef::Oci { .. } if img.index_entries <= 1 => {
-            return Ok(Trust {
-                keys: keys.len(),
-                subjects: img.manifest_digest.iter().cloned().collect(),
-                ..Trust::default()
-            });
+/// image was read from (the same store: nothing is opened twice). A layout
+/// keeps them in its index, a registry as referrers and tags. Docker
+/// archives and root filesystems cannot hold any.
+fn gather_trust(args: &EvalArgs, img: &Opened, keys: &[PublicKey]) -> anyhow::Result<Trust> {
+    let store = match img.store() {
+        Ok(s) if s.holds_referrers() => s,
+        Ok(_) => {
+            return Ok(Trust::unsearchable(
+                keys.len(),
+                "a docker archive cannot carry signatures",
+            ));
         }
-        _ => None,
+        Err(_) => {
+            return Ok(Trust::unsearchable(
+                keys.len(),
+                "a root filesystem cannot carry signatures",
+            ));
+        }
     };
-    if let Some(why) = why {
-        return Ok(Trust::unsearchable(keys.len(), why));
-    }
-    let target = match target {
-        Some(t) => t,
-        None => target.insert(
-            Target::open(&args.image, &super::trust::store_options(args.insecure))
-                .with_context(|| format!("opening {} to look for signatures", args.image))?,
-        ),
-    };
-    let mut subjects: Vec<Object> = Vec::new();
-    if let Some(top) = &img.top {
-        subjects.push(Object::from(top));
-    }
-    if let (Some(d), Some(m)) = (&img.manifest_digest, &img.manifest) {
-        subjects.push(Object {
-            media_type: serde_json::from_slice::<serde_json::Value>(m)
-                .ok()
-                .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| bulwark_oci::MEDIA_TYPE_MANIFEST.to_owned()),
-            digest: d.clone(),
-            size: m.len() as u64,
+    let subjects = img.subjects();
+    // One entry in index.json: the image alone, nothing can refer to it.
+    if matches!(store, Store::Layout { .. } | Store::Tar { .. }) && img.index_entries <= 1 {
+        return Ok(Trust {
+            keys: keys.len(),
+            subjects: img.manifest_digest.iter().cloned().collect(),
+            ..Trust::default()
         });
     }
-    Trust::gather(&target.store, &subjects, keys)
+    Trust::gather(store, &subjects, keys)
         .with_context(|| format!("looking for signatures of {}", args.image))
 }
 
 fn evaluate(
     args: &EvalArgs,
-    r: &ImageRef,
     img: &Opened,
     keys: &[PublicKey],
     policy: Option<&Policy>,
-    target: &mut Option<Target>,
 ) -> anyhow::Result<Report> {
     let fs = img
         .walk(&bulwark_eval::capture(img))
         .with_context(|| format!("reading {}", args.image))?;
-    let trust = gather_trust(args, r, img, keys, target)?;
+    let trust = gather_trust(args, img, keys)?;
     let mut report = bulwark_eval::evaluate(
         img,
         &fs,
@@ -221,16 +198,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         )?]
     };
     let mut reports = Vec::new();
-    let mut target = None;
     for img in &images {
-        reports.push(evaluate(
-            args,
-            &r,
-            img,
-            &keys,
-            policy.as_ref(),
-            &mut target,
-        )?);
+        reports.push(evaluate(args, img, &keys, policy.as_ref())?);
     }
     match args.format {
         EvalFormat::Json if reports.len() == 1 => {

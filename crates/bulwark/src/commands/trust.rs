@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use bulwark_attest::Format as SigFormat;
+use bulwark_image::{Options, Target};
 use bulwark_sign::{PrivateKey, PublicKey};
-use bulwark_store::{Options, Target};
 
 use crate::cli::{Format, SignCommon};
 use crate::term::safe;
@@ -124,8 +124,15 @@ fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Opens `image` to change it (sign, attest, copy to): archives are
+/// unpacked and packed again on commit.
 fn open_target(image: &str, insecure: bool) -> anyhow::Result<Target> {
-    Ok(Target::open(image, &store_options(insecure))?)
+    Ok(Target::open(&image.parse()?, &store_options(insecure))?)
+}
+
+/// Opens `image` to read it (verify, copy from): archives are read in place.
+fn read_target(image: &str, insecure: bool) -> anyhow::Result<Target> {
+    Ok(Target::read(&image.parse()?, &store_options(insecure))?)
 }
 
 pub fn sign(image: &str, key: &Path, common: &SignCommon) -> anyhow::Result<ExitCode> {
@@ -210,16 +217,16 @@ pub fn verify(
                 .with_context(|| format!("unknown attestation type {a:?}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let t = open_target(image, insecure)?;
+    let t = read_target(image, insecure)?;
     let (subject, bytes) = t.store.fetch(t.reference.as_deref())?;
     // A signature vouches for a digest; the bytes must be what the digests
     // say, all the way down, or the signature proves nothing about them.
     let depth = if skip_layers {
-        bulwark_store::Depth::SkipLayers
+        bulwark_image::Depth::SkipLayers
     } else {
-        bulwark_store::Depth::Full
+        bulwark_image::Depth::Full
     };
-    let content = bulwark_store::check_image(&t.store, &subject, bytes, depth)
+    let content = bulwark_image::check_image(&t.store, &subject, bytes, depth)
         .with_context(|| format!("{image}: the image's content does not match its digests"))?;
     let r = bulwark_attest::verify(&t.store, &subject, &keys, &required)?;
     match format {
@@ -292,9 +299,9 @@ pub fn verify(
 }
 
 pub fn copy(src: &str, dst: &str, insecure: bool, format: Format) -> anyhow::Result<ExitCode> {
-    let s = open_target(src, insecure)?;
+    let s = read_target(src, insecure)?;
     let d = open_target(dst, insecure)?;
-    let summary = bulwark_store::copy(&s, &d)?;
+    let summary = bulwark_image::copy(&s, &d)?;
     d.store.commit()?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&summary)?),

@@ -15,7 +15,9 @@ use std::path::Path;
 use bulwark_oci::{ANNOTATION_REF_NAME, Descriptor, Index, MEDIA_TYPE_INDEX, Manifest, sha256_hex};
 use sha2::{Digest, Sha256};
 
-use crate::{Error, MAX_JSON, io_err};
+use crate::error::io_err;
+use crate::store::MAX_JSON;
+use crate::{Error, Object, Store};
 
 const LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -252,15 +254,13 @@ pub(crate) fn import(
 /// narrowed to the host's platform: a docker archive holds one.
 pub(crate) fn export(dir: &Path, reference: Option<&str>, file: &Path) -> Result<(), Error> {
     // Reads go through the layout store: size and digest checked.
-    let layout = crate::Store::Layout {
+    let layout = Store::Layout {
         dir: dir.to_owned(),
         archive: None,
         origin: format!("docker-archive:{}", file.display()),
     };
-    let read_blob = |d: &Descriptor| layout.read_small(&crate::Object::from(d));
-    let idx_path = dir.join("index.json");
-    let idx: Index = serde_json::from_slice(&std::fs::read(&idx_path).map_err(io_err(&idx_path))?)
-        .map_err(|e| invalid(file, format!("index.json: {e}")))?;
+    let read_blob = |d: &Descriptor| layout.read_small(&Object::from(d));
+    let idx = layout.index()?;
     let images: Vec<&Descriptor> = idx
         .manifests
         .iter()
@@ -290,34 +290,16 @@ pub(crate) fn export(dir: &Path, reference: Option<&str>, file: &Path) -> Result
     if desc.media_type.contains("index") || desc.media_type.contains("manifest.list") {
         let inner: Index = serde_json::from_slice(&read_blob(&desc)?)
             .map_err(|e| invalid(file, format!("{}: {e}", desc.digest)))?;
-        let (arch, variant) =
-            bulwark_debian::oci_platform(bulwark_debian::host_arch()).unwrap_or(("amd64", None));
-        let plats: Vec<String> = inner
-            .manifests
-            .iter()
-            .filter_map(|m| m.platform.as_ref())
-            .map(|p| format!("{}/{}", p.os, p.architecture))
-            .collect();
-        desc = inner
-            .manifests
-            .iter()
-            .find(|m| {
-                m.platform.as_ref().is_some_and(|p| {
-                    p.os == "linux"
-                        && p.architecture == arch
-                        && (variant.is_none() || p.variant.as_deref() == variant)
-                })
-            })
-            .cloned()
-            .ok_or_else(|| {
-                invalid(
-                    file,
-                    format!(
-                        "a docker archive holds one platform and this index has no linux/{arch} (it has {}); copy one platform manifest (oci:DIR@sha256:…)",
-                        plats.join(", ")
-                    ),
-                )
-            })?;
+        desc = crate::select(&inner, None).cloned().ok_or_else(|| {
+            invalid(
+                file,
+                format!(
+                    "a docker archive holds one platform and this index has no {} (it has {}); copy one platform manifest (oci:DIR@sha256:…)",
+                    crate::default_platform(),
+                    crate::index_platforms(&inner).join(", ")
+                ),
+            )
+        })?;
     }
     let manifest: Manifest = serde_json::from_slice(&read_blob(&desc)?)
         .map_err(|e| invalid(file, format!("{}: not an image manifest: {e}", desc.digest)))?;
