@@ -29,13 +29,6 @@ fn invalid(file: &Path, detail: String) -> Error {
     }
 }
 
-/// A member name as the archive spells it, without `./`.
-fn member_name(e: &tar::Entry<'_, std::fs::File>) -> String {
-    String::from_utf8_lossy(&e.path_bytes())
-        .trim_start_matches("./")
-        .to_owned()
-}
-
 /// Streams `r` into a new blob of the layout at `dir`, returning its digest and size.
 fn put_blob_from(dir: &Path, r: &mut dyn Read, limit: u64) -> Result<(String, u64), Error> {
     let blobs = dir.join("blobs/sha256");
@@ -71,14 +64,56 @@ fn put_blob_from(dir: &Path, r: &mut dyn Read, limit: u64) -> Result<(String, u6
     Ok((format!("sha256:{hex}"), n))
 }
 
-/// The entries of `manifest.json`.
+/// An entry of `manifest.json`.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Entry {
-    config: String,
+pub(crate) struct Entry {
+    pub(crate) config: String,
     #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
+    pub(crate) repo_tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) layers: Vec<String>,
+}
+
+/// Reads `manifest.json` of the docker archive `store` (read in place) and
+/// picks the image named `name` (`NAME:TAG`), or the only one.
+pub(crate) fn entry(store: &Store, name: Option<&str>) -> Result<Entry, Error> {
+    let origin = store.origin();
+    let data = store.read_member("manifest.json").map_err(|e| match e {
+        Error::NotFound { .. } => Error::Invalid {
+            origin: origin.clone(),
+            detail: "no manifest.json: not a docker archive".into(),
+        },
+        other => other,
+    })?;
+    let mut entries: Vec<Entry> =
+        crate::error::json(&data, &format!("{origin} manifest.json"), "docker manifest")?;
+    let tags = entries
+        .iter()
+        .flat_map(|e| e.repo_tags.iter().flatten().cloned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let at = match name {
+        Some(n) => entries
+            .iter()
+            .position(|e| e.repo_tags.iter().flatten().any(|t| t == n))
+            .ok_or_else(|| Error::NoTag {
+                origin: origin.clone(),
+                tag: n.to_owned(),
+                available: tags,
+            })?,
+        None if entries.len() == 1 => 0,
+        None => {
+            return Err(Error::Invalid {
+                origin,
+                detail: format!(
+                    "{} images and none named; add :NAME:TAG (it holds: {tags})",
+                    entries.len()
+                ),
+            });
+        }
+    };
+    Ok(entries.swap_remove(at))
 }
 
 /// Imports the image `reference` names (or the archive's only image) from
@@ -89,78 +124,21 @@ pub(crate) fn import(
     dir: &Path,
     tag: &str,
 ) -> Result<(), Error> {
-    // Pass 1: manifest.json.
-    let open = || -> Result<tar::Archive<std::fs::File>, Error> {
-        Ok(tar::Archive::new(
-            bulwark_limits::open_regular(file, "docker archive").map_err(|e| Error::Invalid {
-                origin: format!("docker-archive:{}", file.display()),
-                detail: e.to_string(),
-            })?,
-        ))
-    };
-    let mut manifest = None;
-    let mut a = open()?;
-    for e in a.entries().map_err(io_err(file))? {
-        let e = e.map_err(io_err(file))?;
-        if e.header().entry_type().is_file() && member_name(&e) == "manifest.json" {
-            let mut data = Vec::new();
-            e.take(MAX_JSON + 1)
-                .read_to_end(&mut data)
-                .map_err(io_err(file))?;
-            manifest = Some(data);
-            break;
-        }
-    }
-    let manifest =
-        manifest.ok_or_else(|| invalid(file, "no manifest.json: not a docker archive".into()))?;
-    let entries: Vec<Entry> = serde_json::from_slice(&manifest)
-        .map_err(|e| invalid(file, format!("manifest.json: {e}")))?;
-    let all_tags = || {
-        entries
-            .iter()
-            .flat_map(|e| e.repo_tags.iter().flatten().cloned())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let entry = match reference {
-        Some(r) => entries
-            .iter()
-            .find(|e| e.repo_tags.iter().flatten().any(|t| t == r))
-            .ok_or_else(|| Error::NotFound {
-                origin: format!("docker-archive:{}", file.display()),
-                what: format!("image {r}"),
-                hint: format!(" (it holds: {})", all_tags()),
-            })?,
-        None if entries.len() == 1 => &entries[0],
-        None => {
-            return Err(invalid(
-                file,
-                format!(
-                    "{} images and none named; add :NAME:TAG (it holds: {})",
-                    entries.len(),
-                    all_tags()
-                ),
-            ));
-        }
-    };
-    // Pass 2: the config and the layers, streamed into blobs.
+    let archive = Store::tar(file, format!("docker-archive:{}", file.display()))?;
+    let entry = entry(&archive, reference)?;
+    // The config and the layers, streamed into blobs (each member once).
     let mut found: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut a = open()?;
-    for e in a.entries().map_err(io_err(file))? {
-        let mut e = e.map_err(io_err(file))?;
-        if !e.header().entry_type().is_file() {
-            continue;
-        }
-        let name = member_name(&e);
-        let limit = if name == entry.config {
-            MAX_JSON
-        } else if entry.layers.contains(&name) {
-            u64::MAX
-        } else {
-            continue;
-        };
-        if let std::collections::btree_map::Entry::Vacant(slot) = found.entry(name) {
-            slot.insert(put_blob_from(dir, &mut e, limit)?);
+    for (name, limit) in
+        std::iter::once((&entry.config, MAX_JSON)).chain(entry.layers.iter().map(|l| (l, u64::MAX)))
+    {
+        if !found.contains_key(name) {
+            let mut r = archive.open_member(name).map_err(|_| {
+                invalid(
+                    file,
+                    format!("manifest.json names {name}, which is missing"),
+                )
+            })?;
+            found.insert(name.clone(), put_blob_from(dir, &mut r, limit)?);
         }
     }
     let get = |name: &str| {

@@ -177,46 +177,13 @@ fn open_layout(
     )
 }
 
-/// An entry of a docker archive's `manifest.json`.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct DockerEntry {
-    config: String,
-    #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    #[serde(default)]
-    layers: Vec<String>,
-}
-
 fn open_docker_archive(store: Store, name: Option<&str>) -> Result<Opened, Error> {
     let origin = store.origin();
     let invalid = |detail: String| Error::Invalid {
         origin: origin.clone(),
         detail,
     };
-    let data = store.read_member("manifest.json")?;
-    let entries: Vec<DockerEntry> =
-        json(&data, &format!("{origin} manifest.json"), "docker manifest")?;
-    let tags = || {
-        entries
-            .iter()
-            .flat_map(|e| e.repo_tags.iter().flatten().cloned())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let entry = match name {
-        Some(n) => entries
-            .iter()
-            .find(|e| e.repo_tags.iter().flatten().any(|t| t == n))
-            .ok_or_else(|| Error::NoTag {
-                origin: origin.clone(),
-                tag: n.to_owned(),
-                available: tags(),
-            })?,
-        None => entries
-            .first()
-            .ok_or_else(|| invalid("manifest.json lists no image".into()))?,
-    };
+    let entry = crate::docker::entry(&store, name)?;
     let cfg = store.read_member(&entry.config)?;
     let config: serde_json::Value = json(&cfg, &format!("{origin} {}", entry.config), "config")?;
     let diff_ids = bulwark_oci::diff_ids(&config);

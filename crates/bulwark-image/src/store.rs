@@ -157,42 +157,17 @@ impl Target {
                 })
             }
             ImageRef::OciArchive { file, tag } => {
-                let (tmp, dir) = private_layout()?;
-                if file.exists() {
-                    unpack_layout_archive(file, &dir)?;
-                }
-                Ok(Self {
-                    store: Store::Layout {
-                        origin: r.origin(),
-                        dir,
-                        archive: Some(Archive {
-                            file: file.clone(),
-                            kind: ArchiveKind::Oci,
-                            _tmp: tmp,
-                        }),
-                    },
-                    reference: tag.clone(),
+                Self::unpacked(r, file, ArchiveKind::Oci, tag.clone(), |dir| {
+                    unpack_layout_archive(file, dir)
                 })
             }
             ImageRef::DockerArchive { file, name } => {
-                let (tmp, dir) = private_layout()?;
                 let tag = name.clone().unwrap_or_else(|| "latest".to_string());
-                if file.exists() {
-                    docker::import(file, name.as_deref(), &dir, &tag)?;
-                }
-                Ok(Self {
-                    store: Store::Layout {
-                        origin: r.origin(),
-                        dir,
-                        archive: Some(Archive {
-                            file: file.clone(),
-                            kind: ArchiveKind::Docker {
-                                reference: name.clone(),
-                            },
-                            _tmp: tmp,
-                        }),
-                    },
-                    reference: Some(tag),
+                let kind = ArchiveKind::Docker {
+                    reference: name.clone(),
+                };
+                Self::unpacked(r, file, kind, Some(tag.clone()), |dir| {
+                    docker::import(file, name.as_deref(), dir, &tag)
                 })
             }
             ImageRef::Registry(repo) => Ok(Self {
@@ -210,6 +185,37 @@ impl Target {
                 detail: "a root filesystem has no manifests, signatures or referrers; use oci:, oci-archive:, docker-archive: or a registry".into(),
             }),
         }
+    }
+
+    /// An archive behind a private layout, filled from `file` by `unpack`
+    /// when it exists (a new archive starts empty).
+    fn unpacked(
+        r: &ImageRef,
+        file: &Path,
+        kind: ArchiveKind,
+        reference: Option<String>,
+        unpack: impl FnOnce(&Path) -> Result<(), Error>,
+    ) -> Result<Self, Error> {
+        let tmp = tempfile::Builder::new()
+            .prefix(".bulwark-archive-")
+            .tempdir()
+            .map_err(io_err(Path::new("temporary directory")))?;
+        let dir = tmp.path().join("layout");
+        if file.exists() {
+            unpack(&dir)?;
+        }
+        Ok(Self {
+            store: Store::Layout {
+                origin: r.origin(),
+                dir,
+                archive: Some(Archive {
+                    file: file.to_owned(),
+                    kind,
+                    _tmp: tmp,
+                }),
+            },
+            reference,
+        })
     }
 
     /// Opens `r` to read only: an `oci-archive:` is read in place (nothing
@@ -234,16 +240,6 @@ impl Target {
     pub fn resolve(&self) -> Result<Object, Error> {
         self.store.resolve(self.reference.as_deref())
     }
-}
-
-/// A private temporary directory and the layout path inside it.
-fn private_layout() -> Result<(tempfile::TempDir, PathBuf), Error> {
-    let tmp = tempfile::Builder::new()
-        .prefix(".bulwark-archive-")
-        .tempdir()
-        .map_err(io_err(Path::new("temporary directory")))?;
-    let dir = tmp.path().join("layout");
-    Ok((tmp, dir))
 }
 
 /// Unpacks an OCI archive into `dir`, taking only `oci-layout`, `index.json`
