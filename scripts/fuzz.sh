@@ -17,9 +17,9 @@ seconds="${1:-}"
 # per input run a few hundred inputs a second, parsers hundreds of thousands.
 runs_for() {
   case "$1" in
-    image_layer_walk|registry_documents) echo 4000 ;;
+    image_layer_walk|registry_documents|vuln_feeds) echo 4000 ;;
     packages_index) echo 20000 ;;
-    key_files|policy|spec_and_lock|inrelease_verify) echo 200000 ;;
+    key_files|policy|spec_and_lock|inrelease_verify|image_reference) echo 200000 ;;
     *) echo 1000000 ;;
   esac
 }

@@ -7,12 +7,14 @@
 //! - [`build()`] fetches exactly the locked .debs (verifying size and
 //!   sha256), assembles the filesystem in memory without running any
 //!   maintainer script, applies the hardening rules, encodes reproducible
-//!   layers and writes the image atomically.
+//!   layers and writes the image atomically;
+//! - [`pipeline::run`] is all of it in one call, with the SBOMs, the
+//!   provenance, signing and publishing: what `bulwark build` runs.
 //!
 //! ```no_run
-//! use bulwark_build::{BuildOptions, build};
-//! let opts = BuildOptions::new("examples/base.yaml".into(), "oci:out:base".parse().unwrap());
-//! let report = build(&opts).unwrap();
+//! use bulwark_build::pipeline::{Request, run};
+//! let req = Request::new("examples/base.yaml".into(), "oci:out:base".parse().unwrap());
+//! let report = run(&req).unwrap();
 //! println!("{}", report.digest);
 //! ```
 

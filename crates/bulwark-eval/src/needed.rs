@@ -233,7 +233,52 @@ pub(crate) struct Unneeded {
     pub packages: Vec<String>,
 }
 
+/// What the entrypoint needs: the program it runs and every installed
+/// package in its closure (the packages owning the program, its
+/// interpreter and its `DT_NEEDED` libraries, and all they depend on).
+/// The closure follows `Depends`, so it holds more than the process loads:
+/// a package outside it is certainly not loaded at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closure {
+    /// The program (root-relative path).
+    pub program: String,
+    /// Binary package names.
+    pub needed: BTreeSet<String>,
+}
+
 pub(crate) fn analyse(img: &Opened, fs: &FileSystem, inv: &Inventory) -> Option<Unneeded> {
+    let lists = file_lists(fs);
+    let c = closure_in(img, fs, inv, &lists)?;
+    let packages: Vec<String> = inv
+        .packages
+        .iter()
+        .filter(|p| !c.needed.contains(&p.name))
+        .filter(|p| lists.get(&p.name).is_some_and(|l| has_code(l)))
+        .map(|p| p.name.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Some(Unneeded {
+        program: c.program,
+        packages,
+    })
+}
+
+/// The entrypoint's [`Closure`], or `None` when it cannot be analysed (no
+/// entrypoint, no package database, a program no package owns): then
+/// nothing may be claimed about what it loads. `fs` must have been walked
+/// capturing [`crate::capture`]'s files.
+#[must_use]
+pub fn closure(img: &Opened, fs: &FileSystem, inv: &Inventory) -> Option<Closure> {
+    closure_in(img, fs, inv, &file_lists(fs))
+}
+
+fn closure_in(
+    img: &Opened,
+    fs: &FileSystem,
+    inv: &Inventory,
+    lists: &BTreeMap<String, Vec<String>>,
+) -> Option<Closure> {
     if inv.packages.is_empty() {
         return None;
     }
@@ -247,11 +292,10 @@ pub(crate) fn analyse(img: &Opened, fs: &FileSystem, inv: &Inventory) -> Option<
         })
     };
     let (named, program) = resolve_file(candidates(&name, &path, wd))?;
-    let lists = file_lists(fs);
     // path → owning packages, built once: one lookup per root, however
     // many roots a (hostile) ELF file names and however long the lists are.
     let mut owners: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
-    for (pkg, paths) in &lists {
+    for (pkg, paths) in lists {
         for p in paths {
             owners.entry(p.as_str()).or_default().push(pkg.as_str());
         }
@@ -320,16 +364,10 @@ pub(crate) fn analyse(img: &Opened, fs: &FileSystem, inv: &Inventory) -> Option<
             todo.extend(p.depends.iter().map(String::as_str));
         }
     }
-    let packages: Vec<String> = inv
-        .packages
-        .iter()
-        .filter(|p| !needed.contains(p.name.as_str()))
-        .filter(|p| lists.get(&p.name).is_some_and(|l| has_code(l)))
-        .map(|p| p.name.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    Some(Unneeded { program, packages })
+    Some(Closure {
+        program,
+        needed: needed.into_iter().map(str::to_owned).collect(),
+    })
 }
 
 #[cfg(test)]

@@ -86,6 +86,12 @@ pub const SCRYPT_MAX_MEMORY: u64 = 256 << 20;
 /// scrypt work to open a private key: N·r·p (cosign's keys: 2^18; bulwark's
 /// own 2^19). Four times the largest keeps a hostile key file under seconds.
 pub const SCRYPT_MAX_WORK: u64 = 1 << 21;
+/// One vulnerability feed file, inflated (the Debian tracker's JSON export
+/// is about 100 MiB, EPSS about 15 MiB).
+pub const VULN_FEED: u64 = 1 << 30;
+/// Advisory records one import may hold (the tracker: about 1.5 million
+/// release × package × CVE records).
+pub const VULN_RECORDS: usize = 20_000_000;
 
 /// One bound, for documentation and checks: its name in this crate, its
 /// value as people read it, and what it bounds.
@@ -216,6 +222,16 @@ pub const TABLE: &[Limit] = &[
         name: "SCRYPT_MAX_WORK",
         value: "2^21",
         what: "scrypt work N·r·p to open a private key",
+    },
+    Limit {
+        name: "VULN_FEED",
+        value: "1 GiB",
+        what: "one vulnerability feed file (tracker, OSV record, KEV, EPSS), inflated",
+    },
+    Limit {
+        name: "VULN_RECORDS",
+        value: "20000000",
+        what: "advisory records in one import",
     },
 ];
 
@@ -485,6 +501,8 @@ mod tests {
                 "SCRYPT_MAX_WORK",
                 format!("2^{}", SCRYPT_MAX_WORK.trailing_zeros()),
             ),
+            ("VULN_FEED", bytes(VULN_FEED)),
+            ("VULN_RECORDS", VULN_RECORDS.to_string()),
         ];
         assert_eq!(TABLE.len(), values.len());
         let doc = include_str!("../../../docs/security.md");

@@ -233,6 +233,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Import and inspect the vulnerability database (Debian tracker, OSV, CISA KEV, FIRST EPSS).
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Known vulnerabilities of an image, a lock or an SBOM, and which of them matter.
+    #[command(
+        after_help = "Examples:\n  bulwark scan oci:out/base:latest\n  bulwark scan docker-archive:app.tar --exposure internet --fail-on act-now\n  bulwark scan examples/base.lock.json --format json\n  bulwark scan image.spdx.json --release bookworm\n\nThe database comes from `bulwark db update`; scanning never uses the network.\nEach finding gets a score and a priority (act now, plan, monitor) from KEV,\nEPSS, Debian's urgency, the fix state, exposure and whether the entrypoint\nloads the package; the reasons are printed with it (docs/scan.md).\nExit codes: 0 done, 3 a finding at or above --fail-on, 1 the target or the\ndatabase could not be read (or it is older than an explicit --max-db-age)."
+    )]
+    Scan(ScanArgs),
     /// Copy an image with its signatures, attestations and referrers between transports.
     #[command(
         after_help = "Examples:\n  bulwark copy oci:out/base:latest 127.0.0.1:5000/base:1 --insecure\n  bulwark copy 127.0.0.1:5000/base:1 oci-archive:base.tar:1 --insecure\n\nMulti-arch indexes are copied whole; blobs the destination has are skipped;\nevery blob is verified against its digest on the way."
@@ -249,6 +257,97 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+/// `bulwark db …`.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Import the feeds (from their public URLs, or from files with --from) into the database.
+    #[command(
+        after_help = "Examples:\n  bulwark db update\n  bulwark db update --from tracker.json --from known_exploited_vulnerabilities.json --from epss_scores.csv.gz\n  bulwark db update --from data/CVE/list --from data/DSA/list --from osv-debian/\n\nA feed's kind is found from its content: the Debian security tracker (JSON\nexport, or data/CVE/list and data/DSA/list text), a directory of OSV records,\nthe CISA KEV catalogue (JSON), FIRST EPSS scores (CSV, optionally gzip).\nFeeds not given keep their data. The update is atomic: a failure leaves the\nprevious database as it was."
+    )]
+    Update {
+        /// A feed file, a directory of OSV records, or an https:// URL (repeatable).
+        #[arg(long, value_name = "PATH_OR_URL")]
+        from: Vec<String>,
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show the feeds in the database: sources, digests, dates, counts, age.
+    #[command(
+        after_help = "Examples:\n  bulwark db status\n  bulwark db status --db /srv/bulwark-db --format json"
+    )]
+    Status {
+        #[command(flatten)]
+        db: DbArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// Where the vulnerability database is.
+#[derive(Debug, clap::Args)]
+pub struct DbArg {
+    /// Database directory (default: $XDG_CACHE_HOME/bulwark/db).
+    #[arg(long = "db", value_name = "DIR", env = "BULWARK_DB")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `bulwark scan` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// An image (oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, HOST/REPO:TAG, a root
+    /// filesystem), a bulwark lock file, or an SPDX/CycloneDX SBOM with pkg:deb purls.
+    pub target: String,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
+    pub format: ScanFormat,
+    /// Platform of a multi-arch image (default: the host's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Debian release to match against (default: the target's own).
+    #[arg(long, value_name = "CODENAME")]
+    pub release: Option<String>,
+    /// Where the workload can be reached from (lowers the score of isolated workloads).
+    #[arg(long, value_enum)]
+    pub exposure: Option<ExposureArg>,
+    /// Refuse a database older than this many days (default: warn past 7).
+    #[arg(long, value_name = "DAYS")]
+    pub max_db_age: Option<u64>,
+    /// Exit with code 3 when a finding has at least this priority.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<PriorityArg>,
+    /// Plain HTTP for a loopback registry.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ScanFormat {
+    /// Findings, most urgent first, with their reasons.
+    Table,
+    /// The report (documented in docs/scan.md).
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ExposureArg {
+    Internet,
+    Internal,
+    Isolated,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum PriorityArg {
+    ActNow,
+    Plan,
+    Monitor,
 }
 
 /// `bulwark key …`.

@@ -78,6 +78,18 @@ impl bulwark_build::Progress for Bars {
     }
 }
 
+/// `s` in ANSI colour `code`, when stdout is a terminal and NO_COLOR is unset.
+pub fn paint(s: &str, code: &str) -> String {
+    use std::io::IsTerminal as _;
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,5 @@
 //! `bulwark eval`.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -10,17 +9,7 @@ use bulwark_image::{ImageRef, Opened, Store};
 use bulwark_sign::PublicKey;
 
 use crate::cli::{EvalArgs, EvalFormat, SeverityArg};
-use crate::term::safe;
-
-fn paint(s: &str, code: &str) -> String {
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stdout().is_terminal();
-    if color {
-        format!("\x1b[{code}m{s}\x1b[0m")
-    } else {
-        s.to_owned()
-    }
-}
+use crate::term::{paint, safe};
 
 fn load_policy(p: &Path) -> anyhow::Result<Policy> {
     let text = bulwark_limits::read_file_string(p, bulwark_limits::SPEC_FILE, "policy")?;

@@ -6,12 +6,14 @@ use std::sync::OnceLock;
 
 use bulwark_apt::{Cache, Fetcher, default_cache_dir};
 
-use crate::cli::{Cli, Command, KeyCommand};
+use crate::cli::{Cli, Command, DbCommand, KeyCommand};
 
 mod build;
+mod db;
 mod eval;
 mod lock;
 mod sbom;
+mod scan;
 pub mod trust;
 
 /// `--cache-dir`, when given.
@@ -88,6 +90,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             insecure,
             format,
         } => trust::verify(image, key, attestation, *skip_layers, *insecure, *format),
+        Command::Db(DbCommand::Update { from, db, format }) => db::update(from, db, *format),
+        Command::Db(DbCommand::Status { db, format }) => db::status(db, *format),
+        Command::Scan(args) => scan::run(args),
         Command::Copy {
             src,
             dst,

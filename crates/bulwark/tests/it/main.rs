@@ -18,5 +18,6 @@ mod regression;
 mod report;
 mod resources;
 mod sbom;
+mod scan;
 mod snapshots;
 mod trust;

@@ -1,0 +1,268 @@
+//! Which known vulnerabilities an image (or a lock, or an SBOM) carries,
+//! and which of them matter.
+//!
+//! [`load`] reduces a target to its installed packages, its Debian release
+//! and — for an image — the entrypoint's package closure and its ports.
+//! [`scan`] matches them against the vulnerability database and gives each
+//! finding a score and a priority with its reasons in words ([`risk`] has
+//! the formula).
+//!
+//! ```no_run
+//! let db = bulwark_vulndb::Db::open(&bulwark_vulndb::default_dir())?;
+//! let subject = bulwark_scan::load("oci:out/base:latest", &Default::default())?;
+//! let report = bulwark_scan::scan(&subject, &db, &bulwark_scan::Options::default());
+//! for f in &report.findings {
+//!     println!("{} {} {}", f.priority.label(), f.id, f.reasons.join("; "));
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod risk;
+mod target;
+
+use serde::Serialize;
+
+use bulwark_vulndb::{Db, Epss, Kev, Meta, Severity, Status};
+pub use risk::{Exposure, Priority, Reach};
+pub use target::{Kind, LoadOptions, Subject, load};
+
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The target is not something bulwark can scan.
+    #[error("{target}: {detail}")]
+    Target {
+        /// As given.
+        target: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The image could not be read.
+    #[error(transparent)]
+    Image(#[from] bulwark_image::Error),
+}
+
+/// How to scan.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Where the workload is reachable from, when known.
+    pub exposure: Option<Exposure>,
+    /// The release to match against, overriding the target's.
+    pub release: Option<String>,
+}
+
+/// One vulnerability in one source package.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// `CVE-…`.
+    pub id: String,
+    /// Source package.
+    pub source: String,
+    /// Installed source version.
+    pub installed: String,
+    /// Installed binary packages built from it.
+    pub packages: Vec<String>,
+    /// The feed's state for this release.
+    pub status: Status,
+    /// First fixed version, when fixed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+    /// Debian's urgency (or the OSV severity).
+    pub severity: Severity,
+    /// The tracker's note (no-dsa reason…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// CISA KEV entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kev: Option<Kev>,
+    /// FIRST EPSS score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epss: Option<Epss>,
+    /// Whether the package's code is loaded by the entrypoint.
+    pub reachability: Reach,
+    /// 0–100 (see [`risk`]).
+    pub score: f64,
+    /// What to do.
+    pub priority: Priority,
+    /// Why, in words.
+    pub reasons: Vec<String>,
+}
+
+/// Counts by priority.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    /// Findings in all.
+    pub total: usize,
+    /// By priority.
+    pub act_now: usize,
+    /// By priority.
+    pub plan: usize,
+    /// By priority.
+    pub monitor: usize,
+    /// Suppressed by VEX.
+    pub suppressed: usize,
+    /// In CISA KEV.
+    pub kev: usize,
+    /// With a fix in the archive.
+    pub fixable: usize,
+}
+
+/// The scan of one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// As given.
+    pub target: String,
+    /// Image, lock or SBOM.
+    pub kind: Kind,
+    /// Manifest digest (images).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Debian codename matched against.
+    pub release: Option<String>,
+    /// As the target names it.
+    pub os: Option<String>,
+    /// Installed binary packages.
+    pub packages: usize,
+    /// The entrypoint analysed for reachability.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<String>,
+    /// The feeds used.
+    pub database: Vec<Meta>,
+    /// Findings, most urgent first.
+    pub findings: Vec<Finding>,
+    /// Counts.
+    pub summary: Summary,
+    /// What limits this report (no package database, release not covered…).
+    pub warnings: Vec<String>,
+}
+
+/// Matches `subject` against `db` and assesses each finding.
+#[must_use]
+pub fn scan(subject: &Subject, db: &Db, opts: &Options) -> Report {
+    let mut warnings = Vec::new();
+    if !subject.inventoried {
+        warnings.push(
+            "no package database (dpkg status or status.d) was found: nothing could be inventoried, so no vulnerabilities were looked for; this is not a clean result"
+                .to_owned(),
+        );
+    }
+    let release = opts.release.clone().or_else(|| subject.release.clone());
+    let findings = match release.as_deref() {
+        None => {
+            if subject.inventoried {
+                warnings.push(
+                    "the Debian release is unknown (no os-release, debian_version or distro qualifier): pass --release CODENAME"
+                        .to_owned(),
+                );
+            }
+            Vec::new()
+        }
+        Some(rel) if !db.covers(rel) => {
+            warnings.push(format!(
+                "the vulnerability database has no records for Debian {rel}: nothing was matched"
+            ));
+            Vec::new()
+        }
+        Some(rel) => assess_all(subject, db, rel, opts),
+    };
+    if !db.has(bulwark_vulndb::feeds::Kind::Kev) {
+        warnings.push("no KEV catalogue in the database: exploited-in-the-wild is unknown".into());
+    }
+    if !db.has(bulwark_vulndb::feeds::Kind::Epss) {
+        warnings.push("no EPSS scores in the database: exploit likelihood is unknown".into());
+    }
+    let mut summary = Summary {
+        total: findings.len(),
+        ..Summary::default()
+    };
+    for f in &findings {
+        match f.priority {
+            Priority::ActNow => summary.act_now += 1,
+            Priority::Plan => summary.plan += 1,
+            Priority::Monitor => summary.monitor += 1,
+            Priority::SuppressedByVex => summary.suppressed += 1,
+        }
+        summary.kev += usize::from(f.kev.is_some());
+        summary.fixable += usize::from(f.status.has_fix());
+    }
+    Report {
+        target: subject.name.clone(),
+        kind: subject.kind,
+        digest: subject.digest.clone(),
+        release,
+        os: subject.os.clone(),
+        packages: subject.packages.len(),
+        entrypoint: subject.closure.as_ref().map(|c| format!("/{}", c.program)),
+        database: db.feeds().into_iter().cloned().collect(),
+        findings,
+        summary,
+        warnings,
+    }
+}
+
+fn assess_all(subject: &Subject, db: &Db, release: &str, opts: &Options) -> Vec<Finding> {
+    let mut out: Vec<Finding> = bulwark_vulndb::matches(db, release, &subject.packages)
+        .into_iter()
+        .map(|m| {
+            let a = m.advisory;
+            let kev = db.kev(&a.id);
+            let epss = db.epss(&a.id);
+            let reach = match &subject.closure {
+                Some(c) => {
+                    let loaded: Vec<String> = m
+                        .packages
+                        .iter()
+                        .filter(|p| c.needed.contains(*p))
+                        .cloned()
+                        .collect();
+                    if loaded.is_empty() {
+                        Reach::NotLoaded {
+                            program: c.program.clone(),
+                        }
+                    } else {
+                        Reach::Loaded {
+                            program: c.program.clone(),
+                            packages: loaded,
+                        }
+                    }
+                }
+                None => Reach::Unknown,
+            };
+            let (score, priority, reasons) = risk::assess(&risk::Inputs {
+                status: a.status,
+                fixed: a.fixed.as_deref(),
+                installed: &m.installed,
+                severity: a.severity,
+                kev: kev.as_ref(),
+                epss,
+                exposure: opts.exposure,
+                reach: &reach,
+                note: a.note.as_deref(),
+            });
+            Finding {
+                id: a.id,
+                source: a.source,
+                installed: m.installed,
+                packages: m.packages,
+                status: a.status,
+                fixed: a.fixed,
+                severity: a.severity,
+                note: a.note,
+                kev,
+                epss,
+                reachability: reach,
+                score,
+                priority,
+                reasons,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(b.score.total_cmp(&a.score))
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.source.cmp(&b.source))
+    });
+    out
+}

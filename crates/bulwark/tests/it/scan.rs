@@ -1,0 +1,306 @@
+//! `bulwark db` and `bulwark scan`: real KEV and EPSS data, tracker records
+//! in the tracker's own syntax, and images built from the synthetic archive.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+fn vuln_data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/vuln")
+        .join(name)
+}
+
+/// Tracker records for the mini archive's sources, one per status.
+const TRACKER: &str = "\
+CVE-2025-48384 (in KEV; fixed in bookworm-security)
+\t- hello 2.10-4
+\t[bookworm] - hello 2.10-3+deb12u2
+CVE-2099-0002 (glibc: minor issue)
+\t- glibc <unfixed>
+\t[bookworm] - glibc <no-dsa> (Minor issue)
+CVE-2099-0003 (openssl: fixed before the installed version)
+\t- openssl 3.0.9-1
+CVE-2099-0004 (openssl: not affected)
+\t- openssl <not-affected> (vulnerable code not present)
+CVE-2099-0005 (openssl: no fix yet)
+\t- openssl <unfixed> (high)
+CVE-2099-0006 (glibc: postponed)
+\t- glibc <unfixed>
+\t[bookworm] - glibc <postponed> (Minor issue)
+CVE-2099-0007 (mawk: end of life)
+\t- mawk <unfixed>
+\t[bookworm] - mawk <end-of-life> (not supported)
+CVE-2099-0008 (glibc: not triaged)
+\t- glibc <undetermined>
+CVE-2099-0009 (base-files: ignored)
+\t- base-files <unfixed>
+\t[bookworm] - base-files <ignored> (Minor issue, too intrusive to backport)
+CVE-2099-0010 (hello: unimportant)
+\t- hello <unfixed> (unimportant)
+";
+
+fn update(ctx: &Ctx, from: &[&Path]) -> std::process::Output {
+    let mut args = vec!["db", "update", "--db", "db", "--format", "json"];
+    let from: Vec<String> = from.iter().map(|p| p.display().to_string()).collect();
+    for f in &from {
+        args.extend(["--from", f.as_str()]);
+    }
+    ctx.run(&args)
+}
+
+fn status(ctx: &Ctx) -> serde_json::Value {
+    report(&ok(
+        ctx.run(&["db", "status", "--db", "db", "--format", "json"])
+    ))
+}
+
+#[test]
+fn db_update_imports_the_real_feeds_and_status_reports_them() {
+    let ctx = Ctx::new();
+    let kev = vuln_data("cisa-kev-2025-08-25.json.gz");
+    let epss = vuln_data("epss-2026-08-16.csv.gz");
+    let list = vuln_data("debian-tracker-cve-list-sample.txt");
+    ok(update(&ctx, &[&kev, &epss, &list]));
+    let s = status(&ctx);
+    let feeds = s["feeds"].as_array().unwrap();
+    let by_kind = |k: &str| feeds.iter().find(|f| f["kind"] == k).unwrap().clone();
+    assert_eq!(by_kind("kev")["records"], 1404);
+    assert_eq!(by_kind("kev")["feed_date"], "2025.08.25");
+    assert_eq!(by_kind("epss")["records"], 360_142);
+    let sha = |p: &Path| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+    };
+    assert_eq!(by_kind("kev")["sources"][0]["sha256"], sha(&kev));
+    assert_eq!(
+        by_kind("epss")["sources"][0]["size"],
+        std::fs::metadata(&epss).unwrap().len()
+    );
+    // The sample's records: every release line and the DSA.
+    assert!(by_kind("tracker")["records"].as_u64().unwrap() > 40);
+    assert!(by_kind("tracker")["age_days"].as_f64().unwrap() < 1.0);
+}
+
+#[test]
+fn a_bad_feed_leaves_the_database_as_it_was() {
+    let ctx = Ctx::new();
+    let kev = vuln_data("cisa-kev-2025-08-25.json.gz");
+    ok(update(&ctx, &[&kev]));
+    let before = status(&ctx);
+    // Truncated JSON, a count that disagrees, a broken gzip, an unknown kind.
+    let text = {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&kev).unwrap())
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    let cut = ctx.path().join("kev-cut.json");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let err = fails(update(&ctx, &[&cut]));
+    assert!(
+        err.contains("kev-cut.json") && err.contains("line"),
+        "{err}"
+    );
+    assert!(err.contains("the database was left as it was"), "{err}");
+    let edited = ctx.path().join("kev-edited.json");
+    std::fs::write(&edited, text.replace("\"count\": 1404", "\"count\": 1405")).unwrap();
+    let err = fails(update(&ctx, &[&edited]));
+    assert!(err.contains("truncated or edited"), "{err}");
+    let gz = ctx.path().join("bad.csv.gz");
+    std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]).unwrap();
+    let err = fails(update(&ctx, &[&gz]));
+    assert!(err.contains("bad.csv.gz") && err.contains("gzip"), "{err}");
+    let junk = ctx.path().join("junk.txt");
+    std::fs::write(&junk, "hello\n").unwrap();
+    let err = fails(update(&ctx, &[&junk]));
+    assert!(err.contains("not a feed bulwark knows"), "{err}");
+    assert_eq!(status(&ctx), before);
+}
+
+fn scan(ctx: &Ctx, target: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["scan", target, "--db", "db", "--format", "json"];
+    args.extend(extra);
+    report(&ok(ctx.run(&args)))
+}
+
+#[test]
+fn scan_gives_every_status_a_priority_and_its_reasons() {
+    let ctx = Ctx::new();
+    ctx.spec(
+        "app",
+        "packages: [base-files, hello, openssl]\nconfig:\n  entrypoint: [/usr/bin/hello]\n",
+    );
+    ok(ctx.run(&["build", "app.yaml", "--output", "oci:out:v1"]));
+    let list = ctx.path().join("list");
+    std::fs::write(&list, TRACKER).unwrap();
+    let kev = vuln_data("cisa-kev-2025-08-25.json.gz");
+    let epss = vuln_data("epss-2026-08-16.csv.gz");
+    ok(update(&ctx, &[&list, &kev, &epss]));
+
+    let r = scan(&ctx, "oci:out:v1", &[]);
+    assert_eq!(r["release"], "bookworm");
+    assert_eq!(r["entrypoint"], "/usr/bin/hello");
+    let findings = r["findings"].as_array().unwrap();
+    let get = |id: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing: {findings:#?}"))
+            .clone()
+    };
+    let ids: Vec<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    // Fixed before the installed version, and not affected: not findings.
+    assert!(
+        !ids.contains(&"CVE-2099-0003") && !ids.contains(&"CVE-2099-0004"),
+        "{ids:?}"
+    );
+    let kev_hit = get("CVE-2025-48384");
+    assert_eq!(
+        (&kev_hit["status"], &kev_hit["fixed"], &kev_hit["priority"]),
+        (&"fixed".into(), &"2.10-3+deb12u2".into(), &"act-now".into())
+    );
+    assert_eq!(kev_hit["kev"]["date_added"], "2025-08-25");
+    let reasons = kev_hit["reasons"].to_string();
+    assert!(
+        reasons.contains("in CISA KEV since 2025-08-25")
+            && reasons.contains("EPSS 0.028")
+            && reasons.contains("hello is in the closure of the entrypoint /usr/bin/hello")
+            && reasons.contains("fixed in 2.10-3+deb12u2 (installed 2.10-3+deb12u1)"),
+        "{reasons}"
+    );
+    assert_eq!(ids[0], "CVE-2025-48384", "the most urgent first");
+    for (id, status, priority) in [
+        ("CVE-2099-0002", "no-dsa", "monitor"),
+        ("CVE-2099-0005", "unfixed", "monitor"),
+        ("CVE-2099-0006", "postponed", "monitor"),
+        ("CVE-2099-0008", "undetermined", "monitor"),
+        ("CVE-2099-0009", "ignored", "monitor"),
+        ("CVE-2099-0010", "unfixed", "monitor"),
+    ] {
+        let f = get(id);
+        assert_eq!(
+            (f["status"].as_str(), f["priority"].as_str()),
+            (Some(status), Some(priority)),
+            "{id}"
+        );
+    }
+    // openssl is installed, but hello does not load it.
+    let o = get("CVE-2099-0005");
+    assert_eq!(o["reachability"]["state"], "not-loaded");
+    assert!(
+        o["reasons"]
+            .to_string()
+            .contains("not loaded by the entrypoint /usr/bin/hello")
+    );
+    // glibc is loaded (hello depends on libc6).
+    assert_eq!(get("CVE-2099-0002")["reachability"]["packages"][0], "libc6");
+    assert!(
+        get("CVE-2099-0010")["reasons"]
+            .to_string()
+            .contains("unimportant")
+    );
+    if ids.contains(&"CVE-2099-0007") {
+        assert_eq!(get("CVE-2099-0007")["status"], "end-of-life");
+    }
+    assert_eq!(r["summary"]["act_now"], 1);
+    assert_eq!(r["summary"]["kev"], 1);
+
+    // The lock and the build's SBOM give the same findings (reachability unknown).
+    let lock = scan(&ctx, "app.lock.json", &[]);
+    let sbom_file = std::fs::read_dir(ctx.path().join("out.sbom"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".spdx.json"))
+        .unwrap();
+    let sbom = scan(&ctx, sbom_file.to_str().unwrap(), &[]);
+    let cdx_file = sbom_file
+        .to_string_lossy()
+        .replace(".spdx.json", ".cdx.json");
+    let cdx = scan(&ctx, &cdx_file, &[]);
+    let ids_of = |r: &serde_json::Value| {
+        let mut v: Vec<String> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["id"], f["source"]))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut want = ids_of(&r);
+    want.sort();
+    assert_eq!(ids_of(&lock), want);
+    assert_eq!(ids_of(&sbom), want);
+    assert_eq!(ids_of(&cdx), want);
+    assert_eq!(lock["findings"][0]["reachability"]["state"], "unknown");
+    assert_eq!(sbom["release"], "bookworm");
+
+    // --fail-on: exit 3 on an act-now finding; isolated lowers scores, not statuses.
+    let out = ctx.run(&["scan", "oci:out:v1", "--db", "db", "--fail-on", "act-now"]);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(3), "{table}");
+    assert!(table.contains(" ACT NOW CVE-2025-48384 "), "{table}");
+    assert!(table.contains("1 act now"), "{table}");
+    let iso = scan(&ctx, "oci:out:v1", &["--exposure", "isolated"]);
+    assert!(iso["findings"][0]["score"].as_f64() < r["findings"][0]["score"].as_f64());
+}
+
+#[test]
+fn scan_never_claims_a_clean_result_it_could_not_check() {
+    let ctx = Ctx::new();
+    let list = ctx.path().join("list");
+    std::fs::write(&list, TRACKER).unwrap();
+    ok(update(&ctx, &[&list]));
+    // A root filesystem without a package database.
+    let root = ctx.path().join("rootfs");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/hostname"), "x\n").unwrap();
+    let out = ctx.run(&[
+        "scan",
+        root.to_str().unwrap(),
+        "--db",
+        "db",
+        "--format",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let r = report(&ok(out));
+    let warnings = r["warnings"].to_string();
+    assert!(warnings.contains("not a clean result"), "{warnings}");
+    assert!(stderr.contains("not a clean result"), "{stderr}");
+    // No os-release: the release comes from the +debNNuM versions.
+    ctx.spec("h", "packages: [hello]\n");
+    ok(ctx.run(&["build", "h.yaml", "--output", "oci:h"]));
+    assert_eq!(scan(&ctx, "oci:h", &[])["release"], "bookworm");
+    // A release the data does not cover (the tracker's JSON names releases).
+    let json = ctx.path().join("tracker.json");
+    std::fs::write(
+        &json,
+        r#"{"hello":{"CVE-2099-0001":{"releases":{"bookworm":{"status":"open","urgency":"low"}}}}}"#,
+    )
+    .unwrap();
+    ok(ctx.run(&["db", "update", "--db", "db2", "--from", json.to_str().unwrap()]));
+    let mut args = vec!["scan", "oci:h", "--db", "db2", "--format", "json"];
+    let r = report(&ok(ctx.run(&args)));
+    assert_eq!(r["findings"][0]["id"], "CVE-2099-0001");
+    args.extend(["--release", "trixie"]);
+    let r = report(&ok(ctx.run(&args)));
+    assert!(r["warnings"].to_string().contains("no records for Debian trixie"), "{r}");
+    assert!(r["findings"].as_array().unwrap().is_empty());
+    let r = scan(&ctx, "oci:h", &[]);
+    // No KEV or EPSS: said so.
+    assert!(r["warnings"].to_string().contains("no KEV catalogue"));
+    // An explicit --max-db-age the database is older than: an error.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let err = fails(ctx.run(&["scan", "oci:h", "--db", "db", "--max-db-age", "0"]));
+    assert!(
+        err.contains("days old") && err.contains("bulwark db update"),
+        "{err}"
+    );
+    // No database at all.
+    let err = fails(ctx.run(&["scan", "oci:h", "--db", "nodb"]));
+    assert!(err.contains("no vulnerability database here"), "{err}");
+}
