@@ -63,6 +63,7 @@ impl Cache {
         let dir = self.root.join("sha256");
         std::fs::create_dir_all(&dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+        let _scratch = bulwark_limits::scratch::register(tmp.path());
         tmp.write_all(data)?;
         tmp.persist(self.path(sha256)).map_err(|e| e.error)?;
         Ok(())

@@ -130,6 +130,9 @@ pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
     } else {
         None
     };
+    let _scratch = staging
+        .as_ref()
+        .map(|d| bulwark_limits::scratch::register(d.path()));
     let local = match &staging {
         Some(d) => ImageRef::Oci {
             dir: d.path().join("layout"),

@@ -159,6 +159,7 @@ fn copy_blob(src: &Store, dst: &Store, b: &Object, summary: &mut CopySummary) ->
     } else {
         let mut tmp =
             tempfile::NamedTempFile::new().map_err(io_err(Path::new("temporary file")))?;
+        let _scratch = bulwark_limits::scratch::register(tmp.path());
         src.read_blob_to(b, tmp.as_file_mut())?;
         tmp.as_file_mut().flush().map_err(io_err(tmp.path()))?;
         dst.write_blob_file(tmp.path(), &b.digest)?;

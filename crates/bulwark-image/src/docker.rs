@@ -37,6 +37,7 @@ fn put_blob_from(dir: &Path, r: &mut dyn Read, limit: u64) -> Result<(String, u6
         .prefix(".bulwark-tmp-")
         .tempfile_in(&blobs)
         .map_err(io_err(&blobs))?;
+    let _scratch = bulwark_limits::scratch::register(tmp.path());
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
@@ -305,6 +306,7 @@ pub(crate) fn export(dir: &Path, reference: Option<&str>, file: &Path) -> Result
         .prefix(".bulwark-tmp-")
         .tempfile_in(parent)
         .map_err(io_err(parent))?;
+    let _scratch = bulwark_limits::scratch::register(out.path());
     let header = |size: u64, dir_entry: bool| {
         let mut h = tar::Header::new_ustar();
         h.set_mtime(0);

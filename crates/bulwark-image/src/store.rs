@@ -80,6 +80,8 @@ pub struct Archive {
     pub kind: ArchiveKind,
     /// Holds the layout; removed on drop.
     _tmp: tempfile::TempDir,
+    /// Removes it on a signal too.
+    _scratch: bulwark_limits::scratch::Registered,
 }
 
 /// The format of an [`Archive`].
@@ -150,6 +152,7 @@ impl Target {
                         archive: Some(Archive {
                             file: dir.clone(),
                             kind: ArchiveKind::NewLayout,
+                            _scratch: bulwark_limits::scratch::register(tmp.path()),
                             _tmp: tmp,
                         }),
                     },
@@ -211,6 +214,7 @@ impl Target {
                 archive: Some(Archive {
                     file: file.to_owned(),
                     kind,
+                    _scratch: bulwark_limits::scratch::register(tmp.path()),
                     _tmp: tmp,
                 }),
             },
@@ -734,6 +738,7 @@ impl Store {
                     .prefix(".bulwark-tmp-")
                     .tempfile_in(parent)
                     .map_err(io_err(parent))?;
+                let _scratch = bulwark_limits::scratch::register(tmp.path());
                 let mut f = std::fs::File::open(path).map_err(io_err(path))?;
                 std::io::copy(&mut f, tmp.as_file_mut()).map_err(io_err(&p))?;
                 tmp.persist(&p).map_err(|e| Error::Io {
@@ -919,6 +924,7 @@ impl Store {
             .prefix(".bulwark-tmp-")
             .tempfile_in(parent)
             .map_err(io_err(parent))?;
+        let _scratch = bulwark_limits::scratch::register(tmp.path());
         {
             let mut b = tar::Builder::new(tmp.as_file());
             let mut names = vec!["oci-layout".to_string(), "index.json".to_string()];

@@ -27,6 +27,7 @@ use std::io::Read;
 use std::path::Path;
 
 mod pipe;
+pub mod scratch;
 pub use pipe::{PipeReader, PipeWriter, pipe};
 
 /// A JSON document from an image: `index.json`, a manifest, an index, a

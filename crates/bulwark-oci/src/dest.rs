@@ -201,6 +201,7 @@ fn write_layout_dir(
         .prefix(".bulwark-tmp-")
         .tempdir_in(&parent)
         .map_err(io_err(&parent))?;
+    let _scratch = bulwark_limits::scratch::register(tmp.path());
     let t = tmp.path();
     std::fs::write(t.join("oci-layout"), OCI_LAYOUT).map_err(io_err(t))?;
     std::fs::write(t.join("index.json"), layout_index(vec![with_ref(top, tag)]))
@@ -254,6 +255,7 @@ pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<(), DestinationErro
         .prefix(".bulwark-tmp-")
         .tempfile_in(&parent)
         .map_err(io_err(&parent))?;
+    let _scratch = bulwark_limits::scratch::register(tmp.path());
     tmp.write_all(data).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))

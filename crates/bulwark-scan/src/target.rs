@@ -314,7 +314,10 @@ fn release_from_versions(packages: &[bulwark_sbom::Package]) -> Option<&'static 
     for p in packages {
         let v = p.source_version.as_deref().unwrap_or(&p.version);
         if let Some(i) = v.rfind("deb") {
-            let digits: String = v[i + 3..].chars().take_while(char::is_ascii_digit).collect();
+            let digits: String = v[i + 3..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
             if !digits.is_empty() && v[i + 3 + digits.len()..].starts_with('u') {
                 total += 1;
                 if let Some(c) = bulwark_vulndb::release::codename(&digits) {

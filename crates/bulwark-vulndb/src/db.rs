@@ -492,6 +492,7 @@ pub(crate) fn commit(dir: &Path, new: Vec<(Kind, Vec<u8>)>) -> Result<(), Error>
         .prefix("gen-")
         .tempdir_in(dir)
         .map_err(io_err(dir))?;
+    let _scratch = bulwark_limits::scratch::register(staging.path());
     let old = std::fs::read_link(dir.join("current"))
         .ok()
         .map(|g| dir.join(g));

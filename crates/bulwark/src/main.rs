@@ -39,6 +39,13 @@ fn main() -> ExitCode {
     if let Some(dir) = &cli.cache_dir {
         set_cache_dir(dir);
     }
+    // SIGINT, SIGTERM, SIGHUP: no drop runs, so the temporary layouts,
+    // archives and files in flight are removed here (exit 130, as a shell
+    // reports Ctrl-C).
+    let _ = ctrlc::set_handler(|| {
+        bulwark_limits::scratch::remove_all();
+        std::process::exit(130);
+    });
     match commands::run(&cli) {
         Ok(code) => code,
         Err(e) => {

@@ -116,6 +116,7 @@ fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
         .prefix(".bulwark-key-")
         .tempfile_in(parent)
         .with_context(|| format!("cannot write in {}", parent.display()))?;
+    let _scratch = bulwark_limits::scratch::register(tmp.path());
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
     // tempfile creates files 0600; the rename keeps the mode.

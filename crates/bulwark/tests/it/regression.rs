@@ -610,3 +610,52 @@ fn regression_files_sources_are_bounded_and_docker_archives_refuse_signatures() 
     );
     assert!(!ctx.path().join("s.tar").exists());
 }
+
+#[test]
+fn regression_a_signal_leaves_no_temporary_directories() {
+    // A registry that accepts connections and never answers: `copy` waits
+    // with its new layout staged beside the destination.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in listener.incoming().take(4) {
+            conns.push(c);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    for signal in ["-TERM", "-INT"] {
+        let ctx = Ctx::new();
+        let src = format!("127.0.0.1:{port}/team/app:1");
+        let mut child = ctx
+            .cmd()
+            .args(["copy", &src, "oci:new:v1", "--insecure"])
+            .spawn()
+            .unwrap();
+        let staged = || {
+            std::fs::read_dir(ctx.path())
+                .unwrap()
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().starts_with(".bulwark-"))
+        };
+        let start = std::time::Instant::now();
+        while !staged() && start.elapsed() < std::time::Duration::from_secs(20) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(staged(), "copy never staged its layout");
+        let ok = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{signal}");
+        assert!(
+            !staged(),
+            "{signal}: a .bulwark-* directory was left behind"
+        );
+        assert!(!ctx.path().join("new").exists());
+    }
+    drop(held);
+}

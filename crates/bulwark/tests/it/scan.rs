@@ -282,13 +282,25 @@ fn scan_never_claims_a_clean_result_it_could_not_check() {
         r#"{"hello":{"CVE-2099-0001":{"releases":{"bookworm":{"status":"open","urgency":"low"}}}}}"#,
     )
     .unwrap();
-    ok(ctx.run(&["db", "update", "--db", "db2", "--from", json.to_str().unwrap()]));
+    ok(ctx.run(&[
+        "db",
+        "update",
+        "--db",
+        "db2",
+        "--from",
+        json.to_str().unwrap(),
+    ]));
     let mut args = vec!["scan", "oci:h", "--db", "db2", "--format", "json"];
     let r = report(&ok(ctx.run(&args)));
     assert_eq!(r["findings"][0]["id"], "CVE-2099-0001");
     args.extend(["--release", "trixie"]);
     let r = report(&ok(ctx.run(&args)));
-    assert!(r["warnings"].to_string().contains("no records for Debian trixie"), "{r}");
+    assert!(
+        r["warnings"]
+            .to_string()
+            .contains("no records for Debian trixie"),
+        "{r}"
+    );
     assert!(r["findings"].as_array().unwrap().is_empty());
     let r = scan(&ctx, "oci:h", &[]);
     // No KEV or EPSS: said so.
