@@ -17,14 +17,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod formats;
 pub mod risk;
 mod target;
+pub mod vex;
 
 use serde::Serialize;
 
 use bulwark_vulndb::{Db, Epss, Kev, Meta, Severity, Status};
+pub use formats::{cyclonedx, sarif};
 pub use risk::{Exposure, Priority, Reach};
 pub use target::{Kind, LoadOptions, Subject, load};
+pub use vex::{Suppression, VexDocument, openvex};
 
 /// Why a scan could not run.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,8 @@ pub struct Finding {
     pub installed: String,
     /// Installed binary packages built from it.
     pub packages: Vec<String>,
+    /// Their package URLs.
+    pub purls: Vec<String>,
     /// The feed's state for this release.
     pub status: Status,
     /// First fixed version, when fixed.
@@ -86,6 +92,9 @@ pub struct Finding {
     pub priority: Priority,
     /// Why, in words.
     pub reasons: Vec<String>,
+    /// The VEX statement that suppressed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed_by: Option<Suppression>,
 }
 
 /// Counts by priority.
@@ -171,21 +180,7 @@ pub fn scan(subject: &Subject, db: &Db, opts: &Options) -> Report {
     if !db.has(bulwark_vulndb::feeds::Kind::Epss) {
         warnings.push("no EPSS scores in the database: exploit likelihood is unknown".into());
     }
-    let mut summary = Summary {
-        total: findings.len(),
-        ..Summary::default()
-    };
-    for f in &findings {
-        match f.priority {
-            Priority::ActNow => summary.act_now += 1,
-            Priority::Plan => summary.plan += 1,
-            Priority::Monitor => summary.monitor += 1,
-            Priority::SuppressedByVex => summary.suppressed += 1,
-        }
-        summary.kev += usize::from(f.kev.is_some());
-        summary.fixable += usize::from(f.status.has_fix());
-    }
-    Report {
+    let mut report = Report {
         target: subject.name.clone(),
         kind: subject.kind,
         digest: subject.digest.clone(),
@@ -195,13 +190,48 @@ pub fn scan(subject: &Subject, db: &Db, opts: &Options) -> Report {
         entrypoint: subject.closure.as_ref().map(|c| format!("/{}", c.program)),
         database: db.feeds().into_iter().cloned().collect(),
         findings,
-        summary,
+        summary: Summary::default(),
         warnings,
+    };
+    report.sort_findings();
+    report.summarise();
+    report
+}
+
+impl Report {
+    /// Most urgent first: priority, then score, then id.
+    pub fn sort_findings(&mut self) {
+        self.findings.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(b.score.total_cmp(&a.score))
+                .then_with(|| a.id.cmp(&b.id))
+                .then_with(|| a.source.cmp(&b.source))
+        });
+    }
+
+    /// Recounts [`Summary`] from the findings.
+    pub fn summarise(&mut self) {
+        let mut s = Summary {
+            total: self.findings.len(),
+            ..Summary::default()
+        };
+        for f in &self.findings {
+            match f.priority {
+                Priority::ActNow => s.act_now += 1,
+                Priority::Plan => s.plan += 1,
+                Priority::Monitor => s.monitor += 1,
+                Priority::SuppressedByVex => s.suppressed += 1,
+            }
+            s.kev += usize::from(f.kev.is_some());
+            s.fixable += usize::from(f.status.has_fix());
+        }
+        self.summary = s;
     }
 }
 
 fn assess_all(subject: &Subject, db: &Db, release: &str, opts: &Options) -> Vec<Finding> {
-    let mut out: Vec<Finding> = bulwark_vulndb::matches(db, release, &subject.packages)
+    bulwark_vulndb::matches(db, release, &subject.packages)
         .into_iter()
         .map(|m| {
             let a = m.advisory;
@@ -239,11 +269,17 @@ fn assess_all(subject: &Subject, db: &Db, release: &str, opts: &Options) -> Vec<
                 reach: &reach,
                 note: a.note.as_deref(),
             });
+            let purls = m
+                .packages
+                .iter()
+                .filter_map(|p| subject.purls.get(p).cloned())
+                .collect();
             Finding {
                 id: a.id,
                 source: a.source,
                 installed: m.installed,
                 packages: m.packages,
+                purls,
                 status: a.status,
                 fixed: a.fixed,
                 severity: a.severity,
@@ -254,15 +290,8 @@ fn assess_all(subject: &Subject, db: &Db, release: &str, opts: &Options) -> Vec<
                 score,
                 priority,
                 reasons,
+                suppressed_by: None,
             }
         })
-        .collect();
-    out.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then(b.score.total_cmp(&a.score))
-            .then_with(|| a.id.cmp(&b.id))
-            .then_with(|| a.source.cmp(&b.source))
-    });
-    out
+        .collect()
 }

@@ -2,7 +2,7 @@
 //! installed packages, its Debian release and, for images, what the
 //! entrypoint needs and which ports it exposes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use bulwark_vulndb::Installed;
@@ -45,6 +45,8 @@ pub struct Subject {
     pub closure: Option<bulwark_eval::Closure>,
     /// Ports the image exposes (`8080/tcp`).
     pub ports: Vec<String>,
+    /// Package URL of each installed binary package, by name.
+    pub purls: BTreeMap<String, String>,
 }
 
 /// How to read an image target.
@@ -107,6 +109,34 @@ fn from_lock(target: &str, data: &[u8]) -> Result<Subject, Error> {
                     .and_then(bulwark_vulndb::release::codename)
             })
     });
+    let os = release
+        .and_then(bulwark_vulndb::release::version)
+        .map(|v| bulwark_sbom::Os {
+            id: "debian".into(),
+            version_id: Some(v.to_owned()),
+            ..bulwark_sbom::Os::default()
+        });
+    let purls = arch
+        .packages
+        .iter()
+        .map(|p| {
+            let pkg = bulwark_sbom::Package {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                arch: p.arch.clone(),
+                source: p.source.clone(),
+                source_version: p.source_version.clone(),
+                maintainer: None,
+                homepage: None,
+                license: None,
+                copyright: Vec::new(),
+                found_in: String::new(),
+                deb: None,
+                depends: Vec::new(),
+            };
+            (p.name.clone(), bulwark_sbom::purl(&pkg, os.as_ref()))
+        })
+        .collect();
     let packages: Vec<Installed> = arch
         .packages
         .iter()
@@ -132,6 +162,7 @@ fn from_lock(target: &str, data: &[u8]) -> Result<Subject, Error> {
         packages,
         closure: None,
         ports: Vec::new(),
+        purls,
     })
 }
 
@@ -218,12 +249,14 @@ fn from_sbom(target: &str, doc: &serde_json::Value) -> Result<Subject, Error> {
     }
     let mut distro = None;
     let mut packages = Vec::new();
+    let mut by_name = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for p in &purls {
         if let Some((inst, d)) = parse_purl(p)
             && seen.insert((inst.name.clone(), inst.version.clone()))
         {
             distro = distro.or(d);
+            by_name.insert(inst.name.clone(), p.clone());
             packages.push(inst);
         }
     }
@@ -241,6 +274,7 @@ fn from_sbom(target: &str, doc: &serde_json::Value) -> Result<Subject, Error> {
         packages,
         closure: None,
         ports: Vec::new(),
+        purls: by_name,
     })
 }
 
@@ -302,6 +336,11 @@ fn from_image(target: &str, opts: &LoadOptions) -> Result<Subject, Error> {
         packages,
         closure,
         ports,
+        purls: inv
+            .packages
+            .iter()
+            .map(|p| (p.name.clone(), bulwark_sbom::purl(p, inv.os.as_ref())))
+            .collect(),
     })
 }
 

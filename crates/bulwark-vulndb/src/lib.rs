@@ -5,7 +5,7 @@
 //! OSV records of the Debian ecosystem, the CISA KEV catalogue and FIRST
 //! EPSS scores — from local files or their public URLs into a compact
 //! database ([`Db`]): one binary file per feed, sorted tables searched in
-//! place, replaced atomically. [`matches`] says which advisories apply to
+//! place, replaced atomically. [`matches()`] says which advisories apply to
 //! installed packages, by source package, release and dpkg version order.
 //!
 //! ```

@@ -238,7 +238,7 @@ pub enum Command {
     Db(DbCommand),
     /// Known vulnerabilities of an image, a lock or an SBOM, and which of them matter.
     #[command(
-        after_help = "Examples:\n  bulwark scan oci:out/base:latest\n  bulwark scan docker-archive:app.tar --exposure internet --fail-on act-now\n  bulwark scan examples/base.lock.json --format json\n  bulwark scan image.spdx.json --release bookworm\n\nThe database comes from `bulwark db update`; scanning never uses the network.\nEach finding gets a score and a priority (act now, plan, monitor) from KEV,\nEPSS, Debian's urgency, the fix state, exposure and whether the entrypoint\nloads the package; the reasons are printed with it (docs/scan.md).\nExit codes: 0 done, 3 a finding at or above --fail-on, 1 the target or the\ndatabase could not be read (or it is older than an explicit --max-db-age)."
+        after_help = "Examples:\n  bulwark scan oci:out/base:latest\n  bulwark scan docker-archive:app.tar --exposure internet --fail-on act-now\n  bulwark scan examples/base.lock.json --format json\n  bulwark scan image.spdx.json --release bookworm\n  bulwark scan oci:out/app:1 --format openvex > app.vex.json\n  bulwark scan oci:out/app:1 --vex app.vex.json --format sarif > scan.sarif\n\nThe database comes from `bulwark db update`; scanning never uses the network.\nEach finding gets a score and a priority (act now, plan, monitor) from KEV,\nEPSS, Debian's urgency, the fix state, exposure and whether the entrypoint\nloads the package; the reasons are printed with it (docs/scan.md).\nExit codes: 0 done, 3 a finding at or above --fail-on, 1 the target or the\ndatabase could not be read (or it is older than an explicit --max-db-age)."
     )]
     Scan(ScanArgs),
     /// Copy an image with its signatures, attestations and referrers between transports.
@@ -300,8 +300,8 @@ pub struct DbArg {
 /// `bulwark scan` arguments.
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// An image (oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, HOST/REPO:TAG, a root
-    /// filesystem), a bulwark lock file, or an SPDX/CycloneDX SBOM with pkg:deb purls.
+    /// An image (`oci:DIR[:TAG]`, `oci-archive:FILE`, `docker-archive:FILE`, `HOST/REPO:TAG`,
+    /// a root filesystem), a bulwark lock file, or an SPDX/CycloneDX SBOM with `pkg:deb` purls.
     pub target: String,
     #[command(flatten)]
     pub db: DbArg,
@@ -323,6 +323,10 @@ pub struct ScanArgs {
     /// Exit with code 3 when a finding has at least this priority.
     #[arg(long, value_enum)]
     pub fail_on: Option<PriorityArg>,
+    /// OpenVEX or CycloneDX VEX documents whose not_affected, fixed, resolved
+    /// and false_positive statements suppress findings (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
     /// Plain HTTP for a loopback registry.
     #[arg(long)]
     pub insecure: bool,
@@ -334,6 +338,12 @@ pub enum ScanFormat {
     Table,
     /// The report (documented in docs/scan.md).
     Json,
+    /// SARIF 2.1.0, one result per finding.
+    Sarif,
+    /// CycloneDX 1.6 with a vulnerabilities section.
+    Cyclonedx,
+    /// OpenVEX 0.2: not_affected where the entrypoint does not load the package.
+    Openvex,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]

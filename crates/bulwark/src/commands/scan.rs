@@ -40,7 +40,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .with_context(|| format!("reading {}", args.target))?;
-    let report = bulwark_scan::scan(
+    let mut report = bulwark_scan::scan(
         &subject,
         &db,
         &Options {
@@ -52,12 +52,33 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             release: args.release.clone(),
         },
     );
+    let docs = args
+        .vex
+        .iter()
+        .map(|p| bulwark_scan::vex::read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let suppressed = bulwark_scan::vex::apply(&mut report, &docs);
+    if !docs.is_empty() {
+        tracing::info!("{suppressed} finding(s) suppressed by VEX");
+    }
     for w in &report.warnings {
         tracing::warn!("{}: {w}", safe(&args.target));
     }
     match args.format {
         ScanFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         ScanFormat::Table => print_table(&report),
+        ScanFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&bulwark_scan::sarif(&report))?
+        ),
+        ScanFormat::Cyclonedx => println!(
+            "{}",
+            serde_json::to_string_pretty(&bulwark_scan::cyclonedx(&report, &now()))?
+        ),
+        ScanFormat::Openvex => println!(
+            "{}",
+            serde_json::to_string_pretty(&bulwark_scan::openvex(&report, &now()))?
+        ),
     }
     let gate = args.fail_on.map(|p| match p {
         PriorityArg::ActNow => Priority::ActNow,
@@ -68,6 +89,16 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The time documents are stamped with: `SOURCE_DATE_EPOCH` when set (for
+/// reproducible reports), else now.
+fn now() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or_else(super::db::now_secs);
+    bulwark_debian::time::format_rfc3339(secs)
 }
 
 fn print_table(r: &Report) {
@@ -104,7 +135,7 @@ fn print_table(r: &Report) {
     }
     let s = &r.summary;
     println!(
-        "{} findings: {} act now, {} plan, {} monitor; {} in KEV, {} with a fix",
-        s.total, s.act_now, s.plan, s.monitor, s.kev, s.fixable
+        "{} findings: {} act now, {} plan, {} monitor, {} suppressed by VEX; {} in KEV, {} with a fix",
+        s.total, s.act_now, s.plan, s.monitor, s.suppressed, s.kev, s.fixable
     );
 }

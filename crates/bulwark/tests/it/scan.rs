@@ -316,3 +316,169 @@ fn scan_never_claims_a_clean_result_it_could_not_check() {
     let err = fails(ctx.run(&["scan", "oci:h", "--db", "nodb"]));
     assert!(err.contains("no vulnerability database here"), "{err}");
 }
+
+#[test]
+fn scan_writes_and_reads_vex_and_validates_as_sarif_and_cyclonedx() {
+    let ctx = Ctx::new();
+    ctx.spec(
+        "app",
+        "packages: [base-files, hello, openssl]\nconfig:\n  entrypoint: [/usr/bin/hello]\n",
+    );
+    ok(ctx.run(&["build", "app.yaml", "--output", "oci:out:v1"]));
+    let list = ctx.path().join("list");
+    std::fs::write(&list, TRACKER).unwrap();
+    let kev = vuln_data("cisa-kev-2025-08-25.json.gz");
+    ok(update(&ctx, &[&list, &kev]));
+
+    // OpenVEX out: openssl is not loaded by hello → not_affected.
+    let vex = report(&ok(ctx
+        .cmd()
+        .args(["scan", "oci:out:v1", "--db", "db", "--format", "openvex"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap()));
+    assert_eq!(vex["@context"], "https://openvex.dev/ns/v0.2.0");
+    assert_eq!(vex["timestamp"], "2023-11-14T22:13:20Z");
+    let st = |id: &str| {
+        vex["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["vulnerability"]["name"] == id)
+            .unwrap()
+            .clone()
+    };
+    let o = st("CVE-2099-0005");
+    assert_eq!(o["status"], "not_affected");
+    assert_eq!(o["justification"], "vulnerable_code_not_in_execute_path");
+    assert!(
+        o["products"][0]["@id"]
+            .as_str()
+            .unwrap()
+            .starts_with("pkg:oci/image@sha256%3A")
+    );
+    assert!(
+        o["products"][0]["subcomponents"][0]["@id"]
+            .as_str()
+            .unwrap()
+            .starts_with("pkg:deb/debian/openssl@")
+    );
+    assert_eq!(st("CVE-2025-48384")["status"], "affected");
+    assert!(
+        st("CVE-2025-48384")["action_statement"]
+            .as_str()
+            .unwrap()
+            .contains("2.10-3+deb12u2")
+    );
+    assert_eq!(st("CVE-2099-0008")["status"], "under_investigation");
+
+    // VEX in: our own OpenVEX, and a CycloneDX VEX for glibc.
+    let vex_file = ctx.path().join("app.vex.json");
+    std::fs::write(&vex_file, vex.to_string()).unwrap();
+    let cdx_vex = ctx.path().join("glibc.cdx.json");
+    std::fs::write(
+        &cdx_vex,
+        serde_json::json!({
+            "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+            "components": [{"type": "library", "bom-ref": "libc", "name": "libc6",
+                            "purl": "pkg:deb/debian/libc6@2.36-9+deb12u4?arch=amd64"}],
+            "vulnerabilities": [{"id": "CVE-2099-0002",
+                "analysis": {"state": "not_affected", "justification": "code_not_reachable"},
+                "affects": [{"ref": "libc"}]}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let r = report(&ok(ctx.run(&[
+        "scan",
+        "oci:out:v1",
+        "--db",
+        "db",
+        "--format",
+        "json",
+        "--vex",
+        vex_file.to_str().unwrap(),
+        "--vex",
+        cdx_vex.to_str().unwrap(),
+    ])));
+    let f = |id: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(f("CVE-2099-0005")["priority"], "suppressed-by-vex");
+    assert_eq!(
+        f("CVE-2099-0005")["suppressed_by"]["file"],
+        vex_file.display().to_string()
+    );
+    assert_eq!(
+        f("CVE-2099-0002")["suppressed_by"]["justification"],
+        "code_not_reachable"
+    );
+    assert_eq!(
+        f("CVE-2025-48384")["priority"],
+        "act-now",
+        "affected statements suppress nothing"
+    );
+    let not_affected = vex["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "not_affected")
+        .count();
+    assert!(
+        not_affected >= 2,
+        "openssl, base-files and mawk are not loaded by hello"
+    );
+    assert_eq!(r["summary"]["suppressed"], not_affected + 1);
+    // A VEX for another image's digest suppresses nothing here.
+    let other = vex.to_string().replace(
+        r["digest"].as_str().unwrap().trim_start_matches("sha256:"),
+        &"0".repeat(64),
+    );
+    std::fs::write(&vex_file, other).unwrap();
+    let r2 = report(&ok(ctx.run(&[
+        "scan",
+        "oci:out:v1",
+        "--db",
+        "db",
+        "--format",
+        "json",
+        "--vex",
+        vex_file.to_str().unwrap(),
+    ])));
+    assert_eq!(r2["summary"]["suppressed"], 0);
+    let err = fails(ctx.run(&[
+        "scan",
+        "oci:out:v1",
+        "--db",
+        "db",
+        "--vex",
+        list.to_str().unwrap(),
+    ]));
+    assert!(err.contains("not JSON"), "{err}");
+
+    // SARIF and CycloneDX, checked by the real validators.
+    let sarif = ctx.path().join("scan.sarif");
+    std::fs::write(
+        &sarif,
+        ok(ctx.run(&["scan", "oci:out:v1", "--db", "db", "--format", "sarif"])),
+    )
+    .unwrap();
+    if tool("sarif-multitool") {
+        assert_valid_sarif(&sarif);
+    }
+    let cdx = ctx.path().join("scan.cdx.json");
+    std::fs::write(
+        &cdx,
+        ok(ctx.run(&["scan", "oci:out:v1", "--db", "db", "--format", "cyclonedx"])),
+    )
+    .unwrap();
+    assert_valid_cyclonedx(&cdx, "1.6");
+    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&cdx).unwrap()).unwrap();
+    assert!(c["vulnerabilities"].as_array().unwrap().len() >= 8);
+}
