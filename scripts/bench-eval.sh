@@ -14,21 +14,14 @@ BIN="$PWD/target/release/bulwark"
 WORK="$(mktemp -d /tmp/bulwark-bench-eval-XXXXXX | tr 'A-Z' 'a-z')"
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"; podman --storage-driver vfs rmi -f localhost/bulwark-bench:big >/dev/null 2>&1 || true' EXIT
-SOURCES=""
-for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do
-  [ -s "$f" ] && SOURCES="$f" && break
-done
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 # A big ordinary image: the 'standard' variant plus a few heavy packages.
-mmdebstrap -q --variant=standard --include=python3,perl,git,curl,openssh-client,build-essential \
-  --format=tar bookworm "$WORK/rootfs.tar" "$SOURCES"
-P="podman --storage-driver vfs --cgroup-manager cgroupfs --runtime runc"
-$P import "$WORK/rootfs.tar" localhost/bulwark-bench:big >/dev/null
-$P save --format oci-dir -o "$WORK/layout" localhost/bulwark-bench:big >/dev/null
+big_image "$WORK"
 PKGS=$("$BIN" -q sbom "$WORK/layout" --format json | python3 -c "import json,sys;print(len(json.load(sys.stdin)['packages']))")
 FILES=$("$BIN" -q eval "$WORK/layout" --format json | python3 -c "import json,sys;print(json.load(sys.stdin)['summary']['files'])")
 SIZE=$(du -sm "$WORK/layout" | cut -f1)
 
-rss() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -1; }
 TRIVY="trivy image --input $WORK/layout --format cyclonedx --scanners license --pkg-types os --cache-backend memory --skip-db-update --offline-scan --quiet"
 AB=()
 if [ -n "${BASELINE:-}" ]; then

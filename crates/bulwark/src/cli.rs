@@ -238,7 +238,7 @@ pub enum Command {
     Db(DbCommand),
     /// Known vulnerabilities of an image, a lock or an SBOM, and which of them matter.
     #[command(
-        after_help = "Examples:\n  bulwark scan oci:out/base:latest\n  bulwark scan docker-archive:app.tar --exposure internet --fail-on act-now\n  bulwark scan examples/base.lock.json --format json\n  bulwark scan image.spdx.json --release bookworm\n  bulwark scan oci:out/app:1 --format openvex > app.vex.json\n  bulwark scan oci:out/app:1 --vex app.vex.json --format sarif > scan.sarif\n\nThe database comes from `bulwark db update`; scanning never uses the network.\nEach finding gets a score and a priority (act now, plan, monitor) from KEV,\nEPSS, Debian's urgency, the fix state, exposure and whether the entrypoint\nloads the package; the reasons are printed with it (docs/scan.md).\nExit codes: 0 done, 3 a finding at or above --fail-on, 1 the target or the\ndatabase could not be read (or it is older than an explicit --max-db-age)."
+        after_help = "Examples:\n  bulwark scan oci:out/base:latest\n  bulwark scan docker-archive:app.tar --exposure internet --fail-on act-now\n  bulwark scan examples/base.lock.json --format json\n  bulwark scan image.spdx.json --release bookworm\n  bulwark scan oci:out/app:1 --format openvex > app.vex.json\n  bulwark scan oci:out/app:1 --vex app.vex.json --format sarif > scan.sarif\n  bulwark scan 127.0.0.1:5000/app:1 --insecure --attest --key release.key   # cosign verify-attestation --type vuln / openvex\n\nThe database comes from `bulwark db update`; scanning never uses the network.\nEach finding gets a score and a priority (act now, plan, monitor) from KEV,\nEPSS, Debian's urgency, the fix state, exposure and whether the entrypoint\nloads the package; the reasons are printed with it (docs/scan.md).\nExit codes: 0 done, 3 a finding at or above --fail-on, 1 the target or the\ndatabase could not be read (or it is older than an explicit --max-db-age)."
     )]
     Scan(ScanArgs),
     /// Copy an image with its signatures, attestations and referrers between transports.
@@ -327,6 +327,16 @@ pub struct ScanArgs {
     /// and false_positive statements suppress findings (repeatable).
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,
+    /// Attach the report (cosign's vuln predicate) and the OpenVEX to the image
+    /// as signed attestations (needs --key).
+    #[arg(long, requires = "key")]
+    pub attest: bool,
+    /// Private key (cosign format) for --attest.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// bundle (cosign 3 default), legacy (.att tag) or both, for --attest.
+    #[arg(long, default_value = "bundle", value_parser = ["bundle", "legacy", "both"])]
+    pub signature_format: String,
     /// Plain HTTP for a loopback registry.
     #[arg(long)]
     pub insecure: bool,

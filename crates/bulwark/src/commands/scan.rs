@@ -73,12 +73,21 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         ),
         ScanFormat::Cyclonedx => println!(
             "{}",
-            serde_json::to_string_pretty(&bulwark_scan::cyclonedx(&report, &now()))?
+            serde_json::to_string_pretty(&bulwark_scan::cyclonedx(
+                &report,
+                &super::trust::created()
+            ))?
         ),
         ScanFormat::Openvex => println!(
             "{}",
-            serde_json::to_string_pretty(&bulwark_scan::openvex(&report, &now()))?
+            serde_json::to_string_pretty(&bulwark_scan::openvex(
+                &report,
+                &super::trust::created()
+            ))?
         ),
+    }
+    if args.attest {
+        attest(args, &report)?;
     }
     let gate = args.fail_on.map(|p| match p {
         PriorityArg::ActNow => Priority::ActNow,
@@ -91,14 +100,65 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The time documents are stamped with: `SOURCE_DATE_EPOCH` when set (for
-/// reproducible reports), else now.
-fn now() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .unwrap_or_else(super::db::now_secs);
-    bulwark_debian::time::format_rfc3339(secs)
+/// Attaches the report (cosign's vuln predicate) and the OpenVEX as signed
+/// attestations to the scanned image, where the image lives.
+fn attest(args: &ScanArgs, report: &Report) -> anyhow::Result<()> {
+    let key_path = args
+        .key
+        .as_deref()
+        .context("--attest signs the attestations: give the private key with --key")?;
+    if report.kind != bulwark_scan::Kind::Image {
+        anyhow::bail!(
+            "--attest attaches to an image; {} is a {:?}",
+            args.target,
+            report.kind
+        );
+    }
+    let key = super::trust::load_private_key(key_path)?;
+    let format: bulwark_attest::Format = args.signature_format.parse()?;
+    let t = super::trust::open_target(&args.target, args.insecure)?;
+    if !t.store.holds_referrers() {
+        anyhow::bail!(
+            "{}: a docker archive cannot carry attestations; copy the image to oci:, oci-archive: or a registry first",
+            args.target
+        );
+    }
+    let subject = t.resolve()?;
+    let created = super::trust::created();
+    let vuln = serde_json::json!({
+        "invocation": {
+            "parameters": std::env::args().skip(1).collect::<Vec<_>>(),
+            "uri": "",
+            "event_id": "",
+            "builder.id": "",
+        },
+        "scanner": {
+            "uri": "pkg:generic/bulwark",
+            "version": env!("CARGO_PKG_VERSION"),
+            "db": {
+                "uri": report.database.iter().flat_map(|m| m.sources.iter().map(|s| s.source.clone())).collect::<Vec<_>>().join(" "),
+                "version": report.database.iter().map(|m| m.imported.as_str()).max().unwrap_or(""),
+            },
+            "result": report,
+        },
+        "metadata": {"scanStartedOn": created, "scanFinishedOn": created},
+    });
+    let vex = bulwark_scan::openvex(report, &created);
+    let mut written = Vec::new();
+    for (name, predicate) in [("vuln", vuln), ("openvex", vex)] {
+        let ptype = bulwark_attest::predicate_type(name).unwrap_or_default();
+        written.extend(bulwark_attest::attest(
+            &t.store, &subject, &key, ptype, predicate, format, &created,
+        )?);
+    }
+    t.store.commit()?;
+    tracing::info!(
+        "{}@{}: attached the scan and its OpenVEX ({} manifests)",
+        args.target,
+        subject.digest,
+        written.len()
+    );
+    Ok(())
 }
 
 fn print_table(r: &Report) {

@@ -127,7 +127,7 @@ fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
 
 /// Opens `image` to change it (sign, attest, copy to): archives are
 /// unpacked and packed again on commit.
-fn open_target(image: &str, insecure: bool) -> anyhow::Result<Target> {
+pub fn open_target(image: &str, insecure: bool) -> anyhow::Result<Target> {
     Ok(Target::open(&image.parse()?, &store_options(insecure))?)
 }
 

@@ -12,7 +12,7 @@ fn vuln_data(name: &str) -> PathBuf {
 }
 
 /// Tracker records for the mini archive's sources, one per status.
-const TRACKER: &str = "\
+pub(crate) const TRACKER: &str = "\
 CVE-2025-48384 (in KEV; fixed in bookworm-security)
 \t- hello 2.10-4
 \t[bookworm] - hello 2.10-3+deb12u2

@@ -1289,3 +1289,95 @@ fn copy_reads_and_writes_docker_archives() {
         assert_eq!(pkgs(&d).len(), pkgs(&a).len());
     }
 }
+
+#[test]
+fn scan_attestations_verify_with_cosign_and_bulwark() {
+    if !["docker-registry", "cosign"].iter().all(|t| tool(t)) {
+        return;
+    }
+    let ctx = Ctx::new();
+    image_spec(&ctx);
+    let reg = Registry::start();
+    let r = format!("{}/test/scanned:1", reg.host);
+    ok(ctx.run(&["build", "i.yaml", "--output", &r, "--insecure"]));
+    ok(run_pw(&ctx, &["key", "generate", "bulwark"]));
+    std::fs::write(ctx.path().join("list"), crate::scan::TRACKER).unwrap();
+    ok(ctx.run(&["db", "update", "--db", "db", "--from", "list"]));
+    for fmt in ["bundle", "legacy"] {
+        ok(run_pw(
+            &ctx,
+            &[
+                "scan",
+                &r,
+                "--db",
+                "db",
+                "--insecure",
+                "--attest",
+                "--key",
+                "bulwark.key",
+                "--signature-format",
+                fmt,
+            ],
+        ));
+        let legacy: &[&str] = if fmt == "legacy" {
+            &["--new-bundle-format=false"]
+        } else {
+            &[]
+        };
+        for t in ["vuln", "openvex"] {
+            let out = cosign_parts(
+                ctx.path(),
+                &[
+                    &["verify-attestation", "--key", "bulwark.pub", "--type", t],
+                    VERIFY_FLAGS,
+                    legacy,
+                    &[&r],
+                ],
+            );
+            let stdout = ok(out);
+            assert!(stdout.contains("payload"), "{t}: {stdout}");
+        }
+    }
+    // bulwark's own verify requires both (and, failing closed, a signature).
+    let unsigned = ctx.run(&[
+        "verify",
+        &r,
+        "--key",
+        "bulwark.pub",
+        "--insecure",
+        "--attestation",
+        "vuln",
+    ]);
+    assert_eq!(code(&unsigned), Some(3));
+    ok(run_pw(
+        &ctx,
+        &["sign", &r, "--key", "bulwark.key", "--insecure"],
+    ));
+    ok(ctx.run(&[
+        "verify",
+        &r,
+        "--key",
+        "bulwark.pub",
+        "--insecure",
+        "--attestation",
+        "vuln",
+        "--attestation",
+        "openvex",
+    ]));
+    // Without --key: a usage error; a lock cannot be attested.
+    let out = ctx.run(&["scan", &r, "--db", "db", "--insecure", "--attest"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = fails(run_pw(
+        &ctx,
+        &[
+            "scan",
+            "i.lock.json",
+            "--db",
+            "db",
+            "--attest",
+            "--key",
+            "bulwark.key",
+        ],
+    ));
+    assert!(err.contains("--attest attaches to an image"), "{err}");
+}
