@@ -17,6 +17,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod archive;
 mod formats;
 pub mod risk;
 mod target;
@@ -44,6 +45,12 @@ pub enum Error {
     /// The image could not be read.
     #[error(transparent)]
     Image(#[from] bulwark_image::Error),
+    /// The archive could not be read or verified.
+    #[error("the Debian archive: {detail}")]
+    Archive {
+        /// What failed.
+        detail: String,
+    },
 }
 
 /// How to scan.
@@ -95,6 +102,9 @@ pub struct Finding {
     /// The VEX statement that suppressed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<Suppression>,
+    /// The fix as the archive carries it now (with `--archive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_archive: Option<archive::InArchive>,
 }
 
 /// Counts by priority.
@@ -143,6 +153,9 @@ pub struct Report {
     pub summary: Summary,
     /// What limits this report (no package database, release not covered…).
     pub warnings: Vec<String>,
+    /// What the archive carries now (with `--archive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<archive::ArchiveState>,
 }
 
 /// Matches `subject` against `db` and assesses each finding.
@@ -192,6 +205,7 @@ pub fn scan(subject: &Subject, db: &Db, opts: &Options) -> Report {
         findings,
         summary: Summary::default(),
         warnings,
+        archive: None,
     };
     report.sort_findings();
     report.summarise();
@@ -291,6 +305,7 @@ fn assess_all(subject: &Subject, db: &Db, release: &str, opts: &Options) -> Vec<
                 priority,
                 reasons,
                 suppressed_by: None,
+                in_archive: None,
             }
         })
         .collect()

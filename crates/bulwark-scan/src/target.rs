@@ -47,6 +47,8 @@ pub struct Subject {
     pub ports: Vec<String>,
     /// Package URL of each installed binary package, by name.
     pub purls: BTreeMap<String, String>,
+    /// Debian architecture of the packages, when known.
+    pub arch: Option<String>,
 }
 
 /// How to read an image target.
@@ -91,10 +93,10 @@ fn from_lock(target: &str, data: &[u8]) -> Result<Subject, Error> {
         detail: format!("not a bulwark lock file: {e}"),
     })?;
     let host = bulwark_debian::host_arch();
-    let arch = lock
+    let (arch_name, arch) = lock
         .archs
-        .get(host)
-        .or_else(|| lock.archs.values().next())
+        .get_key_value(host)
+        .or_else(|| lock.archs.iter().next())
         .ok_or_else(|| Error::Target {
             target: target.to_owned(),
             detail: "the lock lists no architecture".into(),
@@ -116,40 +118,29 @@ fn from_lock(target: &str, data: &[u8]) -> Result<Subject, Error> {
             version_id: Some(v.to_owned()),
             ..bulwark_sbom::Os::default()
         });
-    let purls = arch
+    let pkgs: Vec<bulwark_sbom::Package> = arch
         .packages
         .iter()
-        .map(|p| {
-            let pkg = bulwark_sbom::Package {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                arch: p.arch.clone(),
-                source: p.source.clone(),
-                source_version: p.source_version.clone(),
-                maintainer: None,
-                homepage: None,
-                license: None,
-                copyright: Vec::new(),
-                found_in: String::new(),
-                deb: None,
-                depends: Vec::new(),
-            };
-            (p.name.clone(), bulwark_sbom::purl(&pkg, os.as_ref()))
-        })
-        .collect();
-    let packages: Vec<Installed> = arch
-        .packages
-        .iter()
-        .map(|p| Installed {
+        .map(|p| bulwark_sbom::Package {
             name: p.name.clone(),
             version: p.version.clone(),
-            source: p.source.clone().unwrap_or_else(|| p.name.clone()),
-            source_version: p
-                .source_version
-                .clone()
-                .unwrap_or_else(|| p.version.clone()),
+            arch: p.arch.clone(),
+            source: p.source.clone(),
+            source_version: p.source_version.clone(),
+            maintainer: None,
+            homepage: None,
+            license: None,
+            copyright: Vec::new(),
+            found_in: String::new(),
+            deb: None,
+            depends: Vec::new(),
         })
         .collect();
+    let purls = pkgs
+        .iter()
+        .map(|p| (p.name.clone(), bulwark_sbom::purl(p, os.as_ref())))
+        .collect();
+    let packages: Vec<Installed> = pkgs.iter().map(installed).collect();
     Ok(Subject {
         name: target.to_owned(),
         kind: Kind::Lock,
@@ -163,7 +154,22 @@ fn from_lock(target: &str, data: &[u8]) -> Result<Subject, Error> {
         closure: None,
         ports: Vec::new(),
         purls,
+        arch: Some(arch_name.clone()),
     })
+}
+
+/// A package as matching sees it: its source (dpkg's `Source`, else its
+/// own name) and source version (else its own version).
+fn installed(p: &bulwark_sbom::Package) -> Installed {
+    Installed {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        source: p.source.clone().unwrap_or_else(|| p.name.clone()),
+        source_version: p
+            .source_version
+            .clone()
+            .unwrap_or_else(|| p.version.clone()),
+    }
 }
 
 /// A `pkg:deb/…` purl: name, version, upstream source (name, version), distro.
@@ -275,6 +281,7 @@ fn from_sbom(target: &str, doc: &serde_json::Value) -> Result<Subject, Error> {
         closure: None,
         ports: Vec::new(),
         purls: by_name,
+        arch: None,
     })
 }
 
@@ -304,19 +311,7 @@ fn from_image(target: &str, opts: &LoadOptions) -> Result<Subject, Error> {
                 .and_then(|d| bulwark_vulndb::release::codename(&d))
         });
     let release = release.or_else(|| release_from_versions(&inv.packages));
-    let packages = inv
-        .packages
-        .iter()
-        .map(|p| Installed {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            source: p.source.clone().unwrap_or_else(|| p.name.clone()),
-            source_version: p
-                .source_version
-                .clone()
-                .unwrap_or_else(|| p.version.clone()),
-        })
-        .collect();
+    let packages = inv.packages.iter().map(installed).collect();
     let closure = bulwark_eval::closure(&img, &fs, &inv);
     let ports = img.config["config"]["ExposedPorts"]
         .as_object()
@@ -341,6 +336,12 @@ fn from_image(target: &str, opts: &LoadOptions) -> Result<Subject, Error> {
             .iter()
             .map(|p| (p.name.clone(), bulwark_sbom::purl(p, inv.os.as_ref())))
             .collect(),
+        arch: inv
+            .packages
+            .iter()
+            .map(|p| p.arch.as_str())
+            .find(|a| *a != "all" && !a.is_empty())
+            .map(str::to_owned),
     })
 }
 

@@ -238,7 +238,7 @@ pub enum Command {
     Db(DbCommand),
     /// Known vulnerabilities of an image, a lock or an SBOM, and which of them matter.
     #[command(
-        after_help = "Examples:\n  bulwark scan oci:out/base:latest\n  bulwark scan docker-archive:app.tar --exposure internet --fail-on act-now\n  bulwark scan examples/base.lock.json --format json\n  bulwark scan image.spdx.json --release bookworm\n  bulwark scan oci:out/app:1 --format openvex > app.vex.json\n  bulwark scan oci:out/app:1 --vex app.vex.json --format sarif > scan.sarif\n  bulwark scan 127.0.0.1:5000/app:1 --insecure --attest --key release.key   # cosign verify-attestation --type vuln / openvex\n\nThe database comes from `bulwark db update`; scanning never uses the network.\nEach finding gets a score and a priority (act now, plan, monitor) from KEV,\nEPSS, Debian's urgency, the fix state, exposure and whether the entrypoint\nloads the package; the reasons are printed with it (docs/scan.md).\nExit codes: 0 done, 3 a finding at or above --fail-on, 1 the target or the\ndatabase could not be read (or it is older than an explicit --max-db-age)."
+        after_help = "Examples:\n  bulwark scan oci:out/base:latest\n  bulwark scan docker-archive:app.tar --exposure internet --fail-on act-now\n  bulwark scan examples/base.lock.json --format json\n  bulwark scan image.spdx.json --release bookworm\n  bulwark scan oci:out/app:1 --format openvex > app.vex.json\n  bulwark scan oci:out/app:1 --vex app.vex.json --format sarif > scan.sarif\n  bulwark scan oci:out/app:1 --archive --changelogs   # what bookworm-security carries now, and its changelogs' CVEs\n  bulwark scan 127.0.0.1:5000/app:1 --insecure --attest --key release.key   # cosign verify-attestation --type vuln / openvex\n\nThe database comes from `bulwark db update`; scanning uses the network only\nwith --archive (the host's Debian archive, verified).\nEach finding gets a score and a priority (act now, plan, monitor) from KEV,\nEPSS, Debian's urgency, the fix state, exposure and whether the entrypoint\nloads the package; the reasons are printed with it (docs/scan.md).\nExit codes: 0 done, 3 a finding at or above --fail-on, 1 the target or the\ndatabase could not be read (or it is older than an explicit --max-db-age)."
     )]
     Scan(ScanArgs),
     /// Copy an image with its signatures, attestations and referrers between transports.
@@ -327,6 +327,20 @@ pub struct ScanArgs {
     /// and false_positive statements suppress findings (repeatable).
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,
+    /// Also read the release's suites in the Debian archive (main, -updates,
+    /// -security; verified): which fixes are there now, and which are not yet.
+    #[arg(long)]
+    pub archive: bool,
+    /// With --archive: fetch each candidate .deb (verified) and list the CVEs its
+    /// changelog.Debian.gz names since the installed version.
+    #[arg(long)]
+    pub changelogs: bool,
+    /// Archive URI for --archive (default: the host's apt sources).
+    #[arg(long, value_name = "URI")]
+    pub mirror: Option<String>,
+    /// Keyring for --archive (default: the host's).
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
     /// Attach the report (cosign's vuln predicate) and the OpenVEX to the image
     /// as signed attestations (needs --key).
     #[arg(long, requires = "key")]

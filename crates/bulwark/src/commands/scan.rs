@@ -61,6 +61,27 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     if !docs.is_empty() {
         tracing::info!("{suppressed} finding(s) suppressed by VEX");
     }
+    if args.archive || args.changelogs {
+        let release = report
+            .release
+            .clone()
+            .context("--archive needs the Debian release; pass --release CODENAME")?;
+        let state = bulwark_scan::archive::check(
+            &subject,
+            &release,
+            &bulwark_scan::archive::ArchiveOptions {
+                mirror: args.mirror.clone(),
+                keyring: args.keyring.clone(),
+                changelogs: args.changelogs,
+                arch: subject
+                    .arch
+                    .clone()
+                    .unwrap_or_else(|| bulwark_debian::host_arch().to_owned()),
+                fetcher: super::fetcher()?,
+            },
+        )?;
+        bulwark_scan::archive::apply(&mut report, state);
+    }
     for w in &report.warnings {
         tracing::warn!("{}: {w}", safe(&args.target));
     }
@@ -192,6 +213,27 @@ fn print_table(r: &Report) {
             f.score
         );
         println!("         {}", safe(&f.reasons.join("; ")));
+    }
+    if let Some(a) = &r.archive {
+        println!(
+            "archive ({}): {} package(s) with a newer version",
+            a.suites.join(", "),
+            a.updates.len()
+        );
+        for u in &a.updates {
+            println!(
+                "  {} {} -> {} ({}){}",
+                safe(&u.package),
+                safe(&u.installed),
+                safe(&u.candidate),
+                safe(&u.suite),
+                if u.changelog_cves.is_empty() {
+                    String::new()
+                } else {
+                    format!("  changelog: {}", u.changelog_cves.join(" "))
+                }
+            );
+        }
     }
     let s = &r.summary;
     println!(

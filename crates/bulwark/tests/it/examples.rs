@@ -830,3 +830,81 @@ fn example_python_sboms_meet_ntia_fsct_and_bsi_and_name_the_app_files() {
         "{py}"
     );
 }
+
+/// `scan --archive --changelogs` against the host's real archive: an image
+/// made from bookworm main alone, with the tracker's real records, sees what
+/// bookworm-security carries now and what its changelogs name.
+#[test]
+fn scan_finds_the_fixes_in_the_real_security_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.yaml"),
+        "distribution: {suite: bookworm, updates: false, security: false}\npackages: [libssl3]\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| ok(bulwark(dir.path()).args(args).output().unwrap());
+    run(&["build", "main.yaml", "--output", "oci:main:1"]);
+    let sample = repo_root().join("tests/data/vuln/debian-tracker-cve-list-sample.txt");
+    run(&[
+        "db",
+        "update",
+        "--db",
+        "db",
+        "--from",
+        sample.to_str().unwrap(),
+    ]);
+    let r = report_json(&run(&[
+        "scan",
+        "oci:main:1",
+        "--db",
+        "db",
+        "--archive",
+        "--changelogs",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r["release"], "bookworm");
+    let suites = r["archive"]["suites"].to_string();
+    assert!(
+        suites.contains("bookworm-security") && suites.contains("bookworm-updates"),
+        "{suites}"
+    );
+    let updates = r["archive"]["updates"].as_array().unwrap();
+    let ssl = updates
+        .iter()
+        .find(|u| u["package"] == "libssl3")
+        .unwrap_or_else(|| panic!("bookworm main's libssl3 has a security update: {updates:#?}"));
+    assert_eq!(ssl["source"], "openssl");
+    let cves = ssl["changelog_cves"].as_array().unwrap();
+    assert!(
+        !cves.is_empty(),
+        "the candidate's changelog names CVEs: {ssl}"
+    );
+    let findings = r["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    for f in findings {
+        let reasons = f["reasons"].to_string();
+        let witnessed = f["in_archive"].is_object();
+        // A CVE the candidate's changelog names is witnessed by it.
+        if cves.contains(&f["id"]) {
+            assert!(witnessed, "{f}");
+        }
+        // A fix the tracker announces is either in the archive now or said
+        // not to be, and then is never "act now".
+        if f["status"] == "fixed" {
+            assert!(witnessed != reasons.contains("carries it yet"), "{f}");
+            if !witnessed {
+                assert_ne!(f["priority"], "act-now", "{f}");
+            }
+        }
+        // The tracker lags the archive (its bookworm line says no-dsa): the
+        // changelog is the witness, and the finding is at least "plan".
+        if witnessed && f["status"] != "fixed" {
+            assert!(
+                reasons.contains("the tracker does not list this fix yet"),
+                "{f}"
+            );
+            assert_ne!(f["priority"], "monitor", "{f}");
+        }
+    }
+}

@@ -126,8 +126,9 @@ fn scan(ctx: &Ctx, target: &str, extra: &[&str]) -> serde_json::Value {
     report(&ok(ctx.run(&args)))
 }
 
-#[test]
-fn scan_gives_every_status_a_priority_and_its_reasons() {
+/// `oci:out:v1` (base-files, hello and openssl; entrypoint hello) and the
+/// tracker records of TRACKER in `list`.
+fn app_image() -> (Ctx, PathBuf) {
     let ctx = Ctx::new();
     ctx.spec(
         "app",
@@ -136,6 +137,12 @@ fn scan_gives_every_status_a_priority_and_its_reasons() {
     ok(ctx.run(&["build", "app.yaml", "--output", "oci:out:v1"]));
     let list = ctx.path().join("list");
     std::fs::write(&list, TRACKER).unwrap();
+    (ctx, list)
+}
+
+#[test]
+fn scan_gives_every_status_a_priority_and_its_reasons() {
+    let (ctx, list) = app_image();
     let kev = vuln_data("cisa-kev-2025-08-25.json.gz");
     let epss = vuln_data("epss-2026-08-16.csv.gz");
     ok(update(&ctx, &[&list, &kev, &epss]));
@@ -319,14 +326,7 @@ fn scan_never_claims_a_clean_result_it_could_not_check() {
 
 #[test]
 fn scan_writes_and_reads_vex_and_validates_as_sarif_and_cyclonedx() {
-    let ctx = Ctx::new();
-    ctx.spec(
-        "app",
-        "packages: [base-files, hello, openssl]\nconfig:\n  entrypoint: [/usr/bin/hello]\n",
-    );
-    ok(ctx.run(&["build", "app.yaml", "--output", "oci:out:v1"]));
-    let list = ctx.path().join("list");
-    std::fs::write(&list, TRACKER).unwrap();
+    let (ctx, list) = app_image();
     let kev = vuln_data("cisa-kev-2025-08-25.json.gz");
     ok(update(&ctx, &[&list, &kev]));
 

@@ -1,0 +1,349 @@
+//! The Debian archive as the second witness of fixes: which newer versions
+//! of the installed packages the release's suites (main, `-updates`,
+//! `-security`) carry now, verified through the signed indexes, and — with
+//! changelogs — which CVEs the candidates' `changelog.Debian.gz` names in
+//! the entries newer than the installed version.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::{Error, Priority, Report, Subject};
+
+/// How to reach the archive.
+#[derive(Debug)]
+pub struct ArchiveOptions {
+    /// Archive URI (default: the host's apt sources).
+    pub mirror: Option<String>,
+    /// Keyring (default: the host's `Signed-By`, else trusted.gpg.d).
+    pub keyring: Option<PathBuf>,
+    /// Fetch the candidates' `.deb`s and read their changelogs.
+    pub changelogs: bool,
+    /// Debian architecture of the indexes.
+    pub arch: String,
+    /// The verified downloader (with its cache).
+    pub fetcher: bulwark_apt::Fetcher,
+}
+
+/// A newer version of an installed package in the archive now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Update {
+    /// Binary package.
+    pub package: String,
+    /// Installed version.
+    pub installed: String,
+    /// The newest version the suites carry.
+    pub candidate: String,
+    /// Its source package and source version.
+    pub source: String,
+    /// Source version of the candidate.
+    pub source_version: String,
+    /// The suite that carries it (`bookworm-security`).
+    pub suite: String,
+    /// CVE ids its changelog names in the entries newer than the installed
+    /// version (with `--changelogs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changelog_cves: Vec<String>,
+    #[serde(skip)]
+    url: String,
+    #[serde(skip)]
+    size: u64,
+    #[serde(skip)]
+    sha256: String,
+}
+
+/// What the archive said.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ArchiveState {
+    /// The suites read (verified InRelease → Packages).
+    pub suites: Vec<String>,
+    /// Installed packages with newer versions there.
+    pub updates: Vec<Update>,
+}
+
+/// A finding's fix, as the archive shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InArchive {
+    /// The binary package carrying it.
+    pub package: String,
+    /// Its version.
+    pub version: String,
+    /// The suite.
+    pub suite: String,
+    /// `index` (the version is at least the fixed one) or `changelog` (its
+    /// changelog names the CVE).
+    pub witness: &'static str,
+}
+
+fn newer(a: &str, b: &str) -> bool {
+    bulwark_debian::compare_versions(a, b).is_ok_and(|o| o == Ordering::Greater)
+}
+
+/// Reads the release's suites and lists the newer versions of `subject`'s
+/// packages; with changelogs, fetches one verified `.deb` per source and
+/// reads its changelog.
+///
+/// # Errors
+/// The suites cannot be found in the apt configuration, fetched or verified.
+pub fn check(
+    subject: &Subject,
+    release: &str,
+    opts: &ArchiveOptions,
+) -> Result<ArchiveState, Error> {
+    let fail = |detail: String| Error::Archive { detail };
+    let dist = bulwark_spec::Distribution {
+        suite: release.to_owned(),
+        mirror: opts.mirror.clone(),
+        keyring: opts.keyring.as_ref().map(|k| k.display().to_string()),
+        ..bulwark_spec::Distribution::default()
+    };
+    let suites = bulwark_build::sources::suites_for(
+        &dist,
+        Path::new("."),
+        &bulwark_build::sources::apt_root(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let installed: BTreeMap<&str, &bulwark_vulndb::Installed> = subject
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p))
+        .collect();
+    let mut best: BTreeMap<String, Update> = BTreeMap::new();
+    let mut read = Vec::new();
+    for s in &suites {
+        let idx = bulwark_apt::load_suite(
+            &opts.fetcher,
+            &s.spec,
+            std::slice::from_ref(&opts.arch),
+            &s.keyring,
+            None,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        read.push(s.spec.suite.clone());
+        for (name, inst) in &installed {
+            for r in idx.packages.iter().flat_map(|i| i.named(name)) {
+                let v = r.version.as_str();
+                let beats_current = best.get(*name).is_none_or(|u| newer(v, &u.candidate));
+                if newer(v, &inst.version) && beats_current {
+                    best.insert(
+                        (*name).to_owned(),
+                        Update {
+                            package: (*name).to_owned(),
+                            installed: inst.version.clone(),
+                            candidate: v.to_owned(),
+                            source: r.source.clone().unwrap_or_else(|| r.name.clone()),
+                            source_version: r
+                                .source_version
+                                .clone()
+                                .unwrap_or_else(|| v.to_owned()),
+                            suite: s.spec.suite.clone(),
+                            changelog_cves: Vec::new(),
+                            url: s.spec.file_url(&r.filename),
+                            size: r.size,
+                            sha256: r.sha256.clone(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    let mut updates: Vec<Update> = best.into_values().collect();
+    if opts.changelogs {
+        read_changelogs(subject, &mut updates, opts)?;
+    }
+    Ok(ArchiveState {
+        suites: read,
+        updates,
+    })
+}
+
+/// One `.deb` per source (the smallest binary with a changelog), its CVEs
+/// given to every update of that source.
+fn read_changelogs(
+    subject: &Subject,
+    updates: &mut [Update],
+    opts: &ArchiveOptions,
+) -> Result<(), Error> {
+    let mut by_source: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, u) in updates.iter().enumerate() {
+        by_source.entry(u.source.clone()).or_default().push(i);
+    }
+    for (source, mut idx) in by_source {
+        idx.sort_by_key(|&i| updates[i].size);
+        // The installed source version the changelog entries are compared with.
+        let since = subject
+            .packages
+            .iter()
+            .find(|p| p.source == source)
+            .map(|p| p.source_version.clone())
+            .unwrap_or_default();
+        for &i in &idx {
+            let u = &updates[i];
+            let bytes = opts
+                .fetcher
+                .get_verified(&u.url, u.size, &u.sha256)
+                .map_err(|e| Error::Archive {
+                    detail: e.to_string(),
+                })?;
+            let Some(text) = changelog_of(&bytes, &u.package, &u.url) else {
+                continue;
+            };
+            let cves: Vec<String> = cves_since(&text, &since).into_iter().collect();
+            for &j in &idx {
+                updates[j].changelog_cves.clone_from(&cves);
+            }
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The text of `usr/share/doc/<package>/changelog.Debian.gz` in a `.deb`
+/// (or of the only Debian changelog it ships).
+fn changelog_of(deb: &[u8], package: &str, origin: &str) -> Option<String> {
+    let d = bulwark_deb::read_deb_named(deb, &bulwark_deb::Limits::default(), origin).ok()?;
+    let want = format!("usr/share/doc/{package}/changelog.Debian.gz");
+    let mut found: Vec<(bool, &Vec<u8>)> = d
+        .entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            bulwark_deb::EntryKind::File(data) if e.path.ends_with("/changelog.Debian.gz") => {
+                Some((e.path == want, data))
+            }
+            _ => None,
+        })
+        .collect();
+    found.sort_by_key(|(exact, _)| !exact);
+    let (_, gz) = found.first()?;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .take(bulwark_limits::MAX_CAPTURE)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// The CVE ids named in a Debian changelog's entries newer than `since`
+/// (dpkg order), newest entry first as changelogs are written.
+#[must_use]
+pub fn cves_since(changelog: &str, since: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in changelog.lines() {
+        if !line.starts_with([' ', '\t']) && !line.is_empty() {
+            // An entry header: `name (version) dists; urgency=…`.
+            let version = line
+                .split_once('(')
+                .and_then(|(_, r)| r.split_once(')'))
+                .map(|(v, _)| v);
+            match version {
+                Some(v) if !since.is_empty() && !newer(v, since) => break,
+                _ => continue,
+            }
+        }
+        let b = line.as_bytes();
+        let mut i = 0;
+        while let Some(p) = line[i..].find("CVE-") {
+            let start = i + p;
+            let mut end = start + 4;
+            let mut digits = 0;
+            while end < b.len() && (b[end].is_ascii_digit() || (b[end] == b'-' && digits == 4)) {
+                if b[end].is_ascii_digit() {
+                    digits += 1;
+                }
+                end += 1;
+            }
+            let id = &line[start..end];
+            if bulwark_vulndb::db::cve_key(id).is_some() {
+                out.insert(id.to_owned());
+            }
+            i = end.max(start + 4);
+        }
+    }
+    out
+}
+
+/// Joins what the archive shows with the findings: a fix the archive
+/// carries now (by version, or named in a candidate's changelog), a fix the
+/// tracker announces that no suite carries yet (then it cannot be applied
+/// by a rebuild: at most `plan`), and a fix the changelog names that the
+/// tracker does not list yet (at least `plan`).
+pub fn apply(report: &mut Report, state: ArchiveState) {
+    for f in &mut report.findings {
+        if f.priority == Priority::SuppressedByVex {
+            continue;
+        }
+        let of_source: Vec<&Update> = state
+            .updates
+            .iter()
+            .filter(|u| u.source == f.source)
+            .collect();
+        let by_index = f.fixed.as_deref().and_then(|fixed| {
+            of_source
+                .iter()
+                .find(|u| !newer(fixed, &u.source_version))
+                .copied()
+        });
+        let by_changelog = of_source
+            .iter()
+            .find(|u| u.changelog_cves.iter().any(|c| c == &f.id))
+            .copied();
+        let in_archive = |u: &Update, witness| InArchive {
+            package: u.package.clone(),
+            version: u.candidate.clone(),
+            suite: u.suite.clone(),
+            witness,
+        };
+        if let Some(u) = by_index {
+            f.reasons.push(format!(
+                "the fix is in {} now ({} {})",
+                u.suite, u.package, u.candidate
+            ));
+            f.in_archive = Some(in_archive(u, "index"));
+        } else if let Some(u) = by_changelog {
+            f.reasons.push(format!(
+                "the changelog of {} {} in {} names {}{}",
+                u.package,
+                u.candidate,
+                u.suite,
+                f.id,
+                if f.status.has_fix() {
+                    ""
+                } else {
+                    " (the tracker does not list this fix yet)"
+                }
+            ));
+            f.in_archive = Some(in_archive(u, "changelog"));
+            f.priority = f.priority.max(Priority::Plan);
+        } else if f.status.has_fix() {
+            f.reasons.push(format!(
+                "fixed in {} in Debian, but none of {} carries it yet",
+                f.fixed.as_deref().unwrap_or("?"),
+                state.suites.join(", ")
+            ));
+            f.priority = f.priority.min(Priority::Plan);
+        }
+    }
+    report.archive = Some(state);
+    report.sort_findings();
+    report.summarise();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changelog_cves_newer_than_the_installed_version() {
+        let log = "openssl (3.0.17-1~deb12u3) bookworm-security; urgency=medium\n\n  * Fix CVE-2025-9230 and CVE-2025-9231.\n  * CVE-2025-9232: out-of-bounds read (closes: #1)\n\n -- Maint <m@x>  Tue, 30 Sep 2025 00:00:00 +0000\n\nopenssl (3.0.17-1~deb12u2) bookworm; urgency=medium\n\n  * CVE-2025-4575\n\nopenssl (3.0.16-1~deb12u1) bookworm; urgency=medium\n\n  * CVE-2024-13176\n";
+        let got = cves_since(log, "3.0.17-1~deb12u2");
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            ["CVE-2025-9230", "CVE-2025-9231", "CVE-2025-9232"]
+        );
+        assert_eq!(cves_since(log, "3.0.15-1").len(), 5);
+        assert!(cves_since("x (1) y\n  * CVE-12 CVE-2024-\n", "0").is_empty());
+    }
+}
