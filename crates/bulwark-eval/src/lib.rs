@@ -26,7 +26,7 @@ mod trust;
 pub use checks::{Options, capture, catalog, check, evaluate, wanted};
 pub use finding::{Check, Finding, Pillar, Severity};
 pub use html::html;
-pub use needed::{Closure, closure};
+pub use needed::{Closure, closure, owners_of};
 pub use policy::{Exception, Policy, PolicyError, PolicyResult};
 pub use sarif::{SCHEMA as SARIF_SCHEMA, sarif};
 pub use score::{PillarScore, Report, grade_for};

@@ -264,6 +264,27 @@ pub(crate) fn analyse(img: &Opened, fs: &FileSystem, inv: &Inventory) -> Option<
     })
 }
 
+/// The installed packages owning any of `paths` (root-relative; a path and
+/// each dpkg-listed path are compared after resolving symlinks, so
+/// `/usr/lib/…` in `/proc/PID/maps` finds a package that lists `/lib/…`).
+#[must_use]
+pub fn owners_of(fs: &FileSystem, paths: &BTreeSet<String>) -> BTreeSet<String> {
+    let resolved: BTreeSet<String> = paths
+        .iter()
+        .map(|p| fs.resolve(p).unwrap_or_else(|| p.clone()))
+        .chain(paths.iter().cloned())
+        .collect();
+    file_lists(fs)
+        .into_iter()
+        .filter(|(_, list)| {
+            list.iter().any(|p| {
+                resolved.contains(p) || fs.resolve(p).is_some_and(|r| resolved.contains(&r))
+            })
+        })
+        .map(|(pkg, _)| pkg)
+        .collect()
+}
+
 /// The entrypoint's [`Closure`], or `None` when it cannot be analysed (no
 /// entrypoint, no package database, a program no package owns): then
 /// nothing may be claimed about what it loads. `fs` must have been walked

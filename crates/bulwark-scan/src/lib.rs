@@ -18,6 +18,7 @@
 //! ```
 
 pub mod archive;
+pub mod exposure;
 mod formats;
 pub mod risk;
 mod target;
@@ -58,6 +59,8 @@ pub enum Error {
 pub struct Options {
     /// Where the workload is reachable from, when known.
     pub exposure: Option<Exposure>,
+    /// The evidence for it (a Kubernetes object), for the reasons.
+    pub exposure_evidence: Option<String>,
     /// The release to match against, overriding the target's.
     pub release: Option<String>,
 }
@@ -251,7 +254,14 @@ fn assess_all(subject: &Subject, db: &Db, release: &str, opts: &Options) -> Vec<
             let a = m.advisory;
             let kev = db.kev(&a.id);
             let epss = db.epss(&a.id);
+            let mapped: Vec<String> = subject
+                .runtime
+                .iter()
+                .flat_map(|r| m.packages.iter().filter(|p| r.contains(*p)))
+                .cloned()
+                .collect();
             let reach = match &subject.closure {
+                _ if !mapped.is_empty() => Reach::Mapped { packages: mapped },
                 Some(c) => {
                     let loaded: Vec<String> = m
                         .packages
@@ -272,7 +282,7 @@ fn assess_all(subject: &Subject, db: &Db, release: &str, opts: &Options) -> Vec<
                 }
                 None => Reach::Unknown,
             };
-            let (score, priority, reasons) = risk::assess(&risk::Inputs {
+            let (score, priority, mut reasons) = risk::assess(&risk::Inputs {
                 status: a.status,
                 fixed: a.fixed.as_deref(),
                 installed: &m.installed,
@@ -283,6 +293,11 @@ fn assess_all(subject: &Subject, db: &Db, release: &str, opts: &Options) -> Vec<
                 reach: &reach,
                 note: a.note.as_deref(),
             });
+            if let Some(e) = &opts.exposure_evidence
+                && let Some(r) = reasons.iter_mut().find(|r| r.starts_with("exposure: "))
+            {
+                r.push_str(&format!(" ({e})"));
+            }
             let purls = m
                 .packages
                 .iter()

@@ -80,7 +80,13 @@ pub enum Reach {
         /// The binary packages of this source in the closure.
         packages: Vec<String>,
     },
-    /// Outside the entrypoint's closure (the analysis was complete).
+    /// Mapped or opened by the running process (runtime evidence).
+    Mapped {
+        /// The binary packages of this source the process used.
+        packages: Vec<String>,
+    },
+    /// Outside the entrypoint's closure (the analysis was complete), and
+    /// not in the runtime evidence when there is some.
     NotLoaded {
         /// The program.
         program: String,
@@ -176,6 +182,10 @@ pub fn assess(i: &Inputs<'_>) -> (f64, Priority, Vec<String>) {
             "{} {} in the closure of the entrypoint /{program}",
             packages.join(", "),
             if packages.len() == 1 { "is" } else { "are" }
+        )),
+        Reach::Mapped { packages } => why.push(format!(
+            "{} mapped by the running process (runtime evidence)",
+            packages.join(", ")
         )),
         Reach::NotLoaded { program } => {
             score *= 0.2;

@@ -49,6 +49,8 @@ pub struct Subject {
     pub purls: BTreeMap<String, String>,
     /// Debian architecture of the packages, when known.
     pub arch: Option<String>,
+    /// Packages a running process mapped or opened (`--runtime-evidence`).
+    pub runtime: Option<BTreeSet<String>>,
 }
 
 /// How to read an image target.
@@ -58,6 +60,8 @@ pub struct LoadOptions {
     pub platform: Option<String>,
     /// Registry client settings.
     pub registry: bulwark_image::Options,
+    /// The files a running process mapped or opened (an image's only).
+    pub runtime_evidence: Option<std::path::PathBuf>,
 }
 
 /// Reads `target`: a lock file or an SBOM when it is a file holding one,
@@ -68,6 +72,12 @@ pub struct LoadOptions {
 pub fn load(target: &str, opts: &LoadOptions) -> Result<Subject, Error> {
     let p = Path::new(target);
     if p.is_file() {
+        if opts.runtime_evidence.is_some() {
+            return Err(Error::Target {
+                target: target.to_owned(),
+                detail: "runtime evidence names files in an image: scan the image, not a lock or an SBOM".into(),
+            });
+        }
         let data = bulwark_limits::read_file(p, bulwark_limits::PREDICATE_FILE, "scan target")
             .map_err(|e| Error::Target {
                 target: target.to_owned(),
@@ -155,6 +165,7 @@ fn from_lock(target: &str, data: &[u8]) -> Result<Subject, Error> {
         ports: Vec::new(),
         purls,
         arch: Some(arch_name.clone()),
+        runtime: None,
     })
 }
 
@@ -282,6 +293,7 @@ fn from_sbom(target: &str, doc: &serde_json::Value) -> Result<Subject, Error> {
         ports: Vec::new(),
         purls: by_name,
         arch: None,
+        runtime: None,
     })
 }
 
@@ -313,6 +325,13 @@ fn from_image(target: &str, opts: &LoadOptions) -> Result<Subject, Error> {
     let release = release.or_else(|| release_from_versions(&inv.packages));
     let packages = inv.packages.iter().map(installed).collect();
     let closure = bulwark_eval::closure(&img, &fs, &inv);
+    let runtime = match &opts.runtime_evidence {
+        Some(f) => Some(bulwark_eval::owners_of(
+            &fs,
+            &crate::exposure::runtime_paths(f)?,
+        )),
+        None => None,
+    };
     let ports = img.config["config"]["ExposedPorts"]
         .as_object()
         .map(|o| o.keys().cloned().collect())
@@ -342,6 +361,7 @@ fn from_image(target: &str, opts: &LoadOptions) -> Result<Subject, Error> {
             .map(|p| p.arch.as_str())
             .find(|a| *a != "all" && !a.is_empty())
             .map(str::to_owned),
+        runtime,
     })
 }
 

@@ -317,6 +317,15 @@ pub struct ScanArgs {
     /// Where the workload can be reached from (lowers the score of isolated workloads).
     #[arg(long, value_enum)]
     pub exposure: Option<ExposureArg>,
+    /// Kubernetes manifests of the workload (repeatable): a LoadBalancer Service
+    /// or an Ingress means internet exposure, NodePort/hostNetwork/hostPort the
+    /// nodes' network, a ClusterIP Service the cluster, none of them isolated.
+    #[arg(long = "k8s", value_name = "FILE")]
+    pub k8s: Vec<PathBuf>,
+    /// The files the running workload mapped or opened: /proc/PID/maps of its
+    /// process, or one path per line.
+    #[arg(long, value_name = "FILE")]
+    pub runtime_evidence: Option<PathBuf>,
     /// Refuse a database older than this many days (default: warn past 7).
     #[arg(long, value_name = "DAYS")]
     pub max_db_age: Option<u64>,

@@ -37,18 +37,32 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         &bulwark_scan::LoadOptions {
             platform: args.platform.clone(),
             registry: super::trust::store_options(args.insecure),
+            runtime_evidence: args.runtime_evidence.clone(),
         },
     )
     .with_context(|| format!("reading {}", args.target))?;
-    let mut report = bulwark_scan::scan(
-        &subject,
-        &db,
-        &Options {
-            exposure: args.exposure.map(|e| match e {
+    // An explicit --exposure wins; else the manifests say.
+    let (exposure, exposure_evidence) = match (args.exposure, args.k8s.is_empty()) {
+        (Some(e), _) => (
+            Some(match e {
                 ExposureArg::Internet => Exposure::Internet,
                 ExposureArg::Internal => Exposure::Internal,
                 ExposureArg::Isolated => Exposure::Isolated,
             }),
+            None,
+        ),
+        (None, false) => {
+            let (e, why) = bulwark_scan::exposure::from_k8s(&args.k8s)?;
+            (Some(e), Some(why))
+        }
+        (None, true) => (None, None),
+    };
+    let mut report = bulwark_scan::scan(
+        &subject,
+        &db,
+        &Options {
+            exposure,
+            exposure_evidence,
             release: args.release.clone(),
         },
     );

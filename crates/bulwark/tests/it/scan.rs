@@ -482,3 +482,94 @@ fn scan_writes_and_reads_vex_and_validates_as_sarif_and_cyclonedx() {
     let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&cdx).unwrap()).unwrap();
     assert!(c["vulnerabilities"].as_array().unwrap().len() >= 8);
 }
+
+#[test]
+fn kubernetes_manifests_and_runtime_evidence_change_exposure_and_reachability() {
+    let (ctx, list) = app_image();
+    let kev = vuln_data("cisa-kev-2025-08-25.json.gz");
+    let epss = vuln_data("epss-2026-08-16.csv.gz");
+    ok(update(&ctx, &[&list, &kev, &epss]));
+    let k8s = ctx.path().join("k8s.yaml");
+    std::fs::write(
+        &k8s,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      containers: [{name: app, image: app}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {type: LoadBalancer}\n",
+    )
+    .unwrap();
+    let k = k8s.to_str().unwrap();
+    let r = scan(&ctx, "oci:out:v1", &["--k8s", k]);
+    let top = &r["findings"][0];
+    assert!(
+        top["reasons"]
+            .to_string()
+            .contains("exposure: internet (Service web of type LoadBalancer in"),
+        "{top}"
+    );
+    // Only a Deployment: isolated, so lower scores.
+    std::fs::write(
+        &k8s,
+        "kind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: []}}}\n",
+    )
+    .unwrap();
+    let iso = scan(&ctx, "oci:out:v1", &["--k8s", k]);
+    assert!(iso["findings"][0]["score"].as_f64() < top["score"].as_f64());
+    assert!(
+        iso["findings"][0]["reasons"]
+            .to_string()
+            .contains("exposure: isolated")
+    );
+    // --exposure wins over the manifests.
+    let explicit = scan(&ctx, "oci:out:v1", &["--k8s", k, "--exposure", "internet"]);
+    assert_eq!(explicit["findings"][0]["score"], top["score"]);
+
+    // The running process mapped openssl: no longer "not loaded", and the
+    // OpenVEX no longer says not_affected for it.
+    let maps = ctx.path().join("maps");
+    std::fs::write(
+        &maps,
+        "55d0-55e0 r-xp 00000000 00:2a 11 /usr/bin/hello\n7f00-7f10 r-xp 00000000 00:2a 12 /usr/bin/openssl\n",
+    )
+    .unwrap();
+    let m = maps.to_str().unwrap();
+    let r = scan(&ctx, "oci:out:v1", &["--runtime-evidence", m]);
+    let o = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "CVE-2099-0005")
+        .unwrap()
+        .clone();
+    assert_eq!(o["reachability"]["state"], "mapped", "{o}");
+    assert!(
+        o["reasons"]
+            .to_string()
+            .contains("openssl mapped by the running process")
+    );
+    let vex = report(&ok(ctx.run(&[
+        "scan",
+        "oci:out:v1",
+        "--db",
+        "db",
+        "--runtime-evidence",
+        m,
+        "--format",
+        "openvex",
+    ])));
+    let st = vex["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["vulnerability"]["name"] == "CVE-2099-0005")
+        .unwrap()
+        .clone();
+    assert_eq!(st["status"], "affected");
+    // Runtime evidence is about an image, not a lock.
+    let err = fails(ctx.run(&[
+        "scan",
+        "app.lock.json",
+        "--db",
+        "db",
+        "--runtime-evidence",
+        m,
+    ]));
+    assert!(err.contains("scan the image"), "{err}");
+}
