@@ -13,6 +13,8 @@ pub enum Pillar {
     Secrets,
     Exposure,
     Provenance,
+    /// Known vulnerabilities (only when a vulnerability database is given).
+    Exploitability,
 }
 
 impl Pillar {
@@ -32,6 +34,7 @@ impl Pillar {
             Pillar::Secrets => "secrets",
             Pillar::Exposure => "exposure",
             Pillar::Provenance => "provenance",
+            Pillar::Exploitability => "exploitability",
         }
     }
 }

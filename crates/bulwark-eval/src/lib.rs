@@ -23,11 +23,11 @@ mod sarif;
 mod score;
 mod trust;
 
-pub use checks::{Options, capture, catalog, check, evaluate, wanted};
+pub use checks::{Options, Vulnerabilities, capture, catalog, check, evaluate, wanted};
 pub use finding::{Check, Finding, Pillar, Severity};
 pub use html::html;
 pub use needed::{Closure, closure, owners_of};
-pub use policy::{Exception, Policy, PolicyError, PolicyResult};
+pub use policy::{Exception, Policy, PolicyError, PolicyResult, PriorityName};
 pub use sarif::{SCHEMA as SARIF_SCHEMA, sarif};
 pub use score::{PillarScore, Report, grade_for};
 pub use trust::Trust;

@@ -32,6 +32,25 @@ pub struct Policy {
     /// addition to `--key`.
     #[serde(default)]
     pub keys: Vec<std::path::PathBuf>,
+    /// No vulnerability at or above this priority (`act-now`, `plan`,
+    /// `monitor`); needs the vulnerability database.
+    #[serde(default)]
+    pub max_priority: Option<PriorityName>,
+    /// No vulnerability in CISA KEV; needs the vulnerability database.
+    #[serde(default)]
+    pub no_kev: bool,
+    /// No vulnerability with an EPSS score above this (0–1).
+    #[serde(default)]
+    pub max_epss: Option<f32>,
+}
+
+/// A `bulwark scan` priority as written in a policy.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriorityName {
+    Monitor,
+    Plan,
+    ActNow,
 }
 
 /// A severity as written in a policy.
@@ -119,6 +138,49 @@ impl Policy {
         Ok(p)
     }
 
+    /// The vulnerability rules; they fail closed: without the scan's results
+    /// (no database) each one is a violation.
+    fn judge_vulnerabilities(&self, report: &Report, violations: &mut Vec<String>) {
+        let wants = self.max_priority.is_some() || self.no_kev || self.max_epss.is_some();
+        if !wants {
+            return;
+        }
+        let Some(v) = &report.vulnerabilities else {
+            violations.push(
+                "the policy has vulnerability rules but no vulnerability database was used (bulwark db update, or --db DIR)"
+                    .to_owned(),
+            );
+            return;
+        };
+        if self.no_kev && !v.kev.is_empty() {
+            violations.push(format!("in CISA KEV: {}", v.kev.join(", ")));
+        }
+        if let Some(max) = self.max_priority {
+            let over: Vec<&String> = match max {
+                PriorityName::ActNow => vec![],
+                PriorityName::Plan => v.act_now.iter().collect(),
+                PriorityName::Monitor => v.act_now.iter().chain(&v.plan).collect(),
+            };
+            if !over.is_empty() {
+                violations.push(format!(
+                    "{} vulnerabilities above max-priority {max:?}: {}",
+                    over.len(),
+                    over.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        if let (Some(max), Some(found)) = (self.max_epss, v.max_epss)
+            && found > max
+        {
+            violations.push(format!(
+                "an EPSS score of {found:.3} is above max-epss {max}"
+            ));
+        }
+    }
+
     /// Marks excepted findings, rescoring without them, and judges the report.
     pub fn apply(&self, report: &mut Report) -> PolicyResult {
         let mut excepted = 0;
@@ -176,6 +238,7 @@ impl Policy {
                 violations.push(format!("forbidden {}: {}", f.id, f.message));
             }
         }
+        self.judge_vulnerabilities(report, &mut violations);
         PolicyResult {
             passed: violations.is_empty(),
             violations,

@@ -31,6 +31,9 @@ pub struct Report {
     /// Signatures and attestations found, when they were looked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust: Option<crate::trust::Trust>,
+    /// What `bulwark scan` found, when a vulnerability database was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vulnerabilities: Option<crate::Vulnerabilities>,
     pub summary: Summary,
 }
 
@@ -80,15 +83,21 @@ pub fn grade_for(score: u32, worst: Option<Severity>) -> String {
 
 /// Recomputes scores and grade, leaving out excepted findings.
 pub(crate) fn rescore(report: &mut Report) {
-    let (pillars, score, grade) = score(&report.findings);
+    let (pillars, score, grade) = score(&report.findings, report.vulnerabilities.is_some());
     report.pillars = pillars;
     report.score = score;
     report.grade = grade;
 }
 
-pub(crate) fn score(findings: &[Finding]) -> (Vec<PillarScore>, u32, String) {
+/// Scores per pillar and overall; the exploitability pillar counts only
+/// when vulnerabilities were looked for (`with_vulnerabilities`).
+pub(crate) fn score(
+    findings: &[Finding],
+    with_vulnerabilities: bool,
+) -> (Vec<PillarScore>, u32, String) {
     let pillars: Vec<PillarScore> = Pillar::ALL
         .iter()
+        .chain(with_vulnerabilities.then_some(&Pillar::Exploitability))
         .map(|p| {
             let mine: Vec<&Finding> = findings
                 .iter()

@@ -53,6 +53,7 @@ fn run_at(r: &str, age_days: i64) -> bulwark_eval::Report {
             reference: r.to_owned(),
             now: Some(946_684_800 + age_days * 86400),
             trust: None,
+            vulnerabilities: None,
         },
     )
 }
@@ -418,6 +419,7 @@ fn run_captured(r: &str) -> bulwark_eval::Report {
             reference: r.to_owned(),
             now: Some(946_684_800 + 86400),
             trust: None,
+            vulnerabilities: None,
         },
     )
 }

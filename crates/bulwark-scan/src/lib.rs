@@ -29,7 +29,7 @@ use serde::Serialize;
 use bulwark_vulndb::{Db, Epss, Kev, Meta, Severity, Status};
 pub use formats::{cyclonedx, sarif};
 pub use risk::{Exposure, Priority, Reach};
-pub use target::{Kind, LoadOptions, Subject, load};
+pub use target::{Kind, LoadOptions, Subject, load, of_image};
 pub use vex::{Suppression, VexDocument, openvex};
 
 /// Why a scan could not run.
@@ -216,6 +216,38 @@ pub fn scan(subject: &Subject, db: &Db, opts: &Options) -> Report {
 }
 
 impl Report {
+    /// The counts eval's exploitability pillar and policies use.
+    #[must_use]
+    pub fn for_eval(&self) -> bulwark_eval::Vulnerabilities {
+        let label = |f: &Finding| format!("{} ({})", f.id, f.source);
+        let active = || {
+            self.findings
+                .iter()
+                .filter(|f| f.priority != Priority::SuppressedByVex)
+        };
+        bulwark_eval::Vulnerabilities {
+            kev: active().filter(|f| f.kev.is_some()).map(label).collect(),
+            act_now: active()
+                .filter(|f| f.priority == Priority::ActNow)
+                .map(label)
+                .collect(),
+            plan: active()
+                .filter(|f| f.priority == Priority::Plan)
+                .map(label)
+                .collect(),
+            monitor: active().filter(|f| f.priority == Priority::Monitor).count(),
+            max_epss: active()
+                .filter_map(|f| f.epss.map(|e| e.score))
+                .max_by(f32::total_cmp),
+            database: self
+                .database
+                .iter()
+                .map(|m| format!("{} of {}", m.kind.name(), m.imported))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
     /// Most urgent first: priority, then score, then id.
     pub fn sort_findings(&mut self) {
         self.findings.sort_by(|a, b| {

@@ -303,7 +303,22 @@ fn from_image(target: &str, opts: &LoadOptions) -> Result<Subject, Error> {
     let eval_wants = bulwark_eval::capture(&img);
     let fs =
         img.walk(&|p: &str| bulwark_sbom::wanted(p) || eval_wants(p) || p == "etc/debian_version")?;
-    let inv = bulwark_sbom::Inventory::from_fs(&fs);
+    of_image(target, &img, &fs, opts.runtime_evidence.as_deref())
+}
+
+/// The subject of an image already opened and walked (capturing at least
+/// [`bulwark_eval::capture`]'s files), for callers that read it for more
+/// than a scan (`bulwark eval`).
+///
+/// # Errors
+/// The runtime evidence cannot be read.
+pub fn of_image(
+    target: &str,
+    img: &bulwark_image::Opened,
+    fs: &bulwark_image::FileSystem,
+    runtime_evidence: Option<&Path>,
+) -> Result<Subject, Error> {
+    let inv = bulwark_sbom::Inventory::from_fs(fs);
     let os = inv.os.as_ref();
     let release = os
         .and_then(|o| {
@@ -324,10 +339,10 @@ fn from_image(target: &str, opts: &LoadOptions) -> Result<Subject, Error> {
         });
     let release = release.or_else(|| release_from_versions(&inv.packages));
     let packages = inv.packages.iter().map(installed).collect();
-    let closure = bulwark_eval::closure(&img, &fs, &inv);
-    let runtime = match &opts.runtime_evidence {
+    let closure = bulwark_eval::closure(img, fs, &inv);
+    let runtime = match runtime_evidence {
         Some(f) => Some(bulwark_eval::owners_of(
-            &fs,
+            fs,
             &crate::exposure::runtime_paths(f)?,
         )),
         None => None,

@@ -451,6 +451,11 @@ pub struct EvalArgs {
     /// Plain HTTP for a loopback registry.
     #[arg(long)]
     pub insecure: bool,
+    /// Vulnerability database for the exploitability pillar and the policy's
+    /// vulnerability rules (default: the one `bulwark db update` writes, when
+    /// there is one).
+    #[command(flatten)]
+    pub db: DbArg,
 }
 
 /// What an SBOM says about the image itself (defaults: the image's OCI labels).

@@ -15,6 +15,9 @@ pub(crate) mod provenance;
 mod secrets;
 mod surface;
 mod tools;
+mod vulnerabilities;
+
+pub use vulnerabilities::Vulnerabilities;
 
 /// Evaluation options.
 #[derive(Clone, Debug, Default)]
@@ -26,6 +29,8 @@ pub struct Options {
     /// Signatures and attestations found (see [`Trust::gather`]); `None`
     /// skips the signature checks PR-004 to PR-007.
     pub trust: Option<Trust>,
+    /// What `bulwark scan` found; `None` leaves the exploitability pillar out.
+    pub vulnerabilities: Option<Vulnerabilities>,
 }
 
 /// Every check bulwark runs, in id order.
@@ -38,6 +43,7 @@ pub fn catalog() -> Vec<&'static Check> {
         secrets::CHECKS,
         exposure::CHECKS,
         provenance::CHECKS,
+        vulnerabilities::CHECKS,
     ]
     .into_iter()
     .flatten()
@@ -139,6 +145,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
     secrets::run(&mut cx);
     exposure::run(&mut cx);
     provenance::run(&mut cx);
+    vulnerabilities::run(&mut cx);
 
     let mut findings = cx.out;
     if let Some(t) = &opts.trust {
@@ -150,7 +157,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
             .then_with(|| a.id.cmp(b.id))
             .then_with(|| a.path.cmp(&b.path))
     });
-    let (pillars, overall, grade) = score(&findings);
+    let (pillars, overall, grade) = score(&findings, opts.vulnerabilities.is_some());
     let files = fs
         .files
         .values()
@@ -166,6 +173,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
         policy: None,
         platform: img.platform(),
         trust: opts.trust.clone(),
+        vulnerabilities: opts.vulnerabilities.clone(),
         summary: Summary {
             layers: img.layers.len(),
             compressed_size: sizes.0,

@@ -62,11 +62,27 @@ fn evaluate(
     img: &Opened,
     keys: &[PublicKey],
     policy: Option<&Policy>,
+    db: Option<&bulwark_vulndb::Db>,
 ) -> anyhow::Result<Report> {
     let fs = img
         .walk(&bulwark_eval::capture(img))
         .with_context(|| format!("reading {}", args.image))?;
     let trust = gather_trust(args, img, keys)?;
+    let vulnerabilities = match db {
+        Some(db) => {
+            let subject = bulwark_scan::of_image(&args.image, img, &fs, None)?;
+            let scan = bulwark_scan::scan(&subject, db, &bulwark_scan::Options::default());
+            for w in scan
+                .warnings
+                .iter()
+                .filter(|w| !w.starts_with("no KEV") && !w.starts_with("no EPSS"))
+            {
+                tracing::warn!("{}: {w}", crate::term::safe(&args.image));
+            }
+            subject.inventoried.then(|| scan.for_eval())
+        }
+        None => None,
+    };
     let mut report = bulwark_eval::evaluate(
         img,
         &fs,
@@ -74,6 +90,7 @@ fn evaluate(
             reference: args.image.clone(),
             now: None,
             trust: Some(trust),
+            vulnerabilities,
         },
     );
     if let Some(p) = policy {
@@ -186,9 +203,15 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
             &opts,
         )?]
     };
+    // The vulnerability database: the one --db (or BULWARK_DB) names must
+    // open; the default one is used when it exists.
+    let db = match &args.db.dir {
+        Some(dir) => Some(bulwark_vulndb::Db::open(dir)?),
+        None => bulwark_vulndb::Db::open(&bulwark_vulndb::default_dir()).ok(),
+    };
     let mut reports = Vec::new();
     for img in &images {
-        reports.push(evaluate(args, img, &keys, policy.as_ref())?);
+        reports.push(evaluate(args, img, &keys, policy.as_ref(), db.as_ref())?);
     }
     match args.format {
         EvalFormat::Json if reports.len() == 1 => {

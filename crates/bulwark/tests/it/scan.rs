@@ -573,3 +573,70 @@ fn kubernetes_manifests_and_runtime_evidence_change_exposure_and_reachability() 
     ]));
     assert!(err.contains("scan the image"), "{err}");
 }
+
+#[test]
+fn eval_counts_vulnerabilities_and_policies_gate_on_them() {
+    let (ctx, list) = app_image();
+    let kev = vuln_data("cisa-kev-2025-08-25.json.gz");
+    ok(update(&ctx, &[&list, &kev]));
+    // Without a database: six pillars, as before.
+    let plain = report(&ok(ctx.run(&["eval", "oci:out:v1", "--format", "json"])));
+    assert_eq!(plain["pillars"].as_array().unwrap().len(), 6);
+    assert!(plain.get("vulnerabilities").is_none());
+    let r = report(&ok(ctx.run(&[
+        "eval",
+        "oci:out:v1",
+        "--db",
+        "db",
+        "--format",
+        "json",
+    ])));
+    let pillars = r["pillars"].as_array().unwrap();
+    assert_eq!(pillars.len(), 7);
+    assert!(pillars.iter().any(|p| p["pillar"] == "exploitability"));
+    let ids = finding_ids(&r);
+    assert!(
+        ids.contains(&"VU-001".to_owned()) && ids.contains(&"VU-002".to_owned()),
+        "{ids:?}"
+    );
+    assert_eq!(r["vulnerabilities"]["kev"][0], "CVE-2025-48384 (hello)");
+    assert!(r["score"].as_u64() < plain["score"].as_u64());
+    // Policies: vulnerability rules, failing closed without a database.
+    std::fs::write(
+        ctx.path().join("p.yaml"),
+        "no-kev: true\nmax-priority: plan\n",
+    )
+    .unwrap();
+    let out = ctx.run(&[
+        "eval",
+        "oci:out:v1",
+        "--db",
+        "db",
+        "--policy",
+        "p.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let v = report(&String::from_utf8_lossy(&out.stdout))["policy"]["violations"].to_string();
+    assert!(
+        v.contains("in CISA KEV: CVE-2025-48384") && v.contains("above max-priority"),
+        "{v}"
+    );
+    let out = ctx.run(&[
+        "eval",
+        "oci:out:v1",
+        "--policy",
+        "p.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let v = report(&String::from_utf8_lossy(&out.stdout))["policy"]["violations"].to_string();
+    assert!(v.contains("no vulnerability database was used"), "{v}");
+    std::fs::write(ctx.path().join("p.yaml"), "max-priority: act-now\n").unwrap();
+    ok(ctx.run(&["eval", "oci:out:v1", "--db", "db", "--policy", "p.yaml"]));
+    // An explicit --db that is not there is an error.
+    let err = fails(ctx.run(&["eval", "oci:out:v1", "--db", "nodb"]));
+    assert!(err.contains("no vulnerability database here"), "{err}");
+}

@@ -40,6 +40,9 @@ impl Ctx {
         c.env("BULWARK_CACHE_DIR", self.path().join("cache"))
             .env("NO_COLOR", "1")
             .env_remove("SOURCE_DATE_EPOCH")
+            // No vulnerability database unless a test makes one.
+            .env("XDG_CACHE_HOME", self.path().join("xdg-cache"))
+            .env_remove("BULWARK_DB")
             .current_dir(self.path());
         c
     }
