@@ -908,3 +908,86 @@ fn scan_finds_the_fixes_in_the_real_security_archive() {
         }
     }
 }
+
+/// `scan --runtime-evidence` with the `/proc/PID/maps` of a real podman
+/// container's process, read from the host.
+#[test]
+fn scan_reads_runtime_evidence_from_a_running_container() {
+    if !tool("podman") {
+        return;
+    }
+    let dir = LowerDir::new("runtime");
+    std::fs::write(
+        dir.0.join("s.yaml"),
+        "distribution: {suite: bookworm}\npackages: [coreutils]\nconfig:\n  entrypoint: [/usr/bin/sleep, \"120\"]\n",
+    )
+    .unwrap();
+    let image = format!("oci:{}/img:1", dir.0.display());
+    ok(bulwark(&dir.0)
+        .args(["build", "s.yaml", "--output", &image])
+        .output()
+        .unwrap());
+    let cid = ok(podman()
+        .args([
+            "run",
+            "-d",
+            "--rm",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=4096:4096",
+            "--read-only",
+            "--cap-drop=ALL",
+            "--network",
+            "none",
+            &image,
+        ])
+        .output()
+        .unwrap())
+    .trim()
+    .to_owned();
+    let pid = ok(podman()
+        .args(["inspect", "-f", "{{.State.Pid}}", &cid])
+        .output()
+        .unwrap());
+    let maps = std::fs::read(format!("/proc/{}/maps", pid.trim()));
+    let _ = podman().args(["kill", &cid]).output();
+    let maps = maps.unwrap();
+    assert!(String::from_utf8_lossy(&maps).contains("libc.so.6"));
+    std::fs::write(dir.0.join("maps"), maps).unwrap();
+    let sample = repo_root().join("tests/data/vuln/debian-tracker-cve-list-sample.txt");
+    let run = |args: &[&str]| ok(bulwark(&dir.0).args(args).output().unwrap());
+    run(&[
+        "db",
+        "update",
+        "--db",
+        "db",
+        "--from",
+        sample.to_str().unwrap(),
+    ]);
+    let r = report_json(&run(&[
+        "scan",
+        &image,
+        "--db",
+        "db",
+        "--runtime-evidence",
+        "maps",
+        "--format",
+        "json",
+    ]));
+    let glibc: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["source"] == "glibc")
+        .collect();
+    assert!(!glibc.is_empty(), "{r}");
+    for f in glibc {
+        assert_eq!(f["reachability"]["state"], "mapped", "{f}");
+        assert!(
+            f["reasons"]
+                .to_string()
+                .contains("libc6 mapped by the running process")
+        );
+    }
+}
