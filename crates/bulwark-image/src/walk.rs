@@ -49,6 +49,10 @@ pub struct FileSystem {
     pub layer_sizes: Vec<(u64, u64)>,
     /// Bytes held in `contents` (bounded by [`MAX_CAPTURED`]).
     pub captured: u64,
+    /// sha256 (hex) of every regular file, when the walk was asked for them
+    /// ([`Opened::walk_hashing`]).
+    pub digests: BTreeMap<String, String>,
+    hash: bool,
 }
 
 impl FileSystem {
@@ -284,6 +288,7 @@ impl FileSystem {
     /// Drops a path and its captured contents.
     fn forget(&mut self, path: &str) {
         self.files.remove(path);
+        self.digests.remove(path);
         if let Some(old) = self.contents.remove(path) {
             self.captured -= old.len() as u64;
         }
@@ -294,7 +299,26 @@ impl Opened {
     /// Walks every layer in order and returns the merged filesystem. Files
     /// for which `capture` returns true have their contents kept.
     pub fn walk(&self, capture: &dyn Fn(&str) -> bool) -> Result<FileSystem, Error> {
-        let mut fs = FileSystem::default();
+        self.walk_into(FileSystem::default(), capture)
+    }
+
+    /// Like [`Opened::walk`], also hashing every regular file (for
+    /// comparing two images' contents); costs a sha256 pass over the data.
+    pub fn walk_hashing(&self, capture: &dyn Fn(&str) -> bool) -> Result<FileSystem, Error> {
+        self.walk_into(
+            FileSystem {
+                hash: true,
+                ..FileSystem::default()
+            },
+            capture,
+        )
+    }
+
+    fn walk_into(
+        &self,
+        mut fs: FileSystem,
+        capture: &dyn Fn(&str) -> bool,
+    ) -> Result<FileSystem, Error> {
         if let Some(root) = &self.rootfs {
             walk_dir(root, root, capture, &mut fs).map_err(|source| Error::Io {
                 path: root.display().to_string(),
@@ -458,7 +482,24 @@ fn apply_tar(
                 .read_to_end(&mut data)
                 .map_err(|err| err.to_string())?;
             fs.captured += data.len() as u64;
+            if fs.hash {
+                fs.digests
+                    .insert(path.clone(), hex::encode(Sha256::digest(&data)));
+            }
             fs.contents.insert(path.clone(), data);
+        } else if fs.hash && kind == FileKind::File {
+            let mut h = Sha256::new();
+            let mut buf = [0u8; 64 << 10];
+            loop {
+                let n = e.read(&mut buf).map_err(|err| err.to_string())?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            fs.digests.insert(path.clone(), hex::encode(h.finalize()));
+        } else {
+            fs.digests.remove(&path);
         }
         fs.files.insert(path, info);
     }

@@ -241,6 +241,27 @@ pub enum Command {
         after_help = "Examples:\n  bulwark scan oci:out/base:latest\n  bulwark scan docker-archive:app.tar --exposure internet --fail-on act-now\n  bulwark scan examples/base.lock.json --format json\n  bulwark scan image.spdx.json --release bookworm\n  bulwark scan oci:out/app:1 --format openvex > app.vex.json\n  bulwark scan oci:out/app:1 --vex app.vex.json --format sarif > scan.sarif\n  bulwark scan oci:out/app:1 --archive --changelogs   # what bookworm-security carries now, and its changelogs' CVEs\n  bulwark scan 127.0.0.1:5000/app:1 --insecure --attest --key release.key   # cosign verify-attestation --type vuln / openvex\n\nThe database comes from `bulwark db update`; scanning uses the network only\nwith --archive (the host's Debian archive, verified).\nEach finding gets a score and a priority (act now, plan, monitor) from KEV,\nEPSS, Debian's urgency, the fix state, exposure and whether the entrypoint\nloads the package; the reasons are printed with it (docs/scan.md).\nExit codes: 0 done, 3 a finding at or above --fail-on, 1 the target or the\ndatabase could not be read (or it is older than an explicit --max-db-age)."
     )]
     Scan(ScanArgs),
+    /// What changed between two images: packages, files, config, and the CVEs fixed and introduced.
+    #[command(
+        after_help = "Examples:\n  bulwark diff oci:out/base:1 oci:out/base:2\n  bulwark diff 127.0.0.1:5000/app:1 127.0.0.1:5000/app:2 --insecure --format markdown > change.md\n  bulwark diff docker-archive:old.tar oci:new --format json\n\nPackages are compared by version (dpkg order), files by content digest, mode,\nowner and link target; new setuid/setgid files and new executables are named.\nWith a vulnerability database (--db, or the one `bulwark db update` wrote) both\nimages are scanned and the CVEs fixed and introduced are listed."
+    )]
+    Diff {
+        /// The first (older) image.
+        from: String,
+        /// The second (newer) image.
+        to: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+        format: DiffFormat,
+        /// Platform of multi-arch images (default: the host's).
+        #[arg(long)]
+        platform: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+        /// Plain-HTTP registries.
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Copy an image with its signatures, attestations and referrers between transports.
     #[command(
         after_help = "Examples:\n  bulwark copy oci:out/base:latest 127.0.0.1:5000/base:1 --insecure\n  bulwark copy 127.0.0.1:5000/base:1 oci-archive:base.tar:1 --insecure\n\nMulti-arch indexes are copied whole; blobs the destination has are skipped;\nevery blob is verified against its digest on the way."
@@ -377,6 +398,16 @@ pub enum ScanFormat {
     Cyclonedx,
     /// OpenVEX 0.2: not_affected where the entrypoint does not load the package.
     Openvex,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// A summary and the changed packages.
+    Table,
+    /// The whole comparison (docs/cli.md).
+    Json,
+    /// A body for a pull request or a change ticket.
+    Markdown,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use crate::cli::{Cli, Command, DbCommand, KeyCommand};
 
 mod build;
 mod db;
+mod diff;
 mod eval;
 mod lock;
 mod sbom;
@@ -93,6 +94,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Db(DbCommand::Update { from, db, format }) => db::update(from, db, *format),
         Command::Db(DbCommand::Status { db, format }) => db::status(db, *format),
         Command::Scan(args) => scan::run(args),
+        Command::Diff {
+            from,
+            to,
+            format,
+            platform,
+            db,
+            insecure,
+        } => diff::run(from, to, *format, platform.as_deref(), db, *insecure),
         Command::Copy {
             src,
             dst,

@@ -640,3 +640,83 @@ fn eval_counts_vulnerabilities_and_policies_gate_on_them() {
     let err = fails(ctx.run(&["eval", "oci:out:v1", "--db", "nodb"]));
     assert!(err.contains("no vulnerability database here"), "{err}");
 }
+
+#[test]
+fn diff_names_packages_files_config_and_the_cves_fixed_and_introduced() {
+    let ctx = Ctx::new();
+    // v1 from bookworm alone (hello 2.10-3); v2 with bookworm-security
+    // (hello 2.10-3+deb12u1), openssl, and an entrypoint.
+    let dist = ctx.archive.distribution_yaml();
+    let main_only: String = dist
+        .lines()
+        .filter(|l| !l.contains("security-mirror"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "  security: false\n";
+    std::fs::write(
+        ctx.path().join("v1.yaml"),
+        format!("{main_only}packages: [hello]\n"),
+    )
+    .unwrap();
+    ctx.spec(
+        "v2",
+        "packages: [hello, openssl]\nconfig:\n  entrypoint: [/usr/bin/hello]\n",
+    );
+    ok(ctx.run(&["build", "v1.yaml", "--output", "oci:v1"]));
+    ok(ctx.run(&["build", "v2.yaml", "--output", "oci:v2"]));
+    let list = ctx.path().join("list");
+    std::fs::write(
+        &list,
+        format!("{TRACKER}CVE-2099-0011 (fixed by the security upload)\n\t- hello 2.10-4\n\t[bookworm] - hello 2.10-3+deb12u1\n"),
+    )
+    .unwrap();
+    ok(update(&ctx, &[&list]));
+    let d =
+        report(&ok(ctx.run(&[
+            "diff", "oci:v1", "oci:v2", "--db", "db", "--format", "json",
+        ])));
+    let changed = &d["packages"]["changed"];
+    assert_eq!(changed[0]["name"], "hello");
+    assert_eq!(
+        (changed[0]["from"].as_str(), changed[0]["to"].as_str()),
+        (Some("2.10-3"), Some("2.10-3+deb12u1"))
+    );
+    assert_eq!(changed[0]["upgrade"], true);
+    assert_eq!(d["packages"]["added"][0]["name"], "openssl");
+    let notable = d["files"]["notable"].to_string();
+    assert!(
+        notable.contains("/usr/bin/openssl") && notable.contains("new executable"),
+        "{notable}"
+    );
+    // hello's binary changed content ("hello fixed").
+    assert!(d["files"]["changed"].as_u64().unwrap() >= 1);
+    assert!(
+        d["config"].to_string().contains("Entrypoint"),
+        "{}",
+        d["config"]
+    );
+    let v = &d["vulnerabilities"];
+    assert!(
+        v["fixed"].to_string().contains("CVE-2099-0011 (hello)"),
+        "{v}"
+    );
+    assert!(
+        v["introduced"]
+            .to_string()
+            .contains("CVE-2099-0005 (openssl)"),
+        "{v}"
+    );
+    let md = ok(ctx.run(&[
+        "diff", "oci:v1", "oci:v2", "--db", "db", "--format", "markdown",
+    ]));
+    assert!(
+        md.contains("| hello | 2.10-3 | 2.10-3+deb12u1 |")
+            && md.contains("- fixed: CVE-2099-0011 (hello)"),
+        "{md}"
+    );
+    // Without a database: no vulnerability section.
+    let d = report(&ok(
+        ctx.run(&["diff", "oci:v1", "oci:v2", "--format", "json"])
+    ));
+    assert!(d.get("vulnerabilities").is_none());
+}

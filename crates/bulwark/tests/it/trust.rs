@@ -167,6 +167,15 @@ fn cosign_parts(dir: &Path, parts: &[&[&str]]) -> Output {
         .unwrap()
 }
 
+/// cosign's flags for reading the signature format bulwark wrote.
+fn legacy_flags(fmt: &str) -> &'static [&'static str] {
+    if fmt == "legacy" {
+        &["--new-bundle-format=false"]
+    } else {
+        &[]
+    }
+}
+
 const VERIFY_FLAGS: &[&str] = &["--insecure-ignore-tlog=true", "--allow-insecure-registry"];
 const SIGN_FLAGS: &[&str] = &[
     "--use-signing-config=false",
@@ -699,11 +708,7 @@ fn cosign_crane_oras_skopeo_interoperate_on_a_registry() {
                 fmt,
             ],
         ));
-        let legacy: &[&str] = if fmt == "legacy" {
-            &["--new-bundle-format=false"]
-        } else {
-            &[]
-        };
+        let legacy = legacy_flags(fmt);
         let image: &[&str] = &[&r];
         ok(cosign_parts(
             ctx.path(),
@@ -1319,11 +1324,7 @@ fn scan_attestations_verify_with_cosign_and_bulwark() {
                 fmt,
             ],
         ));
-        let legacy: &[&str] = if fmt == "legacy" {
-            &["--new-bundle-format=false"]
-        } else {
-            &[]
-        };
+        let legacy = legacy_flags(fmt);
         for t in ["vuln", "openvex"] {
             let out = cosign_parts(
                 ctx.path(),
