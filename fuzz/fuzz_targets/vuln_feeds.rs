@@ -1,6 +1,6 @@
 #![no_main]
 //! Any bytes as every vulnerability feed (tracker JSON and list syntax, an
-//! OSV record, the KEV catalogue, EPSS CSV) and as a database file: parsed
+//! OSV record or all.zip, the KEV catalogue, EPSS CSV) and as a database file: parsed
 //! or refused, never a panic.
 use libfuzzer_sys::fuzz_target;
 
@@ -13,6 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = kev::parse("fuzz", data);
     let _ = epss::parse("fuzz", &text);
     let _ = bulwark_vulndb::feeds::detect(data);
+    let _ = bulwark_vulndb::feeds::zip::members("fuzz", data, ".json", |_, member| {
+        let _ = osv::parse("fuzz", member);
+        Ok(())
+    });
     // The same bytes as a database file.
     let dir = tempfile::tempdir().unwrap();
     let generation = dir.path().join("gen-x");

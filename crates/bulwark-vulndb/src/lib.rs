@@ -50,7 +50,8 @@ pub const MAX_OSV_FILES: usize = 1_000_000;
 
 /// Imports `sources` (each a file, a directory of OSV records, or a URL; a
 /// feed's kind is found from its content) into the database at `dir`; with
-/// no sources, fetches the tracker, KEV and EPSS from their public URLs.
+/// no sources, fetches the tracker, OSV's Debian `all.zip`, KEV and EPSS
+/// from their public URLs.
 /// Feeds not given keep their previous data. `now` is the import time
 /// recorded (RFC 3339).
 ///
@@ -129,6 +130,21 @@ pub fn update(dir: &std::path::Path, sources: &[Source], now: &str) -> Result<Ve
                 for r in &of_kind {
                     let name = r.source.to_string();
                     let mut a = match kind {
+                        Kind::Osv if feeds::zip::is_zip(&r.data) => {
+                            let mut recs = Vec::new();
+                            feeds::zip::members(&name, &r.data, ".json", |member, bytes| {
+                                recs.extend(feeds::osv::parse(&format!("{name}:{member}"), bytes)?);
+                                if recs.len() > MAX_ADVISORIES {
+                                    return Err(Error::Feed {
+                                        feed: name.clone(),
+                                        position: member.to_owned(),
+                                        detail: format!("more than {MAX_ADVISORIES} records"),
+                                    });
+                                }
+                                Ok(())
+                            })?;
+                            recs
+                        }
                         Kind::Osv => feeds::osv::parse(&name, &r.data)?,
                         _ if r.data.trim_ascii_start().starts_with(b"{") => {
                             feeds::tracker::parse_json(&name, &r.data)?

@@ -5,6 +5,7 @@ pub mod epss;
 pub mod kev;
 pub mod osv;
 pub mod tracker;
+pub mod zip;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -53,9 +54,7 @@ impl Kind {
                 "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
             ),
             Kind::Epss => Some("https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"),
-            // OSV's Debian export is a zip of one record per file; import a
-            // directory of them (or one record) with --from.
-            Kind::Osv => None,
+            Kind::Osv => Some("https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip"),
         }
     }
 }
@@ -171,6 +170,9 @@ fn fetch(url: &str) -> Result<Vec<u8>, Error> {
 /// What kind of feed `data` is, from its first bytes.
 #[must_use]
 pub fn detect(data: &[u8]) -> Option<Kind> {
+    if zip::is_zip(data) {
+        return Some(Kind::Osv);
+    }
     let head = String::from_utf8_lossy(&data[..data.len().min(4096)]);
     let t = head.trim_start();
     if t.starts_with('{') {

@@ -720,3 +720,66 @@ fn diff_names_packages_files_config_and_the_cves_fixed_and_introduced() {
     ));
     assert!(d.get("vulnerabilities").is_none());
 }
+
+/// OSV's `all.zip`, written by Python's zipfile: stored and deflated
+/// members, other files skipped, and zip64 past 65,535 members.
+#[test]
+fn osv_all_zip_imports_and_matches() {
+    let (ctx, _) = app_image();
+    let script = r#"
+import json, sys, zipfile
+path, n = sys.argv[1], int(sys.argv[2])
+with zipfile.ZipFile(path, "w") as z:
+    rec = {"id": "DEBIAN-CVE-2099-0100", "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
+           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}], "ecosystem_specific": {"urgency": "high"}}]}
+    z.writestr("DEBIAN-CVE-2099-0100.json", json.dumps(rec), compress_type=zipfile.ZIP_DEFLATED)
+    dsa = {"id": "DSA-9999-1", "aliases": ["CVE-2099-0101", "CVE-2099-0102"], "affected": [{"package": {"ecosystem": "Debian:12", "name": "hello"},
+           "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.10-3+deb12u9"}]}]}]}
+    z.writestr("DSA-9999-1.json", json.dumps(dsa), compress_type=zipfile.ZIP_STORED)
+    z.writestr("README.txt", "not a record")
+    for i in range(n):
+        z.writestr(f"DEBIAN-CVE-2098-{i}.json", json.dumps({"id": f"DEBIAN-CVE-2098-{i}", "affected": []}))
+"#;
+    let zip = ctx.path().join("all.zip");
+    let make = |n: &str| {
+        ok(std::process::Command::new("python3")
+            .args(["-c", script, zip.to_str().unwrap(), n])
+            .output()
+            .unwrap())
+    };
+    make("0");
+    ok(update(&ctx, &[&zip]));
+    let s = status(&ctx);
+    assert_eq!(s["feeds"][0]["kind"], "osv");
+    let r = scan(&ctx, "oci:out:v1", &[]);
+    let ids: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    for id in ["CVE-2099-0100", "CVE-2099-0101", "CVE-2099-0102"] {
+        assert!(ids.contains(&id), "{id}: {ids:?}");
+    }
+    // zip64: more members than a plain zip can count.
+    make("65600");
+    let head = std::fs::read(&zip).unwrap();
+    assert!(
+        head.windows(4).any(|w| w == b"PK\x06\x06"),
+        "python wrote no zip64 record"
+    );
+    ok(update(&ctx, &[&zip]));
+    assert!(
+        scan(&ctx, "oci:out:v1", &[])["findings"]
+            .to_string()
+            .contains("CVE-2099-0100")
+    );
+    // A cut archive is refused, and the database stays.
+    let cut = ctx.path().join("cut.zip");
+    std::fs::write(&cut, &head[..head.len() - 30]).unwrap();
+    let err = fails(update(&ctx, &[&cut]));
+    assert!(
+        err.contains("cut.zip") && err.contains("damaged zip"),
+        "{err}"
+    );
+}
