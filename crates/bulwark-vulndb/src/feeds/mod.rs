@@ -141,30 +141,16 @@ pub fn read(source: &Source) -> Result<Raw, Error> {
     })
 }
 
+/// Downloads through bulwark-apt's fetcher: its TLS set-up, timeouts and
+/// retries, bounded by [`crate::MAX_FEED`].
 fn fetch(url: &str) -> Result<Vec<u8>, Error> {
     let fail = |detail: String| Error::Fetch {
         url: url.to_owned(),
         detail,
     };
-    let client = reqwest::blocking::Client::builder()
-        .timeout(std::time::Duration::from_secs(300))
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
-    let resp = client.get(url).send().map_err(|e| fail(e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(fail(format!("HTTP {}", resp.status())));
-    }
-    let mut out = Vec::new();
-    resp.take(crate::MAX_FEED + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| fail(e.to_string()))?;
-    if out.len() as u64 > crate::MAX_FEED {
-        return Err(fail(format!(
-            "larger than the {} MiB allowed",
-            crate::MAX_FEED >> 20
-        )));
-    }
-    Ok(out)
+    bulwark_apt::Fetcher::new(None)
+        .and_then(|f| f.get(url, crate::MAX_FEED))
+        .map_err(|e| fail(e.to_string()))
 }
 
 /// What kind of feed `data` is, from its first bytes.
@@ -198,15 +184,23 @@ pub fn detect(data: &[u8]) -> Option<Kind> {
     None
 }
 
-/// The OSV records in `dir` (`*.json`, not recursive), sorted by name.
+/// The OSV records in `dir` (`*.json`, not recursive), sorted by name; a
+/// directory is one feed, so its files are bounded by [`crate::MAX_FEED`] in
+/// all.
 ///
 /// # Errors
-/// The directory cannot be listed, or holds too many files.
+/// The directory cannot be listed, or holds too many files or bytes.
 pub fn osv_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
+    let mut budget = bulwark_limits::Budget::new(crate::MAX_FEED, "OSV records of one directory");
     for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let p = e.map_err(io_err(dir))?.path();
+        let e = e.map_err(io_err(dir))?;
+        let p = e.path();
         if p.extension().is_some_and(|x| x == "json") {
+            let len = e.metadata().map_err(io_err(&p))?.len();
+            budget
+                .take(len)
+                .map_err(|why| feed_err(&dir.display().to_string(), "directory", why))?;
             out.push(p);
             if out.len() > crate::MAX_OSV_FILES {
                 return Err(feed_err(

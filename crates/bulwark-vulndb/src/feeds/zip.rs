@@ -45,6 +45,17 @@ pub fn members(
     feed: &str,
     data: &[u8],
     suffix: &str,
+    each: impl FnMut(&str, &[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    members_within(feed, data, suffix, crate::MAX_FEED, each)
+}
+
+/// [`members`] with the bound on all members' bytes given.
+fn members_within(
+    feed: &str,
+    data: &[u8],
+    suffix: &str,
+    total: u64,
     mut each: impl FnMut(&str, &[u8]) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let bad = |at: String, what: &str| feed_err(feed, at, format!("damaged zip: {what}"));
@@ -85,6 +96,8 @@ pub fn members(
         .checked_add(usize::try_from(cd_size).unwrap_or(usize::MAX))
         .filter(|&e| e <= data.len())
         .ok_or_else(|| bad("central directory".into(), "outside the file"))?;
+    // The archive is one feed: its members inflate to MAX_FEED in all.
+    let mut inflated = bulwark_limits::Budget::new(total, "inflated zip members");
     let mut at = cd_start;
     for n in 0..count {
         let pos = || format!("member {}", n + 1);
@@ -123,6 +136,12 @@ pub fn members(
                 ),
             ));
         }
+        // Stored members are copied (csize), deflated ones checked against
+        // usize_: either way no more than this is read per member, so
+        // members sharing one region cannot multiply the work.
+        inflated
+            .take(usize_.max(csize))
+            .map_err(|why| feed_err(feed, &name, why))?;
         let l = usize::try_from(local).unwrap_or(usize::MAX);
         if !data.get(l..).is_some_and(|s| s.starts_with(b"PK\x03\x04")) {
             return Err(bad(name.clone(), "bad local header"));
@@ -157,4 +176,65 @@ pub fn members(
         each(&name, &bytes)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One stored member and `refs` central-directory entries all pointing
+    /// at it: the work a hostile archive can ask for.
+    fn overlapping(data: &[u8], refs: u16) -> Vec<u8> {
+        let name = b"r.json";
+        let len = u32::try_from(data.len()).unwrap();
+        let mut z = Vec::new();
+        z.extend_from_slice(b"PK\x03\x04");
+        z.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        z.extend_from_slice(&[0, 0]);
+        z.extend_from_slice(name);
+        z.extend_from_slice(data);
+        let cd = z.len() as u32;
+        for _ in 0..refs {
+            z.extend_from_slice(b"PK\x01\x02");
+            z.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            z.extend_from_slice(&len.to_le_bytes());
+            z.extend_from_slice(&len.to_le_bytes());
+            z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            z.extend_from_slice(&[0; 12]);
+            z.extend_from_slice(&0u32.to_le_bytes());
+            z.extend_from_slice(name);
+        }
+        let cd_size = z.len() as u32 - cd;
+        z.extend_from_slice(b"PK\x05\x06");
+        z.extend_from_slice(&[0, 0, 0, 0]);
+        z.extend_from_slice(&refs.to_le_bytes());
+        z.extend_from_slice(&refs.to_le_bytes());
+        z.extend_from_slice(&cd_size.to_le_bytes());
+        z.extend_from_slice(&cd.to_le_bytes());
+        z.extend_from_slice(&[0, 0]);
+        z
+    }
+
+    #[test]
+    fn members_sharing_one_region_count_against_the_total() {
+        let z = overlapping(&[b'x'; 40], 3);
+        let mut seen = 0;
+        members_within("t", &z, ".json", 1000, |_, b| {
+            seen += b.len();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, 120);
+        let err = members_within("t", &z, ".json", 100, |_, _| Ok(()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("inflated zip members"), "{err}");
+        // Cut anywhere: an error, never a panic.
+        for cut in 0..z.len() {
+            let _ = members("t", &z[..cut], ".json", |_, _| Ok(()));
+        }
+    }
 }
