@@ -18,6 +18,8 @@ use crate::{Error, Priority, Report, Subject};
 pub struct ArchiveOptions {
     /// Archive URI (default: the host's apt sources).
     pub mirror: Option<String>,
+    /// Security archive URI (default: the host's apt sources).
+    pub security_mirror: Option<String>,
     /// Keyring (default: the host's `Signed-By`, else trusted.gpg.d).
     pub keyring: Option<PathBuf>,
     /// Fetch the candidates' `.deb`s and read their changelogs.
@@ -60,6 +62,10 @@ pub struct Update {
 pub struct ArchiveState {
     /// The suites read (verified InRelease → Packages).
     pub suites: Vec<String>,
+    /// Suites the archive does not have (their InRelease is not found: a
+    /// mirror without `-updates`, say); the others are still read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     /// Installed packages with newer versions there.
     pub updates: Vec<Update>,
 }
@@ -97,6 +103,7 @@ pub fn check(
     let dist = bulwark_spec::Distribution {
         suite: release.to_owned(),
         mirror: opts.mirror.clone(),
+        security_mirror: opts.security_mirror.clone(),
         keyring: opts.keyring.as_ref().map(|k| k.display().to_string()),
         ..bulwark_spec::Distribution::default()
     };
@@ -113,15 +120,24 @@ pub fn check(
         .collect();
     let mut best: BTreeMap<String, Update> = BTreeMap::new();
     let mut read = Vec::new();
+    let mut missing = Vec::new();
     for s in &suites {
-        let idx = bulwark_apt::load_suite(
+        let idx = match bulwark_apt::load_suite(
             &opts.fetcher,
             &s.spec,
             std::slice::from_ref(&opts.arch),
             &s.keyring,
             None,
-        )
-        .map_err(|e| fail(e.to_string()))?;
+        ) {
+            Ok(idx) => idx,
+            // A suite this mirror does not carry; anything else (a bad
+            // signature, a damaged index) fails closed.
+            Err(bulwark_apt::ArchiveError::Fetch(e)) if e.is_not_found() && !read.is_empty() => {
+                missing.push(s.spec.suite.clone());
+                continue;
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        };
         read.push(s.spec.suite.clone());
         for (name, inst) in &installed {
             for r in idx.packages.iter().flat_map(|i| i.named(name)) {
@@ -156,6 +172,7 @@ pub fn check(
     }
     Ok(ArchiveState {
         suites: read,
+        missing,
         updates,
     })
 }

@@ -368,6 +368,9 @@ pub struct ScanArgs {
     /// Archive URI for --archive (default: the host's apt sources).
     #[arg(long, value_name = "URI")]
     pub mirror: Option<String>,
+    /// Security archive URI for --archive (default: the host's apt sources).
+    #[arg(long, value_name = "URI")]
+    pub security_mirror: Option<String>,
     /// Keyring for --archive (default: the host's).
     #[arg(long, value_name = "FILE")]
     pub keyring: Option<PathBuf>,

@@ -12,6 +12,15 @@ pub fn dir(arg: &DbArg) -> std::path::PathBuf {
     arg.dir.clone().unwrap_or_else(bulwark_vulndb::default_dir)
 }
 
+/// The database `--db` (or `BULWARK_DB`) names, which must open; else the
+/// default one when it exists (`eval` and `diff` use it when there is one).
+pub fn optional(arg: &DbArg) -> anyhow::Result<Option<Db>> {
+    Ok(match &arg.dir {
+        Some(dir) => Some(Db::open(dir)?),
+        None => Db::open(&bulwark_vulndb::default_dir()).ok(),
+    })
+}
+
 /// Seconds since the Unix epoch, now.
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now()

@@ -20,11 +20,7 @@ pub fn run(
         .with_context(|| format!("reading {from}"))?;
     let b =
         bulwark_diff::Side::read(to, platform, &opts).with_context(|| format!("reading {to}"))?;
-    // The database --db names must open; the default one is used when it exists.
-    let db = match &db.dir {
-        Some(dir) => Some(bulwark_vulndb::Db::open(dir)?),
-        None => bulwark_vulndb::Db::open(&bulwark_vulndb::default_dir()).ok(),
-    };
+    let db = super::db::optional(db)?;
     let scans = match &db {
         Some(db) => {
             let o = bulwark_scan::Options::default();

@@ -205,10 +205,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     };
     // The vulnerability database: the one --db (or BULWARK_DB) names must
     // open; the default one is used when it exists.
-    let db = match &args.db.dir {
-        Some(dir) => Some(bulwark_vulndb::Db::open(dir)?),
-        None => bulwark_vulndb::Db::open(&bulwark_vulndb::default_dir()).ok(),
-    };
+    let db = super::db::optional(&args.db)?;
     let mut reports = Vec::new();
     for img in &images {
         reports.push(evaluate(args, img, &keys, policy.as_ref(), db.as_ref())?);

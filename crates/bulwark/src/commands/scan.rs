@@ -85,6 +85,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             &release,
             &bulwark_scan::archive::ArchiveOptions {
                 mirror: args.mirror.clone(),
+                security_mirror: args.security_mirror.clone(),
                 keyring: args.keyring.clone(),
                 changelogs: args.changelogs,
                 arch: subject
@@ -94,6 +95,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
                 fetcher: super::fetcher()?,
             },
         )?;
+        for m in &state.missing {
+            tracing::warn!("the archive has no suite {m}; read the others");
+        }
         bulwark_scan::archive::apply(&mut report, state);
     }
     for w in &report.warnings {

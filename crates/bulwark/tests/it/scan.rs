@@ -783,3 +783,83 @@ with zipfile.ZipFile(path, "w") as z:
         "{err}"
     );
 }
+
+#[test]
+fn db_update_fetches_feeds_by_url_and_names_a_failing_one() {
+    let ctx = Ctx::new();
+    let served = ctx.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::copy(
+        vuln_data("cisa-kev-2025-08-25.json.gz"),
+        served.join("kev.json.gz"),
+    )
+    .unwrap();
+    let server = bulwark_test_support::HttpServer::serve(&served);
+    let url = format!("{}/kev.json.gz", server.url);
+    ok(ctx.run(&["db", "update", "--db", "db", "--from", &url]));
+    let s = status(&ctx);
+    assert_eq!(s["feeds"][0]["records"], 1404);
+    assert_eq!(s["feeds"][0]["sources"][0]["source"], url);
+    let missing = format!("{}/nothing.json", server.url);
+    let err = fails(ctx.run(&["db", "update", "--db", "db", "--from", &missing]));
+    assert!(
+        err.contains("nothing.json") && err.contains("--from FILE"),
+        "{err}"
+    );
+    assert_eq!(status(&ctx), s, "the database stays as it was");
+}
+
+#[test]
+fn scan_archive_failures_say_what_failed() {
+    let (ctx, list) = app_image();
+    ok(update(&ctx, &[&list]));
+    // An archive that does not answer.
+    let err = fails(ctx.run(&[
+        "scan",
+        "oci:out:v1",
+        "--db",
+        "db",
+        "--archive",
+        "--mirror",
+        "http://127.0.0.1:1/debian",
+        "--keyring",
+        ctx.archive.keyring.to_str().unwrap(),
+    ]));
+    assert!(
+        err.contains("the Debian archive") && err.contains("127.0.0.1:1"),
+        "{err}"
+    );
+    // The synthetic archive, whose key signs it, has nothing newer than the build.
+    let r = report(&ok(ctx.run(&[
+        "scan",
+        "oci:out:v1",
+        "--db",
+        "db",
+        "--format",
+        "json",
+        "--archive",
+        "--mirror",
+        &ctx.archive.server.url,
+        "--security-mirror",
+        &ctx.archive.server.url,
+        "--keyring",
+        ctx.archive.keyring.to_str().unwrap(),
+    ])));
+    assert_eq!(r["archive"]["suites"][0], "bookworm", "{}", r["archive"]);
+    // It has no bookworm-updates: said, and the others are still read.
+    assert_eq!(
+        r["archive"]["missing"][0], "bookworm-updates",
+        "{}",
+        r["archive"]
+    );
+    // No release known: said, with what to do.
+    let root = ctx.path().join("rootfs");
+    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    std::fs::write(
+        root.join("var/lib/dpkg/status"),
+        "Package: x\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n\n",
+    )
+    .unwrap();
+    let err = fails(ctx.run(&["scan", root.to_str().unwrap(), "--db", "db", "--archive"]));
+    assert!(err.contains("--release CODENAME"), "{err}");
+}
