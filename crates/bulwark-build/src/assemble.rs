@@ -44,6 +44,9 @@ pub struct AssembleReport {
 pub struct Assembled {
     pub system: Tree,
     pub app: Tree,
+    /// The spec's local files as read into `app`: (path relative to the
+    /// spec, sha256 hex), for the provenance.
+    pub inputs: Vec<(String, String)>,
     pub report: AssembleReport,
     pub uid: u32,
     pub gid: u32,
@@ -419,32 +422,38 @@ pub fn assemble(spec: &Spec, spec_path: &Path, set: PackageSet) -> Result<Assemb
     check_tree(spec, spec_path, &tree, &owners)?;
     report.files = tree.iter().filter(|(_, n)| !n.is_dir()).count();
 
-    let app = local_files(spec, spec_path, &users, &groups)?;
+    let (app, inputs) = local_files(spec, spec_path, &users, &groups)?;
     check_tree(spec, spec_path, &app, &BTreeMap::new())?;
     Ok(Assembled {
         system: tree,
         app,
+        inputs,
         report,
         uid,
         gid,
     })
 }
 
-/// The spec's `files`, read from disk relative to the spec.
+/// The spec's `files`, read from disk relative to the spec, with each
+/// regular file's path (as the spec names it) and sha256.
 fn local_files(
     spec: &Spec,
     spec_path: &Path,
     users: &[Account],
     groups: &[GroupEntry],
-) -> Result<Tree, BuildError> {
+) -> Result<(Tree, Vec<(String, String)>), BuildError> {
     let base = spec_path.parent().unwrap_or(Path::new("."));
     let err = |m: String| BuildError::LocalFiles {
         spec: spec_path.display().to_string(),
         message: m,
     };
     let mut tree = Tree::default();
-    // Layers are encoded in memory: the user's files are bounded in all.
-    let mut budget = bulwark_limits::Budget::new(bulwark_limits::USER_FILES, "files: sources");
+    let mut inputs = Vec::new();
+    // Small files are read into memory, up to a total; larger ones (and
+    // any past the total) stay on disk and are streamed into the layer.
+    let mut in_memory =
+        bulwark_limits::Budget::new(bulwark_limits::USER_FILES_IN_MEMORY, "files: in memory");
+    let mut total = bulwark_limits::Budget::new(bulwark_limits::MAX_LAYER_BYTES, "files: sources");
     for f in &spec.files {
         let src = base.join(&f.src);
         let (uid, gid) = match &f.owner {
@@ -455,8 +464,8 @@ fn local_files(
         let meta =
             std::fs::symlink_metadata(&src).map_err(|e| err(format!("{}: {e}", src.display())))?;
         let dest = f.dest.trim_matches('/').to_owned();
-        let mut stack = vec![(src.clone(), dest.clone(), meta)];
-        while let Some((p, d, m)) = stack.pop() {
+        let mut stack = vec![(src.clone(), dest.clone(), meta, f.src.clone())];
+        while let Some((p, d, m, rel)) = stack.pop() {
             use std::os::unix::fs::PermissionsExt;
             let mode_of = |m: &std::fs::Metadata, dir: bool| -> u32 {
                 if let Some(mode) = f.mode
@@ -496,18 +505,37 @@ fn local_files(
                     })?;
                     let cm = std::fs::symlink_metadata(c.path())
                         .map_err(|e| err(format!("{}: {e}", c.path().display())))?;
-                    stack.push((c.path(), format!("{d}/{name}"), cm));
+                    stack.push((
+                        c.path(),
+                        format!("{d}/{name}"),
+                        cm,
+                        format!("{}/{name}", rel.trim_end_matches('/')),
+                    ));
                 }
             } else if m.is_file() {
-                budget.take(m.len()).map_err(|why| {
+                total.take(m.len()).map_err(|why| {
                     err(format!(
-                        "{}: {why}; keep large data out of the image (a volume) or split it",
+                        "{}: {why} (no image layer may be larger); keep such data out of the image (a volume)",
                         p.display()
                     ))
                 })?;
-                let data = bulwark_limits::read_file(&p, m.len(), "file")
-                    .map_err(|e| err(e.to_string()))?;
-                tree.insert(&d, Node::file(data, mode_of(&m, false)).owned(uid, gid));
+                let node = if m.len() <= bulwark_limits::USER_FILE_IN_MEMORY
+                    && in_memory.take(m.len()).is_ok()
+                {
+                    let data = bulwark_limits::read_file(&p, m.len(), "file")
+                        .map_err(|e| err(e.to_string()))?;
+                    inputs.push((
+                        rel,
+                        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)),
+                    ));
+                    Node::file(data, mode_of(&m, false))
+                } else {
+                    let f = bulwark_layer::DiskFile::hash(&p)
+                        .map_err(|e| err(format!("{}: {e}", p.display())))?;
+                    inputs.push((rel, f.sha256.clone()));
+                    Node::disk(f, mode_of(&m, false))
+                };
+                tree.insert(&d, node.owned(uid, gid));
             } else {
                 return Err(err(format!(
                     "{}: only regular files, directories and symlinks can be copied",
@@ -517,7 +545,7 @@ fn local_files(
         }
     }
     // Parent directories created implicitly stay root-owned 0755.
-    Ok(tree)
+    Ok((tree, inputs))
 }
 
 #[cfg(test)]

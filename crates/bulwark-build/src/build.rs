@@ -118,6 +118,10 @@ pub struct BuildReport {
     /// sha256 → sha512 of every verified `.deb` (for the SBOM).
     #[serde(skip)]
     pub deb_sha512: BTreeMap<String, String>,
+    /// The spec's local files as the build read them (path relative to the
+    /// spec, sha256 hex), for the provenance.
+    #[serde(skip)]
+    pub local_inputs: Vec<(String, String)>,
 }
 
 fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> BuildError + '_ {
@@ -328,16 +332,26 @@ pub(crate) fn build_inputs(opts: &BuildOptions) -> Result<Built, BuildError> {
     for ((arch, a), (_, mut layers)) in assembled.iter().zip(encoded) {
         // What the SBOMs describe: the layers' own tars, read once here
         // rather than decompressed again from the output.
-        let tars: Vec<(Vec<u8>, u64)> = layers
+        let origin = format!("the {arch} layers just built");
+        let tars: Vec<(bulwark_layer::Content, String, u64)> = layers
             .iter_mut()
-            .map(|(l, _)| (std::mem::take(&mut l.tar), l.blob.len() as u64))
+            .map(|(l, _)| (std::mem::take(&mut l.tar), l.diff_id.clone(), l.blob.len()))
             .collect();
-        let views: Vec<(&[u8], u64)> = tars.iter().map(|(t, n)| (t.as_slice(), *n)).collect();
-        let contents = bulwark_image::FileSystem::from_tars(
-            &views,
-            &format!("the {arch} layers just built"),
-            &bulwark_sbom::wanted,
-        )?;
+        let views = tars
+            .iter()
+            .map(|(t, diff_id, compressed)| {
+                Ok(bulwark_image::TarLayer {
+                    tar: t.reader().map_err(|source| bulwark_image::Error::Io {
+                        path: origin.clone(),
+                        source,
+                    })?,
+                    diff_id,
+                    size: t.len(),
+                    compressed: *compressed,
+                })
+            })
+            .collect::<Result<Vec<_>, bulwark_image::Error>>()?;
+        let contents = bulwark_image::FileSystem::from_tars(views, &origin, &bulwark_sbom::wanted)?;
         drop(tars);
         let (os_arch, variant) = bulwark_debian::oci_platform(arch).unwrap_or(("unknown", None));
         let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -388,7 +402,7 @@ pub(crate) fn build_inputs(opts: &BuildOptions) -> Result<Built, BuildError> {
             .map(|(l, by)| LayerReport {
                 digest: l.digest.clone(),
                 diff_id: l.diff_id.clone(),
-                size: l.blob.len() as u64,
+                size: l.blob.len(),
                 uncompressed_size: l.tar_size,
                 entries: l.entries,
                 created_by: by.clone(),
@@ -427,6 +441,14 @@ pub(crate) fn build_inputs(opts: &BuildOptions) -> Result<Built, BuildError> {
                     bulwark_layer::NodeKind::File(data) => {
                         Some(bulwark_sbom::AppFile::new(path, data))
                     }
+                    // Hashed once when assembled; the encoder checked them again.
+                    bulwark_layer::NodeKind::Disk(f) => Some(bulwark_sbom::AppFile {
+                        path: format!("/{path}"),
+                        size: f.size,
+                        sha1: f.sha1.clone(),
+                        sha256: f.sha256.clone(),
+                        sha512: f.sha512.clone(),
+                    }),
                     _ => None,
                 })
                 .collect(),
@@ -461,6 +483,11 @@ pub(crate) fn build_inputs(opts: &BuildOptions) -> Result<Built, BuildError> {
         platforms,
         notes,
         deb_sha512,
+        // Every platform copies the same files.
+        local_inputs: assembled
+            .first()
+            .map(|(_, a)| a.inputs.clone())
+            .unwrap_or_default(),
     };
     Ok(Built { report, spec, lock })
 }

@@ -18,41 +18,20 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// Hashes of the spec's local inputs (files and directory trees), sorted.
-fn local_inputs(spec: &Spec, base: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    for f in &spec.files {
-        let root = base.join(&f.src);
-        let mut stack = vec![(root.clone(), f.src.clone())];
-        while let Some((p, rel)) = stack.pop() {
-            if p.is_dir() {
-                if let Ok(rd) = std::fs::read_dir(&p) {
-                    let mut names: Vec<_> =
-                        rd.filter_map(Result::ok).map(|e| e.file_name()).collect();
-                    names.sort();
-                    for n in names.into_iter().rev() {
-                        let name = n.to_string_lossy().to_string();
-                        stack.push((p.join(&n), format!("{}/{name}", rel.trim_end_matches('/'))));
-                    }
-                }
-            } else if let Ok(data) = std::fs::read(&p) {
-                out.push(json!({
-                    "uri": format!("file:{rel}"),
-                    "digest": {"sha256": sha256_hex(&data)},
-                }));
-            }
-        }
-    }
-    out
-}
-
 /// The SLSA v1 predicate for a build of `spec_path` from `lock`.
 ///
-/// `image` is the digest built; `sde` the build's SOURCE_DATE_EPOCH.
+/// `sde` is the build's SOURCE_DATE_EPOCH; `inputs` the spec's local files
+/// as the build read them (path relative to the spec, sha256 hex) — not
+/// read again here, so the provenance names exactly the bytes in the image.
 #[must_use]
-pub fn provenance(spec_path: &Path, spec: &Spec, lock: &Lock, sde: i64) -> Value {
+pub fn provenance(
+    spec_path: &Path,
+    spec: &Spec,
+    lock: &Lock,
+    sde: i64,
+    inputs: &[(String, String)],
+) -> Value {
     let spec_bytes = std::fs::read(spec_path).unwrap_or_default();
-    let base = spec_path.parent().unwrap_or(Path::new("."));
     let mut deps = Vec::new();
     for s in &lock.suites {
         deps.push(json!({
@@ -74,7 +53,12 @@ pub fn provenance(spec_path: &Path, spec: &Spec, lock: &Lock, sde: i64) -> Value
             }));
         }
     }
-    deps.extend(local_inputs(spec, base));
+    deps.extend(inputs.iter().map(|(rel, sha256)| {
+        json!({
+            "uri": format!("file:{rel}"),
+            "digest": {"sha256": sha256},
+        })
+    }));
     let time = bulwark_debian::time::format_rfc3339(sde);
     json!({
         "buildDefinition": {

@@ -119,7 +119,8 @@ impl Kind {
 #[must_use]
 pub fn documents(spec_path: &Path, spec: &Spec, lock: &Lock, report: &BuildReport) -> Documents {
     let sde = i64::try_from(report.source_date_epoch).unwrap_or(0);
-    let provenance = crate::provenance::provenance(spec_path, spec, lock, sde);
+    let provenance =
+        crate::provenance::provenance(spec_path, spec, lock, sde, &report.local_inputs);
     let name = spec.name.clone().unwrap_or_else(|| {
         spec_path
             .file_stem()

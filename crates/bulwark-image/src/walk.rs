@@ -39,6 +39,26 @@ pub struct FileInfo {
     pub layer: usize,
 }
 
+/// An uncompressed layer tar for [`FileSystem::from_tars`].
+pub struct TarLayer<'a> {
+    pub tar: Box<dyn Read + 'a>,
+    /// `sha256:` of the tar (for messages).
+    pub diff_id: &'a str,
+    /// Size of the tar, and of its compressed blob.
+    pub size: u64,
+    pub compressed: u64,
+}
+
+impl std::fmt::Debug for TarLayer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TarLayer")
+            .field("diff_id", &self.diff_id)
+            .field("size", &self.size)
+            .field("compressed", &self.compressed)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The merged view of all layers.
 #[derive(Clone, Debug, Default)]
 pub struct FileSystem {
@@ -56,24 +76,25 @@ pub struct FileSystem {
 }
 
 impl FileSystem {
-    /// The merged filesystem of layers held in memory, uncompressed, each
-    /// with its compressed size (for `layer_sizes`); `origin` names them in
-    /// errors. The build uses it to describe what it has just written
-    /// without reading it back.
+    /// The merged filesystem of uncompressed layer tars the caller holds
+    /// (in memory or in temporary files); `origin` names them in errors.
+    /// The build uses it to describe what it has just written without
+    /// reading it back.
     pub fn from_tars(
-        layers: &[(&[u8], u64)],
+        layers: Vec<TarLayer<'_>>,
         origin: &str,
         capture: &dyn Fn(&str) -> bool,
     ) -> Result<FileSystem, Error> {
         let mut fs = FileSystem::default();
-        for (idx, (tar, compressed)) in layers.iter().enumerate() {
-            let mut r: &[u8] = tar;
-            apply_tar(&mut r, idx, capture, &mut fs).map_err(|reason| Error::Layer {
+        for (idx, l) in layers.into_iter().enumerate() {
+            let err = |reason: String| Error::Layer {
                 origin: origin.to_owned(),
-                digest: format!("sha256:{}", hex::encode(Sha256::digest(tar))),
+                digest: l.diff_id.to_owned(),
                 reason,
-            })?;
-            fs.layer_sizes.push((*compressed, tar.len() as u64));
+            };
+            let mut r = l.tar;
+            apply_tar(&mut r, idx, capture, &mut fs).map_err(err)?;
+            fs.layer_sizes.push((l.compressed, l.size));
         }
         fs.check_packages(origin)?;
         Ok(fs)

@@ -1,10 +1,11 @@
 //! Deterministic tar + compression.
 
-use std::io::Write;
-use std::path::Path;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::content::{Content, SpillWriter};
 use crate::tree::{NodeKind, Tree};
 
 /// Compression of an encoded layer.
@@ -38,11 +39,12 @@ impl LayerCompression {
     }
 }
 
-/// An encoded layer.
+/// An encoded layer. Its tar and blob are in memory, or in temporary files
+/// when the tree holds files streamed from disk ([`NodeKind::Disk`]).
 #[derive(Clone, Debug)]
 pub struct Layer {
     /// The blob as stored (compressed).
-    pub blob: Vec<u8>,
+    pub blob: Content,
     /// `sha256:` of the blob.
     pub digest: String,
     /// `sha256:` of the uncompressed tar (the config's `diff_ids`).
@@ -54,7 +56,7 @@ pub struct Layer {
     pub entries: usize,
     /// The uncompressed tar itself, for callers that read it back (a build
     /// describes its layers from it); take it to free the memory.
-    pub tar: Vec<u8>,
+    pub tar: Content,
 }
 
 /// A layer that could not be encoded.
@@ -85,20 +87,15 @@ pub fn encode_layer_cached(
     compression: LayerCompression,
     cache_dir: Option<&Path>,
 ) -> Result<Layer, EncodeError> {
-    let tar = tar_bytes(tree, epoch)?;
+    if tree
+        .iter()
+        .any(|(_, n)| matches!(n.kind, NodeKind::Disk(_)))
+    {
+        return encode_streamed(tree, epoch, compression, cache_dir);
+    }
+    let tar = write_tar(tree, epoch, Vec::with_capacity(tar_size_hint(tree)))?;
     let diff_hex = hex::encode(Sha256::digest(&tar));
-    let diff_id = format!("sha256:{diff_hex}");
-    let io = |source| EncodeError {
-        path: "(compressor)".into(),
-        source,
-    };
-    let cache_path = cache_dir.map(|d| {
-        d.join(format!(
-            "{diff_hex}.{}.{}",
-            compressor_fingerprint(compression),
-            compression.extension()
-        ))
-    });
+    let cache_path = cache_dir.map(|d| cache_path(d, &diff_hex, compression));
     let cached = cache_path
         .as_deref()
         .and_then(|p| std::fs::read(p).ok())
@@ -108,17 +105,87 @@ pub fn encode_layer_cached(
     let blob = match cached {
         Some(b) => b,
         None => {
-            let blob = compress(&tar, compression).map_err(io)?;
+            let blob = compress(&tar, compression).map_err(compressor)?;
             if let Some(p) = &cache_path {
-                store(p, &blob);
+                store(p, &Content::Memory(blob.clone()));
             }
             blob
         }
     };
     Ok(Layer {
         digest: format!("sha256:{}", hex::encode(Sha256::digest(&blob))),
-        diff_id,
+        diff_id: format!("sha256:{diff_hex}"),
         tar_size: tar.len() as u64,
+        compression,
+        entries: tree.len(),
+        blob: Content::Memory(blob),
+        tar: Content::Memory(tar),
+    })
+}
+
+fn compressor(source: io::Error) -> EncodeError {
+    EncodeError {
+        path: "(compressor)".into(),
+        source,
+    }
+}
+
+fn cache_path(dir: &Path, diff_hex: &str, compression: LayerCompression) -> PathBuf {
+    dir.join(format!(
+        "{diff_hex}.{}.{}",
+        compressor_fingerprint(compression),
+        compression.extension()
+    ))
+}
+
+/// [`encode_layer_cached`] for a tree with files on disk: the tar and the
+/// blob go through temporary files, hashed on the way, so memory stays
+/// flat whatever the files' size. The bytes are the same as in memory.
+fn encode_streamed(
+    tree: &Tree,
+    epoch: u64,
+    compression: LayerCompression,
+    cache_dir: Option<&Path>,
+) -> Result<Layer, EncodeError> {
+    let tmp = |source| EncodeError {
+        path: "(temporary file in TMPDIR)".into(),
+        source,
+    };
+    let tar_out = write_tar(tree, epoch, SpillWriter::new().map_err(tmp)?)?;
+    let (tar, diff_hex) = tar_out.finish().map_err(tmp)?;
+    let tar_size = tar.len();
+    let cache_path = cache_dir.map(|d| cache_path(d, &diff_hex, compression));
+    let cached = cache_path
+        .as_deref()
+        .and_then(|p| cached_copy(p, compression, &diff_hex));
+    let (blob, blob_hex) = match cached {
+        Some(c) => c,
+        None => {
+            let made = match compression {
+                LayerCompression::None => (tar.clone(), diff_hex.clone()),
+                LayerCompression::Gzip => {
+                    let mut w = SpillWriter::new().map_err(tmp)?;
+                    gzip_stream(tar.reader().map_err(tmp)?, &mut w).map_err(compressor)?;
+                    w.finish().map_err(tmp)?
+                }
+                LayerCompression::Zstd => {
+                    let w = SpillWriter::new().map_err(tmp)?;
+                    zstd_stream(tar.reader().map_err(tmp)?, tar_size, w)
+                        .map_err(compressor)?
+                        .finish()
+                        .map_err(tmp)?
+                }
+            };
+            if let Some(p) = &cache_path {
+                store(p, &made.0);
+            }
+            made
+        }
+    };
+    Ok(Layer {
+        digest: format!("sha256:{blob_hex}"),
+        diff_id: format!("sha256:{diff_hex}"),
+        tar_size,
         compression,
         entries: tree.len(),
         blob,
@@ -126,19 +193,59 @@ pub fn encode_layer_cached(
     })
 }
 
-fn compress(tar: &[u8], compression: LayerCompression) -> std::io::Result<Vec<u8>> {
+/// A cached blob copied into a temporary file, if it decompresses to the
+/// tar with `diff_hex`; with the sha256 (hex) of the blob.
+fn cached_copy(
+    path: &Path,
+    compression: LayerCompression,
+    diff_hex: &str,
+) -> Option<(Content, String)> {
+    let f = std::fs::File::open(path).ok()?;
+    let mut hasher = HashSink(Sha256::new());
+    io::copy(
+        &mut decoder(io::BufReader::new(f), compression).ok()?,
+        &mut hasher,
+    )
+    .ok()?;
+    if hex::encode(hasher.0.finalize()) != diff_hex {
+        return None;
+    }
+    let mut w = SpillWriter::new().ok()?;
+    io::copy(&mut std::fs::File::open(path).ok()?, &mut w).ok()?;
+    w.finish().ok()
+}
+
+struct HashSink(Sha256);
+
+impl Write for HashSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn compress(tar: &[u8], compression: LayerCompression) -> io::Result<Vec<u8>> {
     Ok(match compression {
         LayerCompression::None => tar.to_vec(),
         LayerCompression::Gzip => gzip_parallel(tar)?,
         LayerCompression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(tar.len() / 3), 3)?;
-            enc.include_checksum(true)?;
-            enc.set_pledged_src_size(Some(tar.len() as u64))?;
-            enc.include_contentsize(true)?;
-            enc.write_all(tar)?;
-            enc.finish()?
+            zstd_stream(tar, tar.len() as u64, Vec::with_capacity(tar.len() / 3))?
         }
     })
+}
+
+/// zstd level 3 with checksum and content size (`size`, the input's
+/// length, is pledged up front: the frame header carries it).
+fn zstd_stream<W: Write>(mut r: impl Read, size: u64, w: W) -> io::Result<W> {
+    let mut enc = zstd::stream::write::Encoder::new(w, 3)?;
+    enc.include_checksum(true)?;
+    enc.set_pledged_src_size(Some(size))?;
+    enc.include_contentsize(true)?;
+    io::copy(&mut r, &mut enc)?;
+    enc.finish()
 }
 
 /// A short digest of what this build's compressor makes of a fixed sample.
@@ -175,9 +282,26 @@ fn compressor_fingerprint(compression: LayerCompression) -> &'static str {
     })
 }
 
-/// Decompresses a layer blob.
-pub fn decompress(blob: &[u8], compression: LayerCompression) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
+/// A reader of the tar inside a layer blob read from `r`.
+///
+/// # Errors
+/// A zstd stream whose header cannot be read.
+pub fn decoder<'a>(
+    r: impl Read + Send + 'a,
+    compression: LayerCompression,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    Ok(match compression {
+        LayerCompression::None => Box::new(r),
+        LayerCompression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        LayerCompression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+    })
+}
+
+/// Decompresses a layer blob held in memory.
+///
+/// # Errors
+/// A corrupt blob.
+pub fn decompress(blob: &[u8], compression: LayerCompression) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(blob.len() * 3);
     match compression {
         LayerCompression::None => out.extend_from_slice(blob),
@@ -192,7 +316,7 @@ pub fn decompress(blob: &[u8], compression: LayerCompression) -> std::io::Result
 }
 
 /// Best-effort atomic store into the cache (a failed store only costs time).
-fn store(path: &Path, blob: &[u8]) {
+fn store(path: &Path, blob: &Content) {
     let Some(dir) = path.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
         return;
@@ -202,7 +326,8 @@ fn store(path: &Path, blob: &[u8]) {
         std::process::id(),
         std::thread::current().id()
     ));
-    if std::fs::write(&tmp, blob).is_ok() && std::fs::rename(&tmp, path).is_err() {
+    let written = std::fs::File::create(&tmp).and_then(|mut f| blob.write_to(&mut f));
+    if written.is_err() || std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
 }
@@ -223,28 +348,68 @@ const GZIP_LEVEL: i32 = 6;
 /// of members, and every layer reader handles it (eStargz layers are built
 /// the same way). The output depends only on the data and the pinned
 /// libdeflate version.
-fn gzip_parallel(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    use rayon::prelude::*;
-    let level = libdeflater::CompressionLvl::new(GZIP_LEVEL)
-        .map_err(|e| std::io::Error::other(format!("libdeflate level {GZIP_LEVEL}: {e:?}")))?;
+fn gzip_parallel(data: &[u8]) -> io::Result<Vec<u8>> {
     let pieces: Vec<&[u8]> = if data.is_empty() {
         vec![data]
     } else {
         data.chunks(GZIP_PIECE).collect()
     };
-    let members: Vec<Vec<u8>> = pieces
-        .into_par_iter()
+    Ok(gzip_members(&pieces)?.concat())
+}
+
+/// Pieces compressed in parallel at a time by [`gzip_stream`] (32 MiB).
+const GZIP_BATCH: usize = 16;
+
+/// [`gzip_parallel`] over a reader, [`GZIP_BATCH`] pieces at a time: the
+/// same pieces, so the same bytes, with bounded memory.
+fn gzip_stream(mut r: impl Read, w: &mut impl Write) -> io::Result<()> {
+    let mut any = false;
+    loop {
+        let mut pieces: Vec<Vec<u8>> = Vec::with_capacity(GZIP_BATCH);
+        let mut last = false;
+        while pieces.len() < GZIP_BATCH {
+            let mut piece = Vec::with_capacity(GZIP_PIECE);
+            (&mut r).take(GZIP_PIECE as u64).read_to_end(&mut piece)?;
+            last = piece.len() < GZIP_PIECE;
+            if !piece.is_empty() {
+                pieces.push(piece);
+            }
+            if last {
+                break;
+            }
+        }
+        if pieces.is_empty() && !any {
+            pieces.push(Vec::new());
+        }
+        any = true;
+        let views: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+        for m in gzip_members(&views)? {
+            w.write_all(&m)?;
+        }
+        if last {
+            return Ok(());
+        }
+    }
+}
+
+/// Each piece compressed by libdeflate into a gzip member of its own, in
+/// parallel.
+fn gzip_members(pieces: &[&[u8]]) -> io::Result<Vec<Vec<u8>>> {
+    use rayon::prelude::*;
+    let level = libdeflater::CompressionLvl::new(GZIP_LEVEL)
+        .map_err(|e| io::Error::other(format!("libdeflate level {GZIP_LEVEL}: {e:?}")))?;
+    pieces
+        .par_iter()
         .map(|piece| {
             let mut c = libdeflater::Compressor::new(level);
             let mut out = vec![0; c.gzip_compress_bound(piece.len())];
             let n = c
                 .gzip_compress(piece, &mut out)
-                .map_err(|e| std::io::Error::other(format!("libdeflate: {e}")))?;
+                .map_err(|e| io::Error::other(format!("libdeflate: {e}")))?;
             out.truncate(n);
             Ok(out)
         })
-        .collect::<std::io::Result<_>>()?;
-    Ok(members.concat())
+        .collect()
 }
 
 /// The tar's size, or a little more: a header per entry, contents padded to
@@ -269,8 +434,9 @@ fn tar_size_hint(tree: &Tree) -> usize {
         + 1024
 }
 
-fn tar_bytes(tree: &Tree, epoch: u64) -> Result<Vec<u8>, EncodeError> {
-    let mut b = tar::Builder::new(Vec::with_capacity(tar_size_hint(tree)));
+/// Writes the tree as a tar into `out` and returns it.
+fn write_tar<W: Write>(tree: &Tree, epoch: u64, out: W) -> Result<W, EncodeError> {
+    let mut b = tar::Builder::new(out);
     b.mode(tar::HeaderMode::Deterministic);
     for (path, node) in tree.iter() {
         let err = |source| EncodeError {
@@ -293,6 +459,12 @@ fn tar_bytes(tree: &Tree, epoch: u64) -> Result<Vec<u8>, EncodeError> {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(data.len() as u64);
                 b.append_data(&mut h, path, data.as_slice()).map_err(err)?;
+            }
+            NodeKind::Disk(file) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(file.size);
+                let mut r = file.verified_reader().map_err(err)?;
+                b.append_data(&mut h, path, &mut r).map_err(err)?;
             }
             NodeKind::Symlink(target) => {
                 h.set_entry_type(tar::EntryType::Symlink);
@@ -400,7 +572,7 @@ mod tests {
     #[test]
     fn headers_are_normalised() {
         let l = encode_layer(&sample(), 42, LayerCompression::None).unwrap();
-        let mut a = tar::Archive::new(l.blob.as_slice());
+        let mut a = tar::Archive::new(l.blob.as_slice().unwrap());
         let mut names = Vec::new();
         for e in a.entries().unwrap() {
             let e = e.unwrap();
@@ -413,7 +585,7 @@ mod tests {
         sorted.sort();
         assert_eq!(names, sorted);
         assert!(names.iter().any(|n| n.len() > 150), "long names survive");
-        assert!(tar_size_hint(&sample()) >= l.blob.len());
+        assert!(tar_size_hint(&sample()) as u64 >= l.blob.len());
     }
 
     #[test]
@@ -450,7 +622,7 @@ mod tests {
             .unwrap()
             .path();
         let other = encode_layer(&Tree::default(), 7, LayerCompression::Gzip).unwrap();
-        std::fs::write(&entry, &other.blob).unwrap();
+        std::fs::write(&entry, other.blob.as_slice().unwrap()).unwrap();
         let again =
             encode_layer_cached(&sample(), 7, LayerCompression::Gzip, Some(dir.path())).unwrap();
         assert_eq!(again.digest, fresh.digest);
@@ -461,5 +633,78 @@ mod tests {
                 .digest,
             fresh.digest
         );
+    }
+
+    /// Mixed compressibility, several gzip batches' worth when `n` is large.
+    fn noise(n: usize) -> Vec<u8> {
+        let mut x: u32 = 7;
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                if i % 4 == 0 {
+                    (x >> 24) as u8
+                } else {
+                    b'a' + (i % 5) as u8
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn files_streamed_from_disk_give_the_same_bytes_as_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        // Past one gzip batch (16 pieces of 2 MiB), and not a multiple of a piece.
+        let data = noise(GZIP_BATCH * GZIP_PIECE + 3 * GZIP_PIECE + 777);
+        let p = dir.path().join("model.bin");
+        std::fs::write(&p, &data).unwrap();
+        let mut mem = sample();
+        mem.insert("opt/model.bin", Node::file(data.clone(), 0o644));
+        let mut disk = sample();
+        let f = crate::DiskFile::hash(&p).unwrap();
+        assert_eq!(f.sha256, hex::encode(Sha256::digest(&data)));
+        disk.insert("opt/model.bin", Node::disk(f, 0o644));
+        for c in [
+            LayerCompression::Gzip,
+            LayerCompression::Zstd,
+            LayerCompression::None,
+        ] {
+            let a = encode_layer(&mem, 9, c).unwrap();
+            let b = encode_layer(&disk, 9, c).unwrap();
+            assert!(matches!(b.blob, Content::File(_)), "{c:?} streamed");
+            assert_eq!(
+                (&a.digest, &a.diff_id, a.tar_size),
+                (&b.digest, &b.diff_id, b.tar_size),
+                "{c:?}"
+            );
+            assert_eq!(a.blob.len(), b.blob.len());
+            assert_eq!(b.tar.len(), b.tar_size);
+            assert_eq!(
+                a.tar.as_slice().unwrap(),
+                b.tar.to_vec().unwrap().as_slice()
+            );
+        }
+        // Through the cache: stored once, then copied from it.
+        let cache = dir.path().join("cache");
+        let first = encode_layer_cached(&disk, 9, LayerCompression::Gzip, Some(&cache)).unwrap();
+        let again = encode_layer_cached(&disk, 9, LayerCompression::Gzip, Some(&cache)).unwrap();
+        assert_eq!(first.digest, again.digest);
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+        // The file changed after it was hashed: the layer fails, naming it.
+        std::fs::write(&p, b"other").unwrap();
+        let e = encode_layer(&disk, 9, LayerCompression::Gzip).unwrap_err();
+        assert!(
+            e.to_string().contains("changed while the image was built"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn gzip_stream_matches_gzip_parallel_at_the_edges() {
+        for n in [0, 1, GZIP_PIECE, GZIP_PIECE + 1, GZIP_BATCH * GZIP_PIECE] {
+            let data = noise(n);
+            let mut out = Vec::new();
+            gzip_stream(data.as_slice(), &mut out).unwrap();
+            assert_eq!(out, gzip_parallel(&data).unwrap(), "{n} bytes");
+        }
     }
 }

@@ -15,10 +15,12 @@
 //! assert!(layer.digest.starts_with("sha256:"));
 //! ```
 
+mod content;
 mod encode;
 mod tree;
 
+pub use content::{Content, DiskFile, Spill};
 pub use encode::{
-    EncodeError, Layer, LayerCompression, decompress, encode_layer, encode_layer_cached,
+    EncodeError, Layer, LayerCompression, decoder, decompress, encode_layer, encode_layer_cached,
 };
 pub use tree::{Node, NodeKind, Tree};

@@ -3,11 +3,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::content::DiskFile;
+
 /// What a path is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeKind {
     Dir,
     File(Arc<Vec<u8>>),
+    /// A regular file streamed from disk when the layer is encoded (a
+    /// large user file; see [`DiskFile`]).
+    Disk(Arc<DiskFile>),
     Symlink(String),
     /// Path (normalised) of the regular file this is a hard link to.
     Hardlink(String),
@@ -34,6 +39,15 @@ impl Node {
     pub fn file(data: Vec<u8>, mode: u32) -> Self {
         Node {
             kind: NodeKind::File(Arc::new(data)),
+            mode,
+            uid: 0,
+            gid: 0,
+        }
+    }
+    /// A regular file whose bytes stay on disk until the layer is encoded.
+    pub fn disk(file: DiskFile, mode: u32) -> Self {
+        Node {
+            kind: NodeKind::Disk(Arc::new(file)),
             mode,
             uid: 0,
             gid: 0,

@@ -70,9 +70,13 @@ pub const MAX_CAPTURED: u64 = 256 << 20;
 /// Packages in one image's dpkg database (SBOMs grow with it; real images
 /// hold hundreds, a whole Debian release about 65,000).
 pub const MAX_PACKAGES: usize = 20_000;
-/// Bytes of the spec's `files:` sources, all together (the layers are
-/// encoded in memory).
-pub const USER_FILES: u64 = 1 << 30;
+/// Largest file of the spec's `files:` read into memory; larger files are
+/// streamed from disk into the layer (through temporary files in `TMPDIR`).
+pub const USER_FILE_IN_MEMORY: u64 = 8 << 20;
+/// Bytes of the spec's `files:` held in memory, all together; past it,
+/// files are streamed too. All together they are bounded by
+/// [`MAX_LAYER_BYTES`], the most any image reader here accepts in a layer.
+pub const USER_FILES_IN_MEMORY: u64 = 256 << 20;
 /// A Debian `Packages` index once decompressed (bookworm main: 50 MB).
 pub const PACKAGES_INDEX: u64 = 2 << 30;
 /// One file inside a `.deb`.
@@ -190,9 +194,14 @@ pub const TABLE: &[Limit] = &[
         what: "packages in one image's dpkg database",
     },
     Limit {
-        name: "USER_FILES",
-        value: "1 GiB",
-        what: "the spec's files: sources, all together",
+        name: "USER_FILE_IN_MEMORY",
+        value: "8 MiB",
+        what: "one files: source read into memory (larger ones are streamed from disk)",
+    },
+    Limit {
+        name: "USER_FILES_IN_MEMORY",
+        value: "256 MiB",
+        what: "files: sources held in memory, all together (the rest are streamed; all of them at most MAX_LAYER_BYTES)",
     },
     Limit {
         name: "PACKAGES_INDEX",
@@ -492,7 +501,8 @@ mod tests {
             ("MAX_CAPTURE", bytes(MAX_CAPTURE)),
             ("MAX_CAPTURED", bytes(MAX_CAPTURED)),
             ("MAX_PACKAGES", MAX_PACKAGES.to_string()),
-            ("USER_FILES", bytes(USER_FILES)),
+            ("USER_FILE_IN_MEMORY", bytes(USER_FILE_IN_MEMORY)),
+            ("USER_FILES_IN_MEMORY", bytes(USER_FILES_IN_MEMORY)),
             ("PACKAGES_INDEX", bytes(PACKAGES_INDEX)),
             ("DEB_ENTRY", bytes(DEB_ENTRY)),
             ("DEB_TOTAL", bytes(DEB_TOTAL)),

@@ -90,44 +90,88 @@ pub fn write_images(
             .map(|i| (i.platform.clone(), i.manifest.digest.clone()))
             .collect(),
     };
-    let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    // Layers may be in temporary files (large user files): every writer
+    // below streams them rather than holding a copy.
+    let mut blobs: BTreeMap<String, Source<'_>> = BTreeMap::new();
     for img in images {
         for l in &img.layers {
             blobs
                 .entry(l.digest.clone())
-                .or_insert_with(|| l.blob.clone());
+                .or_insert(Source::Content(&l.blob));
         }
-        blobs.insert(img.config.digest.clone(), img.config.data.clone());
-        blobs.insert(img.manifest.digest.clone(), img.manifest.data.clone());
+        blobs.insert(img.config.digest.clone(), Source::Bytes(&img.config.data));
+        blobs.insert(
+            img.manifest.digest.clone(),
+            Source::Bytes(&img.manifest.data),
+        );
     }
     if let Some(b) = &index_blob {
-        blobs.insert(b.digest.clone(), b.data.clone());
+        blobs.insert(b.digest.clone(), Source::Bytes(&b.data));
     }
     match dest {
         Destination::Oci { dir, tag } => write_layout_dir(dir, &blobs, top, tag.as_deref())?,
         Destination::OciArchive { file, tag } => {
-            let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
-            entries.push(("oci-layout".into(), OCI_LAYOUT.as_bytes().to_vec()));
-            entries.push((
-                "index.json".into(),
-                layout_index(vec![with_ref(top, tag.as_deref())]),
-            ));
+            let index = layout_index(vec![with_ref(top, tag.as_deref())]);
+            let mut entries: Vec<(String, Source<'_>)> = vec![
+                ("oci-layout".into(), Source::Bytes(OCI_LAYOUT.as_bytes())),
+                ("index.json".into(), Source::Bytes(&index)),
+            ];
             for (d, data) in &blobs {
-                entries.push((blob_path(d), data.clone()));
+                entries.push((blob_path(d), *data));
             }
-            write_file_atomic(file, &deterministic_tar(&entries, true))?;
+            write_atomic_with(file, &mut |w| deterministic_tar(&entries, true, w))?;
         }
         Destination::DockerArchive { file, reference } => {
             if images.len() != 1 {
                 return Err(DestinationError::MultiArchDockerArchive(images.len()));
             }
-            write_file_atomic(
-                file,
-                &docker_archive(&images[0], reference.as_deref()).map_err(io_err(file))?,
-            )?;
+            write_atomic_with(file, &mut |w| {
+                docker_archive(&images[0], reference.as_deref(), w)
+            })?;
         }
     }
     Ok(summary)
+}
+
+/// The bytes of one file the writers put in a layout or an archive.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Bytes(&'a [u8]),
+    Content(&'a bulwark_layer::Content),
+    /// A layer's tar, decompressed from its blob on the way.
+    Tar(&'a bulwark_layer::Layer),
+}
+
+impl Source<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Source::Bytes(b) => b.len() as u64,
+            Source::Content(c) => c.len(),
+            Source::Tar(l) => l.tar_size,
+        }
+    }
+
+    /// A reader of exactly [`Source::len`] bytes (`name` for errors).
+    fn exact_reader(&self, name: &str) -> std::io::Result<Exact<'_>> {
+        let inner: Box<dyn std::io::Read + '_> = match self {
+            Source::Bytes(b) => Box::new(*b),
+            Source::Content(c) => c.reader()?,
+            Source::Tar(l) => bulwark_layer::decoder(l.blob.reader()?, l.compression)?,
+        };
+        Ok(Exact {
+            inner,
+            left: self.len(),
+            name: match self {
+                Source::Tar(l) => format!("{name} (layer {})", l.digest),
+                _ => name.to_owned(),
+            },
+        })
+    }
+
+    /// Writes exactly [`Source::len`] bytes into `w`.
+    fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        std::io::copy(&mut self.exact_reader("blob")?, w).map(drop)
+    }
 }
 
 const OCI_LAYOUT: &str = "{\"imageLayoutVersion\":\"1.0.0\"}";
@@ -154,7 +198,7 @@ fn layout_index(manifests: Vec<Descriptor>) -> Vec<u8> {
 
 fn write_layout_dir(
     dir: &Path,
-    blobs: &BTreeMap<String, Vec<u8>>,
+    blobs: &BTreeMap<String, Source<'_>>,
     top: Descriptor,
     tag: Option<&str>,
 ) -> Result<(), DestinationError> {
@@ -176,7 +220,7 @@ fn write_layout_dir(
         for (d, data) in blobs {
             let p = dir.join(blob_path(d));
             if !p.is_file() {
-                write_file_atomic(&p, data)?;
+                write_atomic_with(&p, &mut |w| data.write_to(w))?;
             }
         }
         let index_path = dir.join("index.json");
@@ -210,7 +254,10 @@ fn write_layout_dir(
     std::fs::create_dir_all(&bdir).map_err(io_err(&bdir))?;
     for (d, data) in blobs {
         let p = t.join(blob_path(d));
-        std::fs::write(&p, data).map_err(io_err(&p))?;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&p).map_err(io_err(&p))?);
+        data.write_to(&mut f)
+            .and_then(|()| f.flush())
+            .map_err(io_err(&p))?;
     }
     set_tree_perms(t).map_err(io_err(t))?;
     if dir.exists() {
@@ -248,7 +295,18 @@ fn set_tree_perms(p: &Path) -> std::io::Result<()> {
 }
 
 /// Writes `data` to `path` through a temporary sibling and a rename.
+///
+/// # Errors
+/// The directory or the file cannot be written.
 pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<(), DestinationError> {
+    write_atomic_with(path, &mut |w| w.write_all(data))
+}
+
+/// Like [`write_file_atomic`], with the bytes written by `fill`.
+fn write_atomic_with(
+    path: &Path,
+    fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), DestinationError> {
     let parent = parent_dir(path);
     std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
     let mut tmp = tempfile::Builder::new()
@@ -256,7 +314,12 @@ pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<(), DestinationErro
         .tempfile_in(&parent)
         .map_err(io_err(&parent))?;
     let _scratch = bulwark_limits::scratch::register(tmp.path());
-    tmp.write_all(data).map_err(io_err(path))?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        fill(&mut w)
+            .and_then(|()| w.flush())
+            .map_err(io_err(path))?;
+    }
     tmp.as_file().sync_all().map_err(io_err(path))?;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
         .map_err(io_err(path))?;
@@ -268,11 +331,15 @@ pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<(), DestinationErro
 }
 
 /// A tar of files (and their parent directories) in lexical order with
-/// fixed metadata.
-fn deterministic_tar(entries: &[(String, Vec<u8>)], with_dirs: bool) -> Vec<u8> {
-    let mut files: BTreeMap<&str, &[u8]> = BTreeMap::new();
+/// fixed metadata, written into `out`.
+fn deterministic_tar(
+    entries: &[(String, Source<'_>)],
+    with_dirs: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut files: BTreeMap<&str, Source<'_>> = BTreeMap::new();
     for (p, d) in entries {
-        files.insert(p.as_str(), d.as_slice());
+        files.insert(p.as_str(), *d);
     }
     let mut dirs = std::collections::BTreeSet::new();
     if with_dirs {
@@ -288,10 +355,10 @@ fn deterministic_tar(entries: &[(String, Vec<u8>)], with_dirs: bool) -> Vec<u8> 
             }
         }
     }
-    let mut all: Vec<(String, Option<&[u8]>)> = dirs.into_iter().map(|d| (d, None)).collect();
+    let mut all: Vec<(String, Option<Source<'_>>)> = dirs.into_iter().map(|d| (d, None)).collect();
     all.extend(files.iter().map(|(p, d)| (p.to_string(), Some(*d))));
     all.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut b = tar::Builder::new(Vec::new());
+    let mut b = tar::Builder::new(out);
     for (p, d) in all {
         let mut h = tar::Header::new_ustar();
         h.set_mtime(0);
@@ -302,41 +369,78 @@ fn deterministic_tar(entries: &[(String, Vec<u8>)], with_dirs: bool) -> Vec<u8> 
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_mode(0o755);
                 h.set_size(0);
-                let _ = b.append_data(&mut h, format!("{p}/"), std::io::empty());
+                b.append_data(&mut h, format!("{p}/"), std::io::empty())?;
             }
             Some(data) => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_mode(0o644);
-                h.set_size(data.len() as u64);
-                let _ = b.append_data(&mut h, &p, data);
+                h.set_size(data.len());
+                b.append_data(&mut h, &p, data.exact_reader(&p)?)?;
             }
         }
     }
-    b.into_inner().unwrap_or_default()
+    b.into_inner()?;
+    Ok(())
+}
+
+/// Reads exactly `left` bytes of `inner`, failing if it has fewer or more:
+/// a tar entry's header announces its size before its bytes are read.
+struct Exact<'a> {
+    inner: Box<dyn std::io::Read + 'a>,
+    left: u64,
+    name: String,
+}
+
+impl std::io::Read for Exact<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? != 0 {
+                return Err(std::io::Error::other(format!(
+                    "{}: more bytes than its size",
+                    self.name
+                )));
+            }
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::other(format!(
+                "{}: {} bytes short of its size",
+                self.name, self.left
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// `docker save` format: manifest.json, the config, uncompressed layer tars.
-fn docker_archive(img: &Image, reference: Option<&str>) -> std::io::Result<Vec<u8>> {
+fn docker_archive(
+    img: &Image,
+    reference: Option<&str>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let hex = |d: &str| d.trim_start_matches("sha256:").to_owned();
     let mut entries = Vec::new();
     let config_name = format!("{}.json", hex(&img.config.digest));
-    entries.push((config_name.clone(), img.config.data.clone()));
+    entries.push((config_name.clone(), Source::Bytes(&img.config.data)));
     let mut layer_names = Vec::new();
     for l in &img.layers {
         let name = format!("{}/layer.tar", hex(&l.diff_id));
-        entries.push((
-            name.clone(),
-            bulwark_layer::decompress(&l.blob, l.compression)?,
-        ));
+        entries.push((name.clone(), Source::Tar(l)));
         layer_names.push(name);
     }
-    let manifest = serde_json::json!([{
+    let manifest = serde_json::to_vec(&serde_json::json!([{
         "Config": config_name,
         "RepoTags": reference.map(|r| vec![r.to_owned()]),
         "Layers": layer_names,
-    }]);
-    entries.push(("manifest.json".into(), serde_json::to_vec(&manifest)?));
-    Ok(deterministic_tar(&entries, true))
+    }]))?;
+    entries.push(("manifest.json".into(), Source::Bytes(&manifest)));
+    deterministic_tar(&entries, true, out)
 }
 
 impl std::fmt::Display for Destination {

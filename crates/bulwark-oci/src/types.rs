@@ -206,7 +206,7 @@ impl Image {
                 .map(|l| Descriptor {
                     media_type: l.compression.media_type().into(),
                     digest: l.digest.clone(),
-                    size: l.blob.len() as u64,
+                    size: l.blob.len(),
                     platform: None,
                     annotations: BTreeMap::new(),
                     artifact_type: None,

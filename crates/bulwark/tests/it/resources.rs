@@ -55,6 +55,11 @@ impl Arena {
     /// no crash, hang, out-of-memory, temporary leftovers or writes outside,
     /// and returns the exit code and stderr.
     fn bounded(&self, args: &[&str]) -> (i32, String) {
+        self.bounded_for(args, TIMEOUT)
+    }
+
+    /// [`Arena::bounded`] with a wall-time limit of its own.
+    fn bounded_for(&self, args: &[&str], timeout: Duration) -> (i32, String) {
         let tmp = self.work().join("tmp");
         std::fs::create_dir_all(&tmp).unwrap();
         let mut c = Command::new("prlimit");
@@ -79,9 +84,9 @@ impl Arena {
             if let Some(s) = child.try_wait().unwrap() {
                 break s;
             }
-            if start.elapsed() > TIMEOUT {
+            if start.elapsed() > timeout {
                 let _ = child.kill();
-                panic!("{args:?} hung (still running after {TIMEOUT:?})");
+                panic!("{args:?} hung (still running after {timeout:?})");
             }
             std::thread::sleep(Duration::from_millis(50));
         };
@@ -427,5 +432,72 @@ fn hostile_keys_specs_and_registries_end_in_clean_errors_under_a_memory_limit() 
     a.refuses(
         &["eval", &format!("{drip}/x/y:1"), "--insecure"],
         "no complete answer",
+    );
+}
+
+#[test]
+fn a_user_file_larger_than_the_memory_limit_is_streamed_into_the_layer() {
+    if !tool("prlimit") {
+        return;
+    }
+    // 2.25 GiB (sparse, so the test writes nothing itself) against a 2 GiB
+    // address space: it can only be built by streaming. It once took 4.3 GB
+    // of memory per GiB. Hashing and compressing it takes a while: the
+    // limit here is memory, not time.
+    let a = Arena::new();
+    let size: u64 = 9 << 28;
+    std::fs::File::create(a.work().join("model.bin"))
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+    std::fs::write(
+        a.work().join("big.yaml"),
+        format!(
+            "{}archs: [amd64]\npackages: [base-files]\nfiles: [{{src: model.bin, dest: /opt/model.bin}}]\n",
+            a.ctx.archive.distribution_yaml()
+        ),
+    )
+    .unwrap();
+    let slow = Duration::from_secs(300);
+    let (code, err) = a.bounded_for(
+        &[
+            "build", "big.yaml", "--output", "oci:o:v1", "--format", "json",
+        ],
+        slow,
+    );
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.work().join("stdout.txt")).unwrap())
+            .unwrap();
+    let app = &report["platforms"][0]["layers"][1];
+    assert!(app["uncompressed_size"].as_u64().unwrap() > size, "{app}");
+    // The SBOM and the provenance name the file with its digest (sha256
+    // of 2.25 GiB of zeros), taken from the bytes that went into the layer.
+    let docs: String = std::fs::read_dir(a.work().join("o.sbom"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    let zeros = "0e5acb6dfe745bb3aac4fe5526a9766684008bc934d83335760da59ed5ddd4ff";
+    assert!(docs.contains("/opt/model.bin"), "the SBOM names the file");
+    assert!(
+        docs.matches(zeros).count() >= 2,
+        "SBOM and provenance carry its sha256"
+    );
+    assert!(
+        docs.contains("file:model.bin"),
+        "the provenance names the input"
+    );
+    // The blob is in the layout, as large as the report says. (Reading
+    // it back is refused, rightly: 2.25 GiB of zeros compress a
+    // thousandfold, past the decompression-bomb bound.)
+    let digest = app["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let blob = a.work().join("o/blobs/sha256").join(digest);
+    assert_eq!(
+        std::fs::metadata(blob).unwrap().len(),
+        app["size"].as_u64().unwrap()
     );
 }
