@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
 STABLE_PKGS=(
-  dpkg gpgv sqv
+  dpkg dpkg-dev curl gpgv sqv
   skopeo umoci runc podman uidmap fuse-overlayfs slirp4netns
   mmdebstrap hyperfine docker-registry apache2-utils
   chromium fonts-dejavu-core

@@ -34,6 +34,10 @@ pub struct BuildOptions {
     pub now: Option<i64>,
     /// Where progress goes (default: nowhere).
     pub progress: std::sync::Arc<dyn Progress>,
+    /// Build from this lock (made for this spec) instead of the lock file,
+    /// which is then neither read nor written: `bulwark update` builds from
+    /// the new lock and writes it only once the image is published.
+    pub lock: Option<Lock>,
 }
 
 impl std::fmt::Debug for BuildOptions {
@@ -59,6 +63,7 @@ impl BuildOptions {
             fetcher: None,
             now: None,
             progress: std::sync::Arc::new(Silent),
+            lock: None,
         }
     }
 }
@@ -159,7 +164,15 @@ pub(crate) fn build_inputs(opts: &BuildOptions) -> Result<Built, BuildError> {
             "the SBOMs name no supplier for the image: set sbom.supplier and sbom.contact in the spec (or the org.opencontainers.image.vendor label) to meet the NTIA, FSCT and BSI minimum elements".into(),
         );
     }
-    let (lock, lock_written) = if lock_path.exists() {
+    let (lock, lock_written) = if let Some(given) = &opts.lock {
+        if given.spec_digest != spec.resolution_digest() {
+            return Err(BuildError::LockStale {
+                lock: lock_name,
+                spec: spec_name,
+            });
+        }
+        (given.clone(), false)
+    } else if lock_path.exists() {
         let lock = Lock::load(&lock_path)?;
         if lock.spec_digest == spec.resolution_digest() {
             (lock, false)

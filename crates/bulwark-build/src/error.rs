@@ -13,6 +13,9 @@ pub enum BuildError {
     Keyring(#[from] bulwark_apt::KeyringError),
     #[error(transparent)]
     Archive(#[from] bulwark_apt::ArchiveError),
+    /// A suite load shared by several resolutions failed.
+    #[error(transparent)]
+    SharedArchive(std::sync::Arc<bulwark_apt::ArchiveError>),
     #[error(transparent)]
     Fetch(#[from] bulwark_apt::FetchError),
     #[error("{spec} ({arch}): {source}")]

@@ -34,7 +34,7 @@ pub use build::{
 };
 pub use error::BuildError;
 pub use hardening::{HIGH_RISK_PACKAGES, HIGH_RISK_PATHS};
-pub use lock::{LockOptions, LockOutcome, lock};
+pub use lock::{IndexSet, LockOptions, LockOutcome, lock, resolve_lock_with};
 
 /// What a long step reports while it runs. The library never draws or
 /// prints: the caller renders these events (the CLI as progress bars on

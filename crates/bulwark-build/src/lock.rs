@@ -1,7 +1,8 @@
 //! Resolution against verified indexes, and the lockfile.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bulwark_apt::{Fetcher, LoadOptions, SuiteIndex, load_suite_with};
 use bulwark_debian::time::format_rfc3339;
@@ -77,36 +78,160 @@ pub(crate) fn resolve_lock(
     fetcher: &Fetcher,
     now: Option<i64>,
 ) -> Result<(Lock, Vec<String>), BuildError> {
+    let indexes = IndexSet::new(fetcher.clone(), now);
+    resolve_lock_with(spec, spec_path, previous, &indexes)
+}
+
+/// Verified suite indexes shared by several resolutions (`bulwark update`
+/// over many specs): each suite is fetched and verified once per set, by
+/// whichever spec asks first, while the others wait for it.
+pub struct IndexSet {
+    fetcher: Fetcher,
+    now: Option<i64>,
+    loaded: Mutex<HashMap<SuiteKey, Arc<OnceLock<SuiteLoad>>>>,
+}
+
+impl std::fmt::Debug for IndexSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.loaded.lock().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("IndexSet")
+            .field("suites", &n)
+            .finish_non_exhaustive()
+    }
+}
+
+type SuiteLoad = Result<Arc<SuiteIndex>, Arc<bulwark_apt::ArchiveError>>;
+
+/// What makes two loads the same: the suite, the architectures, the keys
+/// that must have signed it and whether `Valid-Until` is checked.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct SuiteKey {
+    uri: String,
+    suite: String,
+    components: Vec<String>,
+    archs: Vec<String>,
+    keys: Vec<String>,
+    check_valid_until: bool,
+}
+
+impl IndexSet {
+    /// An empty set that loads through `fetcher`, checking signatures and
+    /// expiry at `now` (default: the current time).
+    #[must_use]
+    pub fn new(fetcher: Fetcher, now: Option<i64>) -> Self {
+        Self {
+            fetcher,
+            now,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many distinct suites were loaded (or tried).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.loaded.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether nothing was loaded yet.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every suite of `spec` (resolved against `spec_dir`), for its
+    /// architectures: loaded now, or taken from an earlier load.
+    ///
+    /// # Errors
+    /// A suite cannot be found, fetched or verified.
+    pub fn suites_of(
+        &self,
+        spec: &Spec,
+        spec_dir: &Path,
+    ) -> Result<Vec<Arc<SuiteIndex>>, BuildError> {
+        let sources = suites_for(&spec.distribution, spec_dir, &apt_root())?;
+        // In the spec's order (the lock lists the indexes in it).
+        let mut archs: Vec<String> = Vec::new();
+        for a in &spec.archs {
+            if !archs.contains(a) {
+                archs.push(a.clone());
+            }
+        }
+        let load_opts = LoadOptions {
+            now: self.now.unwrap_or_else(bulwark_apt::now_unix),
+            check_valid_until: spec.distribution.check_valid_until,
+        };
+        let results: Vec<Result<Arc<SuiteIndex>, BuildError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = sources
+                .iter()
+                .map(|src| {
+                    let archs = &archs;
+                    s.spawn(move || self.load(src, archs, load_opts))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(BuildError::Sources("suite loader panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
+    fn load(
+        &self,
+        src: &crate::sources::SuiteSource,
+        archs: &[String],
+        opts: LoadOptions,
+    ) -> Result<Arc<SuiteIndex>, BuildError> {
+        let mut keys = src.keyring.fingerprints();
+        keys.sort();
+        let key = SuiteKey {
+            uri: src.spec.uri.clone(),
+            suite: src.spec.suite.clone(),
+            components: src.spec.components.clone(),
+            archs: archs.to_vec(),
+            keys,
+            check_valid_until: opts.check_valid_until,
+        };
+        let cell = {
+            let mut map = self
+                .loaded
+                .lock()
+                .map_err(|_| BuildError::Sources("suite loader panicked".into()))?;
+            map.entry(key).or_default().clone()
+        };
+        // The first caller loads; the others block on the cell until it is
+        // set, so a suite is fetched and verified once.
+        let got = cell.get_or_init(|| {
+            load_suite_with(&self.fetcher, &src.spec, archs, &src.keyring, opts)
+                .map(Arc::new)
+                .map_err(Arc::new)
+        });
+        got.clone().map_err(BuildError::SharedArchive)
+    }
+}
+
+/// Resolves every architecture of `spec` against the suites of `indexes`
+/// (loaded there once, shared with other specs) and returns the lock.
+/// `previous` keeps its versions where they are still available; without
+/// it every package is the newest the suites carry.
+///
+/// # Errors
+/// A suite cannot be loaded, or a package cannot be resolved.
+pub fn resolve_lock_with(
+    spec: &Spec,
+    spec_path: &Path,
+    previous: Option<&Lock>,
+    indexes: &IndexSet,
+) -> Result<(Lock, Vec<String>), BuildError> {
     let t0 = std::time::Instant::now();
     let spec_dir = spec_path.parent().unwrap_or(Path::new("."));
-    let suites = suites_for(&spec.distribution, spec_dir, &apt_root())?;
-    let load_opts = LoadOptions {
-        now: now.unwrap_or_else(bulwark_apt::now_unix),
-        check_valid_until: spec.distribution.check_valid_until,
-    };
-    let results: Vec<Result<SuiteIndex, BuildError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = suites
-            .iter()
-            .map(|src| {
-                s.spawn(move || {
-                    load_suite_with(fetcher, &src.spec, &spec.archs, &src.keyring, load_opts)
-                        .map_err(BuildError::from)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(BuildError::Sources("suite loader panicked".into())))
-            })
-            .collect()
-    });
-    let mut indexes: Vec<SuiteIndex> = results.into_iter().collect::<Result<_, _>>()?;
-    let records: Vec<bulwark_debian::PackagesIndex> = indexes
-        .iter_mut()
-        .flat_map(|i| std::mem::take(&mut i.packages))
-        .collect();
+    let indexes = indexes.suites_of(spec, spec_dir)?;
+    let records: Vec<&bulwark_debian::PackagesIndex> =
+        indexes.iter().flat_map(|i| i.packages.iter()).collect();
 
     tracing::info!(
         "loaded {} suites ({} index stanzas) in {:.2} s",

@@ -38,6 +38,11 @@ pub struct Request {
     pub fetcher: Option<bulwark_apt::Fetcher>,
     /// Where progress goes.
     pub progress: Arc<dyn Progress>,
+    /// Build from this lock instead of the lock file (which is then left
+    /// alone).
+    pub lock: Option<bulwark_spec::Lock>,
+    /// The update this build is: recorded in the provenance.
+    pub update: Option<crate::provenance::UpdateRecord>,
 }
 
 impl std::fmt::Debug for Request {
@@ -68,6 +73,8 @@ impl Request {
             registry: bulwark_image::Options::default(),
             fetcher: None,
             progress: Arc::new(Silent),
+            lock: None,
+            update: None,
         }
     }
 }
@@ -162,6 +169,7 @@ pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
     opts.compression = req.compression;
     opts.fetcher = req.fetcher.clone();
     opts.progress = req.progress.clone();
+    opts.lock = req.lock.clone();
     let built = build_inputs(&opts)?;
     let mut report = built.report;
     // Every build proves what it is: SBOMs and provenance are signed
@@ -169,7 +177,10 @@ pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
     // registry (invisible to pulls) and files beside a local output (so
     // that a layout or archive keeps exactly one image for skopeo, podman
     // and umoci to pick).
-    let docs = crate::trust::documents(&req.spec, &built.spec, &built.lock, &report);
+    let mut docs = crate::trust::documents(&req.spec, &built.spec, &built.lock, &report);
+    if let Some(u) = &req.update {
+        crate::provenance::record_update(&mut docs.provenance, u);
+    }
     if let Some(dir) = &req.sbom_dir {
         docs.write_to(dir)?;
         report.sboms = format!("written to {}", dir.display());

@@ -90,3 +90,36 @@ pub fn provenance(
         },
     })
 }
+
+/// What an update replaced and fixed, as `bulwark update` knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateRecord {
+    /// The image this build replaces (`sha256:…`), when one was published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// Where it was published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Packages changed, `name old → new` per architecture.
+    pub packages_changed: Vec<String>,
+    /// CVE ids the update fixes.
+    pub cves_fixed: Vec<String>,
+}
+
+/// Adds `update` to a provenance predicate, under
+/// `buildDefinition.internalParameters.update`: the new image's signed
+/// provenance names the image it replaces and the CVEs it fixes, while the
+/// image itself stays byte for byte what `bulwark build` makes of the same
+/// lock.
+pub fn record_update(provenance: &mut Value, update: &UpdateRecord) {
+    if let Some(p) = provenance
+        .pointer_mut("/buildDefinition/internalParameters")
+        .and_then(Value::as_object_mut)
+    {
+        p.insert(
+            "update".into(),
+            serde_json::to_value(update).unwrap_or(Value::Null),
+        );
+    }
+}

@@ -57,7 +57,8 @@ pub fn copy(src: &Target, dst: &Target) -> Result<CopySummary, Error> {
 }
 
 /// Copies one manifest or index (already read: `bytes`) with everything it
-/// points at, and writes it under `tag` (or untagged) once its content is there.
+/// points at, and writes it under `tag` (or untagged) once its content,
+/// referrers and signature tags are there.
 /// `level` counts nested indexes and referrers: the recursion stops with an
 /// error past [`bulwark_limits::MAX_DEPTH`], so a hostile chain of indexes
 /// cannot exhaust the stack.
@@ -117,7 +118,9 @@ fn copy_tree(
             copy_blob(src, dst, &b, summary)?;
         }
     }
-    dst.put_manifest(&bytes, &obj.media_type, tag)?;
+    // Untagged first: the tag moves only once the signatures and
+    // attestations are there too, so nobody pulls a half-published image.
+    dst.put_manifest(&bytes, &obj.media_type, None)?;
     summary.manifests += 1;
     // Referrers and legacy signature tags of this manifest.
     let is_referrer = doc.get("subject").is_some();
@@ -139,6 +142,9 @@ fn copy_tree(
                 summary.referrers += 1;
             }
         }
+    }
+    if tag.is_some() {
+        dst.put_manifest(&bytes, &obj.media_type, tag)?;
     }
     Ok(())
 }

@@ -139,6 +139,15 @@ impl PackageSource for [bulwark_debian::PackagesIndex] {
     }
 }
 
+impl PackageSource for [&bulwark_debian::PackagesIndex] {
+    fn named(&self, name: &str) -> Vec<&PackageRecord> {
+        self.iter().flat_map(|i| i.named(name)).collect()
+    }
+    fn providing(&self, name: &str) -> Vec<&PackageRecord> {
+        self.iter().flat_map(|i| i.providing(name)).collect()
+    }
+}
+
 struct Universe<'a, S: PackageSource + ?Sized> {
     source: &'a S,
     arch: String,

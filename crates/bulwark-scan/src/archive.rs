@@ -219,21 +219,28 @@ fn read_changelogs(
 }
 
 /// The text of `usr/share/doc/<package>/changelog.Debian.gz` in a `.deb`
-/// (or of the only Debian changelog it ships).
-fn changelog_of(deb: &[u8], package: &str, origin: &str) -> Option<String> {
+/// (or of another Debian changelog it ships, or a native package's
+/// `changelog.gz`).
+#[must_use]
+pub fn changelog_of(deb: &[u8], package: &str, origin: &str) -> Option<String> {
     let d = bulwark_deb::read_deb_named(deb, &bulwark_deb::Limits::default(), origin).ok()?;
     let want = format!("usr/share/doc/{package}/changelog.Debian.gz");
-    let mut found: Vec<(bool, &Vec<u8>)> = d
+    // A native package (ca-certificates, base-files) has one changelog, in
+    // Debian's format, as `changelog.gz`.
+    let native = format!("usr/share/doc/{package}/changelog.gz");
+    let mut found: Vec<(u8, &Vec<u8>)> = d
         .entries
         .iter()
         .filter_map(|e| match &e.kind {
+            bulwark_deb::EntryKind::File(data) if e.path == want => Some((0, data)),
             bulwark_deb::EntryKind::File(data) if e.path.ends_with("/changelog.Debian.gz") => {
-                Some((e.path == want, data))
+                Some((1, data))
             }
+            bulwark_deb::EntryKind::File(data) if e.path == native => Some((2, data)),
             _ => None,
         })
         .collect();
-    found.sort_by_key(|(exact, _)| !exact);
+    found.sort_by_key(|(rank, _)| *rank);
     let (_, gz) = found.first()?;
     let mut text = String::new();
     flate2::read::GzDecoder::new(gz.as_slice())
@@ -243,11 +250,24 @@ fn changelog_of(deb: &[u8], package: &str, origin: &str) -> Option<String> {
     Some(text)
 }
 
-/// The CVE ids named in a Debian changelog's entries newer than `since`
-/// (dpkg order), newest entry first as changelogs are written.
+/// One entry of a Debian changelog: the upload's version, its date (the
+/// trailer line, seconds since the epoch) and the CVE ids it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangelogEntry {
+    /// The upload's version.
+    pub version: String,
+    /// When it was signed off, from ` -- Name <mail>  DATE`.
+    pub date: Option<i64>,
+    /// CVE ids named in its text.
+    pub cves: BTreeSet<String>,
+}
+
+/// The entries of a Debian changelog newer than `since` (dpkg order),
+/// newest first as changelogs are written; all of them when `since` is
+/// empty.
 #[must_use]
-pub fn cves_since(changelog: &str, since: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+pub fn changelog_entries(changelog: &str, since: &str) -> Vec<ChangelogEntry> {
+    let mut out: Vec<ChangelogEntry> = Vec::new();
     for line in changelog.lines() {
         if !line.starts_with([' ', '\t']) && !line.is_empty() {
             // An entry header: `name (version) dists; urgency=…`.
@@ -257,26 +277,73 @@ pub fn cves_since(changelog: &str, since: &str) -> BTreeSet<String> {
                 .map(|(v, _)| v);
             match version {
                 Some(v) if !since.is_empty() && !newer(v, since) => break,
-                _ => continue,
+                Some(v) => out.push(ChangelogEntry {
+                    version: v.to_owned(),
+                    date: None,
+                    cves: BTreeSet::new(),
+                }),
+                None => {}
             }
+            continue;
         }
-        let b = line.as_bytes();
-        let mut i = 0;
-        while let Some(p) = line[i..].find("CVE-") {
-            let start = i + p;
-            let mut end = start + 4;
-            let mut digits = 0;
-            while end < b.len() && (b[end].is_ascii_digit() || (b[end] == b'-' && digits == 4)) {
-                if b[end].is_ascii_digit() {
-                    digits += 1;
-                }
-                end += 1;
+        let Some(entry) = out.last_mut() else {
+            continue;
+        };
+        if let Some(trailer) = line.strip_prefix(" -- ") {
+            // `Name <mail>  Tue, 30 Sep 2025 00:00:00 +0000`
+            if let Some((_, date)) = trailer.split_once(">  ") {
+                entry.date = bulwark_debian::time::parse_rfc2822(date);
             }
-            let id = &line[start..end];
-            if bulwark_vulndb::db::cve_key(id).is_some() {
-                out.insert(id.to_owned());
+            continue;
+        }
+        entry.cves.extend(cve_ids(line));
+    }
+    out
+}
+
+/// The CVE ids in one line of text.
+fn cve_ids(line: &str) -> Vec<String> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(p) = line[i..].find("CVE-") {
+        let start = i + p;
+        let mut end = start + 4;
+        let mut digits = 0;
+        while end < b.len() && (b[end].is_ascii_digit() || (b[end] == b'-' && digits == 4)) {
+            if b[end].is_ascii_digit() {
+                digits += 1;
             }
-            i = end.max(start + 4);
+            end += 1;
+        }
+        let id = &line[start..end];
+        if bulwark_vulndb::db::cve_key(id).is_some() {
+            out.push(id.to_owned());
+        }
+        i = end.max(start + 4);
+    }
+    out
+}
+
+/// The CVE ids named in a Debian changelog's entries newer than `since`
+/// (dpkg order).
+#[must_use]
+pub fn cves_since(changelog: &str, since: &str) -> BTreeSet<String> {
+    changelog_entries(changelog, since)
+        .into_iter()
+        .flat_map(|e| e.cves)
+        .collect()
+}
+
+/// When each CVE's fix first reached the archive, as the changelog entries
+/// newer than `since` show it: the date of the oldest upload naming it.
+#[must_use]
+pub fn fix_dates(changelog: &str, since: &str) -> BTreeMap<String, Option<i64>> {
+    let mut out: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    // Newest first: each older entry naming the CVE replaces the date.
+    for e in changelog_entries(changelog, since) {
+        for c in e.cves {
+            out.insert(c, e.date);
         }
     }
     out
@@ -362,5 +429,23 @@ mod tests {
         );
         assert_eq!(cves_since(log, "3.0.15-1").len(), 5);
         assert!(cves_since("x (1) y\n  * CVE-12 CVE-2024-\n", "0").is_empty());
+        let dates = fix_dates(log, "3.0.15-1");
+        let sep30 = bulwark_debian::time::parse_rfc2822("Tue, 30 Sep 2025 00:00:00 +0000");
+        assert_eq!(dates["CVE-2025-9230"], sep30);
+        assert_eq!(dates["CVE-2025-4575"], None);
+        let entries = changelog_entries(log, "");
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].version, "3.0.17-1~deb12u3");
+        assert_eq!(entries[0].date, sep30);
+    }
+
+    #[test]
+    fn an_older_upload_naming_the_cve_again_moves_its_fix_date_back() {
+        let log = "p (2) s; urgency=high\n\n  * Really fix CVE-2025-1111.\n\n -- M <m@x>  Wed, 01 Oct 2025 00:00:00 +0000\n\np (1.5) s; urgency=high\n\n  * Fix CVE-2025-1111.\n\n -- M <m@x>  Mon, 01 Sep 2025 00:00:00 +0000\n\np (1) s\n";
+        let d = fix_dates(log, "1");
+        assert_eq!(
+            d["CVE-2025-1111"],
+            bulwark_debian::time::parse_rfc2822("Mon, 01 Sep 2025 00:00:00 +0000")
+        );
     }
 }

@@ -24,7 +24,7 @@ mod key;
 mod repo;
 
 pub use archive::{MiniArchive, mini_packages};
-pub use deb::{DebBuilder, RawEntry, RawKind};
+pub use deb::{DebBuilder, RawEntry, RawKind, compress};
 pub use http::{Fault, HttpServer};
 pub use key::TestKey;
 pub use repo::Repo;

@@ -11,6 +11,8 @@ Exit codes:
   2  usage error (unknown flag, missing argument)
   3  eval: a finding reached the --fail-on severity or broke the policy;
      verify: a signature or required attestation did not verify
+  4  update --check: updates are available
+  5  update: images were updated
 
 Environment:
   BULWARK_CACHE_DIR   download cache (default: $XDG_CACHE_HOME/bulwark)
@@ -261,6 +263,41 @@ pub enum Command {
         /// Plain-HTTP registries.
         #[arg(long)]
         insecure: bool,
+    },
+    /// Re-resolve specs against the archive today; name the packages and CVEs that change; rebuild, sign and publish.
+    #[command(
+        after_help = "Examples:\n  bulwark update examples/base.yaml --check\n  bulwark update specs/*.yaml --check --format markdown > pr-body.md\n  bulwark update examples/base.yaml --output 127.0.0.1:5000/base:latest --insecure --sign-key release.key\n  bulwark update specs/*.yaml --output '127.0.0.1:5000/{name}:latest' --sign-key release.key --format json\n\nEach spec is resolved again against its suites (with -security and -updates),\nfetched and verified once per run for all specs, and compared with its lock.\nCVEs fixed come from the vulnerability database (advisories that applied to the\nold lock and not to the new one) and from the new packages' changelogs (with the\ndate each fix reached the archive). Without --check a spec that changed is\nrebuilt from the new lock, signed, published (image and attestations first,\nthen the tag), and its lock is written last; a failure leaves all of that as it\nwas. One failing spec does not stop the others.\nExit codes: 0 everything up to date, 4 updates available (--check), 5 updated,\n1 a spec failed (the others are still done and reported)."
+    )]
+    Update {
+        /// Spec files (each with the lock beside it).
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// Report only: write, build and publish nothing.
+        #[arg(long)]
+        check: bool,
+        /// Where the images go; `{name}` stands for each spec's image name (required with several specs).
+        #[arg(long, short, value_name = "DEST")]
+        output: Option<String>,
+        /// Sign each image and attach its SBOMs and provenance as signed attestations.
+        #[arg(long, value_name = "KEY")]
+        sign_key: Option<PathBuf>,
+        /// bundle (cosign 3 default), legacy (.sig/.att tags) or both.
+        #[arg(long, default_value = "bundle", value_parser = ["bundle", "legacy", "both"])]
+        signature_format: String,
+        #[command(flatten)]
+        db: DbArg,
+        /// Do not read the new packages' changelogs (CVEs from the database only).
+        #[arg(long)]
+        no_changelogs: bool,
+        /// Specs worked on at once.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+        /// Plain-HTTP registries.
+        #[arg(long)]
+        insecure: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+        format: DiffFormat,
     },
     /// Copy an image with its signatures, attestations and referrers between transports.
     #[command(

@@ -16,6 +16,7 @@ mod lock;
 mod sbom;
 mod scan;
 pub mod trust;
+mod update;
 
 /// `--cache-dir`, when given.
 pub static CACHE_DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -102,6 +103,32 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             db,
             insecure,
         } => diff::run(from, to, *format, platform.as_deref(), db, *insecure),
+        Command::Update {
+            specs,
+            check,
+            output,
+            sign_key,
+            signature_format,
+            db,
+            no_changelogs,
+            jobs,
+            insecure,
+            format,
+        } => update::run(
+            specs,
+            &update::Args {
+                check: *check,
+                output: output.as_deref(),
+                sign_key: sign_key.as_deref(),
+                signature_format,
+                db,
+                changelogs: !*no_changelogs,
+                jobs: usize::from(*jobs),
+                insecure: *insecure,
+                format: *format,
+                quiet: cli.quiet,
+            },
+        ),
         Command::Copy {
             src,
             dst,

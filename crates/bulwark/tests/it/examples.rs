@@ -991,3 +991,243 @@ fn scan_reads_runtime_evidence_from_a_running_container() {
         );
     }
 }
+
+/// The CVE ids `dpkg-parsechangelog` (the independent oracle) finds in the
+/// changelog of `deb` after `since`.
+fn oracle_changelog_cves(dir: &Path, deb: &Path, package: &str, since: &str) -> Vec<String> {
+    let x = dir.join("x");
+    let _ = std::fs::remove_dir_all(&x);
+    ok(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(&x)
+        .output()
+        .unwrap());
+    let doc = x.join("usr/share/doc").join(package);
+    let gz = ["changelog.Debian.gz", "changelog.gz"]
+        .iter()
+        .map(|n| doc.join(n))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no changelog in {}", deb.display()));
+    let text = ok(Command::new("zcat").arg(&gz).output().unwrap());
+    let plain = dir.join("changelog");
+    std::fs::write(&plain, text).unwrap();
+    let changes = ok(Command::new("dpkg-parsechangelog")
+        .arg("-l")
+        .arg(&plain)
+        .args(["--since", since, "--show-field", "Changes"])
+        .output()
+        .unwrap());
+    let mut ids: Vec<String> = changes
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| {
+            let p: Vec<&str> = w.split('-').collect();
+            p.len() == 3
+                && p[0] == "CVE"
+                && p[1].len() == 4
+                && p[2].len() >= 4
+                && p[1..].iter().all(|d| d.chars().all(|c| c.is_ascii_digit()))
+        })
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Issue 14 against the real archive: the base example locked without
+/// `-security` and `-updates`, built, signed and pushed; `update --check`
+/// with them names the packages that differ and exactly the CVE ids their
+/// real changelogs list (dpkg-parsechangelog is the oracle); `update`
+/// rebuilds, signs and pushes; cosign and bulwark verify the new digest; a
+/// second update is a no-op.
+#[test]
+fn update_picks_up_the_real_security_fixes_and_publishes_signed() {
+    if ![
+        "docker-registry",
+        "cosign",
+        "dpkg-parsechangelog",
+        "dpkg-deb",
+        "curl",
+    ]
+    .iter()
+    .all(|t| tool(t))
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let original = std::fs::read_to_string(repo_root().join("examples/base.yaml")).unwrap();
+    let frozen_in_time = original.replace(
+        "  suite: bookworm\n",
+        "  suite: bookworm\n  updates: false\n  security: false\n",
+    );
+    assert_ne!(frozen_in_time, original);
+    std::fs::write(dir.join("base.yaml"), &frozen_in_time).unwrap();
+    let reg = crate::trust::Registry::start();
+    let image = format!("{}/real/base:latest", reg.host);
+    let run = |args: &[&str]| {
+        bulwark(dir)
+            .env("BULWARK_PASSWORD", "example")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    ok(run(&["key", "generate", "release"]));
+    ok(run(&["lock", "--update", "base.yaml"]));
+    ok(run(&[
+        "build",
+        "base.yaml",
+        "--frozen",
+        "--output",
+        &image,
+        "--insecure",
+        "--sign-key",
+        "release.key",
+    ]));
+    let old_lock: bulwark_spec::Lock =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("base.lock.json")).unwrap())
+            .unwrap();
+    // Now with the suites that carry the fixes.
+    std::fs::write(dir.join("base.yaml"), &original).unwrap();
+    let out = run(&[
+        "update",
+        "base.yaml",
+        "--check",
+        "--output",
+        &image,
+        "--insecure",
+        "--format",
+        "json",
+    ]);
+    let v = report_json(&String::from_utf8_lossy(&out.stdout));
+    let s = &v["specs"][0];
+    assert_eq!(out.status.code(), Some(4), "{v:#}");
+    assert_eq!(s["status"], "updates-available");
+    assert_eq!(v["suites_loaded"], 3);
+    let changes = s["packages"].as_array().unwrap();
+    assert!(
+        !changes.is_empty(),
+        "bookworm-security and -updates change nothing in base? {v:#}"
+    );
+    // Every change is a package whose locked version differs from what the
+    // suites now carry, and comes from -security or -updates.
+    for c in changes {
+        let name = c["package"].as_str().unwrap();
+        let old = old_lock.archs["amd64"]
+            .packages
+            .iter()
+            .find(|p| p.name == name);
+        assert_eq!(old.map(|p| p.version.as_str()), c["from"].as_str(), "{c}");
+        let suite = c["to_suite"].as_str().unwrap();
+        assert!(
+            suite.ends_with("-security") || suite.ends_with("-updates"),
+            "{c}"
+        );
+    }
+    // The CVE ids of each changed source, as dpkg-parsechangelog reads the
+    // new package's changelog after the locked version.
+    let fixed = s["cves_fixed"].as_array().unwrap();
+    let mut by_source: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for f in fixed {
+        assert!(f["witness"].to_string().contains("changelog"), "{f}");
+        by_source
+            .entry(f["source"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(f["id"].as_str().unwrap().to_owned());
+    }
+    // The packages `update` would lock, to fetch the oracle's .debs.
+    ok(run(&["lock", "--update", "base.yaml", "--format", "json"]));
+    let new_lock: bulwark_spec::Lock =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("base.lock.json")).unwrap())
+            .unwrap();
+    // Put the old lock back: `update` compares with the built image's lock.
+    std::fs::write(dir.join("base.lock.json"), old_lock.to_json()).unwrap();
+    let mut checked = 0;
+    let mut seen_sources = std::collections::BTreeSet::new();
+    for c in changes {
+        let source = c["source"].as_str().unwrap();
+        if !seen_sources.insert(source.to_owned()) {
+            continue;
+        }
+        let name = c["package"].as_str().unwrap();
+        let p = new_lock.archs["amd64"]
+            .packages
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap();
+        let since = c["from_source_version"].as_str().unwrap();
+        let deb = dir.join(format!("{name}.deb"));
+        ok(Command::new("curl")
+            .args(["-fsSL", "-o"])
+            .arg(&deb)
+            .arg(format!("{}/{}", p.uri.trim_end_matches('/'), p.filename))
+            .output()
+            .unwrap());
+        let mut want = oracle_changelog_cves(dir, &deb, name, since);
+        want.sort();
+        let mut got = by_source.get(source).cloned().unwrap_or_default();
+        got.sort();
+        assert_eq!(got, want, "{source} since {since}");
+        checked += want.len();
+    }
+    eprintln!(
+        "update --check: {} packages changed, {checked} CVE ids checked against dpkg-parsechangelog",
+        changes.len()
+    );
+
+    // The update itself: rebuilt, signed, pushed, then verified.
+    let out = run(&[
+        "update",
+        "base.yaml",
+        "--output",
+        &image,
+        "--insecure",
+        "--sign-key",
+        "release.key",
+        "--format",
+        "json",
+    ]);
+    let v = report_json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(5), "{v:#}");
+    let new = v["specs"][0]["new_digest"].as_str().unwrap().to_owned();
+    assert_ne!(
+        Some(new.as_str()),
+        v["specs"][0]["previous_digest"].as_str()
+    );
+    let verified = ok(run(&[
+        "verify",
+        &image,
+        "--key",
+        "release.pub",
+        "--insecure",
+    ]));
+    assert!(verified.contains(&new), "{verified}");
+    ok(Command::new("cosign")
+        .current_dir(dir)
+        .env("HOME", dir)
+        .args([
+            "verify",
+            "--key",
+            "release.pub",
+            "--insecure-ignore-tlog=true",
+            "--allow-insecure-registry",
+            &format!("{image}@{new}"),
+        ])
+        .output()
+        .unwrap());
+    // Again: nothing to do, the same image.
+    let out = run(&[
+        "update",
+        "base.yaml",
+        "--output",
+        &image,
+        "--insecure",
+        "--format",
+        "json",
+    ]);
+    let v = report_json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert_eq!(v["specs"][0]["status"], "up-to-date");
+    assert_eq!(v["specs"][0]["previous_digest"], new.as_str());
+}

@@ -21,3 +21,4 @@ mod sbom;
 mod scan;
 mod snapshots;
 mod trust;
+mod update;

@@ -29,16 +29,16 @@ fn text(out: &Output) -> String {
 }
 
 /// A docker-registry 2.8 on a free loopback port, stopped on drop.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
-    host: String,
+    pub(crate) host: String,
     /// A token server beside the registry, when it uses the token flow.
     token_server: Option<Child>,
     _dir: tempfile::TempDir,
 }
 
 impl Registry {
-    fn start() -> Registry {
+    pub(crate) fn start() -> Registry {
         Registry::start_with("")
     }
 
@@ -152,7 +152,7 @@ impl Drop for Registry {
     }
 }
 
-fn cosign(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn cosign(dir: &Path, args: &[&str]) -> Output {
     cosign_parts(dir, &[args])
 }
 
