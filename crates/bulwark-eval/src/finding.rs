@@ -15,6 +15,8 @@ pub enum Pillar {
     Provenance,
     /// Known vulnerabilities (only when a vulnerability database is given).
     Exploitability,
+    /// How far behind the archive's security fixes (only with `--archive`).
+    PatchCadence,
 }
 
 impl Pillar {
@@ -35,6 +37,7 @@ impl Pillar {
             Pillar::Exposure => "exposure",
             Pillar::Provenance => "provenance",
             Pillar::Exploitability => "exploitability",
+            Pillar::PatchCadence => "patch-cadence",
         }
     }
 }

@@ -42,6 +42,26 @@ pub struct Policy {
     /// No vulnerability with an EPSS score above this (0–1).
     #[serde(default)]
     pub max_epss: Option<f32>,
+    /// At most this far behind the archive's security fixes: `7d`, `2w`, or
+    /// a number of days; needs `eval --archive`.
+    #[serde(default)]
+    pub max_fix_lag: Option<String>,
+}
+
+/// Days in `7d`, `2w`, `48h` (rounded down) or `7`.
+fn parse_days(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (n, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 'd'),
+    };
+    let n: i64 = n.trim().parse().ok().filter(|n| *n >= 0)?;
+    match unit {
+        'd' => Some(n),
+        'w' => n.checked_mul(7),
+        'h' => Some(n / 24),
+        _ => None,
+    }
 }
 
 /// A `bulwark scan` priority as written in a policy.
@@ -126,6 +146,16 @@ impl Policy {
                 origin: origin.into(),
                 message: format!(
                     "require-attestations: unknown type {a:?}; use spdx, cyclonedx, slsa-provenance, vuln, openvex, custom or a predicate type URI"
+                ),
+            });
+        }
+        if let Some(lag) = &p.max_fix_lag
+            && parse_days(lag).is_none()
+        {
+            return Err(PolicyError {
+                origin: origin.into(),
+                message: format!(
+                    "max-fix-lag {lag:?} is not a duration; write days as 7d, weeks as 2w, or hours as 48h"
                 ),
             });
         }
@@ -239,10 +269,42 @@ impl Policy {
             }
         }
         self.judge_vulnerabilities(report, &mut violations);
+        if let Some(max) = self.max_fix_lag.as_deref().and_then(parse_days) {
+            match &report.cadence {
+                None => violations.push(
+                    "the policy has max-fix-lag but the archive was not read (eval --archive)"
+                        .to_owned(),
+                ),
+                Some(c) if c.days_behind > max => violations.push(format!(
+                    "{} days behind the newest security fixes, more than max-fix-lag {max} days ({} fix(es) missing)",
+                    c.days_behind,
+                    c.missing.len()
+                )),
+                Some(_) => {}
+            }
+        }
         PolicyResult {
             passed: violations.is_empty(),
             violations,
             excepted,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fix_lag_durations() {
+        assert_eq!(parse_days("7d"), Some(7));
+        assert_eq!(parse_days("2w"), Some(14));
+        assert_eq!(parse_days("48h"), Some(2));
+        assert_eq!(parse_days(" 10 "), Some(10));
+        for bad in ["", "d", "-1d", "7y", "seven days", "99999999999999999999d"] {
+            assert_eq!(parse_days(bad), None, "{bad}");
+        }
+        let err = Policy::from_yaml("max-fix-lag: soon\n", "p.yaml").unwrap_err();
+        assert!(err.to_string().contains("not a duration"), "{err}");
     }
 }

@@ -34,6 +34,9 @@ pub struct Report {
     /// What `bulwark scan` found, when a vulnerability database was used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vulnerabilities: Option<crate::Vulnerabilities>,
+    /// How far behind the archive's security fixes, when it was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cadence: Option<crate::Cadence>,
     pub summary: Summary,
 }
 
@@ -83,21 +86,28 @@ pub fn grade_for(score: u32, worst: Option<Severity>) -> String {
 
 /// Recomputes scores and grade, leaving out excepted findings.
 pub(crate) fn rescore(report: &mut Report) {
-    let (pillars, score, grade) = score(&report.findings, report.vulnerabilities.is_some());
+    let (pillars, score, grade) = score(
+        &report.findings,
+        report.vulnerabilities.is_some(),
+        report.cadence.is_some(),
+    );
     report.pillars = pillars;
     report.score = score;
     report.grade = grade;
 }
 
 /// Scores per pillar and overall; the exploitability pillar counts only
-/// when vulnerabilities were looked for (`with_vulnerabilities`).
+/// when vulnerabilities were looked for (`with_vulnerabilities`), the
+/// patch-cadence pillar only when the archive was read (`with_cadence`).
 pub(crate) fn score(
     findings: &[Finding],
     with_vulnerabilities: bool,
+    with_cadence: bool,
 ) -> (Vec<PillarScore>, u32, String) {
     let pillars: Vec<PillarScore> = Pillar::ALL
         .iter()
         .chain(with_vulnerabilities.then_some(&Pillar::Exploitability))
+        .chain(with_cadence.then_some(&Pillar::PatchCadence))
         .map(|p| {
             let mine: Vec<&Finding> = findings
                 .iter()

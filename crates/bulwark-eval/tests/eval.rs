@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bulwark_eval::{Options, Severity, evaluate, wanted};
+use bulwark_eval::{Options, Pillar, Policy, Severity, evaluate, wanted};
 use bulwark_layer::{LayerCompression, Node, NodeKind, Tree, encode_layer};
 use bulwark_oci::{Destination, Image, ImageSpec, Platform, RuntimeConfig, write_images};
 
@@ -54,6 +54,7 @@ fn run_at(r: &str, age_days: i64) -> bulwark_eval::Report {
             now: Some(946_684_800 + age_days * 86400),
             trust: None,
             vulnerabilities: None,
+            cadence: None,
         },
     )
 }
@@ -337,7 +338,6 @@ fn user_spellings_of_root_are_all_root() {
 
 #[test]
 fn policies_gate_and_accept_exceptions_with_reasons() {
-    use bulwark_eval::Policy;
     let dir = tempfile::tempdir().unwrap();
     let mut t = Tree::default();
     t.insert("etc/passwd", Node::file(b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n".to_vec(), 0o644));
@@ -420,6 +420,7 @@ fn run_captured(r: &str) -> bulwark_eval::Report {
             now: Some(946_684_800 + 86400),
             trust: None,
             vulnerabilities: None,
+            cadence: None,
         },
     )
 }
@@ -630,4 +631,73 @@ fn system_paths_the_run_as_user_or_group_can_write_are_found() {
             .collect();
         assert_eq!(got, want, "USER {user}");
     }
+}
+
+#[test]
+fn patch_cadence_reports_days_behind_and_gates_max_fix_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(
+        dir.path(),
+        &hardened_tree(GOOD_PASSWD),
+        hardened_config(),
+        "bulwark",
+    );
+    let r = r.replace(":latest", "");
+    let at = |cadence: Option<bulwark_eval::Cadence>| {
+        let img = bulwark_image::open(&r.parse().unwrap(), None).unwrap();
+        let fs = img.walk(&wanted).unwrap();
+        evaluate(
+            &img,
+            &fs,
+            &Options {
+                reference: r.clone(),
+                now: Some(946_684_800 + 86400),
+                trust: None,
+                vulnerabilities: None,
+                cadence,
+            },
+        )
+    };
+    let behind = |days: i64| bulwark_eval::Cadence {
+        days_behind: days,
+        missing: vec![format!(
+            "CVE-2099-0001 (libssl3 3.0.22-1~deb12u2 in bookworm-security, since 2026-09-23)"
+        )],
+        undated: 0,
+        updates: 1,
+        suites: vec!["bookworm".into(), "bookworm-security".into()],
+    };
+    let policy = Policy::from_yaml("max-fix-lag: 7d\n", "p.yaml").unwrap();
+    for (days, id, sev, passes) in [
+        (0, "PC-001", Severity::Info, true),
+        (7, "PC-001", Severity::Info, true),
+        (8, "PC-002", Severity::Medium, false),
+        (70, "PC-003", Severity::High, false),
+    ] {
+        let mut rep = at(Some(behind(days)));
+        let f = rep
+            .findings
+            .iter()
+            .find(|f| f.id.starts_with("PC-"))
+            .unwrap();
+        assert_eq!((f.id, f.severity), (id, sev), "{days}");
+        assert!(
+            f.message
+                .starts_with(&format!("{days} days behind the newest security fixes")),
+            "{}",
+            f.message
+        );
+        assert!(rep.pillars.iter().any(|p| p.pillar == Pillar::PatchCadence));
+        let verdict = policy.apply(&mut rep);
+        assert_eq!(verdict.passed, passes, "{days}: {:?}", verdict.violations);
+    }
+    // Without the archive there is no pillar, and the policy fails closed.
+    let mut rep = at(None);
+    assert!(!rep.pillars.iter().any(|p| p.pillar == Pillar::PatchCadence));
+    let verdict = policy.apply(&mut rep);
+    assert!(
+        verdict.violations[0].contains("archive was not read"),
+        "{:?}",
+        verdict.violations
+    );
 }

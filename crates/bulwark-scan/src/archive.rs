@@ -49,6 +49,10 @@ pub struct Update {
     /// version (with `--changelogs`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changelog_cves: Vec<String>,
+    /// When each of those fixes first reached the archive: the date of the
+    /// oldest upload newer than the installed version naming it (RFC 3339).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_fixed: BTreeMap<String, String>,
     #[serde(skip)]
     url: String,
     #[serde(skip)]
@@ -157,6 +161,7 @@ pub fn check(
                                 .unwrap_or_else(|| v.to_owned()),
                             suite: s.spec.suite.clone(),
                             changelog_cves: Vec::new(),
+                            first_fixed: BTreeMap::new(),
                             url: s.spec.file_url(&r.filename),
                             size: r.size,
                             sha256: r.sha256.clone(),
@@ -208,9 +213,15 @@ fn read_changelogs(
             let Some(text) = changelog_of(&bytes, &u.package, &u.url) else {
                 continue;
             };
-            let cves: Vec<String> = cves_since(&text, &since).into_iter().collect();
+            let dates = fix_dates(&text, &since);
+            let cves: Vec<String> = dates.keys().cloned().collect();
+            let first: BTreeMap<String, String> = dates
+                .into_iter()
+                .filter_map(|(c, d)| d.map(|t| (c, bulwark_debian::time::format_rfc3339(t))))
+                .collect();
             for &j in &idx {
                 updates[j].changelog_cves.clone_from(&cves);
+                updates[j].first_fixed.clone_from(&first);
             }
             break;
         }
@@ -347,6 +358,52 @@ pub fn fix_dates(changelog: &str, since: &str) -> BTreeMap<String, Option<i64>> 
         }
     }
     out
+}
+
+/// How far behind the archive's security fixes an image is: the fixes its
+/// packages lack that the archive carries now (named by the candidates'
+/// changelogs), and how long the oldest of them has been there. Needs the
+/// state read with changelogs.
+#[must_use]
+pub fn cadence(state: &ArchiveState, now: i64) -> bulwark_eval::Cadence {
+    // CVE → (what carries the fix, when it arrived); one entry per CVE
+    // although several binaries of a source carry it.
+    let mut by_cve: BTreeMap<&str, (String, Option<i64>)> = BTreeMap::new();
+    for u in &state.updates {
+        for cve in &u.changelog_cves {
+            let when = u
+                .first_fixed
+                .get(cve)
+                .and_then(|d| bulwark_debian::time::parse_rfc3339(d));
+            by_cve.entry(cve).or_insert_with(|| {
+                (
+                    format!("{} {} in {}", u.package, u.candidate, u.suite),
+                    when,
+                )
+            });
+        }
+    }
+    let oldest = by_cve.values().filter_map(|(_, t)| *t).min();
+    let undated = by_cve.values().filter(|(_, t)| t.is_none()).count();
+    let missing = by_cve
+        .iter()
+        .map(|(cve, (what, when))| match when {
+            Some(t) => format!(
+                "{cve} ({what}, since {})",
+                bulwark_debian::time::format_rfc3339(*t)
+                    .get(..10)
+                    .unwrap_or_default()
+            ),
+            None => format!("{cve} ({what})"),
+        })
+        .collect();
+    bulwark_eval::Cadence {
+        days_behind: oldest.map_or(0, |t| (now - t).max(0) / 86_400),
+        missing,
+        undated,
+        updates: state.updates.len(),
+        suites: state.suites.clone(),
+    }
 }
 
 /// Joins what the archive shows with the findings: a fix the archive

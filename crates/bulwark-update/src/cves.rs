@@ -4,7 +4,8 @@
 //! entries newer than the locked version, with the date of the upload that
 //! first named each).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bulwark_spec::Lock;
 use bulwark_vulndb::{Db, Installed};
@@ -42,6 +43,40 @@ pub struct OpenCve {
     pub source: String,
     /// The tracker's state (`no fix yet`, `no DSA`, …).
     pub status: String,
+}
+
+/// Changelogs read during one run, by the `.deb`'s sha256: specs that share
+/// a package read (and inflate) its `.deb` once.
+#[derive(Debug, Default)]
+pub(crate) struct Changelogs {
+    read: Mutex<HashMap<String, Arc<OnceLock<ChangelogRead>>>>,
+}
+
+/// A changelog's text (None: the package ships none), or why it could not
+/// be fetched.
+type ChangelogRead = Result<Option<String>, String>;
+
+impl Changelogs {
+    /// The changelog text of the package `p` (None: it ships none), fetched
+    /// and verified against the lock once per run.
+    fn of(
+        &self,
+        p: &bulwark_spec::LockedPackage,
+        fetcher: &bulwark_apt::Fetcher,
+    ) -> Result<Option<String>, String> {
+        let cell = match self.read.lock() {
+            Ok(mut m) => m.entry(p.sha256.clone()).or_default().clone(),
+            Err(_) => return Err("changelog reader panicked".into()),
+        };
+        cell.get_or_init(|| {
+            let url = format!("{}/{}", p.uri.trim_end_matches('/'), p.filename);
+            let bytes = fetcher
+                .get_verified(&url, p.size, &p.sha256)
+                .map_err(|e| e.to_string())?;
+            Ok(bulwark_scan::archive::changelog_of(&bytes, &p.name, &url))
+        })
+        .clone()
+    }
 }
 
 /// The installed packages of one architecture of a lock.
@@ -88,6 +123,7 @@ pub(crate) fn analyse(
     changes: &[PackageChange],
     release: &str,
     opts: &Options,
+    changelogs: &Changelogs,
     now: i64,
 ) -> (Vec<FixedCve>, Vec<OpenCve>, Vec<String>) {
     let mut notes = Vec::new();
@@ -127,7 +163,7 @@ pub(crate) fn analyse(
         );
     }
     if opts.changelogs {
-        for (source, dates) in changelog_fixes(new, changes, opts, &mut notes) {
+        for (source, dates) in changelog_fixes(new, changes, opts, changelogs, &mut notes) {
             for (id, date) in dates {
                 let f = fixed
                     .entry((id.clone(), source.clone()))
@@ -157,6 +193,7 @@ fn changelog_fixes(
     new: &Lock,
     changes: &[PackageChange],
     opts: &Options,
+    changelogs: &Changelogs,
     notes: &mut Vec<String>,
 ) -> BTreeMap<String, BTreeMap<String, Option<i64>>> {
     let mut sources: BTreeMap<&str, (&str, BTreeSet<&str>)> = BTreeMap::new();
@@ -185,21 +222,20 @@ fn changelog_fixes(
         candidates.sort_by_key(|p| p.size);
         let mut read = false;
         for p in candidates {
-            let url = format!("{}/{}", p.uri.trim_end_matches('/'), p.filename);
-            let bytes = match opts.fetcher.get_verified(&url, p.size, &p.sha256) {
-                Ok(b) => b,
+            match changelogs.of(p, &opts.fetcher) {
+                Ok(Some(text)) => {
+                    out.insert(
+                        source.to_owned(),
+                        bulwark_scan::archive::fix_dates(&text, since),
+                    );
+                    read = true;
+                    break;
+                }
+                Ok(None) => {}
                 Err(e) => {
                     notes.push(format!("changelog of {source}: {e}"));
                     break;
                 }
-            };
-            if let Some(text) = bulwark_scan::archive::changelog_of(&bytes, &p.name, &url) {
-                out.insert(
-                    source.to_owned(),
-                    bulwark_scan::archive::fix_dates(&text, since),
-                );
-                read = true;
-                break;
             }
         }
         if !read {

@@ -193,6 +193,12 @@ impl From<bulwark_build::BuildError> for Error {
 pub fn run(specs: &[PathBuf], opts: &Options) -> Summary {
     let now = opts.now.unwrap_or_else(bulwark_apt::now_unix);
     let indexes = IndexSet::new(opts.fetcher.clone(), Some(now));
+    let changelogs = cves::Changelogs::default();
+    let shared = Shared {
+        indexes: &indexes,
+        changelogs: &changelogs,
+        now,
+    };
     let next = AtomicUsize::new(0);
     let jobs = opts.jobs.clamp(1, specs.len().max(1));
     let mut results: Vec<Option<SpecUpdate>> = vec![None; specs.len()];
@@ -204,7 +210,7 @@ pub fn run(specs: &[PathBuf], opts: &Options) -> Summary {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(spec) = specs.get(i) else { break };
-                        done.push((i, one(spec, specs.len(), opts, &indexes, now)));
+                        done.push((i, one(spec, specs.len(), opts, &shared)));
                     }
                     done
                 })
@@ -269,10 +275,17 @@ fn failed(partial: &SpecUpdate, error: String) -> SpecUpdate {
     }
 }
 
+/// What the specs of one run share.
+struct Shared<'a> {
+    indexes: &'a IndexSet,
+    changelogs: &'a cves::Changelogs,
+    now: i64,
+}
+
 /// One spec, start to end; whatever fails is its report's error.
-fn one(spec: &Path, n_specs: usize, opts: &Options, indexes: &IndexSet, now: i64) -> SpecUpdate {
+fn one(spec: &Path, n_specs: usize, opts: &Options, shared: &Shared<'_>) -> SpecUpdate {
     let mut report = SpecUpdate::new(spec);
-    match update_one(spec, n_specs, opts, indexes, now, &mut report) {
+    match update_one(spec, n_specs, opts, shared, &mut report) {
         Ok(()) => report,
         Err(e) => {
             tracing::warn!("{}: {e}", spec.display());
@@ -285,8 +298,7 @@ fn update_one(
     spec_path: &Path,
     n_specs: usize,
     opts: &Options,
-    indexes: &IndexSet,
-    now: i64,
+    shared: &Shared<'_>,
     report: &mut SpecUpdate,
 ) -> Result<(), Error> {
     let spec = Spec::load(spec_path).map_err(bulwark_build::BuildError::from)?;
@@ -312,7 +324,7 @@ fn update_one(
 
     // The archive today: newest versions, nothing kept from the old lock.
     // (Resolution notes are the lock's business: `bulwark lock` shows them.)
-    let (new, _) = bulwark_build::resolve_lock_with(&spec, spec_path, None, indexes)?;
+    let (new, _) = bulwark_build::resolve_lock_with(&spec, spec_path, None, shared.indexes)?;
     report.packages = compare(&old, &new);
     report.spec_changed = old.spec_digest != new.spec_digest;
     if let Some(down) = report.packages.iter().find(|c| c.is_downgrade()) {
@@ -331,7 +343,15 @@ fn update_one(
         .first()
         .and_then(|s| s.codename.clone())
         .unwrap_or_else(|| spec.distribution.suite.clone());
-    let (fixed, open, cve_notes) = cves::analyse(&old, &new, &report.packages, &release, opts, now);
+    let (fixed, open, cve_notes) = cves::analyse(
+        &old,
+        &new,
+        &report.packages,
+        &release,
+        opts,
+        shared.changelogs,
+        shared.now,
+    );
     report.cves_fixed = fixed;
     report.cves_open = open;
     report.notes.extend(cve_notes);

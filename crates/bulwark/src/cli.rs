@@ -172,7 +172,7 @@ pub enum Command {
     },
     /// Evaluate any image: how minimal, hardened and trustworthy it is, scored and explained.
     #[command(
-        after_help = "Examples:\n  bulwark eval oci:out/base:latest\n  bulwark eval docker-archive:saved.tar --format json\n  bulwark eval oci:out/base:latest --format html > report.html\n  bulwark eval oci-archive:app.tar --fail-on high   # exit 3 on any high or critical finding\n  bulwark eval oci:out/base:latest --key bulwark.pub --policy policy.yaml\n  bulwark eval 127.0.0.1:5000/app:1 --insecure --all-platforms --format sarif > eval.sarif\n\nPillars, checks, severities and the grade formula: docs/eval.md.\nExit codes: 0 passed, 3 the gate (--fail-on or --policy) failed, 1 the image\nor policy could not be read."
+        after_help = "Examples:\n  bulwark eval oci:out/base:latest\n  bulwark eval docker-archive:saved.tar --format json\n  bulwark eval oci:out/base:latest --format html > report.html\n  bulwark eval oci-archive:app.tar --fail-on high   # exit 3 on any high or critical finding\n  bulwark eval oci:out/base:latest --key bulwark.pub --policy policy.yaml\n  bulwark eval 127.0.0.1:5000/app:1 --insecure --all-platforms --format sarif > eval.sarif\n  bulwark eval oci:out/base:latest --archive --policy policy.yaml   # patch cadence: days behind bookworm-security; max-fix-lag: 7d\n\nPillars, checks, severities and the grade formula: docs/eval.md.\nExit codes: 0 passed, 3 the gate (--fail-on or --policy) failed, 1 the image\nor policy could not be read."
     )]
     Eval(EvalArgs),
     /// Manage signing keys (cosign's formats).
@@ -355,6 +355,24 @@ pub struct DbArg {
     pub dir: Option<PathBuf>,
 }
 
+/// Where `--archive` reads the release's suites.
+#[derive(Debug, clap::Args)]
+pub struct ArchiveArgs {
+    /// Also read the release's suites in the Debian archive (main, -updates,
+    /// -security; verified): which fixes are there now, and which are not yet.
+    #[arg(long)]
+    pub archive: bool,
+    /// Archive URI for --archive (default: the host's apt sources).
+    #[arg(long, value_name = "URI")]
+    pub mirror: Option<String>,
+    /// Security archive URI for --archive (default: the host's apt sources).
+    #[arg(long, value_name = "URI")]
+    pub security_mirror: Option<String>,
+    /// Keyring for --archive (default: the host's).
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+}
+
 /// `bulwark scan` arguments.
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
@@ -394,23 +412,12 @@ pub struct ScanArgs {
     /// and false_positive statements suppress findings (repeatable).
     #[arg(long, value_name = "FILE")]
     pub vex: Vec<PathBuf>,
-    /// Also read the release's suites in the Debian archive (main, -updates,
-    /// -security; verified): which fixes are there now, and which are not yet.
-    #[arg(long)]
-    pub archive: bool,
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
     /// With --archive: fetch each candidate .deb (verified) and list the CVEs its
     /// changelog.Debian.gz names since the installed version.
     #[arg(long)]
     pub changelogs: bool,
-    /// Archive URI for --archive (default: the host's apt sources).
-    #[arg(long, value_name = "URI")]
-    pub mirror: Option<String>,
-    /// Security archive URI for --archive (default: the host's apt sources).
-    #[arg(long, value_name = "URI")]
-    pub security_mirror: Option<String>,
-    /// Keyring for --archive (default: the host's).
-    #[arg(long, value_name = "FILE")]
-    pub keyring: Option<PathBuf>,
     /// Attach the report (cosign's vuln predicate) and the OpenVEX to the image
     /// as signed attestations (needs --key).
     #[arg(long, requires = "key")]
@@ -527,6 +534,10 @@ pub struct EvalArgs {
     /// there is one).
     #[command(flatten)]
     pub db: DbArg,
+    /// With --archive: the patch-cadence pillar (how many days behind the
+    /// archive's security fixes, from the candidates' changelogs).
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
 }
 
 /// What an SBOM says about the image itself (defaults: the image's OCI labels).

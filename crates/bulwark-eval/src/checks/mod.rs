@@ -9,6 +9,7 @@ use crate::finding::{Check, Finding};
 use crate::score::{Report, Summary, score};
 use crate::trust::Trust;
 
+mod cadence;
 mod exposure;
 mod identity;
 pub(crate) mod provenance;
@@ -17,6 +18,7 @@ mod surface;
 mod tools;
 mod vulnerabilities;
 
+pub use cadence::Cadence;
 pub use vulnerabilities::Vulnerabilities;
 
 /// Evaluation options.
@@ -31,6 +33,9 @@ pub struct Options {
     pub trust: Option<Trust>,
     /// What `bulwark scan` found; `None` leaves the exploitability pillar out.
     pub vulnerabilities: Option<Vulnerabilities>,
+    /// What the archive carries that the image lacks (`eval --archive`);
+    /// `None` leaves the patch-cadence pillar out.
+    pub cadence: Option<Cadence>,
 }
 
 /// Every check bulwark runs, in id order.
@@ -44,6 +49,7 @@ pub fn catalog() -> Vec<&'static Check> {
         exposure::CHECKS,
         provenance::CHECKS,
         vulnerabilities::CHECKS,
+        cadence::CHECKS,
     ]
     .into_iter()
     .flatten()
@@ -146,6 +152,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
     exposure::run(&mut cx);
     provenance::run(&mut cx);
     vulnerabilities::run(&mut cx);
+    cadence::run(&mut cx);
 
     let mut findings = cx.out;
     if let Some(t) = &opts.trust {
@@ -157,7 +164,11 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
             .then_with(|| a.id.cmp(b.id))
             .then_with(|| a.path.cmp(&b.path))
     });
-    let (pillars, overall, grade) = score(&findings, opts.vulnerabilities.is_some());
+    let (pillars, overall, grade) = score(
+        &findings,
+        opts.vulnerabilities.is_some(),
+        opts.cadence.is_some(),
+    );
     let files = fs
         .files
         .values()
@@ -174,6 +185,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
         platform: img.platform(),
         trust: opts.trust.clone(),
         vulnerabilities: opts.vulnerabilities.clone(),
+        cadence: opts.cadence.clone(),
         summary: Summary {
             layers: img.layers.len(),
             compressed_size: sizes.0,

@@ -68,10 +68,31 @@ fn evaluate(
         .walk(&bulwark_eval::capture(img))
         .with_context(|| format!("reading {}", args.image))?;
     let trust = gather_trust(args, img, keys)?;
-    let vulnerabilities = match db {
-        Some(db) => {
-            let subject = bulwark_scan::of_image(&args.image, img, &fs, None)?;
-            let scan = bulwark_scan::scan(&subject, db, &bulwark_scan::Options::default());
+    let wants_subject = db.is_some() || args.archive.archive;
+    let subject = if wants_subject {
+        Some(bulwark_scan::of_image(&args.image, img, &fs, None)?)
+    } else {
+        None
+    };
+    let cadence = match &subject {
+        Some(subject) if args.archive.archive => {
+            let release = subject.release.clone().with_context(|| {
+                format!(
+                    "{}: --archive needs a Debian image (no os-release or debian_version names the release)",
+                    args.image
+                )
+            })?;
+            let state = super::scan::archive_state(subject, &release, &args.archive, true)?;
+            Some(bulwark_scan::archive::cadence(
+                &state,
+                super::db::now_secs(),
+            ))
+        }
+        _ => None,
+    };
+    let vulnerabilities = match (db, &subject) {
+        (Some(db), Some(subject)) => {
+            let scan = bulwark_scan::scan(subject, db, &bulwark_scan::Options::default());
             for w in scan
                 .warnings
                 .iter()
@@ -81,7 +102,7 @@ fn evaluate(
             }
             subject.inventoried.then(|| scan.for_eval())
         }
-        None => None,
+        _ => None,
     };
     let mut report = bulwark_eval::evaluate(
         img,
@@ -91,6 +112,7 @@ fn evaluate(
             now: None,
             trust: Some(trust),
             vulnerabilities,
+            cadence,
         },
     );
     if let Some(p) = policy {

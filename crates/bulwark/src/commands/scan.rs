@@ -75,29 +75,12 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     if !docs.is_empty() {
         tracing::info!("{suppressed} finding(s) suppressed by VEX");
     }
-    if args.archive || args.changelogs {
+    if args.archive.archive || args.changelogs {
         let release = report
             .release
             .clone()
             .context("--archive needs the Debian release; pass --release CODENAME")?;
-        let state = bulwark_scan::archive::check(
-            &subject,
-            &release,
-            &bulwark_scan::archive::ArchiveOptions {
-                mirror: args.mirror.clone(),
-                security_mirror: args.security_mirror.clone(),
-                keyring: args.keyring.clone(),
-                changelogs: args.changelogs,
-                arch: subject
-                    .arch
-                    .clone()
-                    .unwrap_or_else(|| bulwark_debian::host_arch().to_owned()),
-                fetcher: super::fetcher()?,
-            },
-        )?;
-        for m in &state.missing {
-            tracing::warn!("the archive has no suite {m}; read the others");
-        }
+        let state = archive_state(&subject, &release, &args.archive, args.changelogs)?;
         bulwark_scan::archive::apply(&mut report, state);
     }
     for w in &report.warnings {
@@ -258,4 +241,33 @@ fn print_table(r: &Report) {
         "{} findings: {} act now, {} plan, {} monitor, {} suppressed by VEX; {} in KEV, {} with a fix",
         s.total, s.act_now, s.plan, s.monitor, s.suppressed, s.kev, s.fixable
     );
+}
+
+/// The release's suites as the archive carries them now, compared with
+/// `subject`'s packages (with the candidates' changelogs when asked).
+pub fn archive_state(
+    subject: &bulwark_scan::Subject,
+    release: &str,
+    args: &crate::cli::ArchiveArgs,
+    changelogs: bool,
+) -> anyhow::Result<bulwark_scan::archive::ArchiveState> {
+    let state = bulwark_scan::archive::check(
+        subject,
+        release,
+        &bulwark_scan::archive::ArchiveOptions {
+            mirror: args.mirror.clone(),
+            security_mirror: args.security_mirror.clone(),
+            keyring: args.keyring.clone(),
+            changelogs,
+            arch: subject
+                .arch
+                .clone()
+                .unwrap_or_else(|| bulwark_debian::host_arch().to_owned()),
+            fetcher: super::fetcher()?,
+        },
+    )?;
+    for m in &state.missing {
+        tracing::warn!("the archive has no suite {m}; read the others");
+    }
+    Ok(state)
 }

@@ -1176,6 +1176,27 @@ fn update_picks_up_the_real_security_fixes_and_publishes_signed() {
         changes.len()
     );
 
+    // eval --archive on the published image agrees: as many days behind as
+    // the oldest fix the update would bring.
+    let max_lag = fixed.iter().filter_map(|f| f["lag_days"].as_i64()).max();
+    let ev = report_json(&String::from_utf8_lossy(
+        &run(&[
+            "eval",
+            &image,
+            "--insecure",
+            "--archive",
+            "--format",
+            "json",
+        ])
+        .stdout,
+    ));
+    assert_eq!(
+        ev["cadence"]["days_behind"].as_i64(),
+        Some(max_lag.unwrap_or(0)),
+        "{:#}",
+        ev["cadence"]
+    );
+
     // The update itself: rebuilt, signed, pushed, then verified.
     let out = run(&[
         "update",

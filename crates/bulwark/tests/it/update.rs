@@ -213,6 +213,63 @@ fn a_security_upload_is_picked_up_signed_published_and_then_a_no_op() {
         "{md}"
     );
 
+    // eval --archive: the published image is behind the security upload by
+    // the days since its first fix (2025-11-01), and max-fix-lag fails it.
+    let url = ctx.archive.server.url.clone();
+    let keyring = ctx.archive.keyring.display().to_string();
+    let archive_flags = [
+        "--archive",
+        "--mirror",
+        url.as_str(),
+        "--security-mirror",
+        url.as_str(),
+        "--keyring",
+        keyring.as_str(),
+    ];
+    std::fs::write(ctx.path().join("lag.yaml"), "max-fix-lag: 7d\n").unwrap();
+    let eval = |image: &str| {
+        let mut args = vec![
+            "eval",
+            image,
+            "--insecure",
+            "--format",
+            "json",
+            "--policy",
+            "lag.yaml",
+        ];
+        args.extend(archive_flags);
+        ctx.run(&args)
+    };
+    let app_image = dest.replace("{name}", "app");
+    let out = eval(&app_image);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = report(&String::from_utf8_lossy(&out.stdout));
+    let max_lag = app["cves_fixed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["lag_days"].as_i64())
+        .max()
+        .unwrap();
+    assert_eq!(ev["cadence"]["days_behind"], max_lag, "{:#}", ev["cadence"]);
+    assert!(
+        ev["findings"].to_string().contains("PC-003"),
+        "{:#}",
+        ev["findings"]
+    );
+    assert!(
+        ev["policy"]["violations"]
+            .to_string()
+            .contains("more than max-fix-lag 7 days"),
+        "{:#}",
+        ev["policy"]
+    );
+
     // The update: rebuilt, signed, published; the lock written last.
     let (code, v, stderr) = update(
         &ctx,
@@ -301,6 +358,13 @@ fn a_security_upload_is_picked_up_signed_published_and_then_a_no_op() {
             && decoded.contains("CVE-2099-0012"),
         "{decoded}"
     );
+
+    // The new image lacks no fix: 0 days behind, and the policy passes.
+    let out = eval(&app_image);
+    let ev = report(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(0), "{:#}", ev["policy"]);
+    assert_eq!(ev["cadence"]["days_behind"], 0);
+    assert!(ev["findings"].to_string().contains("PC-001"));
 
     // Again: nothing changed, nothing rebuilt, the same digest.
     let (code, v, _) = update(
