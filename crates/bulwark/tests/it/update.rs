@@ -452,3 +452,331 @@ fn a_withdrawn_upload_and_a_spec_that_no_longer_resolves_fail_alone() {
     assert_eq!(code, 1);
     assert!(v.to_string().contains("run `bulwark build"), "{v}");
 }
+
+/// deploy/update/ validates against the Kubernetes schemas with a real
+/// validator (strict: unknown fields fail; a planted typo proves it), and
+/// every workload runs bulwark non-root, read-only, without capabilities or
+/// a service account token, with the key and registry credentials from
+/// Secrets; the Indexed Job gives each pod its own spec.
+#[test]
+fn deploy_update_manifests_validate_and_are_locked_down() {
+    if !["kubernetes-validate", "python3"].iter().all(|t| tool(t)) {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/update");
+    let files = [
+        "serviceaccount.yaml",
+        "configmap.yaml",
+        "pvc.yaml",
+        "cronjob.yaml",
+        "indexed-job.yaml",
+    ];
+    for f in files {
+        let out = std::process::Command::new("kubernetes-validate")
+            .args(["--strict", "-k", "1.31.0"])
+            .arg(dir.join(f))
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && said.contains("passed"),
+            "{f}: {said}"
+        );
+    }
+    // The validator is strict: a misspelt field fails.
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(dir.join("cronjob.yaml"))
+            .unwrap()
+            .replace("readOnlyRootFilesystem", "readOnlyRootFilesytem"),
+    )
+    .unwrap();
+    let out = std::process::Command::new("kubernetes-validate")
+        .args(["--strict", "-k", "1.31.0"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a typo passed the validator");
+
+    let load = |f: &str| -> serde_json::Value {
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+            ])
+            .arg(dir.join(f))
+            .output()
+            .unwrap();
+        report(&ok(out))
+    };
+    for (f, pod) in [
+        ("cronjob.yaml", "/spec/jobTemplate/spec/template/spec"),
+        ("indexed-job.yaml", "/spec/template/spec"),
+    ] {
+        let doc = load(f);
+        let p = doc.pointer(pod).unwrap();
+        assert_eq!(p["automountServiceAccountToken"], false, "{f}");
+        assert_eq!(p["securityContext"]["runAsNonRoot"], true, "{f}");
+        assert_eq!(p["securityContext"]["runAsUser"], 65532, "{f}");
+        assert_eq!(
+            p["securityContext"]["seccompProfile"]["type"], "RuntimeDefault",
+            "{f}"
+        );
+        let c = &p["containers"][0];
+        let sc = &c["securityContext"];
+        assert_eq!(sc["readOnlyRootFilesystem"], true, "{f}");
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{f}");
+        assert_eq!(sc["capabilities"]["drop"][0], "ALL", "{f}");
+        assert_eq!(c["args"][0], "update", "{f}");
+        let env = c["env"].to_string();
+        assert!(
+            env.contains("bulwark-signing-key") && env.contains("DOCKER_CONFIG"),
+            "{f}: {env}"
+        );
+        let vols = p["volumes"].to_string();
+        assert!(
+            vols.contains(".dockerconfigjson") && vols.contains("cosign.key"),
+            "{f}: {vols}"
+        );
+    }
+    let job = load("indexed-job.yaml");
+    assert_eq!(job["spec"]["completionMode"], "Indexed");
+    let args = job
+        .pointer("/spec/template/spec/containers/0/args")
+        .unwrap();
+    assert!(
+        args.to_string()
+            .contains(r#""--index","$(JOB_COMPLETION_INDEX)""#),
+        "{args}"
+    );
+}
+
+/// `--index` picks the Nth spec of a directory's sorted listing, as the
+/// Indexed Job runs it.
+#[test]
+fn update_index_runs_one_spec_of_a_directory() {
+    let ctx = Ctx::new();
+    std::fs::create_dir_all(ctx.path().join("specs")).unwrap();
+    for name in ["a", "b"] {
+        let p = ctx.spec(name, &format!("name: {name}\npackages: [hello]\n"));
+        std::fs::rename(&p, ctx.path().join(format!("specs/{name}.yaml"))).unwrap();
+        ok(ctx.run(&["lock", &format!("specs/{name}.yaml")]));
+    }
+    let (code, v, _) = update(&ctx, &["specs", "--index", "1", "--check"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["specs"].as_array().unwrap().len(), 1);
+    assert_eq!(v["specs"][0]["name"], "b");
+    let (code, v, _) = update(&ctx, &["specs", "--check"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["specs"].as_array().unwrap().len(), 2);
+    let out = ctx.run(&["update", "specs", "--index", "2", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only 2 spec(s)"));
+}
+
+/// A proxy in front of `registry` that fails every tag move with 503.
+struct FaultyProxy {
+    child: std::process::Child,
+    host: String,
+}
+
+impl FaultyProxy {
+    fn start(upstream: &str) -> Self {
+        use std::io::BufRead as _;
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/it/fixtures/faulty_registry_proxy.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(upstream)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("ready ")
+            .expect("proxy did not start");
+        FaultyProxy {
+            child,
+            host: format!("127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for FaultyProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Wrong key, a registry that is down, a registry that fails mid-way (the
+/// tag move answered 503 after the blobs and manifests went through):
+/// nothing is half-updated — the tag still names the old image, the lock is
+/// the old one — and the message says what failed. Then the same update
+/// goes through.
+#[test]
+fn failed_publishes_leave_the_old_image_and_lock() {
+    if !["docker-registry", "python3"].iter().all(|t| tool(t)) {
+        return;
+    }
+    let ctx = Ctx::new();
+    security_suite(&ctx, false);
+    ctx.spec("app", "name: app\npackages: [hello]\n");
+    let reg = crate::trust::Registry::start();
+    let image = format!("{}/fleet/app:latest", reg.host);
+    ok(run_pw(&ctx, &["key", "generate", "bulwark"]));
+    ok(run_pw(
+        &ctx,
+        &[
+            "build",
+            "app.yaml",
+            "--output",
+            &image,
+            "--insecure",
+            "--sign-key",
+            "bulwark.key",
+        ],
+    ));
+    let lock = std::fs::read_to_string(ctx.path().join("app.lock.json")).unwrap();
+    let digest_now = || {
+        let v = report(&ok(ctx.run(&[
+            "verify",
+            &image,
+            "--key",
+            "bulwark.pub",
+            "--insecure",
+            "--format",
+            "json",
+        ])));
+        v.to_string()
+    };
+    let before = digest_now();
+    security_suite(&ctx, true);
+
+    // A wrong password: refused before any work.
+    let out = ctx
+        .cmd()
+        .env("BULWARK_PASSWORD", "wrong")
+        .args([
+            "update",
+            "app.yaml",
+            "--output",
+            &image,
+            "--insecure",
+            "--sign-key",
+            "bulwark.key",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bulwark.key"), "{err}");
+    // A file that is no key at all.
+    std::fs::write(ctx.path().join("not.key"), "hello").unwrap();
+    let out = run_pw(
+        &ctx,
+        &[
+            "update",
+            "app.yaml",
+            "--output",
+            &image,
+            "--insecure",
+            "--sign-key",
+            "not.key",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not.key"));
+
+    // The registry fails the tag move: everything else was pushed, but the
+    // tag and the lock stay.
+    let proxy = FaultyProxy::start(&reg.host);
+    let via_proxy = format!("{}/fleet/app:latest", proxy.host);
+    let out = ctx
+        .cmd()
+        .env("BULWARK_PASSWORD", crate::common::PW)
+        .env("BULWARK_REGISTRY_TIMEOUT", "5")
+        .args([
+            "update",
+            "app.yaml",
+            "--output",
+            &via_proxy,
+            "--insecure",
+            "--sign-key",
+            "bulwark.key",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = report(&String::from_utf8_lossy(&out.stdout));
+    let e = v["specs"][0]["error"].as_str().unwrap();
+    assert!(e.contains(&proxy.host) && e.contains("503"), "{e}");
+    assert_eq!(v["specs"][0]["status"], "failed");
+    assert_eq!(
+        std::fs::read_to_string(ctx.path().join("app.lock.json")).unwrap(),
+        lock
+    );
+    assert_eq!(
+        digest_now(),
+        before,
+        "the tag moved although the push failed"
+    );
+
+    // A registry that is down.
+    let down = format!("127.0.0.1:{}/fleet/app:latest", {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    });
+    let out = ctx
+        .cmd()
+        .env("BULWARK_PASSWORD", crate::common::PW)
+        .env("BULWARK_REGISTRY_TIMEOUT", "2")
+        .args([
+            "update",
+            "app.yaml",
+            "--output",
+            &down,
+            "--insecure",
+            "--sign-key",
+            "bulwark.key",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(ctx.path().join("app.lock.json")).unwrap(),
+        lock
+    );
+
+    // The same update, straight to the registry: the tag moves, the lock too.
+    let (code, v, stderr) = update(
+        &ctx,
+        &[
+            "app.yaml",
+            "--output",
+            &image,
+            "--insecure",
+            "--sign-key",
+            "bulwark.key",
+        ],
+    );
+    assert_eq!(code, 5, "{v}\n{stderr}");
+    assert_ne!(digest_now(), before);
+    assert!(
+        std::fs::read_to_string(ctx.path().join("app.lock.json"))
+            .unwrap()
+            .contains("2.10-3+deb12u1")
+    );
+}
