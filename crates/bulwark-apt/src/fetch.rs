@@ -1,7 +1,7 @@
 //! HTTP(S) and `file:` downloads with retries, size limits and digest checks.
 
 use std::io::Read;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -59,12 +59,45 @@ impl FetchError {
     }
 }
 
+/// Told how downloads go: `(url, bytes so far, bytes in all when known)`,
+/// after every read. The library draws nothing; the CLI shows a bar.
+pub type OnBytes = Arc<dyn Fn(&str, u64, Option<u64>) + Send + Sync>;
+
 /// Downloads files; cheap to clone and share between threads.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::blocking::Client,
     cache: Option<Cache>,
     retries: u32,
+    on_bytes: Option<OnBytes>,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("cache", &self.cache)
+            .field("retries", &self.retries)
+            .field("progress", &self.on_bytes.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A body reader that reports its progress.
+struct Counting {
+    inner: Box<dyn Read + Send>,
+    url: String,
+    seen: u64,
+    total: Option<u64>,
+    on_bytes: OnBytes,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen += n as u64;
+        (self.on_bytes)(&self.url, self.seen, self.total);
+        Ok(n)
+    }
 }
 
 fn install_crypto_provider() {
@@ -91,7 +124,15 @@ impl Fetcher {
             client,
             cache,
             retries: 3,
+            on_bytes: None,
         })
+    }
+
+    /// The same fetcher, reporting each download's progress to `on_bytes`.
+    #[must_use]
+    pub fn with_progress(mut self, on_bytes: OnBytes) -> Self {
+        self.on_bytes = Some(on_bytes);
+        self
     }
 
     pub fn cache(&self) -> Option<&Cache> {
@@ -284,7 +325,7 @@ impl Fetcher {
                     limit,
                 });
             }
-            return Ok(Box::new(file));
+            return Ok(self.counted(url, Box::new(file), Some(len)));
         }
         let resp = self
             .client
@@ -309,7 +350,27 @@ impl Fetcher {
                 limit,
             });
         }
-        Ok(Box::new(resp))
+        let total = resp.content_length();
+        Ok(self.counted(url, Box::new(resp), total))
+    }
+
+    /// `inner`, reporting to the progress hook when there is one.
+    fn counted(
+        &self,
+        url: &str,
+        inner: Box<dyn Read + Send>,
+        total: Option<u64>,
+    ) -> Box<dyn Read + Send> {
+        match &self.on_bytes {
+            Some(f) => Box::new(Counting {
+                inner,
+                url: url.to_owned(),
+                seen: 0,
+                total,
+                on_bytes: f.clone(),
+            }),
+            None => inner,
+        }
     }
 }
 
@@ -346,4 +407,30 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_reports_every_byte_and_the_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("feed.json");
+        std::fs::write(&file, vec![b'x'; 300_000]).unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let f = Fetcher::new(None).unwrap().with_progress(Arc::new(
+            move |url: &str, n: u64, total: Option<u64>| {
+                log.lock().unwrap().push((url.to_owned(), n, total));
+            },
+        ));
+        let url = format!("file://{}", file.display());
+        assert_eq!(f.get(&url, 1 << 20).unwrap().len(), 300_000);
+        let seen = seen.lock().unwrap();
+        let last = seen.last().unwrap();
+        assert_eq!((last.1, last.2), (300_000, Some(300_000)));
+        assert!(seen.iter().all(|(u, _, _)| u == &url));
+        assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1));
+    }
 }

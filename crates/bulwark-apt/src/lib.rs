@@ -31,7 +31,7 @@ pub use archive::{
     load_suite_with, scan_index,
 };
 pub use cache::{Cache, default_cache_dir};
-pub use fetch::{FetchError, Fetcher};
+pub use fetch::{FetchError, Fetcher, OnBytes};
 pub use keyring::{Keyring, KeyringError, VerifiedRelease, VerifyError, verify_inrelease};
 
 /// Seconds since the Unix epoch now.

@@ -46,6 +46,11 @@ pub struct Policy {
     /// a number of days; needs `eval --archive`.
     #[serde(default)]
     pub max_fix_lag: Option<String>,
+    /// No vulnerability whose fix has been in the archive for longer than
+    /// this (`30d`, …); needs `eval --archive` (the fix dates come from the
+    /// candidates' changelogs).
+    #[serde(default)]
+    pub no_fixable_older_than: Option<String>,
 }
 
 /// Days in `7d`, `2w`, `48h` (rounded down) or `7`.
@@ -149,15 +154,20 @@ impl Policy {
                 ),
             });
         }
-        if let Some(lag) = &p.max_fix_lag
-            && parse_days(lag).is_none()
-        {
-            return Err(PolicyError {
-                origin: origin.into(),
-                message: format!(
-                    "max-fix-lag {lag:?} is not a duration; write days as 7d, weeks as 2w, or hours as 48h"
-                ),
-            });
+        for (field, value) in [
+            ("max-fix-lag", &p.max_fix_lag),
+            ("no-fixable-older-than", &p.no_fixable_older_than),
+        ] {
+            if let Some(v) = value
+                && parse_days(v).is_none()
+            {
+                return Err(PolicyError {
+                    origin: origin.into(),
+                    message: format!(
+                        "{field} {v:?} is not a duration; write days as 7d, weeks as 2w, or hours as 48h"
+                    ),
+                });
+            }
         }
         if let Some(e) = p.exceptions.iter().find(|e| e.reason.trim().is_empty()) {
             return Err(PolicyError {
@@ -269,6 +279,29 @@ impl Policy {
             }
         }
         self.judge_vulnerabilities(report, &mut violations);
+        if let Some(max) = self.no_fixable_older_than.as_deref().and_then(parse_days) {
+            match &report.cadence {
+                None => violations.push(
+                    "the policy has no-fixable-older-than but the archive was not read (eval --archive)"
+                        .to_owned(),
+                ),
+                Some(c) => {
+                    let old: Vec<String> = c
+                        .ages
+                        .iter()
+                        .filter(|(_, d)| d.is_some_and(|d| d > max))
+                        .map(|(cve, d)| format!("{cve} ({} days)", d.unwrap_or(0)))
+                        .collect();
+                    if !old.is_empty() {
+                        violations.push(format!(
+                            "{} vulnerabilities have had a fix in the archive for more than {max} days: {}",
+                            old.len(),
+                            old.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
         if let Some(max) = self.max_fix_lag.as_deref().and_then(parse_days) {
             match &report.cadence {
                 None => violations.push(

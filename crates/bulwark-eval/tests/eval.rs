@@ -663,6 +663,7 @@ fn patch_cadence_reports_days_behind_and_gates_max_fix_lag() {
         missing: vec![format!(
             "CVE-2099-0001 (libssl3 3.0.22-1~deb12u2 in bookworm-security, since 2026-09-23)"
         )],
+        ages: vec![("CVE-2099-0001".into(), Some(days))],
         undated: 0,
         updates: 1,
         suites: vec!["bookworm".into(), "bookworm-security".into()],
@@ -691,6 +692,17 @@ fn patch_cadence_reports_days_behind_and_gates_max_fix_lag() {
         let verdict = policy.apply(&mut rep);
         assert_eq!(verdict.passed, passes, "{days}: {:?}", verdict.violations);
     }
+    // no-fixable-older-than names the CVEs past the limit.
+    let older = Policy::from_yaml("no-fixable-older-than: 30d\n", "p.yaml").unwrap();
+    let mut rep = at(Some(behind(31)));
+    let v = older.apply(&mut rep);
+    assert!(
+        !v.passed && v.violations[0].contains("CVE-2099-0001 (31 days)"),
+        "{:?}",
+        v.violations
+    );
+    let mut rep = at(Some(behind(30)));
+    assert!(older.apply(&mut rep).passed);
     // Without the archive there is no pillar, and the policy fails closed.
     let mut rep = at(None);
     assert!(!rep.pillars.iter().any(|p| p.pillar == Pillar::PatchCadence));
@@ -700,4 +712,5 @@ fn patch_cadence_reports_days_behind_and_gates_max_fix_lag() {
         "{:?}",
         verdict.violations
     );
+    assert!(!older.apply(&mut rep).passed);
 }

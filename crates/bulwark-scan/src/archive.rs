@@ -397,9 +397,14 @@ pub fn cadence(state: &ArchiveState, now: i64) -> bulwark_eval::Cadence {
             None => format!("{cve} ({what})"),
         })
         .collect();
+    let ages = by_cve
+        .iter()
+        .map(|(cve, (_, when))| ((*cve).to_owned(), when.map(|t| (now - t).max(0) / 86_400)))
+        .collect();
     bulwark_eval::Cadence {
         days_behind: oldest.map_or(0, |t| (now - t).max(0) / 86_400),
         missing,
+        ages,
         undated,
         updates: state.updates.len(),
         suites: state.suites.clone(),

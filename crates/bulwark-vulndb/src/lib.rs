@@ -59,6 +59,19 @@ pub const MAX_OSV_FILES: usize = 1_000_000;
 /// A source that cannot be read, is of no known kind, or is malformed:
 /// nothing is changed then.
 pub fn update(dir: &std::path::Path, sources: &[Source], now: &str) -> Result<Vec<Meta>, Error> {
+    update_with(dir, sources, now, None)
+}
+
+/// [`update`], reporting each download's progress to `on_bytes`.
+///
+/// # Errors
+/// As [`update`].
+pub fn update_with(
+    dir: &std::path::Path,
+    sources: &[Source],
+    now: &str,
+    on_bytes: Option<bulwark_apt::OnBytes>,
+) -> Result<Vec<Meta>, Error> {
     let defaults: Vec<Source> = Kind::ALL
         .iter()
         .filter_map(|k| k.default_url())
@@ -80,7 +93,7 @@ pub fn update(dir: &std::path::Path, sources: &[Source], now: &str) -> Result<Ve
             }
             continue;
         }
-        let raw = feeds::read(s)?;
+        let raw = feeds::read_with(s, on_bytes.as_ref())?;
         let kind = feeds::detect(&raw.data).ok_or_else(|| Error::Feed {
             feed: s.to_string(),
             position: "start".into(),

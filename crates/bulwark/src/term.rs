@@ -90,6 +90,42 @@ pub fn paint(s: &str, code: &str) -> String {
     }
 }
 
+/// A progress bar per download on stderr (nothing when `quiet` or when
+/// stderr is not a terminal), for [`bulwark_apt::Fetcher::with_progress`].
+pub fn download_bars(quiet: bool) -> Option<bulwark_apt::OnBytes> {
+    if quiet {
+        return None;
+    }
+    let multi = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let bars: Mutex<std::collections::HashMap<String, indicatif::ProgressBar>> =
+        Mutex::new(std::collections::HashMap::new());
+    Some(std::sync::Arc::new(
+        move |url: &str, seen: u64, total: Option<u64>| {
+            let Ok(mut bars) = bars.lock() else {
+                return;
+            };
+            let pb = bars.entry(url.to_owned()).or_insert_with(|| {
+            let pb = multi.add(indicatif::ProgressBar::new(total.unwrap_or(0)));
+            let template = if total.is_some() {
+                "{msg:.30} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {eta}"
+            } else {
+                "{msg:.30} {spinner} {binary_bytes} {binary_bytes_per_sec}"
+            };
+            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+                pb.set_style(style.progress_chars("=> "));
+            }
+            let name = url.rsplit('/').next().unwrap_or(url);
+            pb.set_message(safe(name).into_owned());
+            pb
+        });
+            pb.set_position(seen);
+            if total.is_some_and(|t| seen >= t) {
+                pb.finish_and_clear();
+            }
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,8 @@ pub struct Cadence {
     pub days_behind: i64,
     /// The fixes it lacks: `CVE (package version in suite, since DATE)`.
     pub missing: Vec<String>,
+    /// Each lacking fix's CVE and its age in days (None: undated).
+    pub ages: Vec<(String, Option<i64>)>,
     /// How many of them carry no date (a changelog entry without a trailer).
     pub undated: usize,
     /// Installed packages with a newer version in the archive.

@@ -108,11 +108,19 @@ pub struct Raw {
 /// # Errors
 /// Unreadable, too large, a failed download, or corrupt gzip.
 pub fn read(source: &Source) -> Result<Raw, Error> {
+    read_with(source, None)
+}
+
+/// [`read`], reporting a download's progress to `on_bytes`.
+///
+/// # Errors
+/// As [`read`].
+pub fn read_with(source: &Source, on_bytes: Option<&bulwark_apt::OnBytes>) -> Result<Raw, Error> {
     let name = source.to_string();
     let bytes = match source {
         Source::Path(p) => bulwark_limits::read_file(p, crate::MAX_FEED, "vulnerability feed")
             .map_err(|e| feed_err(&name, "file", e.to_string()))?,
-        Source::Url(u) => fetch(u)?,
+        Source::Url(u) => fetch(u, on_bytes)?,
     };
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     let size = bytes.len() as u64;
@@ -143,12 +151,16 @@ pub fn read(source: &Source) -> Result<Raw, Error> {
 
 /// Downloads through bulwark-apt's fetcher: its TLS set-up, timeouts and
 /// retries, bounded by [`crate::MAX_FEED`].
-fn fetch(url: &str) -> Result<Vec<u8>, Error> {
+fn fetch(url: &str, on_bytes: Option<&bulwark_apt::OnBytes>) -> Result<Vec<u8>, Error> {
     let fail = |detail: String| Error::Fetch {
         url: url.to_owned(),
         detail,
     };
     bulwark_apt::Fetcher::new(None)
+        .map(|f| match on_bytes {
+            Some(cb) => f.with_progress(cb.clone()),
+            None => f,
+        })
         .and_then(|f| f.get(url, crate::MAX_FEED))
         .map_err(|e| fail(e.to_string()))
 }

@@ -34,7 +34,12 @@ pub fn age_days(meta: &Meta) -> Option<f64> {
     Some((now_secs() - t) as f64 / 86_400.0)
 }
 
-pub fn update(from: &[String], arg: &DbArg, format: Format) -> anyhow::Result<ExitCode> {
+pub fn update(
+    from: &[String],
+    arg: &DbArg,
+    format: Format,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     let dir = dir(arg);
     let sources: Vec<Source> = from
         .iter()
@@ -42,7 +47,8 @@ pub fn update(from: &[String], arg: &DbArg, format: Format) -> anyhow::Result<Ex
         .collect();
     let now = bulwark_debian::time::format_rfc3339(now_secs());
     let start = std::time::Instant::now();
-    let metas = bulwark_vulndb::update(&dir, &sources, &now)?;
+    let metas =
+        bulwark_vulndb::update_with(&dir, &sources, &now, crate::term::download_bars(quiet))?;
     tracing::info!(
         "{}: {} feed(s) imported in {:.1} s",
         dir.display(),

@@ -92,7 +92,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             insecure,
             format,
         } => trust::verify(image, key, attestation, *skip_layers, *insecure, *format),
-        Command::Db(DbCommand::Update { from, db, format }) => db::update(from, db, *format),
+        Command::Db(DbCommand::Update { from, db, format }) => {
+            db::update(from, db, *format, cli.quiet)
+        }
         Command::Db(DbCommand::Status { db, format }) => db::status(db, *format),
         Command::Scan(args) => scan::run(args),
         Command::Diff {

@@ -24,6 +24,11 @@ pub fn podman() -> Command {
 
 /// `podman run` with the hardened flags the images must work under.
 fn podman_run(image: &str, extra: &[&str]) -> std::process::Output {
+    podman_run_args(image, extra, &[])
+}
+
+/// [`podman_run`] with arguments for the image's entrypoint.
+fn podman_run_args(image: &str, extra: &[&str], args: &[&str]) -> std::process::Output {
     let mut c = podman();
     c.args([
         "run",
@@ -37,7 +42,7 @@ fn podman_run(image: &str, extra: &[&str]) -> std::process::Output {
         "--network",
         "none",
     ]);
-    c.args(extra).arg(image);
+    c.args(extra).arg(image).args(args);
     c.output().unwrap()
 }
 
@@ -1319,25 +1324,10 @@ fn bulwarks_own_image_is_built_by_bulwark_and_runs_hardened() {
         return;
     }
     assert_no_shell(&out);
-    let mut c = podman();
-    c.args([
-        "run",
-        "--rm",
-        "--ulimit",
-        "nofile=20000:20000",
-        "--ulimit",
-        "nproc=4096:4096",
-        "--read-only",
-        "--cap-drop=ALL",
-        "--network",
-        "none",
-        "--tmpfs",
-        "/tmp",
-        "--tmpfs",
-        "/cache",
+    let v = ok(podman_run_args(
         &out,
-        "--version",
-    ]);
-    let v = ok(c.output().unwrap());
+        &["--tmpfs", "/tmp", "--tmpfs", "/cache"],
+        &["--version"],
+    ));
     assert!(v.starts_with("bulwark "), "{v}");
 }

@@ -226,7 +226,11 @@ fn a_security_upload_is_picked_up_signed_published_and_then_a_no_op() {
         "--keyring",
         keyring.as_str(),
     ];
-    std::fs::write(ctx.path().join("lag.yaml"), "max-fix-lag: 7d\n").unwrap();
+    std::fs::write(
+        ctx.path().join("lag.yaml"),
+        "max-fix-lag: 7d\nno-fixable-older-than: 30d\n",
+    )
+    .unwrap();
     let eval = |image: &str| {
         let mut args = vec![
             "eval",
@@ -266,6 +270,13 @@ fn a_security_upload_is_picked_up_signed_published_and_then_a_no_op() {
         ev["policy"]["violations"]
             .to_string()
             .contains("more than max-fix-lag 7 days"),
+        "{:#}",
+        ev["policy"]
+    );
+    assert!(
+        ev["policy"]["violations"]
+            .to_string()
+            .contains("have had a fix in the archive for more than 30 days: CVE-2099-0011 ("),
         "{:#}",
         ev["policy"]
     );
