@@ -34,7 +34,7 @@ LOOP="for f in ${SPECS[*]}; do $BIN -q update \$f --check --format json >/dev/nu
 hyperfine --runs "$RUNS" --warmup 1 -i --export-json "$WORK/h.json" \
   -n "bulwark update --check (20 specs, one run)" "$BIN -q update ${SPECS[*]} --check --format json" \
   -n "one process per spec (20 runs)" "$LOOP" >&2
-R=$( /usr/bin/time -f "%M" "$BIN" -q update "${SPECS[@]}" --check --format json 2>&1 >/dev/null | tail -1 )
+R=$( { /usr/bin/time -f "%M" "$BIN" -q update "${SPECS[@]}" --check --format json 2>&1 >/dev/null || true; } | tail -1 )
 python3 - "$WORK" "$R" <<'PY'
 import json, sys
 work, rss = sys.argv[1:]

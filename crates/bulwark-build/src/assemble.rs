@@ -137,62 +137,9 @@ fn resolve_owner(owner: &str, users: &[Account], groups: &[GroupEntry]) -> Optio
     Some((uid, gid))
 }
 
-/// Glob match on `/`-separated paths: `*` and `?` within a component, `**`
-/// across components. Both levels use the greedy matcher with one backtrack
-/// point, so a pattern with many stars costs at most pattern × path steps
-/// (a naive recursive matcher is exponential in the number of stars, which a
-/// spec from a pull request could use to hang the build).
-pub(crate) fn glob_match(pattern: &str, path: &str) -> bool {
-    let p: Vec<&str> = pattern.trim_matches('/').split('/').collect();
-    let s: Vec<&str> = path.trim_matches('/').split('/').collect();
-    wildcard(
-        &p,
-        &s,
-        |pc| *pc == "**",
-        |pc, sc| {
-            wildcard(
-                pc.as_bytes(),
-                sc.as_bytes(),
-                |b| *b == b'*',
-                |a, b| *a == b'?' || a == b,
-            )
-        },
-    )
-}
-
-/// Wildcard matching of `p` against `s`, where `star` items match any run
-/// of items (also none) and `eq` decides the rest.
-fn wildcard<P, S>(
-    p: &[P],
-    s: &[S],
-    star: impl Fn(&P) -> bool,
-    eq: impl Fn(&P, &S) -> bool,
-) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    // The last star seen and where in `s` its match currently ends.
-    let mut back: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && star(&p[pi]) {
-            back = Some((pi, si));
-            pi += 1;
-        } else if pi < p.len() && eq(&p[pi], &s[si]) {
-            pi += 1;
-            si += 1;
-        } else if let Some((bp, bs)) = back {
-            // Let the star take one more item and retry after it.
-            back = Some((bp, bs + 1));
-            pi = bp + 1;
-            si = bs + 1;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(star)
-}
-
 fn dropped(spec: &Spec, path: &str, kind: &NodeKind) -> bool {
     let f = &spec.paths;
-    if f.keep.iter().any(|k| glob_match(k, path)) {
+    if f.keep.iter().any(|k| bulwark_spec::glob_match(k, path)) {
         return false;
     }
     if f.drop_docs {
@@ -223,7 +170,7 @@ fn dropped(spec: &Spec, path: &str, kind: &NodeKind) -> bool {
     if f.drop_locales && under("usr/share/locale") {
         return true;
     }
-    f.exclude.iter().any(|x| glob_match(x, path))
+    f.exclude.iter().any(|x| bulwark_spec::glob_match(x, path))
 }
 
 /// Maps `bin/x` → `usr/bin/x` (merged /usr). Returns `None` for the
@@ -554,22 +501,36 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match(
+        assert!(bulwark_spec::glob_match(
             "/usr/share/zoneinfo/right/**",
             "usr/share/zoneinfo/right/UTC"
         ));
-        assert!(glob_match(
+        assert!(bulwark_spec::glob_match(
             "usr/lib/*/gconv/**",
             "usr/lib/x86_64-linux-gnu/gconv/a/b"
         ));
-        assert!(!glob_match("usr/lib/*/gconv", "usr/lib/a/b/gconv"));
-        assert!(glob_match("**/*.pyc", "usr/lib/python3/x/y.pyc"));
-        assert!(glob_match("usr/bin/python3.1?", "usr/bin/python3.11"));
-        assert!(glob_match("**", "a/b/c") && glob_match("a/**/c", "a/c"));
-        assert!(glob_match("a/**/x/**/c", "a/b/x/y/z/c"));
-        assert!(!glob_match("a/**/x/**/c", "a/b/y/z/c"));
-        assert!(glob_match("*a*b*", "xxaxxbxx") && !glob_match("*a*b", "xxaxxbxx"));
-        assert!(!glob_match("a*", "") && glob_match("*", ""));
+        assert!(!bulwark_spec::glob_match(
+            "usr/lib/*/gconv",
+            "usr/lib/a/b/gconv"
+        ));
+        assert!(bulwark_spec::glob_match(
+            "**/*.pyc",
+            "usr/lib/python3/x/y.pyc"
+        ));
+        assert!(bulwark_spec::glob_match(
+            "usr/bin/python3.1?",
+            "usr/bin/python3.11"
+        ));
+        assert!(
+            bulwark_spec::glob_match("**", "a/b/c") && bulwark_spec::glob_match("a/**/c", "a/c")
+        );
+        assert!(bulwark_spec::glob_match("a/**/x/**/c", "a/b/x/y/z/c"));
+        assert!(!bulwark_spec::glob_match("a/**/x/**/c", "a/b/y/z/c"));
+        assert!(
+            bulwark_spec::glob_match("*a*b*", "xxaxxbxx")
+                && !bulwark_spec::glob_match("*a*b", "xxaxxbxx")
+        );
+        assert!(!bulwark_spec::glob_match("a*", "") && bulwark_spec::glob_match("*", ""));
     }
 
     #[test]
@@ -579,9 +540,9 @@ mod tests {
         let pattern = format!("{}b", "*a".repeat(30));
         let path = "a".repeat(60);
         let start = std::time::Instant::now();
-        assert!(!glob_match(&pattern, &path));
+        assert!(!bulwark_spec::glob_match(&pattern, &path));
         let deep = format!("{}/b", "**/a".repeat(20));
-        assert!(!glob_match(&deep, &"a/".repeat(40)));
+        assert!(!bulwark_spec::glob_match(&deep, &"a/".repeat(40)));
         assert!(start.elapsed() < std::time::Duration::from_secs(1));
     }
 

@@ -10,10 +10,12 @@
 //! assert_eq!(spec.accounts.run_as, "nonroot");
 //! ```
 
+mod glob;
 mod lock;
 mod spans;
 mod spec;
 
+pub use glob::glob_match;
 pub use lock::{
     LOCK_VERSION, Lock, LockError, LockedArch, LockedIndex, LockedPackage, LockedSuite,
 };

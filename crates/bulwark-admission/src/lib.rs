@@ -1,0 +1,35 @@
+//! Kubernetes admission, the parts that need no network: AdmissionReview v1
+//! requests and responses (hand-written types), the images a Pod or any
+//! workload template would run (with where each sits, for patches), which
+//! requests need no work (deletes, scale-only and image-unchanged updates),
+//! admission policy files, and the JSON patch that pins `repo:tag` to
+//! `repo:tag@sha256:…`. The webhook server and the verification built on
+//! these come next (issue 15).
+
+mod images;
+mod policy;
+mod review;
+
+pub use images::{ImageAt, images_of, needs_review};
+pub use policy::{AdmissionPolicy, Exception, Mode, PolicyError, PolicyFile, pin_patch};
+pub use review::{
+    AdmissionRequest, AdmissionResponse, AdmissionReview, GroupVersionKind, Status, UserInfo,
+};
+
+/// Why a request could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The body is not an AdmissionReview v1.
+    #[error("not an admission.k8s.io/v1 AdmissionReview: {0}")]
+    Review(String),
+    /// The object is not the kind the request says, or is malformed.
+    #[error("{kind} {name}: {detail}")]
+    Object {
+        /// The object's kind.
+        kind: String,
+        /// Its name (or `(unnamed)`).
+        name: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
