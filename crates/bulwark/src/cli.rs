@@ -453,7 +453,8 @@ pub enum ScanFormat {
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum DiffFormat {
-    /// A summary and the changed packages.
+    /// A summary and the changed packages (also accepted as `text`).
+    #[value(alias = "text")]
     Table,
     /// The whole comparison (docs/cli.md).
     Json,

@@ -586,6 +586,13 @@ fn update_index_runs_one_spec_of_a_directory() {
     let (code, v, _) = update(&ctx, &["specs", "--check"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["specs"].as_array().unwrap().len(), 2);
+    let text = ok(ctx.run(&["update", "specs", "--check", "--format", "text"]));
+    assert!(
+        text.contains("a (specs/a.yaml): up to date")
+            && text
+                .contains("2 specs: 0 updated, 0 with updates available, 2 up to date, 0 failed"),
+        "{text}"
+    );
     let out = ctx.run(&["update", "specs", "--index", "2", "--check"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("only 2 spec(s)"));
