@@ -88,9 +88,14 @@ pub fn images_of(kind: &str, object: &Value) -> Result<Vec<ImageAt>, Error> {
     Ok(out)
 }
 
-/// Whether `req` needs its images checked: deletes, connects, subresources
-/// (`scale`, `status`) and updates whose images did not change pass without
-/// work.
+/// Subresources that cannot change an image: writing them needs no check.
+/// Any other (`ephemeralcontainers`, which `kubectl debug` uses, or one
+/// unknown) is reviewed like the object itself.
+const IMAGELESS_SUBRESOURCES: &[&str] = &["scale", "status", "binding", "eviction"];
+
+/// Whether `req` needs its images checked: deletes, connects, image-less
+/// subresources (`scale`, `status`) and updates whose images did not
+/// change pass without work.
 ///
 /// # Errors
 /// The object cannot be read (see [`images_of`]).
@@ -98,7 +103,11 @@ pub fn needs_review(req: &AdmissionRequest) -> Result<bool, Error> {
     if req.operation == "DELETE" || req.operation == "CONNECT" {
         return Ok(false);
     }
-    if req.sub_resource.as_deref().is_some_and(|s| !s.is_empty()) {
+    if req
+        .sub_resource
+        .as_deref()
+        .is_some_and(|s| IMAGELESS_SUBRESOURCES.contains(&s))
+    {
         return Ok(false);
     }
     let now = images_of(&req.kind.kind, &req.object)?;
@@ -219,5 +228,18 @@ mod tests {
         );
         assert!(!needs_review(&request("UPDATE", d("r/a:1", 5), d("r/a:1", 1), None)).unwrap());
         assert!(needs_review(&request("UPDATE", d("r/a:2", 1), d("r/a:1", 1), None)).unwrap());
+    }
+
+    #[test]
+    fn kubectl_debug_containers_are_reviewed() {
+        let pod = |extra: Value| json!({"spec": {"containers": [{"name": "a", "image": "r/a:1"}], "ephemeralContainers": extra}});
+        let req: AdmissionRequest = serde_json::from_value(json!({
+            "uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "UPDATE", "subResource": "ephemeralcontainers",
+            "object": pod(json!([{"name": "debug", "image": "evil/shell:1"}])),
+            "oldObject": pod(Value::Null),
+        }))
+        .unwrap();
+        assert!(needs_review(&req).unwrap());
     }
 }

@@ -11,7 +11,7 @@ mod policy;
 mod review;
 
 pub use images::{ImageAt, images_of, needs_review};
-pub use policy::{AdmissionPolicy, Exception, Mode, PolicyError, PolicyFile, pin_patch};
+pub use policy::{AdmissionPolicy, Exception, Mode, PolicyError, PolicyFile, normalize, pin_patch};
 pub use review::{
     AdmissionRequest, AdmissionResponse, AdmissionReview, GroupVersionKind, Status, UserInfo,
 };

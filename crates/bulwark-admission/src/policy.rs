@@ -102,6 +102,63 @@ fn without_digest(image: &str) -> &str {
     image.split_once('@').map_or(image, |(n, _)| n)
 }
 
+/// The reference as the container runtime resolves it: the default
+/// registry (`docker.io`) when the first component is no host, `library/`
+/// for a one-part Docker Hub name, and `:latest` without tag or digest. So
+/// `nginx`, `library/nginx` and `docker.io/library/nginx:latest` are one
+/// image, and a policy cannot be stepped around by spelling it differently.
+#[must_use]
+pub fn normalize(image: &str) -> String {
+    let (name, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (image, None),
+    };
+    // A tag is after the last ':' that follows the last '/'.
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (repo, tag) = match name[slash..].rfind(':') {
+        Some(i) => (&name[..slash + i], Some(&name[slash + i + 1..])),
+        None => (name, None),
+    };
+    let first = repo.split('/').next().unwrap_or_default();
+    let has_host =
+        repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let mut full = if has_host {
+        repo.to_owned()
+    } else if repo.contains('/') {
+        format!("docker.io/{repo}")
+    } else {
+        format!("docker.io/library/{repo}")
+    };
+    if let Some(rest) = full.strip_prefix("docker.io/")
+        && !rest.contains('/')
+    {
+        full = format!("docker.io/library/{rest}");
+    }
+    match (tag, digest) {
+        (Some(t), _) => full = format!("{full}:{t}"),
+        (None, None) => full.push_str(":latest"),
+        (None, Some(_)) => {}
+    }
+    if let Some(d) = digest {
+        full = format!("{full}@{d}");
+    }
+    full
+}
+
+/// Whether any glob matches `image` as written, as the runtime resolves it,
+/// or either without its digest.
+fn image_matches(globs: &[String], image: &str) -> bool {
+    let full = normalize(image);
+    [
+        image,
+        without_digest(image),
+        full.as_str(),
+        without_digest(&full),
+    ]
+    .iter()
+    .any(|s| any_glob(globs, s))
+}
+
 fn any_glob(globs: &[String], s: &str) -> bool {
     globs.iter().any(|g| bulwark_spec::glob_match(g, s))
 }
@@ -172,13 +229,13 @@ impl PolicyFile {
 }
 
 impl AdmissionPolicy {
-    /// Whether this policy covers `image` (matched as written and without
-    /// its digest) in `namespace`.
+    /// Whether this policy covers `image` in `namespace`: matched as
+    /// written and as the runtime resolves it ([`normalize`]), with and
+    /// without its digest.
     #[must_use]
     pub fn covers(&self, image: &str, namespace: &str) -> bool {
-        let image_ok =
-            any_glob(&self.images, image) || any_glob(&self.images, without_digest(image));
-        image_ok && (self.namespaces.is_empty() || any_glob(&self.namespaces, namespace))
+        image_matches(&self.images, image)
+            && (self.namespaces.is_empty() || any_glob(&self.namespaces, namespace))
     }
 
     /// The exception that holds for `image` in `namespace` on `today`
@@ -187,7 +244,7 @@ impl AdmissionPolicy {
     pub fn exception_for(&self, image: &str, namespace: &str, today: &str) -> Option<&Exception> {
         self.exceptions.iter().find(|e| {
             e.expires.as_str() >= today
-                && (any_glob(&e.images, image) || any_glob(&e.images, without_digest(image)))
+                && image_matches(&e.images, image)
                 && (e.namespaces.is_empty() || any_glob(&e.namespaces, namespace))
         })
     }
@@ -225,6 +282,35 @@ mod tests {
         assert!(p.covers("127.0.0.1:5000/app:1@sha256:ab", "default"));
         assert!(!p.covers("127.0.0.2:5000/app:1", "default"));
         assert_eq!(f.applicable("127.0.0.1:5000/a:1", "x").len(), 1);
+    }
+
+    #[test]
+    fn other_spellings_of_one_image_are_covered() {
+        assert_eq!(normalize("nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(normalize("myorg/app:1"), "docker.io/myorg/app:1");
+        assert_eq!(
+            normalize("docker.io/nginx@sha256:ab"),
+            "docker.io/library/nginx@sha256:ab"
+        );
+        assert_eq!(normalize("127.0.0.1:5000/app"), "127.0.0.1:5000/app:latest");
+        assert_eq!(normalize("localhost/a/b:2"), "localhost/a/b:2");
+        let f = PolicyFile::from_yaml(
+            "policies:\n  - {name: hub, images: ['docker.io/library/**', 'docker.io/myorg/**'], keys: [k]}\n",
+            "p",
+        )
+        .unwrap();
+        for image in [
+            "nginx",
+            "library/nginx:1",
+            "myorg/app:1",
+            "docker.io/myorg/app@sha256:ab",
+        ] {
+            assert_eq!(f.applicable(image, "default").len(), 1, "{image}");
+        }
+        assert!(
+            f.applicable("127.0.0.1:5000/myorg/app:1", "default")
+                .is_empty()
+        );
     }
 
     #[test]

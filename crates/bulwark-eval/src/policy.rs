@@ -279,6 +279,16 @@ impl Policy {
             }
         }
         self.judge_vulnerabilities(report, &mut violations);
+        if (self.no_fixable_older_than.is_some() || self.max_fix_lag.is_some())
+            && let Some(c) = &report.cadence
+            && c.undated > 0
+        {
+            // Fail closed: a fix whose changelog gives no date cannot be aged.
+            violations.push(format!(
+                "{} missing fix(es) have no date in their changelog, so their age cannot be checked",
+                c.undated
+            ));
+        }
         if let Some(max) = self.no_fixable_older_than.as_deref().and_then(parse_days) {
             match &report.cadence {
                 None => violations.push(

@@ -173,7 +173,7 @@ pub fn check(
     }
     let mut updates: Vec<Update> = best.into_values().collect();
     if opts.changelogs {
-        read_changelogs(subject, &mut updates, opts)?;
+        read_changelogs(subject, release, &mut updates, opts)?;
     }
     Ok(ArchiveState {
         suites: read,
@@ -186,6 +186,7 @@ pub fn check(
 /// given to every update of that source.
 fn read_changelogs(
     subject: &Subject,
+    release: &str,
     updates: &mut [Update],
     opts: &ArchiveOptions,
 ) -> Result<(), Error> {
@@ -202,6 +203,14 @@ fn read_changelogs(
             .find(|p| p.source == source)
             .map(|p| p.source_version.clone())
             .unwrap_or_default();
+        if since.is_empty() {
+            // Without the installed version every entry would count as
+            // newer: say so rather than claim the whole history.
+            tracing::warn!(
+                "no installed version of source {source} is known; its changelog is not read"
+            );
+            continue;
+        }
         for &i in &idx {
             let u = &updates[i];
             let bytes = opts
@@ -213,7 +222,7 @@ fn read_changelogs(
             let Some(text) = changelog_of(&bytes, &u.package, &u.url) else {
                 continue;
             };
-            let dates = fix_dates(&text, &since);
+            let dates = fix_dates(&text, &since, release);
             let cves: Vec<String> = dates.keys().cloned().collect();
             let first: BTreeMap<String, String> = dates
                 .into_iter()
@@ -267,6 +276,8 @@ pub fn changelog_of(deb: &[u8], package: &str, origin: &str) -> Option<String> {
 pub struct ChangelogEntry {
     /// The upload's version.
     pub version: String,
+    /// The distributions it was uploaded to (`bookworm-security`).
+    pub distribution: String,
     /// When it was signed off, from ` -- Name <mail>  DATE`.
     pub date: Option<i64>,
     /// CVE ids named in its text.
@@ -286,10 +297,15 @@ pub fn changelog_entries(changelog: &str, since: &str) -> Vec<ChangelogEntry> {
                 .split_once('(')
                 .and_then(|(_, r)| r.split_once(')'))
                 .map(|(v, _)| v);
+            let distribution = line
+                .split_once(')')
+                .map(|(_, r)| r.split(';').next().unwrap_or_default().trim())
+                .unwrap_or_default();
             match version {
                 Some(v) if !since.is_empty() && !newer(v, since) => break,
                 Some(v) => out.push(ChangelogEntry {
                     version: v.to_owned(),
+                    distribution: distribution.to_owned(),
                     date: None,
                     cves: BTreeSet::new(),
                 }),
@@ -301,9 +317,10 @@ pub fn changelog_entries(changelog: &str, since: &str) -> Vec<ChangelogEntry> {
             continue;
         };
         if let Some(trailer) = line.strip_prefix(" -- ") {
-            // `Name <mail>  Tue, 30 Sep 2025 00:00:00 +0000`
-            if let Some((_, date)) = trailer.split_once(">  ") {
-                entry.date = bulwark_debian::time::parse_rfc2822(date);
+            // `Name <mail>  Tue, 30 Sep 2025 00:00:00 +0000` (dpkg takes one
+            // space before the date as well as two).
+            if let Some((_, date)) = trailer.rsplit_once('>') {
+                entry.date = bulwark_debian::time::parse_rfc2822(date.trim());
             }
             continue;
         }
@@ -346,15 +363,42 @@ pub fn cves_since(changelog: &str, since: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// When each CVE's fix first reached the archive, as the changelog entries
-/// newer than `since` show it: the date of the oldest upload naming it.
+/// Whether an upload to `distribution` (one or more suite names) reached
+/// `release`: the release itself, its `-security`, `-updates` or
+/// `-proposed-updates` (which point releases take in).
+fn reaches(distribution: &str, release: &str) -> bool {
+    distribution.split_whitespace().any(|d| {
+        d == release
+            || d.strip_prefix(release)
+                .is_some_and(|rest| matches!(rest, "-security" | "-updates" | "-proposed-updates"))
+    })
+}
+
+/// When each CVE's fix reached `release`, as the changelog entries newer
+/// than `since` show it. A CVE named in an entry for another distribution
+/// (an unstable upload carried into a stable rebase) arrived with the first
+/// later upload for the release; the oldest such arrival counts when the
+/// CVE is named more than once. A date is kept over a missing one.
 #[must_use]
-pub fn fix_dates(changelog: &str, since: &str) -> BTreeMap<String, Option<i64>> {
+pub fn fix_dates(changelog: &str, since: &str, release: &str) -> BTreeMap<String, Option<i64>> {
+    let entries = changelog_entries(changelog, since);
     let mut out: BTreeMap<String, Option<i64>> = BTreeMap::new();
-    // Newest first: each older entry naming the CVE replaces the date.
-    for e in changelog_entries(changelog, since) {
-        for c in e.cves {
-            out.insert(c, e.date);
+    for (i, e) in entries.iter().enumerate() {
+        // Entries are newest first: the upload that brought entry i to the
+        // release is the oldest one at or above it that targets the release
+        // (the candidate itself, entry 0, when none names the release).
+        let arrival = entries[..=i]
+            .iter()
+            .rev()
+            .find(|x| reaches(&x.distribution, release))
+            .unwrap_or(&entries[0])
+            .date;
+        for c in &e.cves {
+            let slot = out.entry(c.clone()).or_insert(arrival);
+            *slot = match (*slot, arrival) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
     }
     out
@@ -375,12 +419,18 @@ pub fn cadence(state: &ArchiveState, now: i64) -> bulwark_eval::Cadence {
                 .first_fixed
                 .get(cve)
                 .and_then(|d| bulwark_debian::time::parse_rfc3339(d));
-            by_cve.entry(cve).or_insert_with(|| {
+            let e = by_cve.entry(cve).or_insert_with(|| {
                 (
                     format!("{} {} in {}", u.package, u.candidate, u.suite),
                     when,
                 )
             });
+            // The oldest date any candidate gives.
+            if let Some(t) = when
+                && e.1.is_none_or(|o| t < o)
+            {
+                e.1 = Some(t);
+            }
         }
     }
     let oldest = by_cve.values().filter_map(|(_, t)| *t).min();
@@ -491,7 +541,7 @@ mod tests {
         );
         assert_eq!(cves_since(log, "3.0.15-1").len(), 5);
         assert!(cves_since("x (1) y\n  * CVE-12 CVE-2024-\n", "0").is_empty());
-        let dates = fix_dates(log, "3.0.15-1");
+        let dates = fix_dates(log, "3.0.15-1", "bookworm");
         let sep30 = bulwark_debian::time::parse_rfc2822("Tue, 30 Sep 2025 00:00:00 +0000");
         assert_eq!(dates["CVE-2025-9230"], sep30);
         assert_eq!(dates["CVE-2025-4575"], None);
@@ -502,9 +552,25 @@ mod tests {
     }
 
     #[test]
+    fn a_fix_from_unstable_arrives_with_the_release_upload_that_carries_it() {
+        let log = "p (2~deb12u1) bookworm-security; urgency=high\n\n  * Rebase on 2.\n\n -- M <m@x> Wed, 01 Oct 2025 00:00:00 +0000\n\np (2) unstable; urgency=high\n\n  * Fix CVE-2025-2222.\n\n -- M <m@x>  Mon, 01 Sep 2025 00:00:00 +0000\n\np (1~deb12u1) bookworm; urgency=low\n";
+        let d = fix_dates(log, "1~deb12u1", "bookworm");
+        // Named in the unstable upload of 1 Sep, in bookworm on 1 Oct (one
+        // space before the date is accepted).
+        assert_eq!(
+            d["CVE-2025-2222"],
+            bulwark_debian::time::parse_rfc2822("Wed, 01 Oct 2025 00:00:00 +0000")
+        );
+        assert!(reaches("bookworm-security", "bookworm"));
+        assert!(reaches("bookworm", "bookworm"));
+        assert!(!reaches("unstable", "bookworm"));
+        assert!(!reaches("bookworm-backports", "bookworm"));
+    }
+
+    #[test]
     fn an_older_upload_naming_the_cve_again_moves_its_fix_date_back() {
         let log = "p (2) s; urgency=high\n\n  * Really fix CVE-2025-1111.\n\n -- M <m@x>  Wed, 01 Oct 2025 00:00:00 +0000\n\np (1.5) s; urgency=high\n\n  * Fix CVE-2025-1111.\n\n -- M <m@x>  Mon, 01 Sep 2025 00:00:00 +0000\n\np (1) s\n";
-        let d = fix_dates(log, "1");
+        let d = fix_dates(log, "1", "s");
         assert_eq!(
             d["CVE-2025-1111"],
             bulwark_debian::time::parse_rfc2822("Mon, 01 Sep 2025 00:00:00 +0000")

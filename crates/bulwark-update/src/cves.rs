@@ -163,7 +163,8 @@ pub(crate) fn analyse(
         );
     }
     if opts.changelogs {
-        for (source, dates) in changelog_fixes(new, changes, opts, changelogs, &mut notes) {
+        for (source, dates) in changelog_fixes(new, changes, release, opts, changelogs, &mut notes)
+        {
             for (id, date) in dates {
                 let f = fixed
                     .entry((id.clone(), source.clone()))
@@ -192,6 +193,7 @@ pub(crate) fn analyse(
 fn changelog_fixes(
     new: &Lock,
     changes: &[PackageChange],
+    release: &str,
     opts: &Options,
     changelogs: &Changelogs,
     notes: &mut Vec<String>,
@@ -226,7 +228,7 @@ fn changelog_fixes(
                 Ok(Some(text)) => {
                     out.insert(
                         source.to_owned(),
-                        bulwark_scan::archive::fix_dates(&text, since),
+                        bulwark_scan::archive::fix_dates(&text, since, release),
                     );
                     read = true;
                     break;
@@ -234,6 +236,7 @@ fn changelog_fixes(
                 Ok(None) => {}
                 Err(e) => {
                     notes.push(format!("changelog of {source}: {e}"));
+                    read = true;
                     break;
                 }
             }

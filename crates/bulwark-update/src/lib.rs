@@ -162,6 +162,14 @@ pub enum Error {
     /// message names the package, both versions and the suite.
     #[error("{0}")]
     Withdrawn(String),
+    /// An update that would publish nothing.
+    #[error(
+        "{spec}: updates are available but there is no --output DEST to publish to; pass --output (the lock is written only with the image it describes) or --check to report only"
+    )]
+    NoOutput {
+        /// The spec.
+        spec: String,
+    },
     /// Several specs need `{name}` in the output.
     #[error(
         "--output {output}: several specs would publish to the same place; put {{name}} in it (for example 127.0.0.1:5000/{{name}}:latest)"
@@ -201,6 +209,7 @@ pub fn run(specs: &[PathBuf], opts: &Options) -> Summary {
     };
     let next = AtomicUsize::new(0);
     let jobs = opts.jobs.clamp(1, specs.len().max(1));
+    let clashes = clashing_outputs(specs, opts.output.as_deref());
     let mut results: Vec<Option<SpecUpdate>> = vec![None; specs.len()];
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..jobs)
@@ -210,7 +219,26 @@ pub fn run(specs: &[PathBuf], opts: &Options) -> Summary {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(spec) = specs.get(i) else { break };
-                        done.push((i, one(spec, specs.len(), opts, &shared)));
+                        if let Some(other) = clashes.get(&i) {
+                            let msg = format!(
+                                "{} and {other} have the same image name, so both would publish to the same place; give them different `name:`s",
+                                spec.display()
+                            );
+                            done.push((i, failed(&SpecUpdate::new(spec), msg)));
+                            continue;
+                        }
+                        // A panic stays with its spec: the others' results
+                        // (some already published) must still be reported.
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            one(spec, specs.len(), opts, &shared)
+                        }))
+                        .unwrap_or_else(|_| {
+                            failed(
+                                &SpecUpdate::new(spec),
+                                "bulwark stopped on an internal error while updating it (please report it); nothing after the failure was written".into(),
+                            )
+                        });
+                        done.push((i, r));
                     }
                     done
                 })
@@ -244,6 +272,32 @@ pub fn run(specs: &[PathBuf], opts: &Options) -> Summary {
     }
 }
 
+/// Specs (by position) whose image name another spec also has, when the
+/// output is a `{name}` template: each is refused rather than racing the
+/// other to one destination. Specs that cannot be read are left to fail on
+/// their own.
+fn clashing_outputs(
+    specs: &[PathBuf],
+    output: Option<&str>,
+) -> std::collections::BTreeMap<usize, String> {
+    let mut out = std::collections::BTreeMap::new();
+    if !output.is_some_and(|o| o.contains("{name}")) {
+        return out;
+    }
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (i, p) in specs.iter().enumerate() {
+        let Ok(spec) = Spec::load(p) else { continue };
+        let name = spec.name.clone().unwrap_or_else(|| SpecUpdate::new(p).name);
+        if let Some(&j) = seen.get(&name) {
+            out.insert(i, specs[j].display().to_string());
+            out.insert(j, p.display().to_string());
+        } else {
+            seen.insert(name, i);
+        }
+    }
+    out
+}
+
 impl SpecUpdate {
     fn new(spec: &Path) -> Self {
         Self {
@@ -270,7 +324,6 @@ fn failed(partial: &SpecUpdate, error: String) -> SpecUpdate {
     SpecUpdate {
         status: Status::Failed,
         error: Some(error),
-        new_digest: None,
         ..partial.clone()
     }
 }
@@ -375,13 +428,11 @@ fn update_one(
         return Ok(());
     }
     let Some(dest) = destination else {
-        // Nowhere to publish: the lock alone is the update.
-        write_lock(&lock_path, &new)?;
-        report.status = Status::Updated;
-        report
-            .notes
-            .push("no --output: the lock was updated, no image was built".into());
-        return Ok(());
+        // The lock and the published image move together: a lock updated
+        // alone would later look "up to date" beside a stale image.
+        return Err(Error::NoOutput {
+            spec: report.spec.clone(),
+        });
     };
     let mut req = Request::new(spec_path.to_path_buf(), dest.clone());
     req.lock = Some(new.clone());
@@ -400,10 +451,18 @@ fn update_one(
         cves_fixed: report.cves_fixed.iter().map(|c| c.id.clone()).collect(),
     });
     let built = build(&req)?;
+    report.new_digest = Some(built.digest.clone());
     // The lock is written last: a failed build or push leaves the old one,
     // which still describes what is published.
-    write_lock(&lock_path, &new)?;
-    report.new_digest = Some(built.digest);
+    if let Err(e) = write_lock(&lock_path, &new) {
+        return Err(Error::Io {
+            path: lock_path.display().to_string(),
+            source: std::io::Error::other(format!(
+                "{dest} now holds {} but the new lock could not be written ({e}); the next update will rebuild the same image and write it",
+                built.digest
+            )),
+        });
+    }
     report.status = Status::Updated;
     Ok(())
 }

@@ -54,7 +54,10 @@ fn spec_files(given: &[PathBuf], index: Option<usize>) -> anyhow::Result<Vec<Pat
         }
     }
     out.sort();
-    out.dedup();
+    // One spec named two ways (`a.yaml`, `./a.yaml`) is one spec; it keeps
+    // the name it was first given.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     if out.is_empty() {
         anyhow::bail!(
             "no spec files in {}",
@@ -79,13 +82,25 @@ fn spec_files(given: &[PathBuf], index: Option<usize>) -> anyhow::Result<Vec<Pat
 }
 
 pub fn run(given: &[PathBuf], a: &Args<'_>) -> anyhow::Result<ExitCode> {
+    // The whole list decides whether the output needs {name}, also when
+    // --index picks one spec of it (each Indexed Job pod sees the list).
+    let all = spec_files(given, None)?;
+    if let Some(o) = a.output
+        && all.len() > 1
+        && !o.contains("{name}")
+    {
+        anyhow::bail!(
+            "--output {o}: {} specs would publish to the same place; put {{name}} in it (for example 127.0.0.1:5000/{{name}}:latest)",
+            all.len()
+        );
+    }
     let specs = &spec_files(given, a.index)?;
     // Load the key first: a wrong password must fail before any work.
     let key = a.sign_key.map(super::trust::load_private_key).transpose()?;
     let sig_format: bulwark_attest::Format = a.signature_format.parse()?;
-    if !a.check && a.output.is_none() && key.is_some() {
+    if !a.check && a.output.is_none() {
         anyhow::bail!(
-            "--sign-key needs --output DEST: without a destination update only rewrites the locks"
+            "update needs --output DEST to publish to (the lock is written only with the image it describes), or --check to report only"
         );
     }
     let opts = bulwark_update::Options {
@@ -203,6 +218,9 @@ mod tests {
             .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
             .collect();
         assert_eq!(names, ["a.yml", "b.yaml"]);
+        // A spec given twice, directly and through its directory, runs once.
+        let twice = spec_files(&[d.path().to_path_buf(), d.path().join("./b.yaml")], None).unwrap();
+        assert_eq!(twice.len(), 2, "{twice:?}");
         let one = spec_files(&[d.path().to_path_buf()], Some(1)).unwrap();
         assert!(one[0].ends_with("b.yaml"));
         let e = spec_files(&[d.path().to_path_buf()], Some(2)).unwrap_err();

@@ -454,9 +454,37 @@ fn a_withdrawn_upload_and_a_spec_that_no_longer_resolves_fail_alone() {
     assert!(stderr.contains("error:"), "{stderr}");
 
     // Several specs need {name} in the output.
-    let (code, v, _) = update(&ctx, &["ok.yaml", "app.yaml", "--output", "oci:out/same:1"]);
+    // (also when --index picks one of them, as an Indexed Job pod does)
+    for extra in [&[][..], &["--index", "0"][..]] {
+        let mut args = vec![
+            "update",
+            "ok.yaml",
+            "app.yaml",
+            "--output",
+            "oci:out/same:1",
+        ];
+        args.extend_from_slice(extra);
+        let err = fails(ctx.run(&args));
+        assert!(err.contains("put {name} in it"), "{err}");
+    }
+    // Two specs with one image name would race to one destination.
+    ctx.spec("twin", "name: app\npackages: [hello]\n");
+    ok(ctx.run(&["lock", "twin.yaml"]));
+    let (code, v, _) = update(
+        &ctx,
+        &[
+            "app.yaml",
+            "twin.yaml",
+            "--check",
+            "--output",
+            "oci:out/{name}:1",
+        ],
+    );
     assert_eq!(code, 1);
-    assert!(v.to_string().contains("put {name} in it"), "{v}");
+    assert!(v.to_string().contains("have the same image name"), "{v}");
+    // Without --output or --check there is nothing to publish to.
+    let err = fails(ctx.run(&["update", "ok.yaml"]));
+    assert!(err.contains("update needs --output DEST"), "{err}");
     // No lock: a clear error.
     ctx.spec("new", "name: new\npackages: [hello]\n");
     let (code, v, _) = update(&ctx, &["new.yaml", "--check"]);
