@@ -112,8 +112,18 @@ impl AdmissionReview {
     /// a request.
     ///
     /// # Errors
-    /// Not JSON, another version or kind, or no request.
+    /// Larger than [`bulwark_limits::JSON_DOCUMENT`], not JSON, another
+    /// version or kind, or no request.
     pub fn parse(body: &[u8]) -> Result<AdmissionRequest, Error> {
+        // The API server sends objects of at most a few MiB; anything larger
+        // is refused before it is parsed (serde_json bounds the nesting).
+        if body.len() as u64 > bulwark_limits::JSON_DOCUMENT {
+            return Err(Error::Review(format!(
+                "the review is {} bytes, more than the {} MiB allowed",
+                body.len(),
+                bulwark_limits::JSON_DOCUMENT >> 20
+            )));
+        }
         let r: AdmissionReview =
             serde_json::from_slice(body).map_err(|e| Error::Review(e.to_string()))?;
         if r.api_version != "admission.k8s.io/v1" || r.kind != "AdmissionReview" {
@@ -192,6 +202,11 @@ mod tests {
             "{e}"
         );
         assert!(AdmissionReview::parse(b"{").is_err());
+        let huge = vec![b' '; usize::try_from(bulwark_limits::JSON_DOCUMENT).unwrap() + 1];
+        let e = AdmissionReview::parse(&huge).unwrap_err();
+        assert!(e.to_string().contains("MiB allowed"), "{e}");
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(AdmissionReview::parse(deep.as_bytes()).is_err());
         assert!(
             AdmissionReview::parse(
                 br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#

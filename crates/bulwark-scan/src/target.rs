@@ -172,15 +172,12 @@ fn from_lock(target: &str, data: &[u8]) -> Result<Subject, Error> {
 /// A package as matching sees it: its source (dpkg's `Source`, else its
 /// own name) and source version (else its own version).
 fn installed(p: &bulwark_sbom::Package) -> Installed {
-    Installed {
-        name: p.name.clone(),
-        version: p.version.clone(),
-        source: p.source.clone().unwrap_or_else(|| p.name.clone()),
-        source_version: p
-            .source_version
-            .clone()
-            .unwrap_or_else(|| p.version.clone()),
-    }
+    Installed::new(
+        &p.name,
+        &p.version,
+        p.source.as_deref(),
+        p.source_version.as_deref(),
+    )
 }
 
 /// A `pkg:deb/…` purl: name, version, upstream source (name, version), distro.

@@ -86,14 +86,13 @@ fn installed(lock: &Lock, arch: &str) -> Vec<Installed> {
         .map(|a| {
             a.packages
                 .iter()
-                .map(|p| Installed {
-                    name: p.name.clone(),
-                    version: p.version.clone(),
-                    source: p.source.clone().unwrap_or_else(|| p.name.clone()),
-                    source_version: p
-                        .source_version
-                        .clone()
-                        .unwrap_or_else(|| p.version.clone()),
+                .map(|p| {
+                    Installed::new(
+                        &p.name,
+                        &p.version,
+                        p.source.as_deref(),
+                        p.source_version.as_deref(),
+                    )
                 })
                 .collect()
         })

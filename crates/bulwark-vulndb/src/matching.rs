@@ -19,6 +19,25 @@ pub struct Installed {
     pub source_version: String,
 }
 
+impl Installed {
+    /// A package as matching sees it: its source (else its own name) and
+    /// source version (else its own version).
+    #[must_use]
+    pub fn new(
+        name: &str,
+        version: &str,
+        source: Option<&str>,
+        source_version: Option<&str>,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            source: source.unwrap_or(name).to_owned(),
+            source_version: source_version.unwrap_or(version).to_owned(),
+        }
+    }
+}
+
 /// An advisory that applies to a source package as installed.
 #[derive(Clone, Debug)]
 pub struct Match {
