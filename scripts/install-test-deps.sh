@@ -14,7 +14,7 @@ STABLE_PKGS=(
   skopeo umoci runc podman uidmap fuse-overlayfs slirp4netns
   mmdebstrap hyperfine docker-registry apache2-utils
   chromium fonts-dejavu-core
-  xz-utils zstd python3-venv
+  xz-utils zstd python3-venv hey
 )
 
 missing=()
@@ -27,10 +27,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# cosign, crane and oras live only in Debian unstable. Add a `sid` source
+# cosign, crane, oras and a current kubectl live only in Debian unstable. Add a `sid` source
 # derived from the host's own Debian entry (same URIs, same keyring), pinned
 # low so nothing else is ever upgraded from it, then install them from it.
-SID_PKGS=(cosign crane oras)
+SID_PKGS=(cosign crane oras kubectl)
 sid_missing=()
 for p in "${SID_PKGS[@]}"; do
   command -v "$p" >/dev/null 2>&1 || sid_missing+=("$p")
@@ -105,7 +105,7 @@ find "$(npm root -g 2>/dev/null)/@microsoft" -name Sarif.Multitool -type f \
 
 # Console scripts installed by pip need pyenv shims where pyenv manages Python.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
-for t in trivy pyspdxtools ntia-checker kubernetes-validate cosign crane oras docker-registry sarif-multitool; do
+for t in trivy pyspdxtools ntia-checker kubernetes-validate cosign crane oras kubectl hey docker-registry sarif-multitool; do
   command -v "$t" >/dev/null 2>&1 || echo "install-test-deps: warning: $t is not on PATH" >&2
 done
 

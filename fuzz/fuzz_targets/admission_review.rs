@@ -1,6 +1,7 @@
 #![no_main]
-//! Any bytes as an AdmissionReview request, and any text as an admission
-//! policy: errors, never panics; the images found point at themselves.
+//! Any bytes as an AdmissionReview request, an admission policy, a
+//! Kubernetes manifest, an audit log, or the predicate a condition reads:
+//! errors or answers, never panics; the images found point at themselves.
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,5 +18,40 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = bulwark_admission::PolicyFile::from_yaml(s, "fuzz.yaml");
+        let _ = bulwark_admission::requests_from_manifest(s, "fuzz.yaml", "default");
+        let _ = bulwark_admission::audit::verify_log(s, &[]);
+    }
+    if let Ok(predicate) = serde_json::from_slice::<serde_json::Value>(data) {
+        use bulwark_admission::conditions as c;
+        let conditions = c::Conditions {
+            provenance: Some(c::Provenance {
+                builder_id: Some("urn:*".into()),
+                build_type: Some("**".into()),
+            }),
+            sbom: Some(c::Sbom {
+                forbid_packages: vec!["bash".into()],
+            }),
+            vulnerabilities: Some(c::Vulnerabilities {
+                no_kev: true,
+                max_priority: Some("plan".into()),
+                max_age: Some("30d".into()),
+            }),
+            eval: Some(c::Eval {
+                min_grade: "B".into(),
+            }),
+            non_root: true,
+        };
+        let statements: Vec<bulwark_sign::Statement> = conditions
+            .predicate_types()
+            .into_iter()
+            .chain(["https://spdx.dev/Document", "https://cyclonedx.org/bom"])
+            .map(|t| bulwark_sign::Statement::new("fuzz", "sha256:00", t, predicate.clone()))
+            .collect();
+        let configs = [predicate.clone()];
+        let _ = conditions.failures(&bulwark_admission::conditions::Evidence {
+            statements: &statements,
+            configs: &configs,
+            now: 0,
+        });
     }
 });

@@ -3,15 +3,31 @@
 //! workload template would run (with where each sits, for patches), which
 //! requests need no work (deletes, scale-only and image-unchanged updates),
 //! admission policy files, and the JSON patch that pins `repo:tag` to
-//! `repo:tag@sha256:…`. The webhook server and the verification built on
-//! these come next (issue 15).
+//! `repo:tag@sha256:…`; typed conditions on verified attestations; the
+//! registry checker (index and platform manifests, both cosign formats);
+//! the decision engine with its single-flight cache and budget; and the
+//! signed, chained audit log. The HTTPS server is `bulwark-webhook`.
 
+pub mod audit;
+mod cache;
+mod check;
+pub mod conditions;
+mod decide;
 mod images;
+mod load;
+mod manifest;
 mod policy;
 mod review;
 
+pub use cache::Source;
+pub use check::{Checker, RegistryChecker, Verdict};
+pub use decide::{Decision, Endpoint, Engine, ImageDecision, Result_ as ImageResult, Settings};
 pub use images::{ImageAt, images_of, needs_review};
-pub use policy::{AdmissionPolicy, Exception, Mode, PolicyError, PolicyFile, normalize, pin_patch};
+pub use load::{LoadedPolicy, Policies};
+pub use manifest::requests_from_manifest;
+pub use policy::{
+    AdmissionPolicy, Exception, Mode, NoMatch, PolicyError, PolicyFile, normalize, pin_patch,
+};
 pub use review::{
     AdmissionRequest, AdmissionResponse, AdmissionReview, GroupVersionKind, Status, UserInfo,
 };

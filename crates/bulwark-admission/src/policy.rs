@@ -7,20 +7,37 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::ImageAt;
+use crate::conditions::Conditions;
 
 /// The file: a list of policies.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PolicyFile {
     pub policies: Vec<AdmissionPolicy>,
+    /// What happens to an image no policy covers (default: deny).
+    #[serde(default)]
+    pub no_match: NoMatch,
+}
+
+/// What happens to an image that no policy covers.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NoMatch {
+    /// Deny it: only what a policy names may run (fail closed).
+    #[default]
+    Deny,
+    /// Allow it with a warning.
+    Warn,
+    /// Allow it.
+    Allow,
 }
 
 /// What a policy does when an image fails it.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Deny.
@@ -33,7 +50,7 @@ pub enum Mode {
 }
 
 /// One policy.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AdmissionPolicy {
     pub name: String,
@@ -49,11 +66,24 @@ pub struct AdmissionPolicy {
     /// Attestation types that must verify (`spdx`, `slsa-provenance`, …).
     #[serde(default)]
     pub attestations: Vec<String>,
+    /// For a multi-platform image, the platforms (`linux/amd64`) whose
+    /// manifests must verify like the index; absent: every platform the
+    /// index lists; `[]`: the index alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platforms: Option<Vec<String>>,
+    /// Typed conditions on what the verified attestations say.
+    #[serde(default)]
+    pub conditions: Conditions,
     #[serde(default)]
     pub mode: Mode,
     /// Rewrite `repo:tag` to `repo:tag@sha256:…` (mutating endpoint).
     #[serde(default = "yes")]
     pub pin_digest: bool,
+    /// Deny images not pinned by digest (validating endpoint): what runs
+    /// must be what was verified. With the mutating webhook in front,
+    /// tags arrive pinned.
+    #[serde(default)]
+    pub require_digest: bool,
     #[serde(default)]
     pub exceptions: Vec<Exception>,
 }
@@ -63,7 +93,7 @@ fn yes() -> bool {
 }
 
 /// An accepted exception.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Exception {
     /// Image globs it covers.
@@ -194,6 +224,17 @@ impl PolicyFile {
                     p.name
                 )));
             }
+            for a in &p.attestations {
+                if bulwark_attest::predicate_type(a).is_none() {
+                    return Err(err(format!(
+                        "policy {}: unknown attestation type {a:?} (spdx, cyclonedx, slsa-provenance, vuln, openvex, eval, custom or a predicate type URI)",
+                        p.name
+                    )));
+                }
+            }
+            p.conditions
+                .check()
+                .map_err(|m| err(format!("policy {}: conditions: {m}", p.name)))?;
             if p.mode == Mode::Enforce && p.keys.is_empty() {
                 return Err(err(format!(
                     "policy {}: mode enforce needs keys: (nothing could verify; fail closed)",

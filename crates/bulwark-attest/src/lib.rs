@@ -97,7 +97,11 @@ impl Format {
     }
 }
 
-/// Maps cosign's `--type` names to predicate type URIs (a URI passes through).
+/// Predicate type of bulwark's eval report (`bulwark eval --attest`).
+pub const EVAL_PREDICATE: &str = "urn:bulwark:predicate:eval:v1";
+
+/// Maps cosign's `--type` names to predicate type URIs (a URI passes
+/// through), plus bulwark's own `eval`.
 #[must_use]
 pub fn predicate_type(name: &str) -> Option<&str> {
     Some(match name {
@@ -109,7 +113,8 @@ pub fn predicate_type(name: &str) -> Option<&str> {
         "vuln" => "https://cosign.sigstore.dev/attestation/vuln/v1",
         "openvex" => "https://openvex.dev/ns",
         "custom" => "https://cosign.sigstore.dev/attestation/v1",
-        uri if uri.contains("://") => uri,
+        "eval" => EVAL_PREDICATE,
+        uri if uri.contains("://") || uri.starts_with("urn:") => uri,
         _ => return None,
     })
 }

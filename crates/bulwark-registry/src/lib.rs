@@ -256,6 +256,9 @@ pub struct Registry {
     /// Credentials per registry host, looked up once.
     creds: std::sync::Mutex<std::collections::BTreeMap<String, RegistryAuth>>,
     authed: std::sync::Mutex<std::collections::BTreeSet<(String, String, bool)>>,
+    /// Reads made and reads that failed (for metrics).
+    requests: std::sync::atomic::AtomicU64,
+    failures: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Registry {
@@ -326,7 +329,7 @@ impl Registry {
                 ClientProtocol::Https
             },
             read_timeout: Some(opts.timeout),
-            connect_timeout: Some(Duration::from_secs(10)),
+            connect_timeout: Some(opts.timeout.min(Duration::from_secs(10))),
             max_concurrent_upload: 4,
             max_concurrent_download: 4,
             user_agent: concat!("bulwark/", env!("CARGO_PKG_VERSION")),
@@ -353,6 +356,8 @@ impl Registry {
             opts,
             creds: std::sync::Mutex::default(),
             authed: std::sync::Mutex::default(),
+            requests: std::sync::atomic::AtomicU64::new(0),
+            failures: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -559,6 +564,7 @@ impl Registry {
                     )))),
                 }
             });
+            self.count(result.is_err());
             match result {
                 Ok(()) => {
                     let found = format!("sha256:{}", hex::encode(hasher.finalize()));
@@ -765,6 +771,22 @@ impl Registry {
         }
     }
 
+    /// Reads (manifests, referrers, blobs; each attempt) made so far, and
+    /// how many failed.
+    #[must_use]
+    pub fn counters(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.requests.load(Relaxed), self.failures.load(Relaxed))
+    }
+
+    fn count(&self, failed: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.requests.fetch_add(1, Relaxed);
+        if failed {
+            self.failures.fetch_add(1, Relaxed);
+        }
+    }
+
     /// How long a transfer of `size` bytes may take in all: the timeout,
     /// plus one second per MiB (a floor of 1 MiB/s for large layers).
     #[must_use]
@@ -823,6 +845,10 @@ impl Registry {
                     body.extend_from_slice(&chunk);
                 }
                 Ok::<_, reqwest::Error>(Ok((status, ct, body)))
+            });
+            self.count(match &result {
+                Ok(Ok((s, _, _))) => !(s.is_success() || s.as_u16() == 404),
+                _ => true,
             });
             let transient = match &result {
                 Ok(Ok((s, _, _))) => s.is_server_error() || s.as_u16() == 429,

@@ -10,7 +10,9 @@ Exit codes:
   1  the command failed (the message says why and what to do)
   2  usage error (unknown flag, missing argument)
   3  eval: a finding reached the --fail-on severity or broke the policy;
-     verify: a signature or required attestation did not verify
+     verify: a signature or required attestation did not verify;
+     admit: a request or manifest was denied; admission verify-log: a line
+     did not verify
   4  update --check: updates are available
   5  update: images were updated
 
@@ -319,6 +321,166 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// The Kubernetes admission webhook: serve it, issue its certificate, check its audit log.
+    #[command(subcommand)]
+    Admission(AdmissionCommand),
+    /// Check Kubernetes objects against admission policies before they are applied
+    /// (the webhook's code path, offline).
+    #[command(
+        after_help = "Examples:\n  bulwark admit --config policy.yaml --manifest deploy/app.yaml --insecure\n  kubectl create deployment web --image=127.0.0.1:5000/web:1 --dry-run=client -o yaml | bulwark admit --config policy.yaml --manifest -\n  bulwark admit --config policy.yaml --review review.json --format json\n\nEvery document of every manifest is read; Pods and every workload template\n(Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,\nReplicationController) are checked as a CREATE in their namespace (default:\n--namespace). Same policies, same messages as the webhook.\nExit codes: 0 allowed (warnings printed), 3 denied, 1 the input or policy cannot be read."
+    )]
+    Admit(AdmitArgs),
+}
+
+/// `bulwark admission …`.
+#[derive(Debug, Subcommand)]
+pub enum AdmissionCommand {
+    /// Serve /validate and /mutate over HTTPS, with /healthz, /readyz and /metrics.
+    #[command(
+        after_help = "Examples:\n  bulwark admission serve --config policy.yaml --tls-cert tls.crt --tls-key tls.key\n  bulwark admission serve --config /etc/bulwark/policy.yaml --tls-cert /tls/tls.crt --tls-key /tls/tls.key --listen 0.0.0.0:8443 --sign-decisions /keys/decisions.key --audit-log /var/log/bulwark/audit.jsonl\n\nThe policy file, its keys and the certificate are reloaded when they change (a\nfailed reload keeps what was loaded). Verdicts are cached per (image digest,\npolicy digest); concurrent requests for one digest share one verification;\nregistry work for a request must finish within --budget, or the image is\ndenied with the reason. Each decision is one JSON line on stdout (or\n--audit-log), chained and signed with --sign-decisions. SIGTERM drains and stops."
+    )]
+    Serve(ServeArgs),
+    /// Issue a CA and a serving certificate for the webhook's Service.
+    #[command(
+        after_help = "Examples:\n  bulwark admission certs --service bulwark-admission --namespace bulwark-system --out certs/\n  bulwark admission certs --service bulwark-admission --namespace bulwark-system --out certs/ --name 127.0.0.1\n\nWrites ca.crt, tls.crt and tls.key (0600) and prints the caBundle (base64 of\nca.crt) for the webhook configurations (docs/admission.md)."
+    )]
+    Certs {
+        /// The Service's name.
+        #[arg(long)]
+        service: String,
+        /// The Service's namespace.
+        #[arg(long)]
+        namespace: String,
+        /// Directory for ca.crt, tls.crt, tls.key.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// More names (DNS names or IP addresses) for the certificate (repeatable).
+        #[arg(long, value_name = "NAME")]
+        name: Vec<String>,
+        /// Days the certificates are valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check a signed audit log: every line's signature and the chain between lines.
+    #[command(
+        after_help = "Examples:\n  bulwark admission verify-log audit.jsonl --key decisions.pub\n\nExit 0 when every line verifies, 3 when a line was changed, removed, reordered\nor signed by another key (the lines are named)."
+    )]
+    VerifyLog {
+        /// The audit log (JSON lines written with --sign-decisions).
+        file: PathBuf,
+        /// Public key(s) the lines may be signed with (repeatable).
+        #[arg(long, value_name = "PUB", required = true)]
+        key: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// Cache and budget settings shared by `admission serve` and `admit`.
+#[derive(Debug, clap::Args)]
+pub struct DecisionArgs {
+    /// The admission policy file (YAML; docs/admission.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// All registry work for one request must finish within this (keep it
+    /// shorter than the webhook's timeoutSeconds).
+    #[arg(long, default_value = "6s", value_parser = parse_duration)]
+    pub budget: std::time::Duration,
+    /// How long a passing verdict is kept.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub cache_ttl: std::time::Duration,
+    /// How long a failing verdict (or a registry failure) is kept.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub failure_ttl: std::time::Duration,
+    /// How long a tag's digest is kept (mutate pins it, so what runs is what was verified).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub tag_ttl: std::time::Duration,
+    /// Verdicts kept at most.
+    #[arg(long, default_value_t = 10_000)]
+    pub cache_size: usize,
+    /// Plain-HTTP registries (loopback labs and tests).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// `bulwark admission serve` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub decision: DecisionArgs,
+    /// Serving certificate (PEM, chain first).
+    #[arg(long, value_name = "CRT")]
+    pub tls_cert: PathBuf,
+    /// Its private key (PEM).
+    #[arg(long, value_name = "KEY")]
+    pub tls_key: PathBuf,
+    /// Address and port to listen on.
+    #[arg(long, default_value = "0.0.0.0:8443", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Append the audit log (one JSON line per decision) to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Sign and chain each audit line with this private key (cosign format).
+    #[arg(long, value_name = "KEY")]
+    pub sign_decisions: Option<PathBuf>,
+    /// How often the policy, keys and certificate are looked at for changes.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub reload_every: std::time::Duration,
+    /// How long requests in flight may take after SIGTERM.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub grace: std::time::Duration,
+}
+
+/// `bulwark admit` arguments.
+#[derive(Debug, clap::Args)]
+pub struct AdmitArgs {
+    #[command(flatten)]
+    pub decision: DecisionArgs,
+    /// A stored AdmissionReview (JSON) to answer.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "manifest",
+        required_unless_present = "manifest"
+    )]
+    pub review: Option<PathBuf>,
+    /// Kubernetes YAML or JSON (all documents; `-` reads stdin; repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Vec<PathBuf>,
+    /// Namespace of objects that name none.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// Also run the mutating endpoint and show the digest-pinning patch.
+    #[arg(long)]
+    pub mutate: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `500ms`, `6s`, `5m`, `1h`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (500ms, 6s, 5m, 1h)"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" | "" => n.saturating_mul(1000),
+        "m" => n.saturating_mul(60_000),
+        "h" => n.saturating_mul(3_600_000),
+        _ => return Err(format!("{s:?} is not a duration (500ms, 6s, 5m, 1h)")),
+    };
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 /// `bulwark db …`.
@@ -543,6 +705,17 @@ pub struct EvalArgs {
     /// archive's security fixes, from the candidates' changelogs).
     #[command(flatten)]
     pub archive: ArchiveArgs,
+    /// Attach each report to its image (the platform manifest and the index)
+    /// as a signed attestation (`--type eval`), for admission policies'
+    /// `eval: {min-grade}` (needs --sign-key).
+    #[arg(long, requires = "sign_key")]
+    pub attest: bool,
+    /// Private key (cosign format) for --attest.
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// bundle (cosign 3 default), legacy (.att tag) or both, for --attest.
+    #[arg(long, default_value = "bundle", value_parser = ["bundle", "legacy", "both"])]
+    pub signature_format: String,
 }
 
 /// What an SBOM says about the image itself (defaults: the image's OCI labels).

@@ -42,10 +42,17 @@ fn main() -> ExitCode {
     // SIGINT, SIGTERM, SIGHUP: no drop runs, so the temporary layouts,
     // archives and files in flight are removed here (exit 130, as a shell
     // reports Ctrl-C).
-    let _ = ctrlc::set_handler(|| {
-        bulwark_limits::scratch::remove_all();
-        std::process::exit(130);
-    });
+    // The webhook server handles its own signals (it drains, then exits).
+    let serving = matches!(
+        cli.command,
+        cli::Command::Admission(cli::AdmissionCommand::Serve(_))
+    );
+    if !serving {
+        let _ = ctrlc::set_handler(|| {
+            bulwark_limits::scratch::remove_all();
+            std::process::exit(130);
+        });
+    }
     match commands::run(&cli) {
         Ok(code) => code,
         Err(e) => {

@@ -122,6 +122,48 @@ fn evaluate(
     Ok(report)
 }
 
+/// Attaches each report, signed, to its platform manifest and to the
+/// reference's top (the index), as admission policies read it.
+fn attest(args: &EvalArgs, images: &[Opened], reports: &[Report]) -> anyhow::Result<()> {
+    let key_path = args
+        .sign_key
+        .as_deref()
+        .context("--attest signs the reports: give the private key with --sign-key")?;
+    let key = super::trust::load_private_key(key_path)?;
+    let format: bulwark_attest::Format = args.signature_format.parse()?;
+    let t = super::trust::open_target(&args.image, args.insecure)?;
+    if !t.store.holds_referrers() {
+        anyhow::bail!(
+            "{}: this transport cannot carry attestations; copy the image to oci:, oci-archive: or a registry first",
+            args.image
+        );
+    }
+    let created = super::trust::created();
+    let mut written = 0;
+    for (img, report) in images.iter().zip(reports) {
+        let predicate = serde_json::to_value(report)?;
+        for subject in img.subjects() {
+            written += bulwark_attest::attest(
+                &t.store,
+                &subject,
+                &key,
+                bulwark_attest::EVAL_PREDICATE,
+                predicate.clone(),
+                format,
+                &created,
+            )?
+            .len();
+        }
+    }
+    t.store.commit()?;
+    tracing::info!(
+        "{}: attached {} eval report(s) ({written} manifests)",
+        args.image,
+        reports.len()
+    );
+    Ok(())
+}
+
 fn print_table(report: &Report) {
     let g = match report.grade.as_str() {
         "A" | "B" => paint(&report.grade, "32"),
@@ -231,6 +273,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     for img in &images {
         reports.push(evaluate(args, img, &keys, policy.as_ref(), db.as_ref())?);
+    }
+    if args.attest {
+        attest(args, &images, &reports)?;
     }
     match args.format {
         EvalFormat::Json if reports.len() == 1 => {

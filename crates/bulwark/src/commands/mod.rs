@@ -6,8 +6,9 @@ use std::sync::OnceLock;
 
 use bulwark_apt::{Cache, Fetcher, default_cache_dir};
 
-use crate::cli::{Cli, Command, DbCommand, KeyCommand};
+use crate::cli::{AdmissionCommand, Cli, Command, DbCommand, KeyCommand};
 
+mod admission;
 mod build;
 mod db;
 mod diff;
@@ -139,5 +140,19 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             insecure,
             format,
         } => trust::copy(src, dst, *insecure, *format),
+        Command::Admission(AdmissionCommand::Serve(args)) => admission::serve(args),
+        Command::Admission(AdmissionCommand::Certs {
+            service,
+            namespace,
+            out,
+            name,
+            days,
+            force,
+            format,
+        }) => admission::certs(service, namespace, out, name, *days, *force, *format),
+        Command::Admission(AdmissionCommand::VerifyLog { file, key, format }) => {
+            admission::verify_log(file, key, *format)
+        }
+        Command::Admit(args) => admission::admit(args),
     }
 }

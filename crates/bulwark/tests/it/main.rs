@@ -10,6 +10,8 @@
 
 mod common;
 
+mod admission;
+
 mod build;
 mod errors;
 mod examples;
