@@ -35,13 +35,14 @@ hyperfine --runs "$RUNS" --warmup 1 --export-json "$WORK/h.json" \
 R_SCAN=$(rss "$BIN" -q scan "$WORK/layout" --db "$WORK/db" --format json)
 R_SBOM=$(rss "$BIN" -q sbom "$WORK/layout" --format cyclonedx-json)
 R_TRIVY=$(rss $TRIVY)
+R_UPDATE=$(rss $UPDATE)
 FINDINGS=$("$BIN" -q scan "$WORK/layout" --db "$WORK/db" --format json | python3 -c "import json,sys;r=json.load(sys.stdin);print(r['summary']['total'], r['packages'])")
 TRACKER_MB=$(du -m "$WORK/tracker.json" | cut -f1)
 DB_MB=$(du -sm "$WORK/db/current/" | cut -f1)
 RECORDS=$("$BIN" -q db status --db "$WORK/db" --format json | python3 -c "import json,sys;print(' '.join(f\"{f['kind']}={f['records']}\" for f in json.load(sys.stdin)['feeds']))")
-python3 - "$WORK" "$R_SCAN" "$R_SBOM" "$R_TRIVY" "$FINDINGS" "$TRACKER_MB" "$DB_MB" "$RECORDS" <<'PY'
+python3 - "$WORK" "$R_SCAN" "$R_SBOM" "$R_TRIVY" "$FINDINGS" "$TRACKER_MB" "$DB_MB" "$RECORDS" "$R_UPDATE" <<'PY'
 import json, sys
-work, rscan, rsbom, rtrivy, findings, tmb, dmb, records = sys.argv[1:]
+work, rscan, rsbom, rtrivy, findings, tmb, dmb, records, rupdate = sys.argv[1:]
 med = lambda f: {r["command"]: r["median"] for r in json.load(open(f"{work}/{f}"))["results"]}
 h, u, l = med("h.json"), med("u.json"), med("l.json")
 t = h["trivy sbom"]
@@ -52,7 +53,7 @@ print("|---|---:|---:|---:|")
 for name, r in [("bulwark scan", rscan), ("bulwark sbom", rsbom), ("trivy sbom", rtrivy)]:
     print(f"| {name} | {h[name]:.2f} s | {int(r)//1024} MiB | {t/h[name]:.1f}x |")
 print(f"\nscan / sbom: {h['bulwark scan']/h['bulwark sbom']:.2f}x")
-print(f"db update (tracker + KEV + EPSS, local files): {u['db update']:.2f} s")
+print(f"db update (tracker + KEV + EPSS, local files): {u['db update']:.2f} s, peak RSS {int(rupdate)//1024} MiB")
 load = (l["db status"] - l["bulwark --version"]) * 1000
 print(f"database load (db status minus process start): {load:.1f} ms")
 PY

@@ -23,7 +23,9 @@ mod sarif;
 mod score;
 mod trust;
 
-pub use checks::{Cadence, Options, Vulnerabilities, capture, catalog, check, evaluate, wanted};
+pub use checks::{
+    Cadence, Options, Vulnerabilities, capture, catalog, check, evaluate, evaluate_with, wanted,
+};
 pub use finding::{Check, Finding, Pillar, Severity};
 pub use html::html;
 pub use needed::{Closure, closure, owners_of};

@@ -29,7 +29,7 @@ use serde::Serialize;
 use bulwark_vulndb::{Db, Epss, Kev, Meta, Severity, Status};
 pub use formats::{cyclonedx, sarif};
 pub use risk::{Exposure, Priority, Reach};
-pub use target::{Kind, LoadOptions, Subject, load, of_image};
+pub use target::{Kind, LoadOptions, Subject, load, of_image, of_image_with};
 pub use vex::{Suppression, VexDocument, openvex};
 
 /// Why a scan could not run.

@@ -315,7 +315,27 @@ pub fn of_image(
     fs: &bulwark_image::FileSystem,
     runtime_evidence: Option<&Path>,
 ) -> Result<Subject, Error> {
-    let inv = bulwark_sbom::Inventory::from_fs(fs);
+    of_image_with(
+        target,
+        img,
+        fs,
+        &bulwark_sbom::Inventory::from_fs(fs),
+        runtime_evidence,
+    )
+}
+
+/// [`of_image`] with the image's inventory already read (eval reads it once
+/// for its checks and the scan).
+///
+/// # Errors
+/// As [`of_image`].
+pub fn of_image_with(
+    target: &str,
+    img: &bulwark_image::Opened,
+    fs: &bulwark_image::FileSystem,
+    inv: &bulwark_sbom::Inventory,
+    runtime_evidence: Option<&Path>,
+) -> Result<Subject, Error> {
     let os = inv.os.as_ref();
     let release = os
         .and_then(|o| {
@@ -336,7 +356,7 @@ pub fn of_image(
         });
     let release = release.or_else(|| release_from_versions(&inv.packages));
     let packages = inv.packages.iter().map(installed).collect();
-    let closure = bulwark_eval::closure(img, fs, &inv);
+    let closure = bulwark_eval::closure(img, fs, inv);
     let runtime = match runtime_evidence {
         Some(f) => Some(bulwark_eval::owners_of(
             fs,

@@ -115,7 +115,12 @@ impl Ctx<'_> {
 
 /// Runs every check.
 pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
-    let inv = Inventory::from_fs(fs);
+    evaluate_with(img, fs, &Inventory::from_fs(fs), opts)
+}
+
+/// Runs every check with the image's inventory already read (a caller that
+/// also scans the image reads it once for both).
+pub fn evaluate_with(img: &Opened, fs: &FileSystem, inv: &Inventory, opts: &Options) -> Report {
     let now = opts.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -133,7 +138,7 @@ pub fn evaluate(img: &Opened, fs: &FileSystem, opts: &Options) -> Report {
     let mut cx = Ctx {
         img,
         fs,
-        inv: &inv,
+        inv,
         cfg: &img.config["config"],
         opts,
         now,

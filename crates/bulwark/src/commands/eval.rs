@@ -68,9 +68,17 @@ fn evaluate(
         .walk(&bulwark_eval::capture(img))
         .with_context(|| format!("reading {}", args.image))?;
     let trust = gather_trust(args, img, keys)?;
+    // The inventory is read once, for the checks and for the scan.
+    let inv = bulwark_sbom::Inventory::from_fs(&fs);
     let wants_subject = db.is_some() || args.archive.archive;
     let subject = if wants_subject {
-        Some(bulwark_scan::of_image(&args.image, img, &fs, None)?)
+        Some(bulwark_scan::of_image_with(
+            &args.image,
+            img,
+            &fs,
+            &inv,
+            None,
+        )?)
     } else {
         None
     };
@@ -104,9 +112,10 @@ fn evaluate(
         }
         _ => None,
     };
-    let mut report = bulwark_eval::evaluate(
+    let mut report = bulwark_eval::evaluate_with(
         img,
         &fs,
+        &inv,
         &Options {
             reference: args.image.clone(),
             now: None,

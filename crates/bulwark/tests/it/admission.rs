@@ -83,7 +83,14 @@ impl Server {
         let file = ctx.path().join(format!("body-{}.json", rand_suffix()));
         std::fs::write(&file, body).unwrap();
         let t = Instant::now();
-        let out = Command::new("curl")
+        let mut curl = Command::new("curl");
+        // A server that answers before reading a whole body resets the
+        // HTTP/2 stream, which curl reports as a transport error; over
+        // HTTP/1.1 with `Expect: 100-continue` the answer arrives cleanly.
+        if body.len() > 1 << 20 {
+            curl.arg("--http1.1");
+        }
+        let out = curl
             .args([
                 "-sS",
                 "--cacert",
@@ -227,6 +234,10 @@ fn policy(h: &str) -> String {
     images: ["{h}/warn/**"]
     keys: [release.pub]
     mode: warn
+  - name: hung
+    images: ["127.0.0.1:{{HUNG}}/**"]
+    keys: [release.pub]
+    mode: enforce
   - name: down
     images: ["127.0.0.1:{{DOWN}}/**"]
     keys: [release.pub]
@@ -350,9 +361,17 @@ fn the_webhook_admits_denies_warns_and_excepts_with_reasons() {
     // A port that accepts connections and never answers: a hung registry.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let hung_port = hung.local_addr().unwrap().port();
+    // A port nothing listens on: a registry that is down.
+    let down_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     std::fs::write(
         ctx.path().join("policy.yaml"),
-        policy(&h).replace("{DOWN}", &hung_port.to_string()),
+        policy(&h)
+            .replace("{HUNG}", &hung_port.to_string())
+            .replace("{DOWN}", &down_port.to_string()),
     )
     .unwrap();
     ok(ctx.run(&[
@@ -511,6 +530,17 @@ fn the_webhook_admits_denies_warns_and_excepts_with_reasons() {
     assert!(took < Duration::from_secs(4), "{took:?}");
     assert!(message(&v).contains("budget"), "{}", message(&v));
     drop(hung);
+
+    // A registry that is down: denied at once, with the reason.
+    let (v, took) = decide(
+        "/validate",
+        &format!("127.0.0.1:{down_port}/app:1"),
+        "Deployment",
+        false,
+    );
+    assert!(!allowed(&v));
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert!(message(&v).contains("cannot resolve"), "{}", message(&v));
 
     // Malformed, non-JSON, wrong version and oversized reviews: clean errors.
     for (body, code) in [
@@ -876,6 +906,71 @@ fn admit_checks_manifests_and_reviews_before_they_are_applied() {
         ),
         "{text}"
     );
+
+    // The vulnerability report `bulwark scan --attest` signs: a KEV finding
+    // and one above the allowed priority deny, with their ids.
+    std::fs::write(ctx.path().join("list"), crate::scan::TRACKER).unwrap();
+    let kev = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/vuln/cisa-kev-2025-08-25.json.gz");
+    ok(ctx.run(&[
+        "db",
+        "update",
+        "--db",
+        "db",
+        "--from",
+        "list",
+        "--from",
+        kev.to_str().unwrap(),
+    ]));
+    let app = format!("{h}/test/app:1");
+    ok(run_pw(
+        &ctx,
+        &[
+            "scan",
+            &app,
+            "--db",
+            "db",
+            "--insecure",
+            "--attest",
+            "--key",
+            "release.key",
+            "--format",
+            "json",
+        ],
+    ));
+    std::fs::write(
+        ctx.path().join("vuln.yaml"),
+        format!("policies:\n  - {{name: vulns, images: ['{h}/test/**'], keys: [release.pub], conditions: {{vulnerabilities: {{max-priority: plan, max-age: 1d}}}}, mode: enforce}}\n"),
+    )
+    .unwrap();
+    let out = ctx.run(&[
+        "admit",
+        "--config",
+        "vuln.yaml",
+        "--manifest",
+        "good.json",
+        "--insecure",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("known exploited (CISA KEV): CVE-2025-48384")
+            && text.contains("finding(s) above plan: CVE-2025-48384 (act-now)"),
+        "{text}"
+    );
+    std::fs::write(
+        ctx.path().join("vuln.yaml"),
+        format!("policies:\n  - {{name: vulns, images: ['{h}/test/**'], keys: [release.pub], conditions: {{vulnerabilities: {{no-kev: false, max-priority: act-now}}}}, mode: enforce}}\n"),
+    )
+    .unwrap();
+    ok(ctx.run(&[
+        "admit",
+        "--config",
+        "vuln.yaml",
+        "--manifest",
+        "good.json",
+        "--insecure",
+    ]));
 
     // A policy that cannot be read is an error (1), never an allow.
     std::fs::write(
