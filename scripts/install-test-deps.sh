@@ -14,7 +14,7 @@ STABLE_PKGS=(
   skopeo umoci runc podman uidmap fuse-overlayfs slirp4netns
   mmdebstrap hyperfine docker-registry apache2-utils
   chromium fonts-dejavu-core
-  xz-utils zstd python3-venv hey
+  xz-utils zstd python3-venv
 )
 
 missing=()
@@ -105,7 +105,7 @@ find "$(npm root -g 2>/dev/null)/@microsoft" -name Sarif.Multitool -type f \
 
 # Console scripts installed by pip need pyenv shims where pyenv manages Python.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
-for t in trivy pyspdxtools ntia-checker kubernetes-validate cosign crane oras kubectl hey docker-registry sarif-multitool; do
+for t in trivy pyspdxtools ntia-checker kubernetes-validate cosign crane oras kubectl docker-registry sarif-multitool; do
   command -v "$t" >/dev/null 2>&1 || echo "install-test-deps: warning: $t is not on PATH" >&2
 done
 

@@ -56,7 +56,6 @@ where
     }
 
     /// A fresh cached answer, without waiting or starting work.
-    #[cfg(test)]
     pub fn peek(&self, key: &K) -> Option<V> {
         let map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         match map.get(key) {

@@ -209,11 +209,37 @@ impl RegistryChecker {
                 configs.push(config_of(&store, &bytes)?);
             }
         }
+        // The index and each platform are verified in parallel, each reading
+        // only the referrers the policy needs.
+        let reports: Vec<Result<bulwark_attest::Report, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = subjects
+                .iter()
+                .map(|(subject, _)| {
+                    let store = &store;
+                    scope.spawn(move || {
+                        bulwark_attest::verify_needed(
+                            store,
+                            subject,
+                            &lp.keys,
+                            &lp.required,
+                            &lp.reads,
+                        )
+                        .map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("the verification failed".into()))
+                })
+                .collect()
+        });
         let mut statements = Vec::new();
         let mut verified = Vec::new();
-        for (subject, label) in &subjects {
-            let r = bulwark_attest::verify(&store, subject, &lp.keys, &lp.required)
-                .map_err(|e| e.to_string())?;
+        for ((subject, label), r) in subjects.iter().zip(reports) {
+            let r = r?;
             let sigs = r
                 .found
                 .iter()

@@ -162,6 +162,17 @@ impl Conditions {
         v
     }
 
+    /// Predicate types these conditions read when present (SBOMs, in
+    /// either format), beyond those that must verify.
+    #[must_use]
+    pub fn reads(&self) -> Vec<&'static str> {
+        if self.sbom.is_some() {
+            vec![SPDX, CYCLONEDX]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Why the evidence fails these conditions (empty: it holds).
     #[must_use]
     pub fn failures(&self, ev: &Evidence<'_>) -> Vec<String> {

@@ -132,6 +132,13 @@ fn repository(image: &str) -> String {
     }
 }
 
+/// Whether a decision may wait for registries, and until when.
+#[derive(Clone, Copy, Debug)]
+struct Wait {
+    deadline: Instant,
+    block: bool,
+}
+
 /// What a failure means under `mode`.
 fn failed(mode: Mode) -> Result_ {
     match mode {
@@ -169,11 +176,16 @@ impl Engine {
     }
 
     /// The digest `image` names: its own, or its tag's (cached briefly).
-    fn digest_of(&self, image: &str, deadline: Instant) -> (Result<String, String>, Source) {
+    /// `None` when it is not cached and `w` may not wait.
+    fn digest_of(&self, image: &str, w: Wait) -> Option<(Result<String, String>, Source)> {
         if let Some((_, d)) = image.split_once('@') {
-            return (Ok(d.to_owned()), Source::Hit);
+            return Some((Ok(d.to_owned()), Source::Hit));
         }
         let key = crate::normalize(image);
+        if !w.block {
+            return self.tags.peek(&key).map(|r| (r, Source::Hit));
+        }
+        let deadline = w.deadline;
         let (checker, img, tag_ttl, fail_ttl) = (
             self.checker.clone(),
             image.to_owned(),
@@ -189,7 +201,7 @@ impl Engine {
             };
             (r, keep)
         });
-        (
+        Some((
             r.unwrap_or_else(|| {
                 Err(format!(
                     "{image}: the registry did not say which digest it names within the {:?} budget",
@@ -197,7 +209,7 @@ impl Engine {
                 ))
             }),
             source,
-        )
+        ))
     }
 
     fn verdict(
@@ -206,13 +218,17 @@ impl Engine {
         index: usize,
         image: &str,
         digest: &str,
-        deadline: Instant,
+        w: Wait,
         now: i64,
-    ) -> (Verdict, Source) {
+    ) -> Option<(Verdict, Source)> {
         let lp = &policies.policies[index];
         // Signatures live beside the image: the same digest in another
         // repository is verified there, not taken from a cache entry.
         let key = (format!("{}@{digest}", repository(image)), lp.digest.clone());
+        if !w.block {
+            return self.verdicts.peek(&key).map(|v| (v, Source::Hit));
+        }
+        let deadline = w.deadline;
         let (checker, ps, img, dg) = (
             self.checker.clone(),
             policies.clone(),
@@ -231,11 +247,12 @@ impl Engine {
                 self.settings.budget
             ))
         });
-        (v, source)
+        Some((v, source))
     }
 
     /// Decides `req` at `endpoint` with `policies`; `now` in seconds since
-    /// the epoch (exception expiry, scan age).
+    /// the epoch (exception expiry, scan age). Waits for registries, within
+    /// the budget.
     pub fn decide(
         &self,
         policies: &Arc<Policies>,
@@ -243,7 +260,43 @@ impl Engine {
         endpoint: Endpoint,
         now: i64,
     ) -> Decision {
-        let deadline = Instant::now() + self.settings.budget;
+        let w = Wait {
+            deadline: Instant::now() + self.settings.budget,
+            block: true,
+        };
+        self.decide_with(policies, req, endpoint, now, w)
+            .unwrap_or_else(|| Decision {
+                response: AdmissionResponse::deny(&req.uid, "bulwark: not decided".into()),
+                images: Vec::new(),
+                skipped: None,
+            })
+    }
+
+    /// The decision when every answer it needs is cached, without waiting
+    /// or starting work (the server answers these on its event loop);
+    /// `None` otherwise.
+    pub fn decide_cached(
+        &self,
+        policies: &Arc<Policies>,
+        req: &AdmissionRequest,
+        endpoint: Endpoint,
+        now: i64,
+    ) -> Option<Decision> {
+        let w = Wait {
+            deadline: Instant::now(),
+            block: false,
+        };
+        self.decide_with(policies, req, endpoint, now, w)
+    }
+
+    fn decide_with(
+        &self,
+        policies: &Arc<Policies>,
+        req: &AdmissionRequest,
+        endpoint: Endpoint,
+        now: i64,
+        w: Wait,
+    ) -> Option<Decision> {
         let skip = |why: &str| Decision {
             response: AdmissionResponse::allow(&req.uid, Vec::new()),
             images: Vec::new(),
@@ -251,30 +304,32 @@ impl Engine {
         };
         match needs_review(req) {
             Ok(false) => {
-                return skip("no image to check (delete, subresource or unchanged images)");
+                return Some(skip(
+                    "no image to check (delete, subresource or unchanged images)",
+                ));
             }
             Ok(true) => {}
             Err(e) => {
-                return Decision {
+                return Some(Decision {
                     response: AdmissionResponse::deny(&req.uid, e.to_string()),
                     images: Vec::new(),
                     skipped: None,
-                };
+                });
             }
         }
         let images = match images_of(&req.kind.kind, &req.object) {
             Ok(i) => i,
             Err(e) => {
-                return Decision {
+                return Some(Decision {
                     response: AdmissionResponse::deny(&req.uid, e.to_string()),
                     images: Vec::new(),
                     skipped: None,
-                };
+                });
             }
         };
         match endpoint {
-            Endpoint::Validate => self.validate(policies, req, &images, deadline, now),
-            Endpoint::Mutate => self.mutate(policies, req, &images, deadline, now),
+            Endpoint::Validate => self.validate(policies, req, &images, w, now),
+            Endpoint::Mutate => self.mutate(policies, req, &images, w, now),
         }
     }
 
@@ -283,9 +338,9 @@ impl Engine {
         policies: &Arc<Policies>,
         req: &AdmissionRequest,
         images: &[crate::ImageAt],
-        deadline: Instant,
+        w: Wait,
         now: i64,
-    ) -> Decision {
+    ) -> Option<Decision> {
         let today = days(now);
         let ns = req.namespace.as_str();
         let mut out = Vec::new();
@@ -327,7 +382,7 @@ impl Engine {
                 });
                 continue;
             }
-            let mut digest = None;
+            let mut digest: Option<Result<String, String>> = None;
             for i in covering {
                 let p = &policies.policies[i].policy;
                 let mut d = ImageDecision {
@@ -350,11 +405,18 @@ impl Engine {
                     out.push(d);
                     continue;
                 }
-                let dg = digest.get_or_insert_with(|| self.digest_of(&at.image, deadline).0);
-                let (verdict, source) = match dg {
+                let dg = match &digest {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = self.digest_of(&at.image, w)?.0;
+                        digest = Some(d.clone());
+                        d
+                    }
+                };
+                let (verdict, source) = match &dg {
                     Ok(dg) => {
                         d.digest = Some(dg.clone());
-                        self.verdict(policies, i, &at.image, dg, deadline, now)
+                        self.verdict(policies, i, &at.image, dg, w, now)?
                     }
                     Err(e) => (Verdict::unreachable(e.clone()), Source::Miss),
                 };
@@ -396,11 +458,11 @@ impl Engine {
             r.warnings = warnings;
             r
         };
-        Decision {
+        Some(Decision {
             response,
             images: out,
             skipped: None,
-        }
+        })
     }
 
     fn mutate(
@@ -408,9 +470,9 @@ impl Engine {
         policies: &Arc<Policies>,
         req: &AdmissionRequest,
         images: &[crate::ImageAt],
-        deadline: Instant,
+        w: Wait,
         now: i64,
-    ) -> Decision {
+    ) -> Option<Decision> {
         let today = days(now);
         let ns = req.namespace.as_str();
         let mut resolved = BTreeMap::new();
@@ -421,7 +483,7 @@ impl Engine {
             if !covering.iter().any(|p| p.policy.pin_digest) {
                 continue;
             }
-            let (r, source) = self.digest_of(&at.image, deadline);
+            let (r, source) = self.digest_of(&at.image, w)?;
             let mut d = ImageDecision {
                 image: at.image.clone(),
                 container: at.container.clone(),
@@ -480,11 +542,11 @@ impl Engine {
         } else {
             AdmissionResponse::deny(&req.uid, format!("bulwark: {}", denied.join(" | ")))
         };
-        Decision {
+        Some(Decision {
             response,
             images: out,
             skipped: None,
-        }
+        })
     }
 }
 

@@ -22,6 +22,8 @@ pub struct LoadedPolicy {
     /// Predicate types that must verify (`attestations` and what the
     /// conditions read).
     pub required: Vec<String>,
+    /// Predicate types the conditions read when present (SBOMs).
+    pub reads: Vec<String>,
     /// `sha256:` over the policy and its keys.
     pub digest: String,
 }
@@ -150,10 +152,17 @@ impl Policies {
             required.dedup();
             let digest = sha256(&h.finalize());
             all.update(digest.as_bytes());
+            let reads = p
+                .conditions
+                .reads()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             policies.push(LoadedPolicy {
                 policy: p.clone(),
                 keys,
                 required,
+                reads,
                 digest,
             });
         }

@@ -181,8 +181,19 @@ fn attach_bundle(
         "subject": subject_json(subject),
         "artifactType": BUNDLE_MEDIA_TYPE,
     });
-    // cosign 3 records the config media type in the fallback index.
-    put_referrer(store, subject, &manifest, EMPTY_MEDIA_TYPE)
+    // cosign 3 records the config media type in the fallback index; the
+    // predicate type goes there too (the referrers list carries a
+    // referrer's annotations), so a verifier can skip what it does not need.
+    put_referrer(
+        store,
+        subject,
+        &manifest,
+        EMPTY_MEDIA_TYPE,
+        BTreeMap::from([(
+            BUNDLE_PREDICATE_ANNOTATION.to_owned(),
+            statement.predicate_type.clone(),
+        )]),
+    )
 }
 
 /// Stores `manifest` (whose `subject` is `subject`) and indexes it among
@@ -192,6 +203,7 @@ fn put_referrer(
     subject: &Object,
     manifest: &Value,
     artifact_type: &str,
+    annotations: BTreeMap<String, String>,
 ) -> Result<String, Error> {
     let mbytes = serde_json::to_vec(manifest).unwrap_or_default();
     let m = store.put_manifest(&mbytes, bulwark_oci::MEDIA_TYPE_MANIFEST, None)?;
@@ -202,7 +214,7 @@ fn put_referrer(
             digest: m.digest.clone(),
             size: m.size,
             platform: None,
-            annotations: BTreeMap::new(),
+            annotations,
             artifact_type: Some(artifact_type.into()),
         },
     )?;
@@ -247,7 +259,7 @@ pub fn attach_unsigned(
         "subject": subject_json(subject),
         "annotations": annotations,
     });
-    put_referrer(store, subject, &manifest, artifact_type)
+    put_referrer(store, subject, &manifest, artifact_type, BTreeMap::new())
 }
 
 /// Adds one layer to the legacy `.sig`/`.att` manifest of `subject`.
@@ -421,80 +433,107 @@ fn check_statement(st: &Statement, subject: &str) -> Result<(), String> {
     }
 }
 
-/// Finds every signature and attestation of `subject` in `store` and checks
-/// them against `keys`. `required` lists predicate types that must have a
-/// verified attestation.
-///
-/// # Errors
-/// Store failures; a failed verification is a `Report` with `ok == false`.
-pub fn verify(
+/// Which bundle referrers a verification reads.
+#[derive(Clone, Copy)]
+enum Wanted<'a> {
+    /// Every one (a full report).
+    All,
+    /// Signatures and these predicate types only.
+    Only(&'a [String]),
+}
+
+impl Wanted<'_> {
+    fn wants(&self, predicate_type: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(types) => {
+                predicate_type == COSIGN_SIGN_PREDICATE || types.iter().any(|t| t == predicate_type)
+            }
+        }
+    }
+}
+
+const BUNDLE_PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+
+/// Reads and checks one bundle referrer; `None` when it is not a bundle or
+/// not wanted.
+fn check_bundle(
     store: &Store,
+    r: &Descriptor,
     subject: &Object,
     keys: &[PublicKey],
-    required: &[String],
-) -> Result<Report, Error> {
-    let mut found = Vec::new();
-    let mut statements = Vec::new();
-    // Bundles among the referrers.
-    for r in store.referrers(&subject.digest)? {
-        let Ok(bytes) = store.read_small(&Object::from(&r)) else {
-            continue;
-        };
-        let Ok(m) = serde_json::from_slice::<Value>(&bytes) else {
-            continue;
-        };
-        let Some(layer) = m["layers"].as_array().and_then(|l| l.first()) else {
-            continue;
-        };
-        if layer["mediaType"].as_str() != Some(BUNDLE_MEDIA_TYPE) {
-            continue;
-        }
-        let ptype = m["annotations"]["dev.sigstore.bundle.predicateType"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let mut f = Found {
-            kind: if ptype == COSIGN_SIGN_PREDICATE {
+    wanted: Wanted<'_>,
+) -> Option<(Found, Option<Statement>)> {
+    // The referrers list may already say what it is.
+    if let Some(t) = r.annotations.get(BUNDLE_PREDICATE_ANNOTATION)
+        && !wanted.wants(t)
+    {
+        return None;
+    }
+    let bytes = store.read_small(&Object::from(r)).ok()?;
+    let m = serde_json::from_slice::<Value>(&bytes).ok()?;
+    let layer = m["layers"].as_array().and_then(|l| l.first())?;
+    if layer["mediaType"].as_str() != Some(BUNDLE_MEDIA_TYPE) {
+        return None;
+    }
+    let ptype = m["annotations"][BUNDLE_PREDICATE_ANNOTATION]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // An unannotated bundle may be anything: read it.
+    if !ptype.is_empty() && !wanted.wants(&ptype) {
+        return None;
+    }
+    let mut f = Found {
+        kind: if ptype == COSIGN_SIGN_PREDICATE {
+            "signature"
+        } else {
+            "attestation"
+        },
+        format: "bundle",
+        predicate_type: ptype,
+        manifest: r.digest.clone(),
+        verified: false,
+        problem: String::new(),
+    };
+    let obj = Object {
+        media_type: BUNDLE_MEDIA_TYPE.into(),
+        digest: layer["digest"].as_str().unwrap_or_default().to_string(),
+        size: layer["size"].as_u64().unwrap_or_default(),
+    };
+    let result = store
+        .read_small(&obj)
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            serde_json::from_slice::<Bundle>(&b).map_err(|e| format!("not a Sigstore bundle: {e}"))
+        })
+        .and_then(|b| b.verify(keys).map_err(|e| e.to_string()))
+        .and_then(|st| check_statement(&st, &subject.digest).map(|()| st));
+    match result {
+        Ok(st) => {
+            f.kind = if st.predicate_type == COSIGN_SIGN_PREDICATE {
                 "signature"
             } else {
                 "attestation"
-            },
-            format: "bundle",
-            predicate_type: ptype,
-            manifest: r.digest.clone(),
-            verified: false,
-            problem: String::new(),
-        };
-        let obj = Object {
-            media_type: BUNDLE_MEDIA_TYPE.into(),
-            digest: layer["digest"].as_str().unwrap_or_default().to_string(),
-            size: layer["size"].as_u64().unwrap_or_default(),
-        };
-        let result = store
-            .read_small(&obj)
-            .map_err(|e| e.to_string())
-            .and_then(|b| {
-                serde_json::from_slice::<Bundle>(&b)
-                    .map_err(|e| format!("not a Sigstore bundle: {e}"))
-            })
-            .and_then(|b| b.verify(keys).map_err(|e| e.to_string()))
-            .and_then(|st| check_statement(&st, &subject.digest).map(|()| st));
-        match result {
-            Ok(st) => {
-                f.kind = if st.predicate_type == COSIGN_SIGN_PREDICATE {
-                    "signature"
-                } else {
-                    "attestation"
-                };
-                f.predicate_type.clone_from(&st.predicate_type);
-                f.verified = true;
-                statements.push(st);
-            }
-            Err(e) => f.problem = e,
+            };
+            f.predicate_type.clone_from(&st.predicate_type);
+            f.verified = true;
+            Some((f, Some(st)))
         }
-        found.push(f);
+        Err(e) => {
+            f.problem = e;
+            Some((f, None))
+        }
     }
-    // Legacy tags.
+}
+
+/// Reads and checks cosign's legacy `.sig` and `.att` tags of `subject`.
+fn check_legacy(
+    store: &Store,
+    subject: &Object,
+    keys: &[PublicKey],
+) -> Result<Vec<(Found, Option<Statement>)>, Error> {
+    let mut out = Vec::new();
     for (suffix, kind) in [(".sig", "signature"), (".att", "attestation")] {
         let Some((o, bytes)) = store.find_tag(&digest_tag(&subject.digest, suffix))? else {
             continue;
@@ -525,7 +564,7 @@ pub fn verify(
                 Ok(p) => p,
                 Err(e) => {
                     f.problem = e.to_string();
-                    found.push(f);
+                    out.push((f, None));
                     continue;
                 }
             };
@@ -565,15 +604,27 @@ pub fn verify(
             match result {
                 Ok(st) => {
                     f.verified = true;
-                    if let Some(st) = st {
+                    if let Some(st) = &st {
                         f.predicate_type.clone_from(&st.predicate_type);
-                        statements.push(st);
                     }
+                    out.push((f, st));
                 }
-                Err(e) => f.problem = e,
+                Err(e) => {
+                    f.problem = e;
+                    out.push((f, None));
+                }
             }
-            found.push(f);
         }
+    }
+    Ok(out)
+}
+
+fn report(subject: &Object, items: Vec<(Found, Option<Statement>)>, required: &[String]) -> Report {
+    let mut found = Vec::new();
+    let mut statements = Vec::new();
+    for (f, st) in items {
+        found.push(f);
+        statements.extend(st);
     }
     let signed = found.iter().any(|f| f.verified && f.kind == "signature");
     let missing: Vec<String> = required
@@ -585,13 +636,79 @@ pub fn verify(
         })
         .cloned()
         .collect();
-    Ok(Report {
+    Report {
         subject: subject.digest.clone(),
         ok: signed && missing.is_empty(),
         found,
         missing,
         statements,
-    })
+    }
+}
+
+/// Finds every signature and attestation of `subject` in `store` and checks
+/// them against `keys`. `required` lists predicate types that must have a
+/// verified attestation.
+///
+/// # Errors
+/// Store failures; a failed verification is a `Report` with `ok == false`.
+pub fn verify(
+    store: &Store,
+    subject: &Object,
+    keys: &[PublicKey],
+    required: &[String],
+) -> Result<Report, Error> {
+    let mut items: Vec<_> = store
+        .referrers(&subject.digest)?
+        .iter()
+        .filter_map(|r| check_bundle(store, r, subject, keys, Wanted::All))
+        .collect();
+    items.extend(check_legacy(store, subject, keys)?);
+    Ok(report(subject, items, required))
+}
+
+/// Like [`verify`], reading only what the answer needs, as an admission
+/// check does: bundle referrers that are signatures or one of `wanted`
+/// (which includes `required`; others are skipped once their manifest, or
+/// the referrers list, names their predicate type), read in parallel;
+/// cosign's legacy tags only when the bundles leave a signature or a
+/// required attestation missing. The report lists what was read, not
+/// everything attached.
+///
+/// # Errors
+/// Store failures; a failed verification is a `Report` with `ok == false`.
+pub fn verify_needed(
+    store: &Store,
+    subject: &Object,
+    keys: &[PublicKey],
+    required: &[String],
+    wanted: &[String],
+) -> Result<Report, Error> {
+    let referrers = store.referrers(&subject.digest)?;
+    let mut all: Vec<String> = required.to_vec();
+    all.extend(wanted.iter().cloned());
+    let wanted = Wanted::Only(&all);
+    let mut items: Vec<(Found, Option<Statement>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = referrers
+            .chunks(referrers.len().div_ceil(8).max(1))
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .filter_map(|r| check_bundle(store, r, subject, keys, wanted))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let so_far = report(subject, items.clone(), required);
+    if !so_far.ok {
+        items.extend(check_legacy(store, subject, keys)?);
+    }
+    Ok(report(subject, items, required))
 }
 
 #[cfg(test)]

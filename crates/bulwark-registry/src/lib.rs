@@ -39,6 +39,12 @@ pub const MANIFEST_MEDIA_TYPES: &[&str] = &[
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ];
 
+/// A pull token (`None`: anonymous or Basic) and when it was asked.
+type PullToken = (Option<String>, std::time::Instant);
+
+/// How long a pull token is reused (registries issue them for 5 minutes or more).
+const TOKEN_REUSE: Duration = Duration::from_secs(60);
+
 /// Largest manifest accepted (the distribution spec suggests 4 MiB).
 pub const MAX_MANIFEST: usize = bulwark_limits::REGISTRY_DOCUMENT as usize;
 
@@ -256,6 +262,8 @@ pub struct Registry {
     /// Credentials per registry host, looked up once.
     creds: std::sync::Mutex<std::collections::BTreeMap<String, RegistryAuth>>,
     authed: std::sync::Mutex<std::collections::BTreeSet<(String, String, bool)>>,
+    /// Pull tokens per (registry, repository), with when they were asked.
+    tokens: std::sync::Mutex<std::collections::HashMap<(String, String), PullToken>>,
     /// Reads made and reads that failed (for metrics).
     requests: std::sync::atomic::AtomicU64,
     failures: std::sync::atomic::AtomicU64,
@@ -356,6 +364,7 @@ impl Registry {
             opts,
             creds: std::sync::Mutex::default(),
             authed: std::sync::Mutex::default(),
+            tokens: std::sync::Mutex::default(),
             requests: std::sync::atomic::AtomicU64::new(0),
             failures: std::sync::atomic::AtomicU64::new(0),
         })
@@ -620,6 +629,30 @@ impl Registry {
     ) -> Result<Vec<u8>, Error> {
         if media_type.contains("manifest") || media_type.contains("index") {
             Ok(self.get_manifest(&r.at_digest(digest))?.bytes)
+        } else if size <= MAX_MANIFEST as u64 {
+            // Small blobs (configs, signatures, attestations) in one bounded
+            // GET with the cached token: no stream setup, no challenge ping.
+            self.ensure_auth(r, false)?;
+            let what = format!("blob {digest} in {}", r.repo_name());
+            let url = format!(
+                "{}://{}/v2/{}/blobs/{digest}",
+                self.scheme(),
+                r.registry(),
+                r.repository()
+            );
+            let limit = usize::try_from(size).unwrap_or(MAX_MANIFEST);
+            let (_, data) = self
+                .get_bounded(r, &url, "*/*", limit, &what)?
+                .ok_or_else(|| Error::NotFound { what: what.clone() })?;
+            let found = sha256(&data);
+            if data.len() as u64 != size || found != digest {
+                return Err(Error::Digest {
+                    what,
+                    expected: format!("{digest} ({size} bytes)"),
+                    found: format!("{found} ({} bytes)", data.len()),
+                });
+            }
+            Ok(data)
         } else {
             let mut data = Vec::new();
             self.get_blob(r, digest, size, &mut data)?;
@@ -771,6 +804,32 @@ impl Registry {
         }
     }
 
+    /// The pull token for `r`'s repository (`None`: anonymous or Basic),
+    /// asked once and kept for a minute: without it every small read would
+    /// first ping `/v2/` for the registry's challenge.
+    fn pull_token(
+        &self,
+        r: &RegistryRef,
+        creds: &RegistryAuth,
+    ) -> Result<Option<String>, OciDistributionError> {
+        let key = (r.registry().to_string(), r.repository().to_string());
+        if let Ok(t) = self.tokens.lock()
+            && let Some((token, at)) = t.get(&key)
+            && at.elapsed() < TOKEN_REUSE
+        {
+            return Ok(token.clone());
+        }
+        let token = self.rt.block_on(async {
+            self.client
+                .auth(&r.inner, creds, RegistryOperation::Pull)
+                .await
+        })?;
+        if let Ok(mut t) = self.tokens.lock() {
+            t.insert(key, (token.clone(), std::time::Instant::now()));
+        }
+        Ok(token)
+    }
+
     /// Reads (manifests, referrers, blobs; each attempt) made so far, and
     /// how many failed.
     #[must_use]
@@ -812,11 +871,7 @@ impl Registry {
         what: &str,
     ) -> Result<Option<(String, Vec<u8>)>, Error> {
         let creds = self.credentials(r.registry())?;
-        let token = self.rt.block_on(async {
-            self.client
-                .auth(&r.inner, &creds, RegistryOperation::Pull)
-                .await
-        });
+        let token = self.pull_token(r, &creds);
         let mut delay = self.opts.backoff;
         let attempts = self.opts.attempts.max(1);
         let mut attempt = 0;
@@ -850,6 +905,13 @@ impl Registry {
                 Ok(Ok((s, _, _))) => !(s.is_success() || s.as_u16() == 404),
                 _ => true,
             });
+            if let Ok(Ok((s, _, _))) = &result
+                && (s.as_u16() == 401 || s.as_u16() == 403)
+                && let Ok(mut t) = self.tokens.lock()
+            {
+                // The token expired or was revoked: ask again next time.
+                t.remove(&(r.registry().to_string(), r.repository().to_string()));
+            }
             let transient = match &result {
                 Ok(Ok((s, _, _))) => s.is_server_error() || s.as_u16() == 429,
                 Ok(Err(_)) => false,
@@ -865,8 +927,12 @@ impl Registry {
                 Ok(Err(n)) => Err(Error::Invalid {
                     what: what.to_string(),
                     detail: format!(
-                        "the registry sent more than {n} bytes, over the {} MiB allowed for this document",
-                        limit >> 20
+                        "the registry sent more than {n} bytes, over the {} allowed for this document",
+                        if limit >= 1 << 20 {
+                            format!("{} MiB", limit >> 20)
+                        } else {
+                            format!("{limit} bytes")
+                        }
                     ),
                 }),
                 Ok(Ok((s, ct, body))) if s.is_success() => Ok(Some((ct, body))),

@@ -89,6 +89,20 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+fn audit(
+    state: &AppState,
+    req: &bulwark_admission::AdmissionRequest,
+    endpoint: Endpoint,
+    d: &bulwark_admission::Decision,
+    policies: &Policies,
+    now: i64,
+) {
+    let record = bulwark_admission::audit::record(req, endpoint, d, &policies.digest, now);
+    if let Err(e) = state.audit.write(record) {
+        tracing::error!("the audit log cannot be written: {e}");
+    }
+}
+
 async fn review(state: Arc<AppState>, body: Bytes, endpoint: Endpoint) -> Response {
     let start = Instant::now();
     let req = match AdmissionReview::parse(&body) {
@@ -108,17 +122,25 @@ async fn review(state: Arc<AppState>, body: Bytes, endpoint: Endpoint) -> Respon
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let worker = state.clone();
-    let decided = tokio::task::spawn_blocking(move || {
-        let now = now_secs();
-        let d = worker.engine.decide(&policies, &req, endpoint, now);
-        let record = bulwark_admission::audit::record(&req, endpoint, &d, &policies.digest, now);
-        if let Err(e) = worker.audit.write(record) {
-            tracing::error!("the audit log cannot be written: {e}");
+    // Cached answers are given here; anything that may wait on a registry
+    // goes to the blocking pool.
+    let now = now_secs();
+    let decided = match state.engine.decide_cached(&policies, &req, endpoint, now) {
+        Some(d) => {
+            audit(&state, &req, endpoint, &d, &policies, now);
+            Ok(d)
         }
-        d
-    })
-    .await;
+        None => {
+            let worker = state.clone();
+            tokio::task::spawn_blocking(move || {
+                let now = now_secs();
+                let d = worker.engine.decide(&policies, &req, endpoint, now);
+                audit(&worker, &req, endpoint, &d, &policies, now);
+                d
+            })
+            .await
+        }
+    };
     match decided {
         Ok(d) => {
             state.metrics.decision(endpoint, &d);
