@@ -134,6 +134,13 @@ pub struct LogCheck {
     pub verified: usize,
     /// What did not (line number: why).
     pub problems: Vec<String>,
+    /// The digest the first line names as the one before it: empty for a
+    /// log that starts at its beginning; anything else means earlier lines
+    /// are not in this file (a rotated log, or lines cut from the start).
+    pub starts_after: String,
+    /// The digest of the last line: keep it elsewhere (a ticket, a
+    /// signed commit) to notice lines cut from the end later.
+    pub head: String,
 }
 
 /// Checks every line of a signed audit log under `keys`: each line's
@@ -152,6 +159,14 @@ pub fn verify_log(text: &str, keys: &[PublicKey]) -> LogCheck {
         let n = n + 1;
         let problem = (|| {
             let mut v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+            // Only the writer's exact form verifies: duplicate keys or other
+            // spellings of the same object are refused, not normalised.
+            if serde_json::to_vec(&v).unwrap_or_default() != line.as_bytes() {
+                return Err("the line is not in the form it was written in".to_owned());
+            }
+            if first {
+                c.starts_after = v["prev"].as_str().unwrap_or_default().to_owned();
+            }
             let obj = v.as_object_mut().ok_or("not a JSON object")?;
             let sig = obj
                 .shift_remove("signature")
@@ -178,6 +193,7 @@ pub fn verify_log(text: &str, keys: &[PublicKey]) -> LogCheck {
         }
         prev = sha256(line.as_bytes());
     }
+    c.head = prev;
     c
 }
 
@@ -209,6 +225,15 @@ mod tests {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let ok = verify_log(&text, &[key.public_key()]);
         assert_eq!((ok.lines, ok.verified), (3, 3), "{:?}", ok.problems);
+        assert!(ok.starts_after.is_empty() && ok.head.starts_with("sha256:"));
+        let lines: Vec<&str> = text.lines().collect();
+        // Cut from the start: it still verifies, and says where it starts.
+        let cut = verify_log(&format!("{}\n", lines[2]), &[key.public_key()]);
+        assert_eq!(cut.verified, 1);
+        assert_eq!(cut.starts_after, sha256(lines[1].as_bytes()));
+        // A duplicate key is another spelling of the line: refused.
+        let dup = lines[2].replacen('{', "{\"uid\":\"x\",", 1);
+        assert!(verify_log(&dup, &[key.public_key()]).problems[0].contains("not in the form"));
 
         // A changed decision, a removed line, another key.
         let changed = text.replacen("\"allowed\":false", "\"allowed\":true", 1);

@@ -24,7 +24,8 @@ pub enum Source {
 
 #[derive(Debug)]
 struct Flight<V> {
-    done: Mutex<Option<V>>,
+    /// `Some(None)`: the work panicked.
+    done: Mutex<Option<Option<V>>>,
     cv: Condvar,
 }
 
@@ -91,14 +92,24 @@ where
                     let spawned = std::thread::Builder::new()
                         .name("bulwark-verify".into())
                         .spawn(move || {
-                            let (v, keep) = work();
-                            let until = Instant::now() + keep;
-                            cache
-                                .map
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .insert(k2, Slot::Ready(v.clone(), until));
-                            *f2.done.lock().unwrap_or_else(PoisonError::into_inner) = Some(v);
+                            // A panic must not leave the key pending for
+                            // ever: the slot is dropped and the waiters
+                            // answer without it (a denial, for admission).
+                            let result =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+                            let mut map = cache.map.lock().unwrap_or_else(PoisonError::into_inner);
+                            let outcome = match result {
+                                Ok((v, keep)) => {
+                                    map.insert(k2, Slot::Ready(v.clone(), Instant::now() + keep));
+                                    Some(v)
+                                }
+                                Err(_) => {
+                                    map.remove(&k2);
+                                    None
+                                }
+                            };
+                            drop(map);
+                            *f2.done.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
                             f2.cv.notify_all();
                         });
                     if spawned.is_err() {
@@ -112,7 +123,7 @@ where
         let mut done = flight.done.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(v) = done.as_ref() {
-                return (Some(v.clone()), source);
+                return (v.clone(), source);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -199,6 +210,16 @@ mod tests {
         );
         let (v, s) = cache.get("sha256:a", deadline, || keep(Ok(8)));
         assert_eq!((v, s), (Some(Ok(7)), Source::Hit));
+    }
+
+    #[test]
+    fn a_panicking_computation_leaves_nothing_pending() {
+        let cache = Cache::<u32, Result<u32, String>>::new(10);
+        let later = Instant::now() + Duration::from_secs(5);
+        let (v, _) = cache.get(1, later, || panic!("boom"));
+        assert_eq!(v, None);
+        let (v, s) = cache.get(1, later, || keep(Ok(1)));
+        assert_eq!((v, s), (Some(Ok(1)), Source::Miss));
     }
 
     #[test]

@@ -111,11 +111,18 @@ fn object_of(d: &Value) -> Option<Object> {
     })
 }
 
+/// By media type; a document without one is an index when it lists
+/// manifests and has no config.
 fn is_index(media_type: &str, doc: &Value) -> bool {
     media_type.contains("index")
         || media_type.contains("manifest.list")
-        || doc["manifests"].is_array()
+        || (!media_type.contains("manifest")
+            && doc["manifests"].is_array()
+            && doc["config"].is_null())
 }
+
+/// Index entries checked at most (each is verified like the index).
+const MAX_PLATFORMS: usize = 64;
 
 impl Checker for RegistryChecker {
     fn resolve(&self, image: &str) -> Result<String, String> {
@@ -163,13 +170,38 @@ impl RegistryChecker {
         let mut subjects = vec![(top.clone(), "index".to_owned())];
         let mut configs = Vec::new();
         if is_index(&top.media_type, &doc) {
-            let platforms: Vec<(String, Object)> = doc["manifests"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|d| d["platform"]["os"].as_str().is_some_and(|o| o != "unknown"))
-                .filter_map(|d| object_of(d).map(|o| (platform_of(d), o)))
-                .collect();
+            let entries = doc["manifests"].as_array().cloned().unwrap_or_default();
+            if entries.len() > MAX_PLATFORMS {
+                return Ok(Verdict {
+                    ok: false,
+                    reasons: vec![format!(
+                        "the index lists {} manifests, more than the {MAX_PLATFORMS} checked",
+                        entries.len()
+                    )],
+                    verified: Vec::new(),
+                    transient: false,
+                });
+            }
+            let mut platforms: Vec<(String, Object)> = Vec::new();
+            for d in &entries {
+                // Attestation manifests (BuildKit's unknown/unknown) are not
+                // run; anything else, with a platform or without, may be.
+                if d["platform"]["os"].as_str() == Some("unknown") {
+                    continue;
+                }
+                let Some(o) = object_of(d) else {
+                    reasons.push("an index entry has no valid digest and size".to_owned());
+                    continue;
+                };
+                if o.media_type.contains("index") || o.media_type.contains("manifest.list") {
+                    reasons.push(format!(
+                        "the index nests another index ({}); nested indexes are not admitted",
+                        o.digest
+                    ));
+                    continue;
+                }
+                platforms.push((platform_of(d), o));
+            }
             if platforms.is_empty() {
                 reasons.push("the index lists no platform manifest".to_owned());
             }
@@ -190,7 +222,10 @@ impl RegistryChecker {
                     }
                     platforms
                         .iter()
-                        .filter(|(p, _)| list.iter().any(|w| platform_matches(w, p)))
+                        // An entry without a platform matches every node.
+                        .filter(|(p, _)| {
+                            p == "unknown/unknown" || list.iter().any(|w| platform_matches(w, p))
+                        })
                         .collect()
                 }
             };
@@ -223,6 +258,7 @@ impl RegistryChecker {
                             &lp.keys,
                             &lp.required,
                             &lp.reads,
+                            lp.policy.conditions.reads_statements(),
                         )
                         .map_err(|e| e.to_string())
                     })
@@ -236,7 +272,7 @@ impl RegistryChecker {
                 })
                 .collect()
         });
-        let mut statements = Vec::new();
+        let mut statements: Vec<Vec<bulwark_sign::Statement>> = Vec::new();
         let mut verified = Vec::new();
         for ((subject, label), r) in subjects.iter().zip(reports) {
             let r = r?;
@@ -278,13 +314,14 @@ impl RegistryChecker {
                 "{label} {}: {sigs} signature(s), {atts} attestation(s)",
                 subject.digest
             ));
-            statements.extend(r.statements);
+            statements.push(r.statements);
         }
-        reasons.extend(lp.policy.conditions.failures(&Evidence {
-            statements: &statements,
-            configs: &configs,
+        reasons.extend(condition_failures(
+            &lp.policy.conditions,
+            &statements,
+            &configs,
             now,
-        }));
+        ));
         Ok(Verdict {
             ok: reasons.is_empty(),
             reasons,
@@ -294,6 +331,37 @@ impl RegistryChecker {
     }
 }
 
+/// Conditions hold for what each platform runs: its own statements with the
+/// index's (`per_subject[0]`); a clean report for one platform says nothing
+/// of another. With the index alone, the index's.
+fn condition_failures(
+    conditions: &crate::conditions::Conditions,
+    per_subject: &[Vec<bulwark_sign::Statement>],
+    configs: &[Value],
+    now: i64,
+) -> Vec<String> {
+    let groups: Vec<Vec<bulwark_sign::Statement>> = match per_subject {
+        [index, platforms @ ..] if !platforms.is_empty() => platforms
+            .iter()
+            .map(|p| index.iter().chain(p).cloned().collect())
+            .collect(),
+        _ => per_subject.to_vec(),
+    };
+    let mut failed = Vec::new();
+    for g in &groups {
+        for f in conditions.failures(&Evidence {
+            statements: g,
+            configs,
+            now,
+        }) {
+            if !failed.contains(&f) {
+                failed.push(f);
+            }
+        }
+    }
+    failed
+}
+
 /// The config of the manifest `bytes`, read by digest.
 fn config_of(store: &Store, manifest: &[u8]) -> Result<Value, String> {
     let m: Value =
@@ -301,4 +369,45 @@ fn config_of(store: &Store, manifest: &[u8]) -> Result<Value, String> {
     let o = object_of(&m["config"]).ok_or("the manifest names no config")?;
     let bytes = store.read_small(&o).map_err(|e| format!("config: {e}"))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("the config is not JSON: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_platform_answers_for_itself() {
+        let c: crate::conditions::Conditions =
+            serde_saphyr::from_str("vulnerabilities: {max-priority: plan}").unwrap();
+        let vuln = |findings: Value, when: &str| {
+            bulwark_sign::Statement::new(
+                "r",
+                "sha256:00",
+                "https://cosign.sigstore.dev/attestation/vuln/v1",
+                json!({"scanner": {"result": {"findings": findings}}, "metadata": {"scanFinishedOn": when}}),
+            )
+        };
+        let kev = vuln(
+            json!([{"id": "CVE-1", "priority": "act-now", "kev": {}}]),
+            "2026-12-01T00:00:00Z",
+        );
+        let clean = vuln(json!([]), "2026-12-02T00:00:00Z");
+        let now = bulwark_debian::time::parse_rfc3339("2026-12-02T12:00:00Z").unwrap();
+        // amd64 has the KEV, arm64 a newer clean report: amd64 still fails.
+        let f = condition_failures(
+            &c,
+            &[vec![], vec![kev.clone()], vec![clean.clone()]],
+            &[],
+            now,
+        );
+        assert!(f.iter().any(|r| r.contains("CVE-1")), "{f:?}");
+        // A report from the future cannot outrank the real one.
+        let future = vuln(json!([]), "2030-01-01T00:00:00Z");
+        let f = condition_failures(&c, &[vec![kev, future]], &[], now);
+        assert!(f.iter().any(|r| r.contains("CVE-1")), "{f:?}");
+        assert!(condition_failures(&c, &[vec![clean]], &[], now).is_empty());
+        assert!(platform_matches("linux/arm64", "linux/arm64/v8"));
+        assert!(!platform_matches("linux/arm", "linux/arm64"));
+    }
 }

@@ -86,12 +86,15 @@ const GRADES: &[&str] = &["A", "B", "C", "D", "E", "F"];
 /// `30d`, `12h`, `90m` in seconds.
 pub(crate) fn parse_age(s: &str) -> Option<i64> {
     let s = s.trim();
-    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
-    let n: i64 = n.parse().ok().filter(|n| *n >= 0)?;
+    let unit = s.chars().last()?;
+    let n: i64 = s[..s.len() - unit.len_utf8()]
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0)?;
     n.checked_mul(match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
+        'd' => 86_400,
+        'h' => 3_600,
+        'm' => 60,
         _ => return None,
     })
 }
@@ -160,6 +163,16 @@ impl Conditions {
             v.push(EVAL_PREDICATE);
         }
         v
+    }
+
+    /// Whether any condition reads statements (then every statement must
+    /// be read, not only enough to pass).
+    #[must_use]
+    pub fn reads_statements(&self) -> bool {
+        self.provenance.is_some()
+            || self.sbom.is_some()
+            || self.vulnerabilities.is_some()
+            || self.eval.is_some()
     }
 
     /// Predicate types these conditions read when present (SBOMs, in
@@ -282,15 +295,29 @@ fn sbom(s: &Sbom, docs: &[&Statement]) -> Vec<String> {
 }
 
 fn vulnerabilities(v: &Vulnerabilities, sts: Vec<&Statement>, now: i64) -> Vec<String> {
-    // The newest report counts: an old one is superseded, not merged.
-    let Some(st) = sts.into_iter().max_by_key(|st| {
+    // The newest report counts: an old one is superseded, not merged. A
+    // report dated in the future (past five minutes of clock skew) or
+    // undated cannot be the newest.
+    let when = |st: &Statement| {
         st.predicate
             .pointer("/metadata/scanFinishedOn")
             .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    }) else {
+            .and_then(bulwark_debian::time::parse_rfc3339)
+            .filter(|t| *t <= now + 300)
+    };
+    if sts.is_empty() {
         return vec!["no verified vulnerability report (bulwark scan --attest)".into()];
+    }
+    let Some(st) = sts
+        .iter()
+        .copied()
+        .filter(|st| when(st).is_some())
+        .max_by_key(|st| when(st))
+    else {
+        return vec![
+            "no verified vulnerability report has a valid scanFinishedOn date (not in the future)"
+                .into(),
+        ];
     };
     let Some(result) = st
         .predicate
@@ -506,8 +533,13 @@ mod tests {
         assert!(f[0].contains("62 days old"), "{f:?}");
         assert_eq!(f[1], "known exploited (CISA KEV): CVE-2");
         assert_eq!(f[2], "finding(s) above plan: CVE-2 (act-now)");
-        let other = st(VULN, json!({"scanner": {"result": "trivy output"}}));
+        let other = st(
+            VULN,
+            json!({"scanner": {"result": "trivy output"}, "metadata": {"scanFinishedOn": "2026-12-01T00:00:00Z"}}),
+        );
         assert!(ev(other)[0].contains("not a bulwark scan report"));
+        let undated = st(VULN, json!({"scanner": {"result": {"findings": []}}}));
+        assert!(ev(undated)[0].contains("valid scanFinishedOn"));
     }
 
     #[test]
@@ -551,5 +583,6 @@ mod tests {
         assert!(serde_saphyr::from_str::<Conditions>("signed: true").is_err());
         assert_eq!(parse_age("30d"), Some(30 * 86_400));
         assert_eq!(parse_age("d"), None);
+        assert_eq!(parse_age("30é"), None);
     }
 }

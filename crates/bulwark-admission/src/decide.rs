@@ -93,6 +93,9 @@ pub struct ImageDecision {
     pub exception: Option<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<Source>,
+    /// The registry could not be read (or not within the budget).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub transient: bool,
 }
 
 /// The decision on a request.
@@ -131,6 +134,10 @@ fn repository(image: &str) -> String {
         None => name.to_owned(),
     }
 }
+
+/// Images one request may name (a Pod has a handful; each is verified on
+/// its own thread).
+const MAX_IMAGES: usize = 64;
 
 /// Whether a decision may wait for registries, and until when.
 #[derive(Clone, Copy, Debug)]
@@ -179,7 +186,21 @@ impl Engine {
     /// `None` when it is not cached and `w` may not wait.
     fn digest_of(&self, image: &str, w: Wait) -> Option<(Result<String, String>, Source)> {
         if let Some((_, d)) = image.split_once('@') {
-            return Some((Ok(d.to_owned()), Source::Hit));
+            // Only sha256 is checked against the bytes read; the runtime
+            // would accept others, so they are refused, not trusted.
+            let ok = d
+                .strip_prefix("sha256:")
+                .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            return Some((
+                if ok {
+                    Ok(d.to_ascii_lowercase())
+                } else {
+                    Err(format!(
+                        "{image}: {d:?} is not a sha256 digest; only sha256:<64 hex> can be verified"
+                    ))
+                },
+                Source::Hit,
+            ));
         }
         let key = crate::normalize(image);
         if !w.block {
@@ -318,6 +339,19 @@ impl Engine {
             }
         }
         let images = match images_of(&req.kind.kind, &req.object) {
+            Ok(i) if i.len() > MAX_IMAGES => {
+                return Some(Decision {
+                    response: AdmissionResponse::deny(
+                        &req.uid,
+                        format!(
+                            "bulwark: the object names {} images, more than the {MAX_IMAGES} checked",
+                            i.len()
+                        ),
+                    ),
+                    images: Vec::new(),
+                    skipped: None,
+                });
+            }
             Ok(i) => i,
             Err(e) => {
                 return Some(Decision {
@@ -355,6 +389,7 @@ impl Engine {
                 reasons: Vec::new(),
                 exception: None,
                 cache: None,
+                transient: false,
             };
             let covering: Vec<usize> = policies
                 .policies
@@ -421,6 +456,7 @@ impl Engine {
                     Err(e) => (Verdict::unreachable(e.clone()), Source::Miss),
                 };
                 d.cache = Some(source);
+                d.transient = verdict.transient;
                 if !verdict.ok {
                     d.reasons = verdict.reasons;
                     d.result = failed(p.mode);
@@ -494,6 +530,7 @@ impl Engine {
                 reasons: Vec::new(),
                 exception: None,
                 cache: Some(source),
+                transient: false,
             };
             match r {
                 Ok(digest) => {
@@ -501,6 +538,7 @@ impl Engine {
                     resolved.insert(at.image.clone(), digest);
                 }
                 Err(e) => {
+                    d.transient = true;
                     // Fail closed where an enforcing policy without an
                     // exception covers the image: it cannot be pinned, so
                     // what would run cannot be known.

@@ -23,7 +23,7 @@ pub use cache::Source;
 pub use check::{Checker, RegistryChecker, Verdict};
 pub use decide::{Decision, Endpoint, Engine, ImageDecision, Result_ as ImageResult, Settings};
 pub use images::{ImageAt, images_of, needs_review};
-pub use load::{LoadedPolicy, Policies};
+pub use load::{LoadedPolicy, Policies, fingerprint};
 pub use manifest::requests_from_manifest;
 pub use policy::{
     AdmissionPolicy, Exception, Mode, NoMatch, PolicyError, PolicyFile, normalize, pin_patch,

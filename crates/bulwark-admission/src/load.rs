@@ -37,6 +37,35 @@ pub struct Policies {
     pub sources: Vec<PathBuf>,
     /// `sha256:` over all of it.
     pub digest: String,
+    /// [`fingerprint`] of the files as they were read: a watcher that
+    /// compares it with a fresh one reloads whatever changed after (or
+    /// while) this was loaded.
+    pub fingerprint: String,
+}
+
+fn hash_source(h: &mut Sha256, path: &Path, bytes: &[u8]) {
+    h.update(path.display().to_string().as_bytes());
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+/// A fingerprint of `paths` as they are now: each file's path and bytes; a
+/// key directory's path and the names of the keys in it (so a key added
+/// to a mounted Secret is seen).
+#[must_use]
+pub fn fingerprint(paths: &[PathBuf]) -> String {
+    let mut h = Sha256::new();
+    for p in paths {
+        if p.is_dir() {
+            let names = key_files(p, "").unwrap_or_default();
+            let listing: Vec<String> = names.iter().map(|n| n.display().to_string()).collect();
+            hash_source(&mut h, p, listing.join("\n").as_bytes());
+        } else {
+            let bytes = std::fs::read(p).unwrap_or_default();
+            hash_source(&mut h, p, &bytes);
+        }
+    }
+    hex::encode(h.finalize())
 }
 
 fn sha256(data: &[u8]) -> String {
@@ -93,7 +122,9 @@ impl Policies {
         })?;
         let file = PolicyFile::from_yaml(&text, &origin)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::with_keys(file, base, &origin, vec![path.to_owned()])
+        let mut fp = Sha256::new();
+        hash_source(&mut fp, path, text.as_bytes());
+        Self::load_keys(file, base, &origin, vec![path.to_owned()], fp)
     }
 
     /// Loads the keys of an already parsed `file`, relative to `base`.
@@ -104,7 +135,17 @@ impl Policies {
         file: PolicyFile,
         base: &Path,
         origin: &str,
+        sources: Vec<PathBuf>,
+    ) -> Result<Self, PolicyError> {
+        Self::load_keys(file, base, origin, sources, Sha256::new())
+    }
+
+    fn load_keys(
+        file: PolicyFile,
+        base: &Path,
+        origin: &str,
         mut sources: Vec<PathBuf>,
+        mut fp: Sha256,
     ) -> Result<Self, PolicyError> {
         let mut all = Sha256::new();
         for s in &sources {
@@ -117,7 +158,15 @@ impl Policies {
             let mut h = Sha256::new();
             h.update(serde_json::to_vec(p).unwrap_or_default());
             for k in &p.keys {
-                for f in key_files(&base.join(k), origin)? {
+                let named = base.join(k);
+                let files = key_files(&named, origin)?;
+                if named.is_dir() {
+                    let listing: Vec<String> =
+                        files.iter().map(|n| n.display().to_string()).collect();
+                    hash_source(&mut fp, &named, listing.join("\n").as_bytes());
+                    sources.push(named.clone());
+                }
+                for f in files {
                     let bytes =
                         bulwark_limits::read_file(&f, bulwark_limits::KEY_FILE, "public key")
                             .map_err(|e| PolicyError {
@@ -133,6 +182,7 @@ impl Policies {
                         message: format!("policy {}: {e}", p.name),
                     })?;
                     h.update(key.to_der());
+                    hash_source(&mut fp, &f, &bytes);
                     keys.push(key);
                     sources.push(f);
                 }
@@ -171,6 +221,7 @@ impl Policies {
             policies,
             sources,
             digest: sha256(&all.finalize()),
+            fingerprint: hex::encode(fp.finalize()),
         })
     }
 
@@ -207,7 +258,12 @@ mod tests {
         let p = Policies::load(&policy).unwrap();
         assert_eq!(p.policies[0].keys.len(), 2);
         assert_eq!(p.policies[0].required, ["https://spdx.dev/Document"]);
-        assert_eq!(p.sources.len(), 3);
+        assert_eq!(p.sources.len(), 4);
+        assert_eq!(fingerprint(&p.sources), p.fingerprint);
+        // A key added to the Secret changes the fingerprint.
+        std::fs::write(secret.join("second.pem"), k1.to_pem()).unwrap();
+        assert_ne!(fingerprint(&p.sources), p.fingerprint);
+        std::fs::remove_file(secret.join("second.pem")).unwrap();
         let before = p.policies[0].digest.clone();
         // Another key, another digest: no cached decision survives it.
         std::fs::write(dir.path().join("a.pub"), k2.to_pem()).unwrap();

@@ -149,6 +149,12 @@ pub fn normalize(image: &str) -> String {
         Some(i) => (&name[..slash + i], Some(&name[slash + i + 1..])),
         None => (name, None),
     };
+    // Docker Hub's other host names reach the same registry.
+    let repo = ["index.docker.io/", "registry-1.docker.io/"]
+        .iter()
+        .find_map(|h| repo.strip_prefix(h).map(|rest| format!("docker.io/{rest}")))
+        .unwrap_or_else(|| repo.to_owned());
+    let repo = repo.as_str();
     let first = repo.split('/').next().unwrap_or_default();
     let has_host =
         repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
@@ -335,6 +341,14 @@ mod tests {
         );
         assert_eq!(normalize("127.0.0.1:5000/app"), "127.0.0.1:5000/app:latest");
         assert_eq!(normalize("localhost/a/b:2"), "localhost/a/b:2");
+        assert_eq!(
+            normalize("index.docker.io/myorg/app:1"),
+            "docker.io/myorg/app:1"
+        );
+        assert_eq!(
+            normalize("registry-1.docker.io/nginx"),
+            "docker.io/library/nginx:latest"
+        );
         let f = PolicyFile::from_yaml(
             "policies:\n  - {name: hub, images: ['docker.io/library/**', 'docker.io/myorg/**'], keys: [k]}\n",
             "p",

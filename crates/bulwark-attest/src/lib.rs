@@ -453,6 +453,9 @@ impl Wanted<'_> {
     }
 }
 
+/// Referrers [`verify_needed`] reads at most.
+pub const MAX_REFERRERS: usize = 256;
+
 const BUNDLE_PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
 
 /// Reads and checks one bundle referrer; `None` when it is not a bundle or
@@ -671,8 +674,9 @@ pub fn verify(
 /// (which includes `required`; others are skipped once their manifest, or
 /// the referrers list, names their predicate type), read in parallel;
 /// cosign's legacy tags only when the bundles leave a signature or a
-/// required attestation missing. The report lists what was read, not
-/// everything attached.
+/// required attestation missing, or when `every_statement` (conditions
+/// that read statements must see all of them). The report lists what was
+/// read, not everything attached.
 ///
 /// # Errors
 /// Store failures; a failed verification is a `Report` with `ok == false`.
@@ -682,8 +686,18 @@ pub fn verify_needed(
     keys: &[PublicKey],
     required: &[String],
     wanted: &[String],
+    every_statement: bool,
 ) -> Result<Report, Error> {
     let referrers = store.referrers(&subject.digest)?;
+    // Anyone who can push can attach referrers; a flood is refused rather
+    // than read (fail closed, and the registry is spared).
+    if referrers.len() > MAX_REFERRERS {
+        return Err(Error::Verification(format!(
+            "{}: {} referrers, more than the {MAX_REFERRERS} an admission check reads",
+            subject.digest,
+            referrers.len()
+        )));
+    }
     let mut all: Vec<String> = required.to_vec();
     all.extend(wanted.iter().cloned());
     let wanted = Wanted::Only(&all);
@@ -699,13 +713,19 @@ pub fn verify_needed(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+        let mut all = Vec::new();
+        for h in handles {
+            // A lost thread could hide a contradicting statement: fail.
+            all.extend(h.join().map_err(|_| {
+                Error::Verification(format!("{}: a verification thread failed", subject.digest))
+            })?);
+        }
+        Ok::<_, Error>(all)
+    })?;
     let so_far = report(subject, items.clone(), required);
-    if !so_far.ok {
+    // Conditions that read statements need every one, legacy tags included
+    // (a contradicting or newer statement may be there).
+    if every_statement || !so_far.ok {
         items.extend(check_legacy(store, subject, keys)?);
     }
     Ok(report(subject, items, required))

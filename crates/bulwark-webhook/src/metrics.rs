@@ -65,10 +65,7 @@ fn reason(d: &ImageDecision) -> &'static str {
         "none"
     } else if text.contains("no policy covers") {
         "no-match"
-    } else if text.contains("budget")
-        || text.contains("cannot resolve")
-        || text.contains("cannot pin")
-    {
+    } else if d.transient {
         "registry"
     } else if text.contains("not signed") || text.contains("no signature verifies") {
         "signature"

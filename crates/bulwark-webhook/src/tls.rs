@@ -93,19 +93,27 @@ pub(crate) async fn watch(
             .clone()
     };
     let mut tls_seen = fingerprint(&tls_files);
-    let mut policy_seen = fingerprint(&policy_files(&state));
+    // What was actually read, not the files as they are now: a change made
+    // while loading is seen on the next tick.
+    let mut policy_seen = state
+        .policies
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .fingerprint
+        .clone();
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        let now = fingerprint(&policy_files(&state));
+        let now = bulwark_admission::fingerprint(&policy_files(&state));
         if now != policy_seen {
             policy_seen = now;
             let path = config.clone();
             match tokio::task::spawn_blocking(move || Policies::load(&path)).await {
                 Ok(Ok(p)) => {
-                    // Files named by the new policy may differ: watch those.
-                    policy_seen = fingerprint(&p.sources);
+                    // Files named by the new policy may differ: watch
+                    // those, as they were read.
+                    policy_seen.clone_from(&p.fingerprint);
                     tracing::info!(
                         "reloaded {} ({} policies, digest {})",
                         config.display(),

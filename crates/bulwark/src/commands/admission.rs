@@ -142,6 +142,13 @@ pub fn verify_log(file: &Path, keys: &[PathBuf], format: Format) -> anyhow::Resu
                 c.verified,
                 c.lines
             );
+            if !c.starts_after.is_empty() {
+                println!(
+                    "  starts after {} (earlier lines are not in this file)",
+                    c.starts_after
+                );
+            }
+            println!("  last line {}", c.head);
             for p in &c.problems {
                 println!("  {}", safe(p));
             }

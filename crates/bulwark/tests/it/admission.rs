@@ -11,14 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::trust::{Registry, cosign};
-
-const SIGN_FLAGS: &[&str] = &[
-    "--use-signing-config=false",
-    "--tlog-upload=false",
-    "--allow-insecure-registry",
-    "-y",
-];
+use crate::trust::{Registry, SIGN_FLAGS, cosign};
 
 /// A running `bulwark admission serve`, stopped on drop.
 struct Server {
@@ -131,6 +124,24 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `bulwark admission certs` into `certs/`, for 127.0.0.1 too.
+fn issue_certs(ctx: &Ctx, extra: &[&str]) {
+    let mut args = vec![
+        "admission",
+        "certs",
+        "--service",
+        "bulwark-admission",
+        "--namespace",
+        "bulwark-system",
+        "--out",
+        "certs",
+        "--name",
+        "127.0.0.1",
+    ];
+    args.extend_from_slice(extra);
+    ok(ctx.run(&args));
 }
 
 fn rand_suffix() -> String {
@@ -374,18 +385,7 @@ fn the_webhook_admits_denies_warns_and_excepts_with_reasons() {
             .replace("{DOWN}", &down_port.to_string()),
     )
     .unwrap();
-    ok(ctx.run(&[
-        "admission",
-        "certs",
-        "--service",
-        "bulwark-admission",
-        "--namespace",
-        "bulwark-system",
-        "--out",
-        "certs",
-        "--name",
-        "127.0.0.1",
-    ]));
+    issue_certs(&ctx, &[]);
     let srv = Server::start(&ctx, &["--budget", "2s"]);
     assert_eq!(srv.get(&ctx, "/healthz").trim(), "ok");
     assert_eq!(srv.get(&ctx, "/readyz").trim(), "ready");
@@ -607,19 +607,7 @@ fn the_webhook_admits_denies_warns_and_excepts_with_reasons() {
     );
 
     // A new serving certificate is picked up without a restart.
-    ok(ctx.run(&[
-        "admission",
-        "certs",
-        "--service",
-        "bulwark-admission",
-        "--namespace",
-        "bulwark-system",
-        "--out",
-        "certs",
-        "--name",
-        "127.0.0.1",
-        "--force",
-    ]));
+    issue_certs(&ctx, &["--force"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !Command::new("curl")
         .args(["-sS", "--cacert", "certs/ca.crt"])
@@ -992,31 +980,19 @@ fn deploy_admission_manifests_validate_and_fail_closed() {
         return;
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/admission");
-    for f in [
-        "serviceaccount.yaml",
-        "configmap.yaml",
-        "deployment.yaml",
-        "pdb.yaml",
-        "service.yaml",
-        "networkpolicy.yaml",
-        "validatingwebhook.yaml",
-        "mutatingwebhook.yaml",
-    ] {
-        let out = Command::new("kubernetes-validate")
-            .args(["--strict", "-k", "1.31.0"])
-            .arg(dir.join(f))
-            .output()
-            .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.status.success() && said.contains("passed"),
-            "{f}: {said}"
-        );
-    }
+    assert_kubernetes_valid(
+        &dir,
+        &[
+            "serviceaccount.yaml",
+            "configmap.yaml",
+            "deployment.yaml",
+            "pdb.yaml",
+            "service.yaml",
+            "networkpolicy.yaml",
+            "validatingwebhook.yaml",
+            "mutatingwebhook.yaml",
+        ],
+    );
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     for f in ["validatingwebhook.yaml", "mutatingwebhook.yaml"] {
         let t = read(f);

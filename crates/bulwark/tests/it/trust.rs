@@ -177,7 +177,7 @@ fn legacy_flags(fmt: &str) -> &'static [&'static str] {
 }
 
 const VERIFY_FLAGS: &[&str] = &["--insecure-ignore-tlog=true", "--allow-insecure-registry"];
-const SIGN_FLAGS: &[&str] = &[
+pub(crate) const SIGN_FLAGS: &[&str] = &[
     "--use-signing-config=false",
     "--tlog-upload=false",
     "--allow-insecure-registry",

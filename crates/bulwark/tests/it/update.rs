@@ -510,22 +510,7 @@ fn deploy_update_manifests_validate_and_are_locked_down() {
         "cronjob.yaml",
         "indexed-job.yaml",
     ];
-    for f in files {
-        let out = std::process::Command::new("kubernetes-validate")
-            .args(["--strict", "-k", "1.31.0"])
-            .arg(dir.join(f))
-            .output()
-            .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.status.success() && said.contains("passed"),
-            "{f}: {said}"
-        );
-    }
+    assert_kubernetes_valid(&dir, &files);
     // The validator is strict: a misspelt field fails.
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.yaml");

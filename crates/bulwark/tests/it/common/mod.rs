@@ -315,3 +315,24 @@ pub fn assert_no_leftovers(dir: &Path) {
         "temporary files left behind: {leftovers:?}"
     );
 }
+
+/// Each of `files` in `dir` validates against the Kubernetes 1.31 schemas
+/// with kubernetes-validate, strictly (unknown fields fail).
+pub fn assert_kubernetes_valid(dir: &Path, files: &[&str]) {
+    for f in files {
+        let out = Command::new("kubernetes-validate")
+            .args(["--strict", "-k", "1.31.0"])
+            .arg(dir.join(f))
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && said.contains("passed"),
+            "{f}: {said}"
+        );
+    }
+}
