@@ -20,6 +20,8 @@ pub enum Source {
     Miss,
     /// Computed for a concurrent request and shared.
     Shared,
+    /// Not computed: as many computations as allowed are running already.
+    Busy,
 }
 
 #[derive(Debug)]
@@ -40,6 +42,9 @@ enum Slot<V> {
 pub struct Cache<K, V> {
     map: Mutex<HashMap<K, Slot<V>>>,
     capacity: usize,
+    /// Computations running, and how many may (each is a thread).
+    running: std::sync::atomic::AtomicUsize,
+    workers: usize,
 }
 
 impl<K, V> Cache<K, V>
@@ -47,12 +52,15 @@ where
     K: Eq + Hash + Clone + Send + 'static,
     V: Clone + Send + 'static,
 {
-    /// A cache of at most `capacity` answers.
+    /// A cache of at most `capacity` answers, computing at most `workers`
+    /// at once.
     #[must_use]
-    pub fn new(capacity: usize) -> Arc<Self> {
+    pub fn new(capacity: usize, workers: usize) -> Arc<Self> {
         Arc::new(Self {
             map: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            running: std::sync::atomic::AtomicUsize::new(0),
+            workers: workers.max(1),
         })
     }
 
@@ -82,6 +90,20 @@ where
                 }
                 Some(Slot::Pending(f)) => (f.clone(), Source::Shared),
                 _ => {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    // Work nobody will wait for is not started, and the
+                    // number of threads is bounded: past it, the answer is
+                    // "busy" (a denial, for admission), never a new thread.
+                    if Instant::now() >= deadline {
+                        return (None, Source::Miss);
+                    }
+                    if self
+                        .running
+                        .fetch_update(SeqCst, SeqCst, |n| (n < self.workers).then_some(n + 1))
+                        .is_err()
+                    {
+                        return (None, Source::Busy);
+                    }
                     let f = Arc::new(Flight {
                         done: Mutex::new(None),
                         cv: Condvar::new(),
@@ -109,12 +131,14 @@ where
                                 }
                             };
                             drop(map);
+                            cache.running.fetch_sub(1, SeqCst);
                             *f2.done.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
                             f2.cv.notify_all();
                         });
                     if spawned.is_err() {
                         map.remove(&key);
-                        return (None, Source::Miss);
+                        self.running.fetch_sub(1, SeqCst);
+                        return (None, Source::Busy);
                     }
                     (f, Source::Miss)
                 }
@@ -186,7 +210,7 @@ mod tests {
 
     #[test]
     fn concurrent_requests_share_one_computation() {
-        let cache = Cache::<&str, Result<u32, String>>::new(10);
+        let cache = Cache::<&str, Result<u32, String>>::new(10, 16);
         let runs = Arc::new(AtomicUsize::new(0));
         let deadline = Instant::now() + Duration::from_secs(10);
         let threads: Vec<_> = (0..8)
@@ -213,8 +237,29 @@ mod tests {
     }
 
     #[test]
+    fn computations_are_bounded() {
+        let cache = Cache::<u32, Result<u32, String>>::new(10, 2);
+        let later = Instant::now() + Duration::from_secs(5);
+        for k in 0..2 {
+            let soon = Instant::now() + Duration::from_millis(10);
+            cache.get(k, soon, || {
+                std::thread::sleep(Duration::from_millis(200));
+                keep(Ok(0))
+            });
+        }
+        let (v, s) = cache.get(9, later, || keep(Ok(9)));
+        assert_eq!((v, s), (None, Source::Busy));
+        std::thread::sleep(Duration::from_millis(300));
+        let (v, _) = cache.get(9, later, || keep(Ok(9)));
+        assert_eq!(v, Some(Ok(9)));
+        // Past its deadline, nothing is started.
+        let past = Instant::now() - Duration::from_millis(1);
+        assert_eq!(cache.get(10, past, || keep(Ok(10))).0, None);
+    }
+
+    #[test]
     fn a_panicking_computation_leaves_nothing_pending() {
-        let cache = Cache::<u32, Result<u32, String>>::new(10);
+        let cache = Cache::<u32, Result<u32, String>>::new(10, 16);
         let later = Instant::now() + Duration::from_secs(5);
         let (v, _) = cache.get(1, later, || panic!("boom"));
         assert_eq!(v, None);
@@ -224,7 +269,7 @@ mod tests {
 
     #[test]
     fn deadlines_failures_and_the_size_bound() {
-        let cache = Cache::<u32, Result<u32, String>>::new(10);
+        let cache = Cache::<u32, Result<u32, String>>::new(10, 16);
         // Too slow: no answer by the deadline, the work still fills the cache.
         let soon = Instant::now() + Duration::from_millis(20);
         let (v, _) = cache.get(1, soon, || {

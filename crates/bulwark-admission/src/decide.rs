@@ -30,6 +30,9 @@ pub struct Settings {
     pub budget: Duration,
     /// Answers kept at most.
     pub capacity: usize,
+    /// Verifications (threads) running at most; past it, images are denied
+    /// as busy.
+    pub workers: usize,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             tag_ttl: Duration::from_secs(10),
             budget: Duration::from_secs(6),
             capacity: 10_000,
+            workers: 256,
         }
     }
 }
@@ -164,8 +168,8 @@ impl Engine {
     pub fn new(checker: Arc<dyn Checker>, settings: Settings) -> Self {
         Self {
             checker,
-            verdicts: Cache::new(settings.capacity),
-            tags: Cache::new(settings.capacity),
+            verdicts: Cache::new(settings.capacity, settings.workers),
+            tags: Cache::new(settings.capacity, settings.workers),
             settings,
         }
     }
@@ -263,10 +267,17 @@ impl Engine {
             (v, keep)
         });
         let v = v.unwrap_or_else(|| {
-            Verdict::unreachable(format!(
-                "{image}@{digest}: not verified within the {:?} budget (registry slow or unreachable); denied, not allowed by accident",
-                self.settings.budget
-            ))
+            Verdict::unreachable(if source == Source::Busy {
+                format!(
+                    "{image}@{digest}: not verified: {} verifications are running already; denied, retry shortly",
+                    self.settings.workers
+                )
+            } else {
+                format!(
+                    "{image}@{digest}: not verified within the {:?} budget (registry slow or unreachable); denied, not allowed by accident",
+                    self.settings.budget
+                )
+            })
         });
         Some((v, source))
     }

@@ -120,6 +120,7 @@ impl Metrics {
                     Source::Hit => "hit",
                     Source::Miss => "miss",
                     Source::Shared => "shared",
+                    Source::Busy => "busy",
                 };
                 *g.cache.entry(k).or_default() += 1;
             }
@@ -207,10 +208,10 @@ impl Metrics {
         }
         let _ = writeln!(
             s,
-            "# HELP bulwark_admission_cache_total Verdicts and tag resolutions by where they came from (hit, miss, shared with a concurrent request)."
+            "# HELP bulwark_admission_cache_total Verdicts and tag resolutions by where they came from (hit, miss, shared with a concurrent request, busy: not started, too many running)."
         );
         let _ = writeln!(s, "# TYPE bulwark_admission_cache_total counter");
-        for k in ["hit", "miss", "shared"] {
+        for k in ["hit", "miss", "shared", "busy"] {
             let _ = writeln!(
                 s,
                 "bulwark_admission_cache_total{{result=\"{k}\"}} {}",

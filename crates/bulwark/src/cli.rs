@@ -405,6 +405,10 @@ pub struct DecisionArgs {
     /// Verdicts kept at most.
     #[arg(long, default_value_t = 10_000)]
     pub cache_size: usize,
+    /// Verifications running at most (one thread each); past it, images are
+    /// denied as busy.
+    #[arg(long, default_value_t = 256)]
+    pub workers: usize,
     /// Plain-HTTP registries (loopback labs and tests).
     #[arg(long)]
     pub insecure: bool,

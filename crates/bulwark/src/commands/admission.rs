@@ -29,6 +29,7 @@ fn engine(d: &DecisionArgs) -> anyhow::Result<Engine> {
             tag_ttl: d.tag_ttl,
             budget: d.budget,
             capacity: d.cache_size,
+            workers: d.workers,
         },
     ))
 }
