@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::trust::{Registry, SIGN_FLAGS, cosign};
+use crate::trust::{Registry, SIGN_FLAGS, cosign, image_spec};
 
 /// A running `bulwark admission serve`, stopped on drop.
 struct Server {
@@ -204,13 +204,6 @@ fn message(v: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
-}
-
-fn image_spec(ctx: &Ctx) {
-    ctx.spec(
-        "i",
-        "archs: [amd64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\nconfig: {entrypoint: [/usr/bin/hello]}\n",
-    );
 }
 
 fn policy(h: &str) -> String {

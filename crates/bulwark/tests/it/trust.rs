@@ -9,7 +9,7 @@ use bulwark_test_support::{Fault, HttpServer};
 
 use crate::common::*;
 
-fn image_spec(ctx: &Ctx) {
+pub(crate) fn image_spec(ctx: &Ctx) {
     ctx.spec(
         "i",
         "archs: [amd64]\npackages: [base-files, hello]\nexclude: [{package: awk, reason: scripts never run}]\nconfig: {entrypoint: [/usr/bin/hello]}\n",
