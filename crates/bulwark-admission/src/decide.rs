@@ -132,11 +132,7 @@ impl std::fmt::Debug for Engine {
 fn repository(image: &str) -> String {
     let full = crate::normalize(image);
     let name = full.split_once('@').map_or(full.as_str(), |(n, _)| n);
-    let slash = name.rfind('/').map_or(0, |i| i + 1);
-    match name[slash..].rfind(':') {
-        Some(i) => name[..slash + i].to_owned(),
-        None => name.to_owned(),
-    }
+    crate::policy::split_tag(name).0.to_owned()
 }
 
 /// Images one request may name (a Pod has a handful; each is verified on

@@ -132,6 +132,16 @@ fn without_digest(image: &str) -> &str {
     image.split_once('@').map_or(image, |(n, _)| n)
 }
 
+/// `repo[:tag]` (no digest) split at its tag: the tag follows the last ':'
+/// after the last '/' (a registry port is not a tag).
+pub(crate) fn split_tag(name: &str) -> (&str, Option<&str>) {
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[slash..].rfind(':') {
+        Some(i) => (&name[..slash + i], Some(&name[slash + i + 1..])),
+        None => (name, None),
+    }
+}
+
 /// The reference as the container runtime resolves it: the default
 /// registry (`docker.io`) when the first component is no host, `library/`
 /// for a one-part Docker Hub name, and `:latest` without tag or digest. So
@@ -143,12 +153,7 @@ pub fn normalize(image: &str) -> String {
         Some((n, d)) => (n, Some(d)),
         None => (image, None),
     };
-    // A tag is after the last ':' that follows the last '/'.
-    let slash = name.rfind('/').map_or(0, |i| i + 1);
-    let (repo, tag) = match name[slash..].rfind(':') {
-        Some(i) => (&name[..slash + i], Some(&name[slash + i + 1..])),
-        None => (name, None),
-    };
+    let (repo, tag) = split_tag(name);
     // Docker Hub's other host names reach the same registry.
     let repo = ["index.docker.io/", "registry-1.docker.io/"]
         .iter()

@@ -806,7 +806,11 @@ impl Registry {
 
     /// The pull token for `r`'s repository (`None`: anonymous or Basic),
     /// asked once and kept for a minute: without it every small read would
-    /// first ping `/v2/` for the registry's challenge.
+    /// first ping `/v2/` for the registry's challenge. A minute is the
+    /// shortest lifetime the token protocol allows (`expires_in` defaults
+    /// to, and may not be below, 60 seconds), so a kept token has not
+    /// expired; one revoked early is answered with 401, which drops it and
+    /// asks once more.
     fn pull_token(
         &self,
         r: &RegistryRef,
@@ -871,7 +875,8 @@ impl Registry {
         what: &str,
     ) -> Result<Option<(String, Vec<u8>)>, Error> {
         let creds = self.credentials(r.registry())?;
-        let token = self.pull_token(r, &creds);
+        let mut token = self.pull_token(r, &creds);
+        let mut refreshed = false;
         let mut delay = self.opts.backoff;
         let attempts = self.opts.attempts.max(1);
         let mut attempt = 0;
@@ -907,10 +912,17 @@ impl Registry {
             });
             if let Ok(Ok((s, _, _))) = &result
                 && (s.as_u16() == 401 || s.as_u16() == 403)
-                && let Ok(mut t) = self.tokens.lock()
             {
-                // The token expired or was revoked: ask again next time.
-                t.remove(&(r.registry().to_string(), r.repository().to_string()));
+                // The token expired or was revoked: forget it, and ask for a
+                // fresh one once before giving up.
+                if let Ok(mut t) = self.tokens.lock() {
+                    t.remove(&(r.registry().to_string(), r.repository().to_string()));
+                }
+                if !refreshed && matches!(token, Ok(Some(_))) {
+                    refreshed = true;
+                    token = self.pull_token(r, &creds);
+                    continue;
+                }
             }
             let transient = match &result {
                 Ok(Ok((s, _, _))) => s.is_server_error() || s.as_u16() == 429,
