@@ -263,20 +263,43 @@ pub(crate) fn harden_tree(
             node.gid = 0;
             r.ownership_reset += 1;
         }
-        if matches!(node.kind, NodeKind::Symlink(_)) {
-            continue;
-        }
-        if !keep_setuid && node.mode & 0o6000 != 0 {
-            node.mode &= !0o6000;
-            r.setuid_stripped.push(path.clone());
-        }
-        let sticky_dir = node.is_dir() && node.mode & 0o1000 != 0;
-        if node.mode & 0o002 != 0 && !(path == "tmp" && sticky_dir) {
-            node.mode &= !0o002;
-            r.world_writable_fixed.push(path.clone());
-        }
+        strip_bits(path, node, keep_setuid, &["tmp"], &mut r);
     }
     r
+}
+
+/// Strips setuid/setgid and world-writable bits everywhere (sticky `/tmp`
+/// and sticky `var/tmp` excepted), leaving owners alone: the pass `bulwark
+/// harden` runs over an image it did not build.
+pub fn strip_special_bits(tree: &mut Tree) -> HardeningReport {
+    let mut r = HardeningReport::default();
+    for (path, node) in tree.iter_mut() {
+        strip_bits(path, node, false, &["tmp", "var/tmp"], &mut r);
+    }
+    r
+}
+
+/// Strips `node`'s setuid/setgid bits (unless `keep_setuid`) and its
+/// world-writable bit, except on the sticky directories in `sticky_ok`.
+fn strip_bits(
+    path: &str,
+    node: &mut bulwark_layer::Node,
+    keep_setuid: bool,
+    sticky_ok: &[&str],
+    r: &mut HardeningReport,
+) {
+    if matches!(node.kind, NodeKind::Symlink(_)) {
+        return;
+    }
+    if !keep_setuid && node.mode & 0o6000 != 0 {
+        node.mode &= !0o6000;
+        r.setuid_stripped.push(path.to_owned());
+    }
+    let sticky_dir = node.is_dir() && node.mode & 0o1000 != 0;
+    if node.mode & 0o002 != 0 && !(sticky_ok.contains(&path) && sticky_dir) {
+        node.mode &= !0o002;
+        r.world_writable_fixed.push(path.to_owned());
+    }
 }
 
 /// Fails when a high-risk binary is present in the final tree and the

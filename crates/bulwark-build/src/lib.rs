@@ -30,10 +30,14 @@ pub mod trust;
 
 pub use assemble::{AssembleReport, Assembled, PackageSet, assemble};
 pub use build::{
-    BuildOptions, BuildReport, LayerReport, PlatformReport, build, security_context_yaml,
+    BuildOptions, BuildReport, LayerReport, PlatformReport, build, layer_contents,
+    security_context_yaml,
 };
 pub use error::BuildError;
-pub use hardening::{HIGH_RISK_PACKAGES, HIGH_RISK_PATHS};
+pub use hardening::{
+    HIGH_RISK_PACKAGES, HIGH_RISK_PATHS, HardeningReport, high_risk_package, high_risk_path,
+    strip_special_bits,
+};
 pub use lock::{IndexSet, LockOptions, LockOutcome, lock, resolve_lock_with};
 
 /// What a long step reports while it runs. The library never draws or

@@ -124,46 +124,8 @@ impl From<BuildError> for PipelineError {
 /// # Errors
 /// Any step's failure, with what it was about.
 pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
-    let to_registry = req.output.is_registry();
-    // A registry output is staged in a private layout, documented and
-    // signed there, and copied last.
-    let staging = if to_registry {
-        Some(
-            tempfile::Builder::new()
-                .prefix(".bulwark-push-")
-                .tempdir()
-                .map_err(PipelineError::Staging)?,
-        )
-    } else {
-        None
-    };
-    let _scratch = staging
-        .as_ref()
-        .map(|d| bulwark_limits::scratch::register(d.path()));
-    let local = match &staging {
-        Some(d) => ImageRef::Oci {
-            dir: d.path().join("layout"),
-            reference: Some(req.output.tag().unwrap_or("latest").to_owned()),
-        },
-        None => req.output.clone(),
-    };
-    let dest = local.destination()?;
-    if req.sign.is_some() && matches!(dest, Destination::DockerArchive { .. }) {
-        return Err(PipelineError::CannotSign);
-    }
-    // Where the SBOMs and provenance go must be writable before the image
-    // is written.
-    let beside = PathBuf::from(format!("{}.sbom", dest.path().display()));
-    let docs_dir = match (&req.sign, &req.sbom_dir) {
-        (_, Some(d)) => Some(d.clone()),
-        (None, None) if !to_registry => Some(beside.clone()),
-        _ => None,
-    };
-    if let Some(d) = &docs_dir {
-        ensure_writable_dir(d)?;
-    }
-
-    let mut opts = BuildOptions::new(req.spec.clone(), dest);
+    let staged = Staged::new(&req.output, req.sign.is_some(), req.sbom_dir.as_deref())?;
+    let mut opts = BuildOptions::new(req.spec.clone(), staged.dest.clone());
     opts.frozen = req.frozen;
     opts.source_date_epoch = req.source_date_epoch;
     opts.compression = req.compression;
@@ -181,33 +143,149 @@ pub fn run(req: &Request) -> Result<BuildReport, PipelineError> {
     if let Some(u) = &req.update {
         crate::provenance::record_update(&mut docs.provenance, u);
     }
-    if let Some(dir) = &req.sbom_dir {
-        docs.write_to(dir)?;
-        report.sboms = format!("written to {}", dir.display());
-    }
-    match &req.sign {
-        Some((key, format)) => {
-            docs.attach(&local, &report, key, *format)?;
-            report.sboms = "attached as signed attestations".into();
-        }
-        None if to_registry => {
-            docs.attach_unsigned(&local, &report)?;
-            report.sboms = "attached as unsigned OCI artifacts".into();
-        }
-        None if req.sbom_dir.is_none() => {
-            docs.write_to(&beside)?;
-            report.sboms = format!("written to {}", beside.display());
-        }
-        None => {}
-    }
-    if to_registry {
-        let src = Target::read(&local, &req.registry)?;
-        let dst = Target::open(&req.output, &req.registry)?;
-        bulwark_image::copy(&src, &dst)?;
-        report.destination = req.output.to_string();
+    let published = staged.publish(
+        &docs,
+        (&report).into(),
+        req.sign.as_ref(),
+        req.sbom_dir.as_deref(),
+        &req.registry,
+    )?;
+    report.sboms = published.sboms;
+    if let Some(d) = published.destination {
+        report.destination = d;
         report.security_context = "(not written for registry outputs)".into();
     }
     Ok(report)
+}
+
+/// Where an image goes while it is made: the output itself when it is
+/// local, a private layout when it is a registry (documented and signed
+/// there, and pushed last by [`Staged::publish`]). `bulwark build` and
+/// `bulwark harden` write through it.
+#[derive(Debug)]
+pub struct Staged {
+    output: ImageRef,
+    /// What to write the image as.
+    pub local: ImageRef,
+    /// The writer for [`Staged::local`].
+    pub dest: Destination,
+    beside: PathBuf,
+    _scratch: Option<bulwark_limits::scratch::Registered>,
+    _staging: Option<tempfile::TempDir>,
+}
+
+/// Where [`Staged::publish`] put things.
+#[derive(Debug)]
+pub struct Published {
+    /// Where the SBOMs and provenance went, in words.
+    pub sboms: String,
+    /// The registry reference, when the image was pushed.
+    pub destination: Option<String>,
+}
+
+impl Staged {
+    /// Prepares `output`. With `signed`, a docker archive (which cannot
+    /// carry signatures) is refused; the directory for the documents
+    /// (`sbom_dir`, else `DEST.sbom/` beside an unsigned local output) must
+    /// be writable before anything is written.
+    ///
+    /// # Errors
+    /// The reference names no writable destination, or the documents'
+    /// directory cannot be written.
+    pub fn new(
+        output: &ImageRef,
+        signed: bool,
+        sbom_dir: Option<&Path>,
+    ) -> Result<Staged, PipelineError> {
+        let to_registry = output.is_registry();
+        let staging = if to_registry {
+            Some(
+                tempfile::Builder::new()
+                    .prefix(".bulwark-push-")
+                    .tempdir()
+                    .map_err(PipelineError::Staging)?,
+            )
+        } else {
+            None
+        };
+        let scratch = staging
+            .as_ref()
+            .map(|d| bulwark_limits::scratch::register(d.path()));
+        let local = match &staging {
+            Some(d) => ImageRef::Oci {
+                dir: d.path().join("layout"),
+                reference: Some(output.tag().unwrap_or("latest").to_owned()),
+            },
+            None => output.clone(),
+        };
+        let dest = local.destination()?;
+        if signed && matches!(dest, Destination::DockerArchive { .. }) {
+            return Err(PipelineError::CannotSign);
+        }
+        let beside = PathBuf::from(format!("{}.sbom", dest.path().display()));
+        let docs_dir = match sbom_dir {
+            Some(d) => Some(d.to_owned()),
+            None if !signed && !to_registry => Some(beside.clone()),
+            None => None,
+        };
+        if let Some(d) = &docs_dir {
+            ensure_writable_dir(d)?;
+        }
+        Ok(Staged {
+            output: output.clone(),
+            local,
+            dest,
+            beside,
+            _scratch: scratch,
+            _staging: staging,
+        })
+    }
+
+    /// Places the documents of the image `built` (written to
+    /// [`Staged::local`]): into `sbom_dir` when given; then signed and
+    /// attached with `sign`, else attached unsigned on a registry, else
+    /// written beside a local output. A registry output is pushed last.
+    ///
+    /// # Errors
+    /// Writing, signing or pushing failed.
+    pub fn publish(
+        &self,
+        docs: &crate::trust::Documents,
+        built: crate::trust::Built<'_>,
+        sign: Option<&(bulwark_sign::PrivateKey, bulwark_attest::Format)>,
+        sbom_dir: Option<&Path>,
+        registry: &bulwark_image::Options,
+    ) -> Result<Published, PipelineError> {
+        let to_registry = self.output.is_registry();
+        let mut sboms = String::new();
+        if let Some(dir) = sbom_dir {
+            docs.write_to(dir)?;
+            sboms = format!("written to {}", dir.display());
+        }
+        match sign {
+            Some((key, format)) => {
+                docs.attach(&self.local, &built, key, *format)?;
+                sboms = "attached as signed attestations".into();
+            }
+            None if to_registry => {
+                docs.attach_unsigned(&self.local, &built)?;
+                sboms = "attached as unsigned OCI artifacts".into();
+            }
+            None if sbom_dir.is_none() => {
+                docs.write_to(&self.beside)?;
+                sboms = format!("written to {}", self.beside.display());
+            }
+            None => {}
+        }
+        let mut destination = None;
+        if to_registry {
+            let src = Target::read(&self.local, registry)?;
+            let dst = Target::open(&self.output, registry)?;
+            bulwark_image::copy(&src, &dst)?;
+            destination = Some(self.output.to_string());
+        }
+        Ok(Published { sboms, destination })
+    }
 }
 
 /// Checks that `dir` exists (or can be made) and takes files, leaving it as

@@ -77,16 +77,27 @@ pub fn provenance(
             },
             "resolvedDependencies": deps,
         },
-        "runDetails": {
-            "builder": {
-                "id": format!("urn:bulwark:builder:{}", env!("CARGO_PKG_VERSION")),
-                "version": {"bulwark": env!("CARGO_PKG_VERSION")},
-            },
-            "metadata": {
-                "invocationId": format!("urn:bulwark:build:{}", sha256_hex(format!("{}|{}|{sde}", sha256_hex(&spec_bytes), lock.spec_digest).as_bytes())),
-                "startedOn": time,
-                "finishedOn": time,
-            },
+        "runDetails": run_details(
+            &format!("urn:bulwark:build:{}", sha256_hex(format!("{}|{}|{sde}", sha256_hex(&spec_bytes), lock.spec_digest).as_bytes())),
+            &time,
+        ),
+    })
+}
+
+/// SLSA `runDetails`: bulwark as the builder, the invocation id, and one
+/// time (from `SOURCE_DATE_EPOCH`) as start and finish, so the statement is
+/// as reproducible as the image.
+#[must_use]
+pub fn run_details(invocation_id: &str, time: &str) -> Value {
+    json!({
+        "builder": {
+            "id": format!("urn:bulwark:builder:{}", env!("CARGO_PKG_VERSION")),
+            "version": {"bulwark": env!("CARGO_PKG_VERSION")},
+        },
+        "metadata": {
+            "invocationId": invocation_id,
+            "startedOn": time,
+            "finishedOn": time,
         },
     })
 }

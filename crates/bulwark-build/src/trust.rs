@@ -47,6 +47,25 @@ pub enum TrustError {
     },
 }
 
+/// What was just written, for [`Documents::attach`]: the top-level digest
+/// (manifest or index) and the creation time the signatures carry.
+#[derive(Clone, Copy, Debug)]
+pub struct Built<'a> {
+    /// `sha256:…` of what the output's tag points at.
+    pub digest: &'a str,
+    /// RFC 3339, from `SOURCE_DATE_EPOCH`.
+    pub created: &'a str,
+}
+
+impl<'a> From<&'a BuildReport> for Built<'a> {
+    fn from(r: &'a BuildReport) -> Self {
+        Built {
+            digest: &r.digest,
+            created: &r.created,
+        }
+    }
+}
+
 /// SBOMs per platform and the provenance of one build.
 #[derive(Debug)]
 pub struct Documents {
@@ -280,12 +299,12 @@ impl Documents {
     pub fn attach(
         &self,
         local: &ImageRef,
-        report: &BuildReport,
+        built: &Built<'_>,
         key: &bulwark_sign::PrivateKey,
         format: bulwark_attest::Format,
     ) -> Result<(), TrustError> {
-        let created = report.created.as_str();
-        let (target, top, platforms) = self.subjects(local, &report.digest)?;
+        let created = built.created;
+        let (target, top, platforms) = self.subjects(local, built.digest)?;
         let store = &target.store;
         for m in std::iter::once(&top).chain(platforms.values()) {
             bulwark_attest::sign(store, m, key, format, created)?;
@@ -313,13 +332,9 @@ impl Documents {
     ///
     /// # Errors
     /// The image cannot be opened or written.
-    pub fn attach_unsigned(
-        &self,
-        local: &ImageRef,
-        report: &BuildReport,
-    ) -> Result<(), TrustError> {
-        let created = report.created.as_str();
-        let (target, top, platforms) = self.subjects(local, &report.digest)?;
+    pub fn attach_unsigned(&self, local: &ImageRef, built: &Built<'_>) -> Result<(), TrustError> {
+        let created = built.created;
+        let (target, top, platforms) = self.subjects(local, built.digest)?;
         let store = &target.store;
         for (subject, kind, doc) in self.attachments(&top, &platforms) {
             let ptype = kind.predicate_type();

@@ -23,12 +23,13 @@ mod sarif;
 mod score;
 mod trust;
 
+pub use checks::{BIN_DIRS, tool_category};
 pub use checks::{
     Cadence, Options, Vulnerabilities, capture, catalog, check, evaluate, evaluate_with, wanted,
 };
 pub use finding::{Check, Finding, Pillar, Severity};
 pub use html::html;
-pub use needed::{Closure, closure, owners_of};
+pub use needed::{Closure, closure, owners_of, package_files};
 pub use policy::{Exception, Policy, PolicyError, PolicyResult, PriorityName};
 pub use sarif::{SCHEMA as SARIF_SCHEMA, sarif};
 pub use score::{PillarScore, Report, grade_for};

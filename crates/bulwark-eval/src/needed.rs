@@ -180,7 +180,14 @@ pub(crate) fn elf_deps(d: &[u8]) -> Option<(Option<String>, Vec<String>)> {
     Some((interp, needed))
 }
 
-/// Package file lists: package → listed paths (root-relative).
+/// Package file lists: package → listed paths (root-relative), from dpkg's
+/// `info/*.list` or distroless-style `status.d/*.md5sums`. `fs` must have
+/// been walked capturing them ([`crate::capture`] does).
+#[must_use]
+pub fn package_files(fs: &FileSystem) -> BTreeMap<String, Vec<String>> {
+    file_lists(fs)
+}
+
 fn file_lists(fs: &FileSystem) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (p, data) in &fs.contents {
@@ -242,6 +249,10 @@ pub(crate) struct Unneeded {
 pub struct Closure {
     /// The program (root-relative path).
     pub program: String,
+    /// What starting it loads, as found: the program, a script's
+    /// interpreter, an ELF program's interpreter and `DT_NEEDED` libraries
+    /// (root-relative, symlinks resolved).
+    pub roots: Vec<String>,
     /// Binary package names.
     pub needed: BTreeSet<String>,
 }
@@ -387,6 +398,7 @@ fn closure_in(
     }
     Some(Closure {
         program,
+        roots,
         needed: needed.into_iter().map(str::to_owned).collect(),
     })
 }

@@ -127,7 +127,14 @@ pub(crate) fn score(
         .filter(|f| f.excepted.is_none())
         .map(|f| f.severity)
         .max();
-    let grade = grade_for(overall, worst);
+    // Two pillars with no points left (say, root with setuid files, and
+    // shells with compilers) fail the image outright, whatever the rest.
+    let lost = pillars.iter().filter(|p| p.score == 0).count();
+    let grade = if lost >= 2 {
+        "F".to_owned()
+    } else {
+        grade_for(overall, worst)
+    };
     (pillars, overall, grade)
 }
 
@@ -142,5 +149,25 @@ mod tests {
         assert_eq!(grade_for(95, Some(Severity::Critical)), "D");
         assert_eq!(grade_for(40, Some(Severity::Low)), "F");
         assert_eq!(grade_for(85, Some(Severity::Medium)), "B");
+    }
+
+    #[test]
+    fn two_pillars_without_points_fail_the_image() {
+        let f = |check: &'static crate::Check, n: usize| {
+            (0..n)
+                .map(|i| Finding::of(check, format!("{i}"), None))
+                .collect::<Vec<_>>()
+        };
+        let shells = crate::check("ST-001").unwrap();
+        let root = crate::check("ID-001").unwrap();
+        // One pillar gone: the usual cap (high → C at best; here D by score).
+        let one = f(shells, 4);
+        let (_, score, grade) = super::score(&one, false, false);
+        assert_eq!((score, grade.as_str()), (83, "C"));
+        // Two: F.
+        let mut two = f(shells, 4);
+        two.extend(f(root, 4));
+        let (_, score, grade) = super::score(&two, false, false);
+        assert_eq!((score, grade.as_str()), (66, "F"));
     }
 }

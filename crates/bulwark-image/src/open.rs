@@ -36,6 +36,9 @@ pub struct Opened {
     pub manifest: Option<Vec<u8>>,
     /// The image config (`null` for a root filesystem).
     pub config: serde_json::Value,
+    /// `sha256:` of the config's bytes as read (a docker archive's image
+    /// id); none for a root filesystem.
+    pub config_digest: Option<String>,
     /// The layers, bottom first.
     pub layers: Vec<LayerBlob>,
     /// For root filesystem directories.
@@ -105,6 +108,7 @@ pub fn open_with(
             manifest_digest: None,
             manifest: None,
             config: serde_json::Value::Null,
+            config_digest: None,
             layers: vec![],
             rootfs: Some(dir.clone()),
             top: None,
@@ -210,6 +214,7 @@ fn open_docker_archive(store: Store, name: Option<&str>) -> Result<Opened, Error
     Ok(Opened {
         manifest_digest: None,
         manifest: None,
+        config_digest: Some(bulwark_oci::sha256_digest(&cfg)),
         config,
         layers,
         rootfs: None,
@@ -287,6 +292,7 @@ fn resolve_platform(
         origin,
         manifest_digest: Some(desc.digest.clone()),
         manifest: Some(data),
+        config_digest: Some(manifest.config.digest.clone()),
         config,
         layers,
         rootfs: None,

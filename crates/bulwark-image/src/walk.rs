@@ -73,6 +73,9 @@ pub struct FileSystem {
     /// ([`Opened::walk_hashing`]).
     pub digests: BTreeMap<String, String>,
     hash: bool,
+    /// Keep whole files of any size, up to [`bulwark_limits::MAX_REWRITE`]
+    /// in all ([`Opened::walk_full`]).
+    full: bool,
 }
 
 impl FileSystem {
@@ -335,6 +338,20 @@ impl Opened {
         )
     }
 
+    /// Like [`Opened::walk`], keeping the whole contents of every regular
+    /// file `capture` selects, however large, up to
+    /// [`bulwark_limits::MAX_REWRITE`] in all: for rewriting an image
+    /// (`bulwark harden`), which writes back every file it keeps.
+    pub fn walk_full(&self, capture: &dyn Fn(&str) -> bool) -> Result<FileSystem, Error> {
+        self.walk_into(
+            FileSystem {
+                full: true,
+                ..FileSystem::default()
+            },
+            capture,
+        )
+    }
+
     fn walk_into(
         &self,
         mut fs: FileSystem,
@@ -490,18 +507,38 @@ fn apply_tar(
         if let Some(old) = fs.contents.remove(&path) {
             fs.captured -= old.len() as u64;
         }
-        if kind == FileKind::File && e.size() <= MAX_CAPTURE && capture(&path) {
-            if fs.captured + e.size() > MAX_CAPTURED {
+        if kind == FileKind::File && (fs.full || e.size() <= MAX_CAPTURE) && capture(&path) {
+            let (bound, what) = if fs.full {
+                (bulwark_limits::MAX_REWRITE, "the files to rewrite")
+            } else {
+                (
+                    MAX_CAPTURED,
+                    "the files to inspect (dpkg records, ELF headers, secret candidates)",
+                )
+            };
+            if fs.captured.saturating_add(e.size()) > bound {
                 return Err(format!(
-                    "the files to inspect (dpkg records, ELF headers, secret candidates) pass {} in all at {path:?}; this is not an image bulwark can analyse",
-                    bulwark_limits::human(MAX_CAPTURED)
+                    "{what} pass {} in all at {path:?}; this is not an image bulwark can analyse",
+                    bulwark_limits::human(bound)
                 ));
             }
-            let mut data = Vec::with_capacity(e.size() as usize);
+            // The header's size is only a claim: the buffer grows with what is read.
+            let size = e.size();
+            let mut data = Vec::with_capacity(size.min(MAX_CAPTURE) as usize);
             (&mut e)
-                .take(MAX_CAPTURE)
+                .take(if fs.full { size } else { MAX_CAPTURE })
                 .read_to_end(&mut data)
-                .map_err(|err| err.to_string())?;
+                .map_err(|err| {
+                    if err.kind() == io::ErrorKind::OutOfMemory {
+                        format!(
+                            "out of memory holding {path:?} ({} so far, {} claimed): the files to rewrite are held in memory",
+                            bulwark_limits::human(data.len() as u64),
+                            bulwark_limits::human(size)
+                        )
+                    } else {
+                        err.to_string()
+                    }
+                })?;
             fs.captured += data.len() as u64;
             if fs.hash {
                 fs.digests
@@ -563,8 +600,21 @@ fn walk_dir(
         } else {
             None
         };
-        if kind == FileKind::File && m.len() <= MAX_CAPTURE && capture(&rel) {
-            fs.contents.insert(rel.clone(), std::fs::read(&p)?);
+        if kind == FileKind::File && (fs.full || m.len() <= MAX_CAPTURE) && capture(&rel) {
+            let bound = if fs.full {
+                bulwark_limits::MAX_REWRITE
+            } else {
+                MAX_CAPTURED
+            };
+            if fs.captured.saturating_add(m.len()) > bound {
+                return Err(io::Error::other(format!(
+                    "the files to read pass {} in all at {rel:?}",
+                    bulwark_limits::human(bound)
+                )));
+            }
+            let data = std::fs::read(&p)?;
+            fs.captured += data.len() as u64;
+            fs.contents.insert(rel.clone(), data);
         }
         fs.files.insert(
             rel.clone(),

@@ -129,6 +129,15 @@ impl Tree {
         }
     }
 
+    /// Whether anything lies below `path`.
+    pub fn has_children(&self, path: &str) -> bool {
+        let prefix = format!("{}/", path.trim_matches('/'));
+        self.nodes
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&prefix))
+    }
+
     /// Removes one path (not its children).
     pub fn remove(&mut self, path: &str) -> Option<Node> {
         self.nodes.remove(path.trim_matches('/'))

@@ -67,6 +67,9 @@ pub const MAX_CAPTURE: u64 = 16 << 20;
 /// Bytes of file contents kept in memory while one image is walked (secret
 /// candidates, dpkg records, ELF headers, scripts).
 pub const MAX_CAPTURED: u64 = 256 << 20;
+/// Bytes of file contents held in memory while `bulwark harden` rewrites
+/// one platform of an image (every file it keeps).
+pub const MAX_REWRITE: u64 = 8 << 30;
 /// Packages in one image's dpkg database (SBOMs grow with it; real images
 /// hold hundreds, a whole Debian release about 65,000).
 pub const MAX_PACKAGES: usize = 20_000;
@@ -187,6 +190,11 @@ pub const TABLE: &[Limit] = &[
         name: "MAX_CAPTURED",
         value: "256 MiB",
         what: "all file contents kept while one image is walked",
+    },
+    Limit {
+        name: "MAX_REWRITE",
+        value: "8 GiB",
+        what: "all file contents held while `bulwark harden` rewrites one platform",
     },
     Limit {
         name: "MAX_PACKAGES",
@@ -500,6 +508,7 @@ mod tests {
             ("MAX_LAYER_BYTES", bytes(MAX_LAYER_BYTES)),
             ("MAX_CAPTURE", bytes(MAX_CAPTURE)),
             ("MAX_CAPTURED", bytes(MAX_CAPTURED)),
+            ("MAX_REWRITE", bytes(MAX_REWRITE)),
             ("MAX_PACKAGES", MAX_PACKAGES.to_string()),
             ("USER_FILE_IN_MEMORY", bytes(USER_FILE_IN_MEMORY)),
             ("USER_FILES_IN_MEMORY", bytes(USER_FILES_IN_MEMORY)),

@@ -245,6 +245,11 @@ pub enum Command {
         after_help = "Examples:\n  bulwark scan oci:out/base:latest\n  bulwark scan docker-archive:app.tar --exposure internet --fail-on act-now\n  bulwark scan examples/base.lock.json --format json\n  bulwark scan image.spdx.json --release bookworm\n  bulwark scan oci:out/app:1 --format openvex > app.vex.json\n  bulwark scan oci:out/app:1 --vex app.vex.json --format sarif > scan.sarif\n  bulwark scan oci:out/app:1 --archive --changelogs   # what bookworm-security carries now, and its changelogs' CVEs\n  bulwark scan 127.0.0.1:5000/app:1 --insecure --attest --key release.key   # cosign verify-attestation --type vuln / openvex\n\nThe database comes from `bulwark db update`; scanning uses the network only\nwith --archive (the host's Debian archive, verified).\nEach finding gets a score and a priority (act now, plan, monitor) from KEV,\nEPSS, Debian's urgency, the fix state, exposure and whether the entrypoint\nloads the package; the reasons are printed with it (docs/scan.md).\nExit codes: 0 done, 3 a finding at or above --fail-on, 1 the target or the\ndatabase could not be read (or it is older than an explicit --max-db-age)."
     )]
     Scan(ScanArgs),
+    /// Harden an image bulwark did not build: strip shells, package managers and tools, run non-root.
+    #[command(
+        after_help = "Examples:\n  bulwark harden docker-archive:app.tar oci:out/app-hardened:1\n  bulwark harden oci:in/app:1 oci:out/app:1 --entrypoint python3 --entrypoint /app/app.py --keep /app\n  bulwark harden oci:in/app:1 oci:out/app-min:1 --minify --keep /app --runtime-evidence maps.txt\n  bulwark harden 127.0.0.1:5000/app:1 127.0.0.1:5000/app:1-hardened --insecure --sign-key release.key\n\nRemoved: high-risk packages (shells, package managers, network tools, compilers,\ndebuggers, privilege tools; docs/hardening.md) with their files and dpkg records,\npackages left broken by that and automatic dependencies nothing needs, tools no\npackage owns, caches, logs, temporary files, .git and build leftovers; setuid,\nsetgid and world-writable bits. Kept: what the entrypoint loads (ELF interpreter\nand DT_NEEDED libraries, a script's interpreter) and its packages' dependencies,\n--keep paths, --allow tools. The image runs as --user, else its own non-root\nUSER, else 65532 (added to /etc/passwd). --minify keeps only the entrypoint's\npackages, --keep paths, --runtime-evidence files and the system files workloads\nread. Secrets in the source fail the command unless --allow-secrets.\nThe result is one layer, reproducible from the source digest, with SBOMs and\nSLSA provenance naming the source; the securityContext goes to\nDEST-PATH.security-context.yaml. The report lists every package and path removed\nand why (all of them with --format json), and the eval grade before and after."
+    )]
+    Harden(HardenArgs),
     /// What changed between two images: packages, files, config, and the CVEs fixed and introduced.
     #[command(
         after_help = "Examples:\n  bulwark diff oci:out/base:1 oci:out/base:2\n  bulwark diff 127.0.0.1:5000/app:1 127.0.0.1:5000/app:2 --insecure --format markdown > change.md\n  bulwark diff docker-archive:old.tar oci:new --format json\n\nPackages are compared by version (dpkg order), files by content digest, mode,\nowner and link target; new setuid/setgid files and new executables are named.\nWith a vulnerability database (--db, or the one `bulwark db update` wrote) both\nimages are scanned and the CVEs fixed and introduced are listed."
@@ -737,4 +742,56 @@ pub struct SbomAbout {
     /// The image's copyright notice, e.g. "2026 ACME Corp".
     #[arg(long, value_name = "TEXT")]
     pub copyright: Option<String>,
+}
+
+/// `bulwark harden` arguments.
+#[derive(Debug, clap::Args)]
+pub struct HardenArgs {
+    /// The image to harden (any image bulwark reads).
+    pub source: String,
+    /// Where to write the hardened image (any destination bulwark writes).
+    pub output: String,
+    /// The program to run, and its arguments, one per flag (replaces the
+    /// image's Entrypoint and Cmd).
+    #[arg(long, value_name = "ARG")]
+    pub entrypoint: Vec<String>,
+    /// A path or glob to keep whatever it is (a directory keeps what is below it).
+    #[arg(long, value_name = "PATH_OR_GLOB")]
+    pub keep: Vec<String>,
+    /// Keep only the entrypoint's closure, --keep and --runtime-evidence (and the system files workloads read).
+    #[arg(long)]
+    pub minify: bool,
+    /// Run as `UID[:GID]` (default: the image's own non-root USER, else 65532).
+    #[arg(long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// A high-risk package or program to keep (e.g. curl).
+    #[arg(long, value_name = "TOOL")]
+    pub allow: Vec<String>,
+    /// Files a running workload used (`/proc/PID/maps`, or one path per line): kept, with their packages.
+    #[arg(long, value_name = "FILE")]
+    pub runtime_evidence: Option<PathBuf>,
+    /// Ship secrets found in the source instead of failing.
+    #[arg(long)]
+    pub allow_secrets: bool,
+    /// Sign the result and attach its SBOMs and provenance as signed attestations.
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// bundle (cosign 3 default), legacy (.sig/.att tags) or both.
+    #[arg(long, default_value = "bundle", value_parser = ["bundle", "legacy", "both"])]
+    pub signature_format: String,
+    /// Write the SBOMs and the provenance as files into DIR (instead of DEST-PATH.sbom/).
+    #[arg(long, value_name = "DIR")]
+    pub sbom_dir: Option<PathBuf>,
+    /// Layer compression.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
+    pub compression: CompressionArg,
+    /// Image timestamp (default: the source's creation time).
+    #[arg(long, value_name = "SECONDS")]
+    pub source_date_epoch: Option<u64>,
+    /// Plain-HTTP registries (loopback labs and tests).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Output format (json: every path removed, and why).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

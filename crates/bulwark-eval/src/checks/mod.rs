@@ -19,6 +19,7 @@ mod tools;
 mod vulnerabilities;
 
 pub use cadence::Cadence;
+pub use tools::{BIN_DIRS, tool_category};
 pub use vulnerabilities::Vulnerabilities;
 
 /// Evaluation options.

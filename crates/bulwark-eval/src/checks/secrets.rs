@@ -59,6 +59,10 @@ pub(crate) const CHECKS: &[Check] = &[SE_001, SE_002, SE_003, SE_004, SE_005];
 
 /// The secret check a path's name falls under, and what to call it.
 pub(crate) fn secret_name(path: &str) -> Option<(&'static Check, &'static str)> {
+    // Packages' documentation carries examples (git's `test.netrc`), not keys.
+    if path.starts_with("usr/share/doc/") {
+        return None;
+    }
     let base = path.rsplit('/').next().unwrap_or(path);
     if matches!(base, "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519")
         || base.ends_with(".key") && !path.starts_with("usr/share/")

@@ -51,7 +51,8 @@ pub(crate) const ST_004: Check = Check {
 
 pub(crate) const CHECKS: &[Check] = &[ST_001, ST_002, ST_003, ST_004];
 
-const BIN_DIRS: &[&str] = &[
+/// Directories whose programs count as tools (eval's ST checks, `bulwark harden`).
+pub const BIN_DIRS: &[&str] = &[
     "bin",
     "sbin",
     "usr/bin",
@@ -59,6 +60,13 @@ const BIN_DIRS: &[&str] = &[
     "usr/local/bin",
     "usr/local/sbin",
 ];
+
+/// What a program of this name in a `bin` directory is, when it is a
+/// shell, package manager, network tool, compiler or debugger.
+#[must_use]
+pub fn tool_category(name: &str) -> Option<&'static str> {
+    category(name).map(|(_, what)| what)
+}
 
 /// The check a program name falls under, and what to call it.
 fn category(name: &str) -> Option<(&'static Check, &'static str)> {

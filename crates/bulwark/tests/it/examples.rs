@@ -28,7 +28,7 @@ fn podman_run(image: &str, extra: &[&str]) -> std::process::Output {
 }
 
 /// [`podman_run`] with arguments for the image's entrypoint.
-fn podman_run_args(image: &str, extra: &[&str], args: &[&str]) -> std::process::Output {
+pub(crate) fn podman_run_args(image: &str, extra: &[&str], args: &[&str]) -> std::process::Output {
     let mut c = podman();
     c.args([
         "run",
@@ -46,10 +46,36 @@ fn podman_run_args(image: &str, extra: &[&str], args: &[&str]) -> std::process::
     c.output().unwrap()
 }
 
+/// Starts `image` in the background with the hardened flags (read-only, no
+/// capabilities, no network); returns the container id.
+pub(crate) fn podman_start(image: &str) -> String {
+    ok(podman()
+        .args([
+            "run",
+            "-d",
+            "--rm",
+            "--ulimit",
+            "nofile=20000:20000",
+            "--ulimit",
+            "nproc=4096:4096",
+            "--read-only",
+            "--cap-drop=ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--network",
+            "none",
+            image,
+        ])
+        .output()
+        .unwrap())
+    .trim()
+    .to_owned()
+}
+
 /// A lower-case temporary directory (podman rejects image paths with capitals).
-struct LowerDir(PathBuf);
+pub(crate) struct LowerDir(pub(crate) PathBuf);
 impl LowerDir {
-    fn new(tag: &str) -> Self {
+    pub(crate) fn new(tag: &str) -> Self {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let p = std::env::temp_dir().join(format!(
@@ -68,14 +94,14 @@ impl Drop for LowerDir {
     }
 }
 
-fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
         .unwrap()
 }
 
-fn bulwark(dir: &Path) -> Command {
+pub(crate) fn bulwark(dir: &Path) -> Command {
     let mut c = Command::new(bulwark_bin());
     c.current_dir(dir)
         .env("NO_COLOR", "1")
@@ -140,13 +166,17 @@ fn trivy_bom(input: &Path, platform: Option<&str>) -> serde_json::Value {
         "--offline-scan",
         "--scanners",
         "license",
+        // Debian packages only: a jar in /usr/share/java is not a dpkg
+        // record (and would send trivy for its Java database).
+        "--pkg-types",
+        "os",
         "--quiet",
     ]);
     report_json(&ok(c.output().unwrap()))
 }
 
 /// name=version of every library trivy finds in `input`.
-fn trivy_packages(input: &Path, platform: Option<&str>) -> Vec<String> {
+pub(crate) fn trivy_packages(input: &Path, platform: Option<&str>) -> Vec<String> {
     let bom = trivy_bom(input, platform);
     name_versions(
         bom["components"]
@@ -191,7 +221,7 @@ fn assert_trivy_sees_the_lock(layout: &Path, report: &serde_json::Value, platfor
 }
 
 /// name=version of every package `bulwark sbom` finds.
-fn bulwark_packages(dir: &Path, image: &str) -> Vec<String> {
+pub(crate) fn bulwark_packages(dir: &Path, image: &str) -> Vec<String> {
     let inv = report_json(&ok(bulwark(dir)
         .args(["sbom", image, "--format", "json"])
         .output()
@@ -199,11 +229,11 @@ fn bulwark_packages(dir: &Path, image: &str) -> Vec<String> {
     name_versions(inv["packages"].as_array().unwrap())
 }
 
-fn report_json(s: &str) -> serde_json::Value {
+pub(crate) fn report_json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap()
 }
 
-fn assert_no_shell(image: &str) {
+pub(crate) fn assert_no_shell(image: &str) {
     let out = podman_run(image, &["--entrypoint", "/bin/sh"]);
     assert!(!out.status.success(), "a shell ran in {image}");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -932,25 +962,7 @@ fn scan_reads_runtime_evidence_from_a_running_container() {
         .args(["build", "s.yaml", "--output", &image])
         .output()
         .unwrap());
-    let cid = ok(podman()
-        .args([
-            "run",
-            "-d",
-            "--rm",
-            "--ulimit",
-            "nofile=20000:20000",
-            "--ulimit",
-            "nproc=4096:4096",
-            "--read-only",
-            "--cap-drop=ALL",
-            "--network",
-            "none",
-            &image,
-        ])
-        .output()
-        .unwrap())
-    .trim()
-    .to_owned();
+    let cid = podman_start(&image);
     let pid = ok(podman()
         .args(["inspect", "-f", "{{.State.Pid}}", &cid])
         .output()

@@ -15,6 +15,7 @@ mod admission;
 mod build;
 mod errors;
 mod examples;
+mod harden;
 mod interop;
 mod regression;
 mod report;

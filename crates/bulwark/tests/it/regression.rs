@@ -353,6 +353,23 @@ pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
 /// A one-layer layout tagged `t` whose layer is `layer` (gzip) and whose
 /// config claims `diff_id`.
 pub(crate) fn one_layer_layout(dir: &Path, layer: &[u8], diff_id: &str) {
+    layout_of(dir, layer, diff_id, serde_json::json!({}));
+}
+
+/// [`one_layer_layout`] with the `tar` the layer holds and a runtime `config`
+/// (`Entrypoint`, `Env`, …).
+pub(crate) fn one_layer_layout_with(
+    dir: &Path,
+    layer: &[u8],
+    tar: &[u8],
+    config: serde_json::Value,
+) {
+    use sha2::Digest as _;
+    let diff_id = format!("sha256:{}", hex::encode(sha2::Sha256::digest(tar)));
+    layout_of(dir, layer, &diff_id, config);
+}
+
+fn layout_of(dir: &Path, layer: &[u8], diff_id: &str, runtime: serde_json::Value) {
     use sha2::Digest as _;
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
@@ -362,7 +379,7 @@ pub(crate) fn one_layer_layout(dir: &Path, layer: &[u8], diff_id: &str) {
         (format!("sha256:{hex}"), data.len())
     };
     let (ld, ls) = put(layer);
-    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {},
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": runtime,
         "rootfs": {"type": "layers", "diff_ids": [diff_id]}});
     let (cd, cs) = put(config.to_string().as_bytes());
     let manifest = serde_json::json!({"schemaVersion": 2,

@@ -276,6 +276,11 @@ fn hostile_images_end_in_clean_errors_under_a_memory_limit() {
     one_layer_layout(&a.work().join("longname"), &gzip(&t), &diff_id(&t));
     a.refuses(&["eval", "oci:longname:t"], "over the 4 KiB allowed");
     a.refuses(&["sbom", "oci:longname:t"], "over the 4 KiB allowed");
+    a.refuses(
+        &["harden", "oci:longname:t", "oci:h1:1", "--keep", "/"],
+        "over the 4 KiB allowed",
+    );
+    assert!(!a.work().join("h1").exists());
 
     // A gzip bomb: 1.1 GiB of zeros in about 1 MiB.
     let member = gzip(&vec![0u8; 1 << 20]);
@@ -297,6 +302,13 @@ fn hostile_images_end_in_clean_errors_under_a_memory_limit() {
         &["copy", "oci:bomb:t", "docker-archive:b.tar:x/y:1"],
         "decompression bomb",
     );
+    // harden holds what it rewrites: under this address-space limit the
+    // memory runs out before the bomb guard's 1 GiB floor, and says so.
+    a.refuses(
+        &["harden", "oci:bomb:t", "oci:h2:1", "--keep", "/"],
+        "out of memory holding \"zeros\"",
+    );
+    assert!(!a.work().join("h2").exists());
 
     // Hundreds of secret candidates: captured contents pass 256 MiB.
     let mib = vec![b'k'; 1 << 20];
@@ -338,6 +350,11 @@ fn hostile_images_end_in_clean_errors_under_a_memory_limit() {
     t.extend([0u8; 1024]);
     one_layer_layout(&a.work().join("claims"), &gzip(&t), &diff_id(&t));
     a.refuses(&["eval", "oci:claims:t"], "truncated");
+    a.refuses(
+        &["harden", "oci:claims:t", "oci:h3:1", "--keep", "/"],
+        "truncated",
+    );
+    assert!(!a.work().join("h3").exists());
 
     // A layer blob a terabyte long (sparse) whose descriptor says 1 KiB or
     // so: read one byte past the declared size, never to the end.

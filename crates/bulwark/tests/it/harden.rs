@@ -1,0 +1,385 @@
+//! `bulwark harden`: an ordinary Debian image (mmdebstrap, standard variant
+//! plus python3, curl, git, openssh-client and build-essential, with a small
+//! web app) hardened and minified, then run by podman read-only without
+//! capabilities, read by trivy and graded by eval; and the refusals.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{fails, ok, tool};
+use crate::examples::{
+    LowerDir, assert_no_shell, bulwark, bulwark_packages, podman, podman_start, report_json,
+    trivy_packages,
+};
+
+const APP: &str = r#"import http.server, os
+
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("hello from uid %d\n" % os.getuid()).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", 8080), Hello).serve_forever()
+"#;
+
+/// Asks the app inside the running container, on its own loopback, with
+/// the image's python (there is no shell and no curl left to ask with).
+const ASK: &str = "import time, urllib.request\nfor i in range(150):\n    try:\n        print(urllib.request.urlopen('http://127.0.0.1:8080/').read().decode(), end='')\n        break\n    except OSError:\n        time.sleep(0.2)\n";
+
+/// Runs `image` read-only, without capabilities and without a network, and
+/// returns what the app answers on loopback.
+fn app_answers(image: &str) -> String {
+    let cid = podman_start(image);
+    let out = podman()
+        .args(["exec", &cid, "python3", "-c", ASK])
+        .output()
+        .unwrap();
+    let _ = podman().args(["kill", &cid]).output();
+    ok(out)
+}
+
+/// The source image as a docker archive: mmdebstrap's rootfs imported by
+/// podman with the app as its command (root, as such images usually run).
+fn source_image(d: &Path) -> std::path::PathBuf {
+    let sources = [
+        "/etc/apt/sources.list.d/debian.sources",
+        "/etc/apt/sources.list",
+    ]
+    .into_iter()
+    .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
+    .expect("host apt sources");
+    std::fs::write(d.join("app.py"), APP).unwrap();
+    let tar = d.join("rootfs.tar");
+    ok(Command::new("mmdebstrap")
+        .args([
+            "-q",
+            "--variant=standard",
+            "--include=python3,curl,git,openssh-client,build-essential",
+            "--format=tar",
+        ])
+        .arg(format!(
+            "--customize-hook=mkdir -p \"$1/app/.git\" && cp {} \"$1/app/app.py\" && echo '[core]' > \"$1/app/.git/config\"",
+            d.join("app.py").display()
+        ))
+        .arg("bookworm")
+        .arg(&tar)
+        .arg(sources)
+        .output()
+        .unwrap());
+    let tag = format!("localhost/bulwark-harden-src:{}", std::process::id());
+    ok(podman()
+        .args([
+            "import",
+            "--change",
+            r#"CMD ["python3", "/app/app.py"]"#,
+            "--change",
+            "WORKDIR /app",
+            "--change",
+            "EXPOSE 8080",
+        ])
+        .arg(&tar)
+        .arg(&tag)
+        .output()
+        .unwrap());
+    let saved = d.join("src.tar");
+    ok(podman()
+        .args(["save", "--format", "docker-archive", "-o"])
+        .arg(&saved)
+        .arg(&tag)
+        .output()
+        .unwrap());
+    let _ = podman().args(["rmi", "-f", &tag]).output();
+    let _ = std::fs::remove_file(&tar);
+    saved
+}
+
+fn harden(d: &Path, args: &[&str]) -> serde_json::Value {
+    let mut c = bulwark(d);
+    c.arg("harden").args(args).args(["--format", "json"]);
+    report_json(&ok(c.output().unwrap()))
+}
+
+fn removed(r: &serde_json::Value) -> Vec<String> {
+    r["platforms"][0]["removed_packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn an_ordinary_debian_image_is_hardened_and_minified_and_still_works() {
+    if !(tool("mmdebstrap") && tool("podman") && tool("trivy")) {
+        return;
+    }
+    let d = LowerDir::new("harden");
+    let src = source_image(&d.0);
+    let src_ref = format!("docker-archive:{}", src.display());
+    let before_pkgs = bulwark_packages(&d.0, &src_ref);
+    assert!(before_pkgs.len() > 250, "{}", before_pkgs.len());
+
+    let out = format!("oci:{}/hard:1", d.0.display());
+    let r = harden(&d.0, &[&src_ref, &out]);
+    let p = &r["platforms"][0];
+    // The grades, before and after.
+    assert_eq!(p["grade_before"]["grade"], "F", "{}", p["grade_before"]);
+    let after = p["grade_after"]["grade"].as_str().unwrap();
+    assert!(matches!(after, "A" | "B"), "{}", p["grade_after"]);
+    // Shells, package managers, network tools, compilers went with their
+    // packages; python and its needs stayed.
+    let gone = removed(&r);
+    for pkg in [
+        "bash",
+        "dash",
+        "apt",
+        "dpkg",
+        "curl",
+        "openssh-client",
+        "gcc-12",
+        "make",
+        "perl-base",
+        "build-essential",
+        "git",
+        "login",
+        "util-linux",
+    ] {
+        assert!(
+            gone.contains(&pkg.to_owned()),
+            "{pkg} not removed: {gone:?}"
+        );
+    }
+    assert_eq!(p["entrypoint"], "/usr/bin/python3.11");
+    assert_eq!(p["user"], "65532:65532");
+    assert_eq!(p["user_created"], "nonroot");
+    let paths: Vec<&str> = p["removed_paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"/app/.git"), "{paths:?}");
+    assert!(
+        !p["setuid_stripped"].as_array().unwrap().is_empty() || gone.contains(&"passwd".into())
+    );
+    // What trivy sees is exactly the new dpkg database, which bulwark's SBOM reads.
+    let layout = d.0.join("hard");
+    let ours = bulwark_packages(&d.0, &out);
+    assert_eq!(ours.len(), p["packages_after"].as_u64().unwrap() as usize);
+    assert_eq!(trivy_packages(&layout, None), ours);
+    for g in &gone {
+        assert!(!ours.iter().any(|x| x.starts_with(&format!("{g}="))), "{g}");
+    }
+    // It runs read-only, without capabilities, as non-root; no shell.
+    assert_eq!(app_answers(&out), "hello from uid 65532\n");
+    assert_no_shell(&out);
+    // Reproducible from the same input, wherever its file lies.
+    std::fs::create_dir(d.0.join("elsewhere")).unwrap();
+    std::fs::hard_link(&src, d.0.join("elsewhere/copy.tar")).unwrap();
+    let moved = format!("docker-archive:{}/elsewhere/copy.tar", d.0.display());
+    let again = format!("oci:{}/again:1", d.0.display());
+    assert_eq!(harden(&d.0, &[&moved, &again])["digest"], r["digest"]);
+    // Its SBOMs and provenance name the source.
+    let prov: serde_json::Value =
+        report_json(&std::fs::read_to_string(d.0.join("hard.sbom/hard.provenance.json")).unwrap());
+    assert_eq!(
+        prov["buildDefinition"]["resolvedDependencies"][0]["uri"],
+        src_ref.as_str()
+    );
+
+    // --minify: only the entrypoint's closure and /app; at least 5x smaller.
+    let min = format!("oci:{}/min:1", d.0.display());
+    let m = harden(&d.0, &[&src_ref, &min, "--minify", "--keep", "/app"]);
+    let mp = &m["platforms"][0];
+    let ratio = mp["size_before"].as_f64().unwrap() / mp["size_after"].as_f64().unwrap();
+    assert!(ratio >= 5.0, "minified only {ratio:.1}x: {mp}");
+    assert_eq!(app_answers(&min), "hello from uid 65532\n");
+    assert_eq!(
+        trivy_packages(&d.0.join("min"), None),
+        bulwark_packages(&d.0, &min)
+    );
+}
+
+/// A one-layer OCI layout tagged `t` with `config` and these files.
+fn layout(dir: &Path, config: serde_json::Value, files: &[(&str, &[u8])]) {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, *data).unwrap();
+    }
+    let t = b.into_inner().unwrap();
+    crate::regression::one_layer_layout_with(dir, &crate::regression::gzip(&t), &t, config);
+}
+
+const STATUS: &[u8] = b"Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\nArchitecture: amd64\n\nPackage: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\nArchitecture: amd64\n";
+
+#[test]
+fn what_cannot_be_analysed_or_holds_secrets_is_refused_and_nothing_written() {
+    let d = LowerDir::new("harden-refuse");
+    // A program no package owns, and no --keep: refused, with what to do.
+    layout(
+        &d.0.join("opaque"),
+        serde_json::json!({"Entrypoint": ["/app/run"]}),
+        &[
+            ("var/lib/dpkg/status", STATUS),
+            ("app/run", b"\x00\x01not a program"),
+            ("usr/bin/bash", b"\x7fELF"),
+        ],
+    );
+    let err = fails(
+        bulwark(&d.0)
+            .args(["harden", "oci:opaque:t", "oci:out1:1"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains("cannot tell what the entrypoint needs") && err.contains("--keep PATH"),
+        "{err}"
+    );
+    assert!(!d.0.join("out1").exists());
+    // Naming what to keep is enough: bash and its record go, /app stays.
+    let r = harden(&d.0, &["oci:opaque:t", "oci:out2:1", "--keep", "/app"]);
+    assert_eq!(removed(&r), ["bash"]);
+    assert_eq!(bulwark_packages(&d.0, "oci:out2:1"), ["libc6=2.36-9"]);
+
+    // A private key and a token in ENV: refused unless --allow-secrets.
+    layout(
+        &d.0.join("secret"),
+        serde_json::json!({"Entrypoint": ["/app/run"], "Env": ["API_TOKEN=abc123"]}),
+        &[
+            ("var/lib/dpkg/status", STATUS),
+            (
+                "app/id_ed25519",
+                b"-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n",
+            ),
+        ],
+    );
+    let err = fails(
+        bulwark(&d.0)
+            .args(["harden", "oci:secret:t", "oci:out3:1", "--keep", "/app"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains("holds secrets")
+            && err.contains("/app/id_ed25519")
+            && err.contains("API_TOKEN")
+            && err.contains("--allow-secrets"),
+        "{err}"
+    );
+    assert!(!d.0.join("out3").exists());
+    let r = harden(
+        &d.0,
+        &[
+            "oci:secret:t",
+            "oci:out3:1",
+            "--keep",
+            "/app",
+            "--allow-secrets",
+        ],
+    );
+    assert_eq!(r["platforms"][0]["secrets"].as_array().unwrap().len(), 2);
+
+    // No dpkg database: nothing to keep true.
+    layout(
+        &d.0.join("bare"),
+        serde_json::json!({"Entrypoint": ["/app/run"]}),
+        &[("app/run", b"x")],
+    );
+    let err = fails(
+        bulwark(&d.0)
+            .args(["harden", "oci:bare:t", "oci:out4:1", "--keep", "/app"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("no dpkg database"), "{err}");
+
+    // A layer that climbs out of the root.
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.as_old_mut().name[..11].copy_from_slice(b"../../evil\0");
+    h.set_cksum();
+    let mut t = h.as_bytes().to_vec();
+    t.extend([b'x']);
+    t.extend([0u8; 511]);
+    t.extend([0u8; 1024]);
+    crate::regression::one_layer_layout_with(
+        &d.0.join("climb"),
+        &crate::regression::gzip(&t),
+        &t,
+        serde_json::json!({}),
+    );
+    let err = fails(
+        bulwark(&d.0)
+            .args(["harden", "oci:climb:t", "oci:out5:1", "--keep", "/"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("escapes the root"), "{err}");
+    assert!(!d.0.join("out5").exists());
+}
+
+#[test]
+fn every_platform_is_hardened_signed_and_attested() {
+    use crate::common::{Ctx, multi_arch_spec, report, run_pw};
+    let ctx = Ctx::new();
+    multi_arch_spec(&ctx);
+    ok(ctx.run(&["build", "m.yaml", "--output", "oci:multi:v1"]));
+    ok(run_pw(&ctx, &["key", "generate", "k"]));
+    let r = report(&ok(run_pw(
+        &ctx,
+        &[
+            "harden",
+            "oci:multi:v1",
+            "oci:hm:1",
+            "--keep",
+            "/usr/bin/hello",
+            "--sign-key",
+            "k.key",
+            "--format",
+            "json",
+        ],
+    )));
+    let platforms: Vec<&str> = r["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"], "{r:#}");
+    assert_eq!(r["sboms"], "attached as signed attestations");
+    // Signed, with the SBOMs and the provenance, on the index and each platform.
+    ok(ctx.run(&[
+        "verify",
+        "oci:hm:1",
+        "--key",
+        "k.pub",
+        "--attestation",
+        "spdx",
+        "--attestation",
+        "cyclonedx",
+        "--attestation",
+        "slsa-provenance",
+    ]));
+    for p in &platforms {
+        assert!(
+            ok(ctx.run(&["sbom", "oci:hm:1", "--platform", p])).contains("hello"),
+            "{p}"
+        );
+    }
+    // The grade after counts the signatures it was given.
+    let after = &r["platforms"][0]["grade_after"];
+    for id in ["PR-004", "PR-006", "PR-007"] {
+        assert!(after["findings"].get(id).is_none(), "{id}: {after}");
+    }
+}
