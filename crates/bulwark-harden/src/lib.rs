@@ -217,19 +217,11 @@ fn grade(r: &bulwark_eval::Report) -> Grade {
     }
 }
 
-/// Eval's secret findings (SE-001 to SE-004) in `report` of the image
-/// walked as `fs`, leaving out files a Debian package ships: those are
+/// Eval's secret findings (SE-001 to SE-004) in `report`, leaving out the
+/// files a Debian package ships (`lists`, placed): those are
 /// public, whatever their names.
-fn secrets_in(
-    report: &bulwark_eval::Report,
-    fs: &bulwark_image::FileSystem,
-    lists: &BTreeMap<String, Vec<String>>,
-) -> Vec<String> {
-    let packaged: BTreeSet<String> = lists
-        .values()
-        .flatten()
-        .map(|p| plan::in_image(fs, p))
-        .collect();
+fn secrets_in(report: &bulwark_eval::Report, lists: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+    let packaged: BTreeSet<&String> = lists.values().flatten().collect();
     report
         .findings
         .iter()
@@ -317,6 +309,8 @@ struct Hardened {
     image: Image,
     report: PlatformReport,
     contents: bulwark_image::FileSystem,
+    /// The result's packages, read once for its SBOMs and its grade.
+    inventory: Inventory,
     arch: String,
 }
 
@@ -348,8 +342,8 @@ fn harden_one(
             ..bulwark_eval::Options::default()
         },
     );
-    let lists = bulwark_eval::package_files(&fs);
-    let secrets = secrets_in(&before, &fs, &lists);
+    let lists = plan::placed_lists(&fs);
+    let secrets = secrets_in(&before, &lists);
     if !secrets.is_empty() && !opts.allow_secrets {
         return Err(Error::Secrets {
             origin: img.origin.clone(),
@@ -545,7 +539,8 @@ fn harden_one(
         layers: vec![(layer, by)],
         annotations,
     });
-    let packages_after = Inventory::from_fs(&contents).packages.len();
+    let inventory = Inventory::from_fs(&contents);
+    let packages_after = inventory.packages.len();
     let report = PlatformReport {
         platform,
         source_manifest: img.manifest_digest.clone(),
@@ -584,6 +579,7 @@ fn harden_one(
         image,
         report,
         contents,
+        inventory,
         arch,
     })
 }
@@ -700,7 +696,7 @@ pub fn run(req: &Request) -> Result<Report, Error> {
         sboms: hardened
             .iter()
             .map(|h| {
-                let inv = Inventory::from_fs(&h.contents);
+                let inv = &h.inventory;
                 let info = DocumentInfo {
                     name: format!("{name} ({})", h.report.platform),
                     digest: Some(h.image.manifest.digest.clone()),
@@ -716,9 +712,9 @@ pub fn run(req: &Request) -> Result<Report, Error> {
                 PlatformSboms {
                     arch: h.arch.clone(),
                     manifest_digest: h.image.manifest.digest.clone(),
-                    spdx: bulwark_sbom::spdx(&inv, &info),
-                    spdx3: bulwark_sbom::spdx3(&inv, &info),
-                    cyclonedx: bulwark_sbom::cyclonedx(&inv, &info),
+                    spdx: bulwark_sbom::spdx(inv, &info),
+                    spdx3: bulwark_sbom::spdx3(inv, &info),
+                    cyclonedx: bulwark_sbom::cyclonedx(inv, &info),
                 }
             })
             .collect(),
@@ -747,9 +743,10 @@ pub fn run(req: &Request) -> Result<Report, Error> {
                     .map_err(|e| Error::Trust(bulwark_build::trust::TrustError::Attest(e)))?,
             )
         };
-        let report = bulwark_eval::evaluate(
+        let report = bulwark_eval::evaluate_with(
             &after,
             &h.contents,
+            &h.inventory,
             &bulwark_eval::Options {
                 reference: req.output.to_string(),
                 trust,
@@ -758,11 +755,7 @@ pub fn run(req: &Request) -> Result<Report, Error> {
         );
         h.report.grade_after = Some(grade(&report));
         // What was shipped, not what the source had (leftovers may have gone).
-        h.report.secrets = secrets_in(
-            &report,
-            &h.contents,
-            &bulwark_eval::package_files(&h.contents),
-        );
+        h.report.secrets = secrets_in(&report, &plan::placed_lists(&h.contents));
         platforms.push(h.report);
     }
     Ok(Report {

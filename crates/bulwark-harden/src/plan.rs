@@ -28,9 +28,21 @@ pub(crate) fn tool(path: &str) -> Option<&'static str> {
     bulwark_eval::tool_category(base).or_else(|| bulwark_build::high_risk_path(path))
 }
 
-/// `path` with the symlinks of its parent directories followed (dpkg lists
-/// `/bin/bash`; a merged-/usr image stores `usr/bin/bash`).
-pub(crate) fn in_image(fs: &FileSystem, path: &str) -> String {
+/// The dpkg file lists of `fs` (package → paths), each path placed in the
+/// image once: dpkg lists `/bin/bash`, a merged-/usr image stores
+/// `usr/bin/bash`. Everything after works on these placed paths.
+pub(crate) fn placed_lists(fs: &FileSystem) -> BTreeMap<String, Vec<String>> {
+    let mut lists = bulwark_eval::package_files(fs);
+    for paths in lists.values_mut() {
+        for p in paths.iter_mut() {
+            *p = in_image(fs, p);
+        }
+    }
+    lists
+}
+
+/// `path` with the symlinks of its parent directories followed.
+fn in_image(fs: &FileSystem, path: &str) -> String {
     match path.rsplit_once('/') {
         Some((dir, base)) => match fs.resolve(dir) {
             Some(d) if d.is_empty() => base.to_owned(),
@@ -231,9 +243,8 @@ fn program_owners(
     lists
         .iter()
         .filter(|(_, paths)| {
-            paths.iter().any(|raw| {
-                let p = in_image(fs, raw);
-                programs.contains(&p) || fs.resolve(&p).is_some_and(|r| programs.contains(&r))
+            paths.iter().any(|p| {
+                programs.contains(p) || fs.resolve(p).is_some_and(|r| programs.contains(&r))
             })
         })
         .map(|(pkg, _)| pkg.clone())
@@ -261,18 +272,17 @@ pub(crate) fn plan(
     // Why a package may not go, whatever it is.
     let mut protected: BTreeMap<&str, String> = BTreeMap::new();
     for (pkg, paths) in lists {
-        for raw in paths {
-            let path = in_image(fs, raw);
-            let real = fs.resolve(&path).unwrap_or_else(|| path.clone());
-            let why = if roots.contains(&real) || roots.contains(&path) {
+        for path in paths {
+            let real = fs.resolve(path).unwrap_or_else(|| path.clone());
+            let why = if roots.contains(&real) || roots.contains(path) {
                 format!("the entrypoint loads /{real}")
-            } else if evidence.contains(&real) || evidence.contains(&path) {
+            } else if evidence.contains(&real) || evidence.contains(path) {
                 format!("the running workload used /{real} (--runtime-evidence)")
-            } else if kept(&opts.keep, &path) {
+            } else if kept(&opts.keep, path) {
                 format!("/{path} is kept (--keep)")
             } else if path
                 .rsplit_once('/')
-                .is_some_and(|(_, b)| allow.contains(b) && tool(&path).is_some())
+                .is_some_and(|(_, b)| allow.contains(b) && tool(path).is_some())
             {
                 format!("/{path} is allowed (--allow)")
             } else {
@@ -347,10 +357,8 @@ pub(crate) fn plan(
             .map(|c| format!("high-risk package ({c})"))
             .or_else(|| {
                 lists.get(name).and_then(|l| {
-                    l.iter().find_map(|raw| {
-                        let path = in_image(fs, raw);
-                        tool(&path).map(|c| format!("ships /{path} ({c})"))
-                    })
+                    l.iter()
+                        .find_map(|path| tool(path).map(|c| format!("ships /{path} ({c})")))
                 })
             });
         if let Some(why) = protected.get(name) {

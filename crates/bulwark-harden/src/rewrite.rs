@@ -8,7 +8,7 @@ use bulwark_image::{FileKind, FileSystem};
 use bulwark_layer::{Node, NodeKind, Tree};
 
 use crate::Options;
-use crate::plan::{Plan, in_image, kept, tool};
+use crate::plan::{Plan, kept, tool};
 
 /// The default account of a hardened image (as in distroless and bulwark's
 /// own builds).
@@ -299,16 +299,14 @@ pub(crate) fn rewrite(
     config_user: &str,
 ) -> Rewritten {
     let mut out = Rewritten::default();
-    // Paths as dpkg lists them, placed in the image (before the walk is
-    // consumed: parent symlinks are followed in it).
+    // Paths as dpkg lists them, placed in the image (`plan::placed_lists`).
     let mut owned_kept: BTreeSet<String> = BTreeSet::new();
     let mut owned_protected: BTreeSet<String> = BTreeSet::new();
     let mut doomed: Vec<(String, &str)> = Vec::new();
     for (pkg, paths) in lists {
         let gone = plan.removed.contains_key(pkg);
         let protected = plan.protected.contains(pkg);
-        for raw in paths {
-            let p = in_image(&fs, raw);
+        for p in paths.iter().cloned() {
             if gone {
                 doomed.push((p, pkg.as_str()));
             } else {

@@ -72,6 +72,17 @@ pub(crate) fn podman_start(image: &str) -> String {
     .to_owned()
 }
 
+/// The host's apt sources file, which mmdebstrap reads for its mirror.
+pub(crate) fn host_sources() -> &'static str {
+    [
+        "/etc/apt/sources.list.d/debian.sources",
+        "/etc/apt/sources.list",
+    ]
+    .into_iter()
+    .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
+    .expect("host apt sources")
+}
+
 /// A lower-case temporary directory (podman rejects image paths with capitals).
 pub(crate) struct LowerDir(pub(crate) PathBuf);
 impl LowerDir {
@@ -552,13 +563,7 @@ fn sbom_of_an_ordinary_debian_image_matches_trivy() {
     }
     let d = LowerDir::new("mmdebstrap");
     let tar = d.0.join("rootfs.tar");
-    let sources = [
-        "/etc/apt/sources.list.d/debian.sources",
-        "/etc/apt/sources.list",
-    ]
-    .into_iter()
-    .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
-    .expect("host apt sources");
+    let sources = host_sources();
     ok(Command::new("mmdebstrap")
         .args(["-q", "--variant=apt", "--format=tar", "bookworm"])
         .arg(&tar)

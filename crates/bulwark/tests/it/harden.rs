@@ -8,8 +8,8 @@ use std::process::Command;
 
 use crate::common::{fails, ok, tool};
 use crate::examples::{
-    LowerDir, assert_no_shell, bulwark, bulwark_packages, podman, podman_start, report_json,
-    trivy_packages,
+    LowerDir, assert_no_shell, bulwark, bulwark_packages, host_sources, podman, podman_start,
+    report_json, trivy_packages,
 };
 
 const APP: &str = r#"import http.server, os
@@ -47,13 +47,7 @@ fn app_answers(image: &str) -> String {
 /// The source image as a docker archive: mmdebstrap's rootfs imported by
 /// podman with the app as its command (root, as such images usually run).
 fn source_image(d: &Path) -> std::path::PathBuf {
-    let sources = [
-        "/etc/apt/sources.list.d/debian.sources",
-        "/etc/apt/sources.list",
-    ]
-    .into_iter()
-    .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
-    .expect("host apt sources");
+    let sources = host_sources();
     std::fs::write(d.join("app.py"), APP).unwrap();
     let tar = d.join("rootfs.tar");
     ok(Command::new("mmdebstrap")
