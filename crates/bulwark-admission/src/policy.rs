@@ -252,6 +252,14 @@ impl PolicyFile {
                     p.name
                 )));
             }
+            if p.mode == Mode::Enforce && !p.pin_digest && !p.require_digest {
+                // A tag checked now may name other bytes when the kubelet
+                // pulls: what runs would not be what was verified.
+                return Err(err(format!(
+                    "policy {}: mode enforce with pin-digest and require-digest both off would admit a tag that can be moved after it was verified; leave pin-digest on (the mutating webhook pins tags), set require-digest: true, or use mode warn or audit",
+                    p.name
+                )));
+            }
             for e in &p.exceptions {
                 if e.reason.trim().is_empty() {
                     return Err(err(format!(
@@ -398,6 +406,10 @@ mod tests {
                 "policies:\n  - name: a\n    images: [x]\n    keys: [k]\n    exceptions: [{images: [x], reason: r, expires: soon}]\n",
                 "not a date",
             ),
+            (
+                "policies:\n  - {name: a, images: [x], keys: [k], pin-digest: false}\n",
+                "can be moved after it was verified",
+            ),
         ] {
             let e = PolicyFile::from_yaml(yaml, "p.yaml")
                 .unwrap_err()
@@ -406,6 +418,12 @@ mod tests {
         }
         // warn and audit need no keys: they never deny.
         PolicyFile::from_yaml("policies:\n  - {name: a, images: [x], mode: audit}\n", "p").unwrap();
+        // Without pinning, requiring digests keeps what runs what was verified.
+        PolicyFile::from_yaml(
+            "policies:\n  - {name: a, images: [x], keys: [k], pin-digest: false, require-digest: true}\n",
+            "p",
+        )
+        .unwrap();
     }
 
     #[test]

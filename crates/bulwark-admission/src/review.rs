@@ -181,6 +181,35 @@ impl AdmissionResponse {
         }
         self
     }
+    /// The object as the API server passes it on after this response: the
+    /// `replace` operations of its patch (the only ones `/mutate` writes)
+    /// applied to `object`. The validating webhooks see that object, so an
+    /// offline check of both endpoints validates it too.
+    ///
+    /// # Errors
+    /// The patch is not base64 JSON, holds another operation, or names a
+    /// path the object does not have.
+    pub fn patched(&self, object: &Value) -> Result<Value, String> {
+        let mut out = object.clone();
+        let Some(b64) = &self.patch else {
+            return Ok(out);
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| format!("the patch is not base64: {e}"))?;
+        let ops: Vec<Value> =
+            serde_json::from_slice(&bytes).map_err(|e| format!("the patch is not JSON: {e}"))?;
+        for op in &ops {
+            let (Some("replace"), Some(path)) = (op["op"].as_str(), op["path"].as_str()) else {
+                return Err(format!("unsupported patch operation {op}"));
+            };
+            let slot = out.pointer_mut(path).ok_or_else(|| {
+                format!("the patch replaces {path}, which the object does not have")
+            })?;
+            *slot = op["value"].clone();
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +241,32 @@ mod tests {
                 br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn a_patch_applies_to_the_object_the_validators_see() {
+        let object = serde_json::json!({"spec": {"containers": [{"image": "r/a:1"}]}});
+        let r = AdmissionResponse::allow("u", vec![]).with_patch(&[serde_json::json!(
+            {"op": "replace", "path": "/spec/containers/0/image", "value": "r/a:1@sha256:ab"}
+        )]);
+        assert_eq!(
+            r.patched(&object).unwrap()["spec"]["containers"][0]["image"],
+            "r/a:1@sha256:ab"
+        );
+        assert_eq!(
+            AdmissionResponse::allow("u", vec![])
+                .patched(&object)
+                .unwrap(),
+            object
+        );
+        let bad = AdmissionResponse::allow("u", vec![]).with_patch(&[serde_json::json!(
+            {"op": "replace", "path": "/spec/nothing/0", "value": 1}
+        )]);
+        assert!(
+            bad.patched(&object)
+                .unwrap_err()
+                .contains("/spec/nothing/0")
         );
     }
 

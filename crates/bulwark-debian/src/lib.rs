@@ -46,6 +46,23 @@ pub fn oci_platform(debian_arch: &str) -> Option<(&'static str, Option<&'static 
     })
 }
 
+/// The Debian architecture of an OCI platform (`arm64` and `v8` give
+/// `arm64`; no variant matches any), the reverse of [`oci_platform`];
+/// an architecture Debian does not know is returned as it is.
+#[must_use]
+pub fn debian_arch(oci_arch: &str, variant: Option<&str>) -> String {
+    const DEBIAN: &[&str] = &[
+        "amd64", "arm64", "armhf", "armel", "i386", "ppc64el", "s390x", "riscv64", "mips64el",
+    ];
+    DEBIAN
+        .iter()
+        .find(|d| {
+            oci_platform(d)
+                .is_some_and(|(a, v)| a == oci_arch && (variant.is_none() || v == variant))
+        })
+        .map_or_else(|| oci_arch.to_owned(), |d| (*d).to_owned())
+}
+
 /// The Debian architecture of the machine bulwark runs on.
 pub fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
@@ -57,5 +74,23 @@ pub fn host_arch() -> &'static str {
         "s390x" => "s390x",
         "riscv64" => "riscv64",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn architectures_both_ways() {
+        for d in [
+            "amd64", "arm64", "armhf", "armel", "i386", "ppc64el", "s390x", "riscv64",
+        ] {
+            let (a, v) = oci_platform(d).unwrap();
+            assert_eq!(debian_arch(a, v), d);
+        }
+        assert_eq!(debian_arch("arm64", None), "arm64");
+        assert_eq!(debian_arch("arm", Some("v7")), "armhf");
+        assert_eq!(debian_arch("wasm", None), "wasm");
     }
 }

@@ -22,10 +22,12 @@
 //! (the source's creation time is kept), with SBOMs and SLSA provenance
 //! naming the source as the input. Secrets in the source fail the command.
 
+mod delta;
 mod plan;
 mod rewrite;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::path::PathBuf;
 
 use bulwark_build::pipeline::{PipelineError, Staged};
@@ -60,6 +62,9 @@ pub struct Options {
     pub runtime_evidence: BTreeSet<String>,
     /// Ship secrets found in the source instead of failing.
     pub allow_secrets: bool,
+    /// Keep the source's layers as they are and add one layer with the
+    /// changes (whiteouts for what goes), instead of one squashed layer.
+    pub delta: bool,
 }
 
 /// One `bulwark harden` run.
@@ -217,27 +222,25 @@ fn grade(r: &bulwark_eval::Report) -> Grade {
     }
 }
 
-/// Eval's secret findings (SE-001 to SE-004) in `report`, leaving out the
-/// files a Debian package ships (`lists`, placed): those are
-/// public, whatever their names.
-fn secrets_in(report: &bulwark_eval::Report, lists: &BTreeMap<String, Vec<String>>) -> Vec<String> {
-    let packaged: BTreeSet<&String> = lists.values().flatten().collect();
+/// Eval's secret findings (SE-001 to SE-004) in `report`, leaving out
+/// `public` files: those a Debian package shipped, unchanged.
+fn secrets_in(report: &bulwark_eval::Report, public: &BTreeSet<String>) -> Vec<String> {
     report
         .findings
         .iter()
         .filter(|f| matches!(f.id, "SE-001" | "SE-002" | "SE-003" | "SE-004"))
-        .filter(|f| f.path.as_ref().is_none_or(|p| !packaged.contains(p)))
+        .filter(|f| f.path.as_ref().is_none_or(|p| !public.contains(p)))
         .map(|f| f.message.clone())
         .collect()
 }
 
-/// The merged filesystem of a one-layer image made from `tree`, as a walk
-/// of it would give (the contents of the files `capture` selects); `sizes`
-/// is the layer's (compressed, uncompressed) size.
+/// The merged filesystem of an image whose layers merge to `tree`, as a
+/// walk of it would give (the contents of the files `capture` selects);
+/// `sizes` are the layers' (compressed, uncompressed) sizes.
 fn view_of(
     tree: &bulwark_layer::Tree,
     capture: &dyn Fn(&str) -> bool,
-    sizes: (u64, u64),
+    sizes: Vec<(u64, u64)>,
 ) -> bulwark_image::FileSystem {
     use bulwark_image::{FileInfo, FileKind};
     use bulwark_layer::NodeKind;
@@ -268,8 +271,76 @@ fn view_of(
             },
         );
     }
-    fs.layer_sizes.push(sizes);
+    fs.layer_sizes = sizes;
     fs
+}
+
+/// The source's layers, copied as they are for a delta (`diff_ids` and
+/// `sizes`, each layer's, from the walk that checked them), each read again
+/// and checked against its digest, with the history line the source gave
+/// it.
+fn carried_layers(
+    img: &Opened,
+    diff_ids: &[String],
+    sizes: &[(u64, u64)],
+) -> Result<Vec<(bulwark_layer::Layer, String)>, Error> {
+    let history: Vec<String> = img.config["history"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .filter(|e| e["empty_layer"].as_bool() != Some(true))
+                .map(|e| e["created_by"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, l) in img.layers.iter().enumerate() {
+        let io_err = |e: std::io::Error| {
+            Error::Image(bulwark_image::Error::Layer {
+                origin: img.origin.clone(),
+                digest: l.digest.clone(),
+                reason: e.to_string(),
+            })
+        };
+        // Checked against its digest as it is copied.
+        let blob = bulwark_layer::Content::spill_from(&mut img.open_layer(l)?).map_err(io_err)?;
+        // What the bytes are, not what a docker archive's media type says.
+        let mut head = [0u8; 4];
+        let got = blob
+            .reader()
+            .and_then(|mut r| r.read(&mut head))
+            .map_err(io_err)?;
+        let compression = if got >= 2 && head[..2] == [0x1f, 0x8b] {
+            LayerCompression::Gzip
+        } else if got == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
+            LayerCompression::Zstd
+        } else {
+            LayerCompression::None
+        };
+        let (Some(diff_id), Some(&(_, tar_size))) = (diff_ids.get(i), sizes.get(i)) else {
+            return Err(io_err(std::io::Error::other(
+                "the walk did not account for this layer",
+            )));
+        };
+        let by = history
+            .get(i)
+            .filter(|h| !h.is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("(source layer {})", i + 1));
+        out.push((
+            bulwark_layer::Layer {
+                blob,
+                digest: l.digest.clone(),
+                diff_id: diff_id.clone(),
+                tar_size,
+                compression,
+                entries: 0,
+                tar: bulwark_layer::Content::default(),
+            },
+            by,
+        ));
+    }
+    Ok(out)
 }
 
 /// The source's identity: what the provenance names as the input (the
@@ -311,6 +382,8 @@ struct Hardened {
     contents: bulwark_image::FileSystem,
     /// The result's packages, read once for its SBOMs and its grade.
     inventory: Inventory,
+    /// Files with secret-looking names that packages shipped as they are.
+    public: BTreeSet<String>,
     arch: String,
 }
 
@@ -325,7 +398,14 @@ fn harden_one(
     let opts = &req.options;
     let platform = img.platform().unwrap_or_else(|| "linux/unknown".into());
     tracing::info!("hardening {} ({platform})", img.origin);
-    let fs = img.walk_full(&|_| true)?;
+    // A delta keeps the source's layers, whose tars the walk checks
+    // against the config's diff_ids, as the new config repeats them.
+    let fs = if opts.delta {
+        img.walk_full_verified(&|_| true)?
+    } else {
+        img.walk_full(&|_| true)?
+    };
+    let source_layers = (fs.diff_ids.clone(), fs.layer_sizes.clone());
     let inv = Inventory::from_fs(&fs);
     if inv.packages.is_empty() {
         return Err(Error::NoPackages {
@@ -343,7 +423,17 @@ fn harden_one(
         },
     );
     let lists = plan::placed_lists(&fs);
-    let secrets = secrets_in(&before, &lists);
+    // A file whose name looks secret is public when dpkg's md5 says a
+    // package shipped it as it is (a test key in a library's package);
+    // anything else at that path, or not in dpkg's records, is reported.
+    let md5s = plan::dpkg_md5s(&fs);
+    let public: BTreeSet<String> = before
+        .findings
+        .iter()
+        .filter_map(|f| f.path.clone())
+        .filter(|p| plan::as_shipped(&fs, &md5s, p))
+        .collect();
+    let secrets = secrets_in(&before, &public);
     if !secrets.is_empty() && !opts.allow_secrets {
         return Err(Error::Secrets {
             origin: img.origin.clone(),
@@ -503,19 +593,35 @@ fn harden_one(
     // The source's own base name would pair with the new base digest.
     config.labels.remove("org.opencontainers.image.base.name");
     config.labels.extend(facts.clone());
-    let mut layer = bulwark_layer::encode_layer(&rw.tree, epoch, req.compression)?;
-    // The blob is what is written; the tar is not needed again.
-    drop(std::mem::take(&mut layer.tar));
     let by = format!(
         "bulwark harden {}@{digest}",
         base_name.as_deref().unwrap_or("(local image)")
     );
-    // What the SBOMs and the grade after read: the tree just encoded,
-    // described without parsing the tar again.
+    let mut layers = Vec::new();
+    let upper = match rw.original.take() {
+        Some((original, dropped)) => {
+            layers = carried_layers(&img, &source_layers.0, &source_layers.1)?;
+            notes.push(
+                "the source's layers are kept as they are: what was removed is hidden by whiteouts in the new top layer, not taken out of the image (anyone who pulls it can read the lower layers); leave out --delta to ship only what is kept".into(),
+            );
+            delta::delta(&original, &dropped, &rw.tree)
+        }
+        None => rw.tree.clone(),
+    };
+    let mut layer = bulwark_layer::encode_layer(&upper, epoch, req.compression)?;
+    drop(upper);
+    // The blob is what is written; the tar is not needed again.
+    drop(std::mem::take(&mut layer.tar));
+    layers.push((layer, by));
+    // What the SBOMs and the grade after read: the hardened tree, which is
+    // what the layers merge to, described without parsing a tar again.
     let contents = view_of(
         &rw.tree,
         &bulwark_eval::capture(&img),
-        (layer.blob.len(), layer.tar_size),
+        layers
+            .iter()
+            .map(|(l, _)| (l.blob.len(), l.tar_size))
+            .collect(),
     );
     let (os_arch, variant) = {
         let mut it = platform.split('/').skip(1);
@@ -524,9 +630,9 @@ fn harden_one(
             it.next().map(str::to_owned),
         )
     };
-    let arch = debian_arch(&os_arch, variant.as_deref());
-    let compressed_after = layer.blob.len();
-    let size_after = layer.tar_size;
+    let arch = bulwark_debian::debian_arch(&os_arch, variant.as_deref());
+    let compressed_after = layers.iter().map(|(l, _)| l.blob.len()).sum();
+    let size_after = layers.iter().map(|(l, _)| l.tar_size).sum();
     let annotations = facts;
     let image = Image::build(ImageSpec {
         platform: Platform {
@@ -536,7 +642,7 @@ fn harden_one(
         },
         created: created.to_owned(),
         config,
-        layers: vec![(layer, by)],
+        layers,
         annotations,
     });
     let inventory = Inventory::from_fs(&contents);
@@ -580,6 +686,7 @@ fn harden_one(
         report,
         contents,
         inventory,
+        public,
         arch,
     })
 }
@@ -619,6 +726,7 @@ fn provenance(
         "allow": o.allow,
         "runtimeEvidence": o.runtime_evidence.len(),
         "allowSecrets": o.allow_secrets,
+        "delta": o.delta,
     });
     // The invocation is the source digest and the options, not where the
     // source file lay.
@@ -755,7 +863,7 @@ pub fn run(req: &Request) -> Result<Report, Error> {
         );
         h.report.grade_after = Some(grade(&report));
         // What was shipped, not what the source had (leftovers may have gone).
-        h.report.secrets = secrets_in(&report, &plan::placed_lists(&h.contents));
+        h.report.secrets = secrets_in(&report, &h.public);
         platforms.push(h.report);
     }
     Ok(Report {
@@ -770,20 +878,6 @@ pub fn run(req: &Request) -> Result<Report, Error> {
         sboms: published.sboms,
         platforms,
     })
-}
-
-/// The Debian architecture of an OCI platform (`arm64`, `v8` → `arm64`).
-fn debian_arch(oci_arch: &str, variant: Option<&str>) -> String {
-    const DEBIAN: &[&str] = &[
-        "amd64", "arm64", "armhf", "armel", "i386", "ppc64el", "s390x", "riscv64", "mips64el",
-    ];
-    DEBIAN
-        .iter()
-        .find(|d| {
-            bulwark_debian::oci_platform(d)
-                .is_some_and(|(a, v)| a == oci_arch && (variant.is_none() || v == variant))
-        })
-        .map_or_else(|| oci_arch.to_owned(), |d| (*d).to_owned())
 }
 
 /// A file-name-safe name for the documents (`NAME.provenance.json`): the
@@ -824,14 +918,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_archs() {
+    fn document_names() {
         let r: ImageRef = "oci:/tmp/out/app:1".parse().unwrap();
         assert_eq!(document_name(&r), "app");
         let r: ImageRef = "127.0.0.1:5000/team/app:1".parse().unwrap();
         assert_eq!(document_name(&r), "app");
-        assert_eq!(debian_arch("arm64", Some("v8")), "arm64");
-        assert_eq!(debian_arch("arm64", None), "arm64");
-        assert_eq!(debian_arch("arm", Some("v7")), "armhf");
-        assert_eq!(debian_arch("amd64", None), "amd64");
     }
 }

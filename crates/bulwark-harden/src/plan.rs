@@ -41,6 +41,58 @@ pub(crate) fn placed_lists(fs: &FileSystem) -> BTreeMap<String, Vec<String>> {
     lists
 }
 
+/// What dpkg recorded of each packaged file's contents, placed in the image
+/// like [`placed_lists`]: the md5 of `info/*.md5sums` and `status.d/*.md5sums`
+/// ("md5  path" lines) and of the status file's `Conffiles` (" /path md5").
+pub(crate) fn dpkg_md5s(fs: &FileSystem) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut put = |path: &str, md5: &str| {
+        let path = path.trim_start_matches('/');
+        if md5.len() == 32 && !path.is_empty() {
+            out.insert(in_image(fs, path), md5.to_ascii_lowercase());
+        }
+    };
+    for (path, data) in &fs.contents {
+        let dpkg =
+            path.starts_with("var/lib/dpkg/info/") || path.starts_with("var/lib/dpkg/status.d/");
+        if dpkg && path.ends_with(".md5sums") {
+            for line in String::from_utf8_lossy(data).lines() {
+                if let Some((md5, p)) = line.split_once(char::is_whitespace) {
+                    put(p.trim(), md5);
+                }
+            }
+        }
+    }
+    if let Some(status) = fs.contents.get("var/lib/dpkg/status") {
+        let mut conffiles = false;
+        for line in String::from_utf8_lossy(status).lines() {
+            if let Some(rest) = line.strip_prefix(' ') {
+                if conffiles {
+                    let mut it = rest.split_whitespace();
+                    if let (Some(p), Some(md5)) = (it.next(), it.next()) {
+                        put(p, md5);
+                    }
+                }
+            } else {
+                conffiles = line
+                    .split_once(':')
+                    .is_some_and(|(k, _)| k.eq_ignore_ascii_case("conffiles"));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `path` holds what its package shipped (dpkg's md5 of it
+/// matches): public, whatever its name says.
+pub(crate) fn as_shipped(fs: &FileSystem, md5s: &BTreeMap<String, String>, path: &str) -> bool {
+    use md5::Digest as _;
+    match (md5s.get(path), fs.contents.get(path)) {
+        (Some(want), Some(data)) => hex::encode(md5::Md5::digest(data)) == *want,
+        _ => false,
+    }
+}
+
 /// `path` with the symlinks of its parent directories followed.
 fn in_image(fs: &FileSystem, path: &str) -> String {
     match path.rsplit_once('/') {
@@ -459,5 +511,61 @@ mod tests {
         assert_eq!(tool("usr/bin/su"), Some("privilege escalation"));
         assert_eq!(tool("usr/share/doc/bash"), None);
         assert_eq!(tool("usr/bin/python3"), None);
+    }
+
+    #[test]
+    fn shipped_files_are_those_whose_md5_dpkg_recorded() {
+        use bulwark_image::{FileInfo, FileKind};
+        let mut fs = FileSystem::default();
+        let mut put = |p: &str, data: &[u8]| {
+            fs.files.insert(
+                p.into(),
+                FileInfo {
+                    kind: FileKind::File,
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    size: data.len() as u64,
+                    link: None,
+                    layer: 0,
+                },
+            );
+            fs.contents.insert(p.into(), data.to_vec());
+        };
+        // md5("test key\n") and md5("conf\n").
+        put(
+            "var/lib/dpkg/info/python3-paramiko.md5sums",
+            b"fde034f64351f44186f323a28bc21982  usr/lib/python3/dist-packages/paramiko/test_rsa.key\n",
+        );
+        put(
+            "var/lib/dpkg/status",
+            b"Package: app\nConffiles:\n /etc/app/.env b9a771b420047cfaa3543e66c78f44f6\n /etc/app/x 5e4f3f0e1c6d0d5c2c0b4a1e2d3f4a5b obsolete\nVersion: 1\n",
+        );
+        put(
+            "usr/lib/python3/dist-packages/paramiko/test_rsa.key",
+            b"changed\n",
+        );
+        put("etc/app/.env", b"conf\n");
+        let md5s = dpkg_md5s(&fs);
+        assert_eq!(md5s.len(), 3, "{md5s:?}");
+        assert!(md5s.contains_key("etc/app/x"));
+        // Changed since dpkg installed it: not the package's.
+        assert!(!as_shipped(
+            &fs,
+            &md5s,
+            "usr/lib/python3/dist-packages/paramiko/test_rsa.key"
+        ));
+        // No record at all: not the package's.
+        assert!(!as_shipped(&fs, &md5s, "app/.env"));
+        assert!(as_shipped(&fs, &md5s, "etc/app/.env"));
+        fs.contents.insert(
+            "usr/lib/python3/dist-packages/paramiko/test_rsa.key".into(),
+            b"test key\n".to_vec(),
+        );
+        assert!(as_shipped(
+            &fs,
+            &md5s,
+            "usr/lib/python3/dist-packages/paramiko/test_rsa.key"
+        ));
     }
 }

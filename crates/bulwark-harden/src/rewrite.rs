@@ -29,6 +29,10 @@ pub(crate) struct Rewritten {
     /// Accounts whose login shell was removed: now `/usr/sbin/nologin`.
     pub shells_reset: Vec<String>,
     pub notes: Vec<String>,
+    /// The source's merged filesystem as first read, for a delta layer
+    /// (`Options::delta`), and the paths it had that no tree can hold
+    /// (device nodes, FIFOs, hard links to nothing).
+    pub original: Option<(Tree, Vec<String>)>,
 }
 
 /// Paths a minified image keeps although no package owns them: what the
@@ -142,7 +146,7 @@ fn leftover(path: &str, is_dir: bool) -> Option<(String, &'static str)> {
 /// sharing their target's bytes, as in a build: the encoder writes entries
 /// in lexical order, so a link could otherwise come before its target, and
 /// a link to a removed file cannot dangle.
-fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> Tree {
+fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> (Tree, Vec<String>) {
     let mut tree = Tree::default();
     let mut dropped = Vec::new();
     let mut links = Vec::new();
@@ -186,7 +190,7 @@ fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> Tree {
             dropped[0]
         ));
     }
-    tree
+    (tree, dropped)
 }
 
 /// A tar link name as a root-relative path, `None` when it leaves the root.
@@ -322,7 +326,11 @@ pub(crate) fn rewrite(
         .iter()
         .map(|e| fs.resolve(e).unwrap_or_else(|| e.clone()))
         .collect();
-    let mut tree = to_tree(fs, &mut out.notes);
+    let (mut tree, dropped) = to_tree(fs, &mut out.notes);
+    if opts.delta {
+        // Cheap: file contents are shared, not copied.
+        out.original = Some((tree.clone(), dropped));
+    }
     // Symlinks that lead somewhere now (one that stops leading anywhere
     // because of what is removed goes too), and those that lead to what the
     // entrypoint loads or the workload used (`/bin/sh` for a `sh -c`

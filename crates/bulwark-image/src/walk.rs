@@ -76,6 +76,10 @@ pub struct FileSystem {
     /// Keep whole files of any size, up to [`bulwark_limits::MAX_REWRITE`]
     /// in all ([`Opened::walk_full`]).
     full: bool,
+    /// sha256 of each layer's uncompressed tar, bottom first, when the walk
+    /// was asked for them ([`Opened::walk_full_verified`]).
+    pub diff_ids: Vec<String>,
+    want_diff_ids: bool,
 }
 
 impl FileSystem {
@@ -239,8 +243,11 @@ fn read_stage(mut raw: Box<dyn Read + Send>) -> io::Result<(PipeReader, ReadDone
 /// Stage 2: sniffs the compression (gzip, zstd or none), inflates, and then
 /// drains whatever follows the compressed stream so stage 1 reads (and
 /// hashes) every byte.
-fn decode_stage(mut input: PipeReader) -> io::Result<PipeReader> {
-    let (tx, rx) = bulwark_limits::pipe(8);
+fn decode_stage(
+    mut input: PipeReader,
+    diff_id: Option<mpsc::Sender<Option<String>>>,
+) -> io::Result<PipeReader> {
+    let (out, rx) = bulwark_limits::pipe(8);
     spawn("layer-inflate", move || {
         let mut head = [0u8; 4];
         let mut got = 0;
@@ -249,19 +256,47 @@ fn decode_stage(mut input: PipeReader) -> io::Result<PipeReader> {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) => {
-                    tx.fail(e);
+                    out.fail(e);
                     return;
                 }
             }
         }
+        let gzip = got >= 2 && head[..2] == [0x1f, 0x8b];
+        let zstd = got == 4 && head == [0x28, 0xb5, 0x2f, 0xfd];
+        // The tar's sha256 (its diff_id), when asked, is taken by a stage
+        // of its own so that inflating does not wait for it; an
+        // uncompressed layer's is the blob's own digest, which stage 1
+        // computes (`None`).
+        let tx = match diff_id {
+            Some(ids) if gzip || zstd => {
+                let (tx, mut hashed) = bulwark_limits::pipe(8);
+                let spawned = spawn("layer-diff-id", move || {
+                    let mut hasher = Sha256::new();
+                    if pump(&mut hashed, &out, &mut |c| hasher.update(c)) {
+                        let _ =
+                            ids.send(Some(format!("sha256:{}", hex::encode(hasher.finalize()))));
+                    }
+                });
+                if let Err(e) = spawned {
+                    tx.fail(e);
+                    return;
+                }
+                tx
+            }
+            Some(ids) => {
+                let _ = ids.send(None);
+                out
+            }
+            None => out,
+        };
         let chained = io::Cursor::new(head[..got].to_vec()).chain(input);
         let mut noop = |_: &[u8]| {};
-        if got >= 2 && head[..2] == [0x1f, 0x8b] {
+        if gzip {
             let mut d = flate2::read::MultiGzDecoder::new(chained);
             if pump(&mut d, &tx, &mut noop) {
                 let _ = io::copy(&mut d.into_inner(), &mut io::sink());
             }
-        } else if got == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
+        } else if zstd {
             match zstd::stream::read::Decoder::new(chained) {
                 Ok(mut d) => {
                     if pump(&mut d, &tx, &mut noop) {
@@ -352,6 +387,74 @@ impl Opened {
         )
     }
 
+    /// Like [`Opened::walk_full`], also hashing each layer's uncompressed
+    /// tar and checking it against the config's `rootfs.diff_ids`: for
+    /// carrying the layers themselves into a new image, whose config
+    /// repeats those ids.
+    ///
+    /// # Errors
+    /// As [`Opened::walk`]; a root filesystem (no layers), or a layer whose
+    /// tar is not the one the config names.
+    pub fn walk_full_verified(&self, capture: &dyn Fn(&str) -> bool) -> Result<FileSystem, Error> {
+        if self.rootfs.is_some() {
+            return Err(Error::Invalid {
+                origin: self.origin.clone(),
+                detail: "a root filesystem directory has no layers to carry over".into(),
+            });
+        }
+        let fs = self.walk_into(
+            FileSystem {
+                full: true,
+                want_diff_ids: true,
+                ..FileSystem::default()
+            },
+            capture,
+        )?;
+        let declared: Vec<&str> = self.config["rootfs"]["diff_ids"]
+            .as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        if declared.len() != fs.diff_ids.len() {
+            return Err(Error::Invalid {
+                origin: self.origin.clone(),
+                detail: format!(
+                    "the config names {} layer diff_ids, the manifest {} layers",
+                    declared.len(),
+                    fs.diff_ids.len()
+                ),
+            });
+        }
+        for (i, (want, found)) in declared.iter().zip(&fs.diff_ids).enumerate() {
+            if want != found {
+                return Err(Error::Digest {
+                    origin: self.origin.clone(),
+                    digest: format!("layer {} ({}), uncompressed", i + 1, self.layers[i].digest),
+                    expected: format!("the config's diff_id {want}"),
+                    found: found.clone(),
+                });
+            }
+        }
+        Ok(fs)
+    }
+
+    /// A reader of layer `l`'s blob as stored (compressed), checked
+    /// against its digest and size: the read that reaches the end fails on
+    /// a mismatch, so whoever copies it to the end has what was named.
+    ///
+    /// # Errors
+    /// The blob cannot be opened.
+    pub fn open_layer(&self, l: &LayerBlob) -> Result<Box<dyn Read + Send>, Error> {
+        Ok(Box::new(Checked {
+            inner: self.layer_reader(l)?,
+            hasher: Sha256::new(),
+            count: 0,
+            digest: l.digest.clone(),
+            size: l.size,
+            origin: self.origin.clone(),
+            done: false,
+        }))
+    }
+
     fn walk_into(
         &self,
         mut fs: FileSystem,
@@ -386,7 +489,9 @@ impl Opened {
         let raw = self.layer_reader(l)?;
         let (compressed_stream, read_done, compressed) =
             read_stage(raw).map_err(|e| layer_err(e.to_string()))?;
-        let decoded = decode_stage(compressed_stream).map_err(|e| layer_err(e.to_string()))?;
+        let (id_tx, id_rx) = mpsc::channel();
+        let decoded = decode_stage(compressed_stream, fs.want_diff_ids.then_some(id_tx))
+            .map_err(|e| layer_err(e.to_string()))?;
         let mut counting = Counting {
             inner: decoded,
             count: 0,
@@ -413,6 +518,12 @@ impl Opened {
             });
         }
         fs.layer_sizes.push((count, uncompressed));
+        if fs.want_diff_ids {
+            let id = id_rx
+                .recv()
+                .map_err(|_| layer_err("the layer could not be inflated to its end".into()))?;
+            fs.diff_ids.push(id.unwrap_or(found));
+        }
         Ok(())
     }
 }
@@ -633,4 +744,50 @@ fn walk_dir(
         }
     }
     Ok(())
+}
+
+/// A blob reader that checks the digest and size at the end.
+struct Checked {
+    inner: Box<dyn Read + Send>,
+    hasher: Sha256,
+    count: u64,
+    digest: String,
+    size: Option<u64>,
+    origin: String,
+    /// Checked at the end already.
+    done: bool,
+}
+
+impl Read for Checked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        if self.size.is_some_and(|s| self.count > s) {
+            return Err(io::Error::other(format!(
+                "{}: layer {} is longer than the {} bytes its descriptor gives",
+                self.origin,
+                self.digest,
+                self.size.unwrap_or_default()
+            )));
+        }
+        if n == 0 {
+            let found = format!(
+                "sha256:{}",
+                hex::encode(std::mem::take(&mut self.hasher).finalize())
+            );
+            if found != self.digest || self.size.is_some_and(|s| s != self.count) {
+                return Err(io::Error::other(format!(
+                    "{}: layer {} read as {} bytes with {found}; the blob is corrupt or was changed while read",
+                    self.origin, self.digest, self.count
+                )));
+            }
+            self.done = true;
+        } else {
+            self.hasher.update(&buf[..n]);
+        }
+        Ok(n)
+    }
 }

@@ -86,6 +86,20 @@ impl Content {
         }
     }
 
+    /// Copies everything `r` gives into a temporary file: a blob carried
+    /// over from another image, read through a reader that checks it (this
+    /// does not hash it again).
+    ///
+    /// # Errors
+    /// The read fails (a checking reader's mismatch among them), or the
+    /// temporary file cannot be written.
+    pub fn spill_from(r: &mut dyn Read) -> io::Result<Content> {
+        let mut w = SpillWriter::new()?;
+        w.hasher = None;
+        io::copy(r, &mut w)?;
+        w.finish().map(|(c, _)| c)
+    }
+
     /// All the bytes in memory (for tests and small layers).
     ///
     /// # Errors
@@ -124,7 +138,8 @@ impl Spill {
 pub(crate) struct SpillWriter {
     out: BufWriter<File>,
     spill: Spill,
-    hasher: Sha256,
+    /// `None`: not hashed (the caller checks what it copies).
+    hasher: Option<Sha256>,
     size: u64,
 }
 
@@ -142,7 +157,7 @@ impl SpillWriter {
                 size: 0,
                 _registered: registered,
             },
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             size: 0,
         })
     }
@@ -154,7 +169,9 @@ impl SpillWriter {
         self.out.into_inner().map_err(|e| e.into_error())?;
         Ok((
             Content::File(Arc::new(spill)),
-            hex::encode(self.hasher.finalize()),
+            self.hasher
+                .map(|h| hex::encode(h.finalize()))
+                .unwrap_or_default(),
         ))
     }
 }
@@ -162,7 +179,9 @@ impl SpillWriter {
 impl Write for SpillWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.out.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         self.size += n as u64;
         Ok(n)
     }

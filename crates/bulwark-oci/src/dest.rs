@@ -254,6 +254,14 @@ fn write_layout_dir(
     std::fs::create_dir_all(&bdir).map_err(io_err(&bdir))?;
     for (d, data) in blobs {
         let p = t.join(blob_path(d));
+        // A blob already in a temporary file of ours (a large layer, or one
+        // carried over from another image) is linked, not copied, when the
+        // two are on one filesystem: the file is never written again.
+        if let Source::Content(bulwark_layer::Content::File(spill)) = data
+            && std::fs::hard_link(spill.path(), &p).is_ok()
+        {
+            continue;
+        }
         let mut f = std::io::BufWriter::new(std::fs::File::create(&p).map_err(io_err(&p))?);
         data.write_to(&mut f)
             .and_then(|()| f.flush())

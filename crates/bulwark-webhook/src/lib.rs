@@ -99,7 +99,11 @@ fn audit(
 ) {
     let record = bulwark_admission::audit::record(req, endpoint, d, &policies.digest, now);
     if let Err(e) = state.audit.write(record) {
-        tracing::error!("the audit log cannot be written: {e}");
+        state.metrics.audit_error();
+        tracing::error!(
+            "the audit log cannot be written ({e}): decision for {} not recorded; free space or fix the log's path (bulwark_admission_audit_errors_total counts these)",
+            req.uid
+        );
     }
 }
 

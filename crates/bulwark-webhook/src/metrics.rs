@@ -35,6 +35,7 @@ struct Inner {
     latency: BTreeMap<&'static str, Histogram>,
     cache: BTreeMap<&'static str, u64>,
     reloads: BTreeMap<(&'static str, &'static str), u64>,
+    audit_errors: u64,
 }
 
 fn endpoint_name(e: Endpoint) -> &'static str {
@@ -135,6 +136,15 @@ impl Metrics {
         *g.reloads
             .entry((what, if ok { "ok" } else { "error" }))
             .or_default() += 1;
+    }
+
+    /// A decision the audit log could not record.
+    pub(crate) fn audit_error(&self) {
+        let mut g = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.audit_errors += 1;
     }
 
     /// The exposition text.
@@ -253,6 +263,12 @@ impl Metrics {
                 "bulwark_admission_reloads_total{{file=\"{what}\",result=\"{r}\"}} {n}"
             );
         }
+        let _ = writeln!(
+            s,
+            "# HELP bulwark_admission_audit_errors_total Decisions the audit log could not record (alert on any)."
+        );
+        let _ = writeln!(s, "# TYPE bulwark_admission_audit_errors_total counter");
+        let _ = writeln!(s, "bulwark_admission_audit_errors_total {}", g.audit_errors);
         let _ = writeln!(
             s,
             "# HELP bulwark_admission_ready 1 when policies and keys are loaded and the server accepts reviews."

@@ -59,15 +59,16 @@ pub(crate) const CHECKS: &[Check] = &[SE_001, SE_002, SE_003, SE_004, SE_005];
 
 /// The secret check a path's name falls under, and what to call it.
 pub(crate) fn secret_name(path: &str) -> Option<(&'static Check, &'static str)> {
-    // Packages' documentation carries examples (git's `test.netrc`), not keys.
-    if path.starts_with("usr/share/doc/") {
-        return None;
-    }
     let base = path.rsplit('/').next().unwrap_or(path);
     if matches!(base, "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519")
         || base.ends_with(".key") && !path.starts_with("usr/share/")
     {
         return Some((&SE_001, "private key"));
+    }
+    // Packages' documentation carries example configuration (git's
+    // `test.netrc`); a key is a key wherever it lies.
+    if path.starts_with("usr/share/doc/") {
+        return None;
     }
     if path.ends_with(".aws/credentials")
         || path.ends_with(".docker/config.json")
@@ -177,5 +178,24 @@ pub(crate) fn run(cx: &mut Ctx) {
                 Some("history".into()),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documentation_examples_pass_but_keys_do_not() {
+        assert!(secret_name("usr/share/doc/git/contrib/credential/test.netrc").is_none());
+        assert!(secret_name("usr/share/doc/app/examples/.env").is_none());
+        assert_eq!(
+            secret_name("usr/share/doc/app/id_ed25519").map(|(c, _)| c.id),
+            Some("SE-001")
+        );
+        assert_eq!(
+            secret_name("root/.netrc").map(|(c, _)| c.id),
+            Some("SE-002")
+        );
     }
 }

@@ -214,7 +214,25 @@ pub fn admit(a: &AdmitArgs) -> anyhow::Result<ExitCode> {
         let mutated: Option<Decision> = a
             .mutate
             .then(|| engine.decide(&policies, req, Endpoint::Mutate, now));
-        let d = engine.decide(&policies, req, Endpoint::Validate, now);
+        // As in a cluster: the validating webhook sees the object with the
+        // mutating webhook's patch applied (its tags pinned).
+        let patched = match &mutated {
+            Some(m) if m.response.patch.is_some() => {
+                let mut r = req.clone();
+                r.object = m
+                    .response
+                    .patched(&req.object)
+                    .map_err(|e| anyhow::anyhow!("applying /mutate's patch: {e}"))?;
+                Some(r)
+            }
+            _ => None,
+        };
+        let d = engine.decide(
+            &policies,
+            patched.as_ref().unwrap_or(req),
+            Endpoint::Validate,
+            now,
+        );
         let allowed = d.response.allowed && mutated.as_ref().is_none_or(|m| m.response.allowed);
         denied |= !allowed;
         let message = d

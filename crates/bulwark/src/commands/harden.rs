@@ -50,6 +50,7 @@ pub fn run(a: &HardenArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             allow: a.allow.clone(),
             runtime_evidence,
             allow_secrets: a.allow_secrets,
+            delta: a.delta,
         },
         sign: key.map(|k| (k, sig_format)),
         sbom_dir: a.sbom_dir.clone(),

@@ -771,6 +771,30 @@ fn admit_checks_manifests_and_reviews_before_they_are_applied() {
         out.contains(&format!("pin: {h}/test/app:1 -> {h}/test/app:1@sha256:")),
         "{out}"
     );
+    // require-digest: alone, a tag is denied; with --mutate the validating
+    // check sees the pinned object, as the API server passes it on.
+    std::fs::write(
+        ctx.path().join("pinned.yaml"),
+        format!("policies:\n  - {{name: pinned, images: ['{h}/test/**'], keys: [release.pub], mode: enforce, require-digest: true}}\n"),
+    )
+    .unwrap();
+    let admit = |extra: &[&str]| {
+        let mut args = vec![
+            "admit",
+            "--config",
+            "pinned.yaml",
+            "--manifest",
+            "good.json",
+            "--insecure",
+        ];
+        args.extend(extra);
+        ctx.run(&args)
+    };
+    let out = admit(&[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not pinned to a digest"));
+    let out = ok(admit(&["--mutate"]));
+    assert!(out.contains("ALLOWED Deployment/web"), "{out}");
     let out = ctx.run(&[
         "admit",
         "--config",

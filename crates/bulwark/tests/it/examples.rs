@@ -265,7 +265,7 @@ fn skopeo_arch(image: &str, arch: &str) {
     assert_eq!(v["Architecture"], arch);
 }
 
-fn umoci_unpack(layout_tag: &str, bundle: &Path) -> PathBuf {
+pub(crate) fn umoci_unpack(layout_tag: &str, bundle: &Path) -> PathBuf {
     assert!(tool("umoci") || std::env::var("CI").is_err());
     ok(Command::new("umoci")
         .args(["unpack", "--image", layout_tag])
@@ -768,7 +768,7 @@ fn assert_later_sbom_conformant(dir: &Path, image: &str) {
 }
 
 /// Runs `ntia-checker -c STANDARD` on `file` and asserts conformance.
-fn assert_conformant(file: &Path, standard: &str, spdx3: bool) {
+pub(crate) fn assert_conformant(file: &Path, standard: &str, spdx3: bool) {
     let mut c = Command::new("ntia-checker");
     c.args(["-c", standard, "--file"]).arg(file);
     if spdx3 {

@@ -187,6 +187,19 @@ fn an_ordinary_debian_image_is_hardened_and_minified_and_still_works() {
         src_ref.as_str()
     );
 
+    // --delta: the source's layer as it is plus a small one of changes,
+    // which merge to the same image: same packages for trivy, app answers,
+    // no shell.
+    let delta = format!("oci:{}/delta:1", d.0.display());
+    let dr = harden(&d.0, &[&src_ref, &delta, "--delta"]);
+    let dp = &dr["platforms"][0];
+    assert_eq!(dp["packages_after"], p["packages_after"]);
+    let added = dp["size_after"].as_u64().unwrap() - dp["size_before"].as_u64().unwrap();
+    assert!(added < 16 << 20, "delta layer of {added} bytes");
+    assert_eq!(trivy_packages(&d.0.join("delta"), None), ours);
+    assert_eq!(app_answers(&delta), "hello from uid 65532\n");
+    assert_no_shell(&delta);
+
     // --minify: only the entrypoint's closure and /app; at least 5x smaller.
     let min = format!("oci:{}/min:1", d.0.display());
     let m = harden(&d.0, &[&src_ref, &min, "--minify", "--keep", "/app"]);
@@ -297,6 +310,28 @@ fn what_cannot_be_analysed_or_holds_secrets_is_refused_and_nothing_written() {
     );
     assert!(err.contains("no dpkg database"), "{err}");
 
+    // A config whose runtime part is not an object: nothing to carry over
+    // or to set the entrypoint in.
+    layout(
+        &d.0.join("oddconfig"),
+        serde_json::json!("python3 /app/run"),
+        &[("var/lib/dpkg/status", STATUS), ("app/run", b"x")],
+    );
+    for extra in [&[][..], &["--entrypoint", "/app/run"][..]] {
+        let err = fails(
+            bulwark(&d.0)
+                .args(["harden", "oci:oddconfig:t", "oci:out6:1", "--keep", "/app"])
+                .args(extra)
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            err.contains("the image config's `config` object cannot be read"),
+            "{extra:?}: {err}"
+        );
+        assert!(!d.0.join("out6").exists());
+    }
+
     // A layer that climbs out of the root.
     let mut h = tar::Header::new_gnu();
     h.set_size(1);
@@ -376,4 +411,189 @@ fn every_platform_is_hardened_signed_and_attested() {
     for id in ["PR-004", "PR-006", "PR-007"] {
         assert!(after["findings"].get(id).is_none(), "{id}: {after}");
     }
+}
+
+/// One tar entry of a hand-made layer: (path, type, mode, data or link).
+type Entry<'a> = (&'a str, tar::EntryType, u32, &'a [u8]);
+
+fn tar_of(entries: &[Entry<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, mode, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*kind);
+        h.set_mode(*mode);
+        match *kind {
+            tar::EntryType::Regular => {
+                h.set_size(data.len() as u64);
+                b.append_data(&mut h, name, *data).unwrap();
+            }
+            tar::EntryType::Link | tar::EntryType::Symlink => {
+                h.set_size(0);
+                b.append_link(&mut h, name, std::str::from_utf8(data).unwrap())
+                    .unwrap();
+            }
+            _ => {
+                h.set_size(0);
+                b.append_data(&mut h, name, std::io::empty()).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+/// Every path below `root` with its kind, permission bits and contents (or
+/// link target), as read from the host after a real unpacker applied the
+/// layers.
+fn tree_of(root: &Path) -> Vec<(String, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let what = if m.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&p).unwrap().display())
+            } else if m.is_dir() {
+                todo.push(p.clone());
+                format!("dir {:o}", m.permissions().mode() & 0o7777)
+            } else {
+                format!(
+                    "file {:o} {}",
+                    m.permissions().mode() & 0o7777,
+                    String::from_utf8_lossy(&std::fs::read(&p).unwrap())
+                )
+            };
+            out.push((rel, what));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_delta_keeps_the_source_layers_and_merges_to_the_squashed_result() {
+    use tar::EntryType::{Block, Directory as D, Link, Regular as F, Symlink};
+    let d = LowerDir::new("harden-delta");
+    let status = b"Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\nArchitecture: amd64\n\nPackage: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\nArchitecture: amd64\n";
+    let lower = tar_of(&[
+        ("app/", D, 0o777, b""),
+        ("app/run", F, 0o755, b"#!/app/run\n"),
+        ("app/run2", Link, 0o755, b"app/run"),
+        ("app/tool", F, 0o4755, b"tool"),
+        ("app/old", F, 0o644, b"old"),
+        ("dev/", D, 0o755, b""),
+        ("dev/sda", Block, 0o660, b""),
+        ("usr/bin/bash", F, 0o755, b"\x7fELF"),
+        ("usr/bin/sh", Symlink, 0o777, b"bash"),
+        ("var/cache/apt/pkgcache.bin", F, 0o644, b"cache"),
+        ("var/lib/dpkg/status", F, 0o644, status),
+        ("var/lib/dpkg/info/bash.list", F, 0o644, b"/usr/bin/bash\n"),
+    ]);
+    let upper = tar_of(&[
+        ("app/.wh.old", F, 0o644, b""),
+        ("etc/motd", F, 0o644, b"hello\n"),
+    ]);
+    let id = |t: &[u8]| {
+        use sha2::Digest as _;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(t)))
+    };
+    let (gl, gu) = (
+        crate::regression::gzip(&lower),
+        crate::regression::gzip(&upper),
+    );
+    let (il, iu) = (id(&lower), id(&upper));
+    crate::regression::layers_layout(
+        &d.0.join("src"),
+        &[(&gl, &il), (&gu, &iu)],
+        serde_json::json!({"Entrypoint": ["/app/run"]}),
+    );
+    let args = ["--keep", "/app", "--source-date-epoch", "1700000000"];
+    let sq = harden(&d.0, &[&["oci:src:t", "oci:sq:1"], &args[..]].concat());
+    let dl = harden(
+        &d.0,
+        &[&["oci:src:t", "oci:dl:1", "--delta"], &args[..]].concat(),
+    );
+    assert_eq!(removed(&dl), ["bash"]);
+    // The source's two layers, byte for byte, and one more.
+    let manifest = |name: &str| -> serde_json::Value {
+        let idx: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.0.join(name).join("index.json")).unwrap())
+                .unwrap();
+        let digest = idx["manifests"][0]["digest"].as_str().unwrap();
+        let blob = d.0.join(name).join("blobs/sha256").join(&digest[7..]);
+        serde_json::from_slice(&std::fs::read(blob).unwrap()).unwrap()
+    };
+    let src_layers = manifest("src")["layers"].clone();
+    let layers = manifest("dl")["layers"].as_array().unwrap().clone();
+    assert_eq!(layers.len(), 3);
+    assert_eq!(layers[..2], src_layers.as_array().unwrap()[..]);
+    // Unpacked by umoci, the delta's three layers give what the squashed
+    // image's one layer gives.
+    if tool("umoci") {
+        let a = tree_of(&crate::examples::umoci_unpack(
+            &format!("{}:1", d.0.join("sq").display()),
+            &d.0.join("sq-bundle"),
+        ));
+        let b = tree_of(&crate::examples::umoci_unpack(
+            &format!("{}:1", d.0.join("dl").display()),
+            &d.0.join("dl-bundle"),
+        ));
+        assert_eq!(a, b);
+        let paths: Vec<&str> = b.iter().map(|(p, _)| p.as_str()).collect();
+        for gone in [
+            "usr/bin/bash",
+            "usr/bin/sh",
+            "dev/sda",
+            "app/old",
+            "var/cache/apt",
+        ] {
+            assert!(!paths.contains(&gone), "{gone} still there: {paths:?}");
+        }
+        assert!(!paths.iter().any(|p| p.contains(".wh.")), "{paths:?}");
+        assert!(
+            b.contains(&("app/tool".into(), "file 755 tool".into())),
+            "{b:?}"
+        );
+        assert!(b.contains(&("app".into(), "dir 775".into())), "{b:?}");
+        assert!(paths.contains(&"etc/motd"));
+    }
+    assert_eq!(
+        bulwark_packages(&d.0, "oci:dl:1"),
+        bulwark_packages(&d.0, "oci:sq:1")
+    );
+    assert_eq!(
+        dl["platforms"][0]["grade_after"]["grade"],
+        sq["platforms"][0]["grade_after"]["grade"]
+    );
+    // Reproducible.
+    let again = harden(
+        &d.0,
+        &[&["oci:src:t", "oci:dl2:1", "--delta"], &args[..]].concat(),
+    );
+    assert_eq!(again["digest"], dl["digest"]);
+
+    // A config whose diff_ids do not name the layers' tars: the layers
+    // cannot be carried over as they are.
+    crate::regression::layers_layout(
+        &d.0.join("lying"),
+        &[(&gl, &iu)],
+        serde_json::json!({"Entrypoint": ["/app/run"]}),
+    );
+    let err = fails(
+        bulwark(&d.0)
+            .args([
+                "harden",
+                "oci:lying:t",
+                "oci:out:1",
+                "--delta",
+                "--keep",
+                "/app",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("diff_id") && err.contains(&iu), "{err}");
+    assert!(!d.0.join("out").exists());
 }

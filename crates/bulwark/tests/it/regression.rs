@@ -370,6 +370,12 @@ pub(crate) fn one_layer_layout_with(
 }
 
 fn layout_of(dir: &Path, layer: &[u8], diff_id: &str, runtime: serde_json::Value) {
+    layers_layout(dir, &[(layer, diff_id)], runtime);
+}
+
+/// An OCI layout tagged `t` with these gzip layers (blob, diff_id), bottom
+/// first, and `runtime` as the config's `config`.
+pub(crate) fn layers_layout(dir: &Path, layers: &[(&[u8], &str)], runtime: serde_json::Value) {
     use sha2::Digest as _;
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
@@ -378,14 +384,21 @@ fn layout_of(dir: &Path, layer: &[u8], diff_id: &str, runtime: serde_json::Value
         std::fs::write(blobs.join(&hex), data).unwrap();
         (format!("sha256:{hex}"), data.len())
     };
-    let (ld, ls) = put(layer);
+    let descs: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|(blob, _)| {
+            let (ld, ls) = put(blob);
+            serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls})
+        })
+        .collect();
+    let diff_ids: Vec<&str> = layers.iter().map(|(_, d)| *d).collect();
     let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": runtime,
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]}});
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}});
     let (cd, cs) = put(config.to_string().as_bytes());
     let manifest = serde_json::json!({"schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ls}]});
+        "layers": descs});
     let (md, ms) = put(manifest.to_string().as_bytes());
     std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     let index = serde_json::json!({"schemaVersion": 2, "manifests": [
