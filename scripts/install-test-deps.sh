@@ -92,6 +92,15 @@ for p in "${PY_PKGS[@]}"; do
   python3 -m pip show "${p%%[*}" >/dev/null 2>&1 || python3 -m pip install -q "$p"
 done
 
+# OSCAL validation: compliance-trestle, in a virtual environment of its own
+# (its pydantic pins must not move the other peers'), linked onto PATH.
+if ! command -v trestle >/dev/null 2>&1; then
+  venv="${XDG_CACHE_HOME:-$HOME/.cache}/bulwark-tools/trestle"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q compliance-trestle
+  $SUDO ln -sf "$venv/bin/trestle" /usr/local/bin/trestle
+fi
+
 # SARIF validation: Microsoft's SARIF Multitool (schema + rules), from npm.
 # The package ships a self-contained .NET binary that npm leaves non-executable.
 if ! command -v npm >/dev/null 2>&1; then
@@ -105,7 +114,7 @@ find "$(npm root -g 2>/dev/null)/@microsoft" -name Sarif.Multitool -type f \
 
 # Console scripts installed by pip need pyenv shims where pyenv manages Python.
 if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
-for t in trivy pyspdxtools ntia-checker kubernetes-validate cosign crane oras kubectl docker-registry sarif-multitool; do
+for t in trivy pyspdxtools ntia-checker kubernetes-validate trestle cosign crane oras kubectl docker-registry sarif-multitool; do
   command -v "$t" >/dev/null 2>&1 || echo "install-test-deps: warning: $t is not on PATH" >&2
 done
 

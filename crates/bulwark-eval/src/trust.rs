@@ -2,8 +2,8 @@
 //! its SBOM and SLSA provenance attestations verify under the given keys?
 
 use bulwark_attest::Found;
-use bulwark_image::{Object, Store};
-use bulwark_sign::PublicKey;
+use bulwark_image::{Object, Opened, Store};
+use bulwark_sign::{PublicKey, Statement};
 use serde::Serialize;
 
 use crate::finding::{Finding, Severity};
@@ -24,6 +24,10 @@ pub struct Trust {
     /// filesystem has nowhere to keep them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsearchable: Option<String>,
+    /// The verified attestations' statements (for callers that read what
+    /// they say, such as `bulwark evidence`).
+    #[serde(skip)]
+    pub statements: Vec<Statement>,
 }
 
 fn is_sbom(ptype: &str) -> bool {
@@ -60,8 +64,47 @@ impl Trust {
                     t.found.push(f);
                 }
             }
+            for st in r.statements {
+                if !t.statements.contains(&st) {
+                    t.statements.push(st);
+                }
+            }
         }
         Ok(t)
+    }
+
+    /// Signatures and attestations of `img`, looked for where it was read
+    /// from (the same store: nothing is opened twice). A layout keeps them
+    /// in its index, a registry as referrers and tags; docker archives and
+    /// root filesystems cannot hold any.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub fn of_image(img: &Opened, keys: &[PublicKey]) -> Result<Trust, bulwark_attest::Error> {
+        let store = match img.store() {
+            Ok(s) if s.holds_referrers() => s,
+            Ok(_) => {
+                return Ok(Trust::unsearchable(
+                    keys.len(),
+                    "a docker archive cannot carry signatures",
+                ));
+            }
+            Err(_) => {
+                return Ok(Trust::unsearchable(
+                    keys.len(),
+                    "a root filesystem cannot carry signatures",
+                ));
+            }
+        };
+        // One entry in index.json: the image alone, nothing can refer to it.
+        if matches!(store, Store::Layout { .. } | Store::Tar { .. }) && img.index_entries <= 1 {
+            return Ok(Trust {
+                keys: keys.len(),
+                subjects: img.manifest_digest.iter().cloned().collect(),
+                ..Trust::default()
+            });
+        }
+        Trust::gather(store, &img.subjects(), keys)
     }
 
     /// For images kept where signatures cannot be (docker archives, root

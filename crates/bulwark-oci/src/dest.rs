@@ -239,6 +239,44 @@ fn write_layout_dir(
         write_file_atomic(&index_path, &to_json(&idx))?;
         return Ok(());
     }
+    write_dir_atomic(dir, &mut |t| {
+        std::fs::write(t.join("oci-layout"), OCI_LAYOUT)?;
+        std::fs::write(
+            t.join("index.json"),
+            layout_index(vec![with_ref(top.clone(), tag)]),
+        )?;
+        let bdir = t.join("blobs/sha256");
+        std::fs::create_dir_all(&bdir)?;
+        for (d, data) in blobs {
+            let p = t.join(blob_path(d));
+            // A blob already in a temporary file of ours (a large layer, or
+            // one carried over from another image) is linked, not copied,
+            // when the two are on one filesystem: it is never written again.
+            if let Source::Content(bulwark_layer::Content::File(spill)) = data
+                && std::fs::hard_link(spill.path(), &p).is_ok()
+            {
+                continue;
+            }
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&p)?);
+            data.write_to(&mut f)
+                .and_then(|()| f.flush())
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+        }
+        Ok(())
+    })
+}
+
+/// Makes the directory `dir` with what `fill` writes into a temporary
+/// sibling, then renames it into place: a failure leaves nothing behind.
+/// Files get 0644 and directories 0755 whatever the umask. `dir` must not
+/// exist, or be an empty directory (the caller checks what else it allows).
+///
+/// # Errors
+/// `fill` fails, or the directory cannot be made or renamed.
+pub fn write_dir_atomic(
+    dir: &Path,
+    fill: &mut dyn FnMut(&Path) -> std::io::Result<()>,
+) -> Result<(), DestinationError> {
     let parent = parent_dir(dir);
     std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
     let tmp = tempfile::Builder::new()
@@ -247,26 +285,7 @@ fn write_layout_dir(
         .map_err(io_err(&parent))?;
     let _scratch = bulwark_limits::scratch::register(tmp.path());
     let t = tmp.path();
-    std::fs::write(t.join("oci-layout"), OCI_LAYOUT).map_err(io_err(t))?;
-    std::fs::write(t.join("index.json"), layout_index(vec![with_ref(top, tag)]))
-        .map_err(io_err(t))?;
-    let bdir = t.join("blobs/sha256");
-    std::fs::create_dir_all(&bdir).map_err(io_err(&bdir))?;
-    for (d, data) in blobs {
-        let p = t.join(blob_path(d));
-        // A blob already in a temporary file of ours (a large layer, or one
-        // carried over from another image) is linked, not copied, when the
-        // two are on one filesystem: the file is never written again.
-        if let Source::Content(bulwark_layer::Content::File(spill)) = data
-            && std::fs::hard_link(spill.path(), &p).is_ok()
-        {
-            continue;
-        }
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&p).map_err(io_err(&p))?);
-        data.write_to(&mut f)
-            .and_then(|()| f.flush())
-            .map_err(io_err(&p))?;
-    }
+    fill(t).map_err(io_err(dir))?;
     set_tree_perms(t).map_err(io_err(t))?;
     if dir.exists() {
         std::fs::remove_dir(dir).map_err(io_err(dir))?;

@@ -35,7 +35,9 @@
 mod dest;
 mod types;
 
-pub use dest::{Destination, DestinationError, WriteSummary, write_file_atomic, write_images};
+pub use dest::{
+    Destination, DestinationError, WriteSummary, write_dir_atomic, write_file_atomic, write_images,
+};
 pub use types::*;
 
 use sha2::{Digest, Sha256};

@@ -250,6 +250,11 @@ pub enum Command {
         after_help = "Examples:\n  bulwark harden docker-archive:app.tar oci:out/app-hardened:1\n  bulwark harden oci:in/app:1 oci:out/app:1 --entrypoint python3 --entrypoint /app/app.py --keep /app\n  bulwark harden oci:in/app:1 oci:out/app-min:1 --minify --keep /app --runtime-evidence maps.txt\n  bulwark harden 127.0.0.1:5000/app:1 127.0.0.1:5000/app:1-hardened --insecure --sign-key release.key\n  bulwark harden oci:in/app:1 oci:out/app:1-delta --delta\n\nRemoved: high-risk packages (shells, package managers, network tools, compilers,\ndebuggers, privilege tools; docs/hardening.md) with their files and dpkg records,\npackages left broken by that and automatic dependencies nothing needs, tools no\npackage owns, caches, logs, temporary files, .git and build leftovers; setuid,\nsetgid and world-writable bits. Kept: what the entrypoint loads (ELF interpreter\nand DT_NEEDED libraries, a script's interpreter) and its packages' dependencies,\n--keep paths, --allow tools. The image runs as --user, else its own non-root\nUSER, else 65532 (added to /etc/passwd). --minify keeps only the entrypoint's\npackages, --keep paths, --runtime-evidence files and the system files workloads\nread. Secrets in the source fail the command unless --allow-secrets.\nThe result is one layer (with --delta: the source's layers, as they are, and\none layer of changes whose whiteouts hide what went), reproducible from the\nsource digest, with SBOMs and SLSA provenance naming the source; the\nsecurityContext goes to DEST-PATH.security-context.yaml. The report lists every\npackage and path removed and why (all of them with --format json), and the eval\ngrade before and after."
     )]
     Harden(HardenArgs),
+    /// Compliance evidence for an image, mapped to CIS, DISA SRG, NIST SP 800-53 and SLSA controls.
+    #[command(
+        after_help = "Examples:\n  bulwark evidence oci:out/app:1 --key release.pub\n  bulwark evidence 127.0.0.1:5000/app:1 --key release.pub --key decisions.pub --admission-log audit.jsonl --insecure\n  bulwark evidence oci:out/app:1 --key release.pub --format bundle --out evidence.tar\n  bulwark evidence oci:out/app:1 --key release.pub --format oscal --out assessment-results.json\n\nFor the image digest (every platform): the signatures and attestations that\nverify with --key, the SBOMs and their NTIA minimum elements, the SLSA\nprovenance, the eval report, the newest signed vulnerability report and VEX,\nand the admission decisions --admission-log holds for the digest (its signed\nlines verified with --key too). Each control of CIS Docker Benchmark 4.1-4.12,\nthe DISA Container Platform SRG, NIST SP 800-53 (CM-7, CM-8, SI-2, RA-5, SR-4,\nSA-10, SI-7) and SLSA Build L1-L3 is satisfied only when that evidence shows\nit; otherwise not-satisfied with the reason, not-applicable, or manual when no\nimage can show it (docs/evidence.md). --format oscal writes NIST OSCAL assessment\nresults; --format bundle writes a directory, or a .tar, with evidence.json, every\nfile it cites, the OSCAL results and MANIFEST.json (sha256 of each).\nExit 0 when gathered, whatever the statuses; 1 when the image cannot be read."
+    )]
+    Evidence(EvidenceArgs),
     /// What changed between two images: packages, files, config, and the CVEs fixed and introduced.
     #[command(
         after_help = "Examples:\n  bulwark diff oci:out/base:1 oci:out/base:2\n  bulwark diff 127.0.0.1:5000/app:1 127.0.0.1:5000/app:2 --insecure --format markdown > change.md\n  bulwark diff docker-archive:old.tar oci:new --format json\n\nPackages are compared by version (dpkg order), files by content digest, mode,\nowner and link target; new setuid/setgid files and new executables are named.\nWith a vulnerability database (--db, or the one `bulwark db update` wrote) both\nimages are scanned and the CVEs fixed and introduced are listed."
@@ -742,6 +747,40 @@ pub struct SbomAbout {
     /// The image's copyright notice, e.g. "2026 ACME Corp".
     #[arg(long, value_name = "TEXT")]
     pub copyright: Option<String>,
+}
+
+/// How `bulwark evidence` writes.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum EvidenceFormat {
+    /// A summary of the controls.
+    Text,
+    /// `evidence.json`.
+    Json,
+    /// NIST OSCAL assessment results (JSON): a finding per control, an observation per platform.
+    Oscal,
+    /// A directory (or a `.tar` file) with evidence.json, the files it cites and MANIFEST.json.
+    Bundle,
+}
+
+/// `bulwark evidence` arguments.
+#[derive(Debug, clap::Args)]
+pub struct EvidenceArgs {
+    /// The image (any image bulwark reads).
+    pub image: String,
+    /// Public key(s): approved signers of the image and its attestations, and of the audit log's lines (repeatable).
+    #[arg(long, value_name = "PUB")]
+    pub key: Vec<PathBuf>,
+    /// An admission audit log (bulwark admission serve --audit-log): its decisions for this digest.
+    #[arg(long, value_name = "FILE")]
+    pub admission_log: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = EvidenceFormat::Text)]
+    pub format: EvidenceFormat,
+    /// Where to write: a file for json and oscal, a directory or a .tar for bundle (json and oscal without it: stdout).
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Plain-HTTP registries (loopback labs and tests).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// `bulwark harden` arguments.

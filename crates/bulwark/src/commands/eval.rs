@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bulwark_eval::{Options, Policy, Report, Severity, Trust};
-use bulwark_image::{ImageRef, Opened, Store};
+use bulwark_image::{ImageRef, Opened};
 use bulwark_sign::PublicKey;
 
 use crate::cli::{EvalArgs, EvalFormat, SeverityArg};
@@ -24,37 +24,8 @@ fn load_policy(p: &Path) -> anyhow::Result<Policy> {
     Ok(policy)
 }
 
-/// Signatures and attestations of the evaluated image, looked for where the
-/// image was read from (the same store: nothing is opened twice). A layout
-/// keeps them in its index, a registry as referrers and tags. Docker
-/// archives and root filesystems cannot hold any.
 fn gather_trust(args: &EvalArgs, img: &Opened, keys: &[PublicKey]) -> anyhow::Result<Trust> {
-    let store = match img.store() {
-        Ok(s) if s.holds_referrers() => s,
-        Ok(_) => {
-            return Ok(Trust::unsearchable(
-                keys.len(),
-                "a docker archive cannot carry signatures",
-            ));
-        }
-        Err(_) => {
-            return Ok(Trust::unsearchable(
-                keys.len(),
-                "a root filesystem cannot carry signatures",
-            ));
-        }
-    };
-    let subjects = img.subjects();
-    // One entry in index.json: the image alone, nothing can refer to it.
-    if matches!(store, Store::Layout { .. } | Store::Tar { .. }) && img.index_entries <= 1 {
-        return Ok(Trust {
-            keys: keys.len(),
-            subjects: img.manifest_digest.iter().cloned().collect(),
-            ..Trust::default()
-        });
-    }
-    Trust::gather(store, &subjects, keys)
-        .with_context(|| format!("looking for signatures of {}", args.image))
+    Trust::of_image(img, keys).with_context(|| format!("looking for signatures of {}", args.image))
 }
 
 fn evaluate(

@@ -13,6 +13,7 @@ mod build;
 mod db;
 mod diff;
 mod eval;
+mod evidence;
 mod harden;
 mod lock;
 mod sbom;
@@ -100,6 +101,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Db(DbCommand::Status { db, format }) => db::status(db, *format),
         Command::Scan(args) => scan::run(args),
         Command::Harden(args) => harden::run(args, cli.quiet),
+        Command::Evidence(args) => evidence::run(args),
         Command::Diff {
             from,
             to,

@@ -14,6 +14,7 @@ mod admission;
 
 mod build;
 mod errors;
+mod evidence;
 mod examples;
 mod harden;
 mod interop;

@@ -1,0 +1,594 @@
+//! `bulwark evidence`: compliance as a side effect.
+//!
+//! For an image digest (every platform), gathers what bulwark can check
+//! itself: the signatures and attestations that verify under the given
+//! keys, the SBOMs and their NTIA conformance, the SLSA provenance, the
+//! eval report, the vulnerability report and VEX, and the admission
+//! decisions an audit log holds for the digest. Then decides each control
+//! of [`controls`] from that evidence, by a documented rule
+//! (docs/evidence.md): satisfied only when the evidence shows it, with the
+//! evidence named; not satisfied with the reason; not applicable; or manual
+//! when no image can show it.
+//!
+//! The evidence is written as one JSON document, or as a bundle (a
+//! directory or a tar) of that document and the files it cites, with a
+//! manifest of every file's digest.
+
+mod bundle;
+mod controls;
+pub mod oscal;
+mod rules;
+pub mod sbom;
+
+use std::collections::BTreeMap;
+
+use bulwark_attest::Found;
+use bulwark_image::ImageRef;
+use bulwark_sign::PublicKey;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use bundle::{BundleError, write_bundle};
+pub use controls::{Control, controls};
+
+/// A control's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The evidence in the bundle shows it.
+    Satisfied,
+    /// The evidence shows it does not hold, or what would show it is
+    /// missing (the reason says which).
+    NotSatisfied,
+    /// The control does not apply to this image (the reason says why).
+    NotApplicable,
+    /// No image can show it: someone must check; the evidence that helps
+    /// is listed.
+    Manual,
+}
+
+impl Status {
+    /// Its name in reports (`not-satisfied`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Satisfied => "satisfied",
+            Status::NotSatisfied => "not-satisfied",
+            Status::NotApplicable => "not-applicable",
+            Status::Manual => "manual",
+        }
+    }
+}
+
+/// One control, decided.
+#[derive(Clone, Debug, Serialize)]
+pub struct ControlResult {
+    pub framework: String,
+    pub id: String,
+    pub title: String,
+    /// Where the requirement is written.
+    pub source: String,
+    /// The rule that decided it (docs/evidence.md).
+    pub rule: String,
+    pub status: Status,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// What supports the status: facts and the bundle files they are in.
+    pub evidence: Vec<String>,
+}
+
+/// What `bulwark evidence` reads.
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub image: &'a ImageRef,
+    /// Keys signatures and attestations (and signed audit lines) must
+    /// verify with.
+    pub keys: &'a [PublicKey],
+    /// An admission audit log (`bulwark admission serve --audit-log`):
+    /// its name, for messages, and its text.
+    pub admission_log: Option<(&'a str, &'a str)>,
+    pub registry: &'a bulwark_image::Options,
+    /// Now (seconds since the epoch): ages are counted from it.
+    pub now: i64,
+}
+
+/// The SBOM of a platform, as attested.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sbom {
+    /// The attestation's predicate type.
+    pub predicate_type: String,
+    pub components: usize,
+    /// NTIA minimum elements; none for formats the check does not read
+    /// (SPDX 3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ntia: Option<sbom::Conformance>,
+    /// The bundle file holding the statement.
+    pub file: String,
+}
+
+/// The SLSA provenance of a platform, as attested.
+#[derive(Clone, Debug, Serialize)]
+pub struct Provenance {
+    pub predicate_type: String,
+    pub builder: String,
+    pub build_type: String,
+    /// Inputs named in `resolvedDependencies`, how many carry a digest,
+    /// and how many are Debian packages.
+    pub dependencies: usize,
+    pub with_digest: usize,
+    pub debs: usize,
+    pub file: String,
+}
+
+/// The newest verified vulnerability report (`bulwark scan --attest`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Vulnerabilities {
+    /// When the scan finished (RFC 3339).
+    pub scanned: String,
+    pub age_days: i64,
+    /// Findings not suppressed by VEX.
+    pub open: usize,
+    /// Findings a VEX statement suppressed.
+    pub suppressed: usize,
+    /// Open findings in CISA's KEV catalogue.
+    pub kev: Vec<String>,
+    /// Open findings with a fixed version available.
+    pub fixable: Vec<String>,
+    pub file: String,
+}
+
+/// Everything found about one platform.
+#[derive(Clone, Debug, Serialize)]
+pub struct Platform {
+    pub platform: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// The config's `User` (empty: root).
+    pub user: String,
+    pub ports: Vec<String>,
+    /// History lines that are Dockerfile build steps (`RUN`, `ADD`,
+    /// `COPY`): none for images built without a Dockerfile.
+    pub build_steps: usize,
+    pub grade: String,
+    pub score: u32,
+    /// Eval's findings by check id (messages).
+    pub findings: BTreeMap<String, Vec<String>>,
+    /// Every signature and attestation found, verified or not.
+    pub found: Vec<Found>,
+    /// Why signatures could not be looked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsearchable: Option<String>,
+    pub sboms: Vec<Sbom>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vulnerabilities: Option<Vulnerabilities>,
+    /// OpenVEX statements attested.
+    pub vex_statements: usize,
+    /// The eval report in the bundle.
+    pub eval_file: String,
+}
+
+impl Platform {
+    /// True when a signature verified.
+    #[must_use]
+    pub fn signed(&self) -> bool {
+        self.found
+            .iter()
+            .any(|f| f.kind == "signature" && f.verified)
+    }
+}
+
+/// Admission decisions for the digest.
+#[derive(Clone, Debug, Serialize)]
+pub struct Admission {
+    pub log: String,
+    /// Lines in the log, lines whose signature and chain verified, and
+    /// what did not.
+    pub lines: usize,
+    pub verified: usize,
+    pub problems: Vec<String>,
+    /// Decisions that name the image's digests.
+    pub decisions: usize,
+    pub allowed: usize,
+    pub denied: usize,
+    /// Of those, decisions by an enforcing policy that allowed the image.
+    pub enforced_allowed: usize,
+    pub file: String,
+}
+
+/// The evidence for one image.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    pub image: String,
+    /// The digest the evidence is for (the index or the manifest).
+    pub digest: String,
+    /// When it was gathered.
+    pub generated: String,
+    /// How many keys were given.
+    pub keys: usize,
+    pub platforms: Vec<Platform>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission: Option<Admission>,
+    pub controls: Vec<ControlResult>,
+    /// Controls by status.
+    pub summary: BTreeMap<&'static str, usize>,
+    /// The files the bundle carries besides `evidence.json` (path → bytes).
+    #[serde(skip)]
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Why evidence could not be gathered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Image(#[from] bulwark_image::Error),
+    #[error("looking for signatures of {image}: {source}")]
+    Trust {
+        image: String,
+        source: bulwark_attest::Error,
+    },
+}
+
+const SPDX: &str = "https://spdx.dev/Document";
+const CYCLONEDX: &str = "https://cyclonedx.org/bom";
+const SLSA: &str = "https://slsa.dev/provenance/";
+const VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
+const OPENVEX: &str = "https://openvex.dev/ns";
+
+fn pretty(v: &impl Serialize) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(v).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// A file-name-safe platform name (`linux-arm64-v8`).
+fn slug(platform: &str) -> String {
+    platform
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// History lines that are Dockerfile steps.
+fn build_steps(config: &Value) -> usize {
+    config["history"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .filter_map(|e| e["created_by"].as_str())
+                .filter(|c| {
+                    let c = c.trim_start();
+                    c.starts_with("/bin/sh -c")
+                        || c.starts_with("RUN ")
+                        || c.starts_with("ADD ")
+                        || c.starts_with("COPY ")
+                        || c.contains("#(nop) ADD")
+                        || c.contains("#(nop) COPY")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Gathers the evidence for `req.image` and decides every control.
+///
+/// # Errors
+/// The image cannot be read (a digest mismatch among them), or its store
+/// cannot be searched for signatures.
+pub fn gather(req: &Request) -> Result<Evidence, Error> {
+    let imgs = bulwark_image::open_all(req.image, req.registry)?;
+    let image = req.image.to_string();
+    let digest = imgs
+        .first()
+        .and_then(|i| {
+            i.top
+                .as_ref()
+                .map(|t| t.digest.clone())
+                .or_else(|| i.manifest_digest.clone())
+                .or_else(|| i.config_digest.clone())
+        })
+        .unwrap_or_default();
+    let mut files = BTreeMap::new();
+    let mut platforms = Vec::new();
+    let mut digests = vec![digest.clone()];
+    for img in &imgs {
+        let name = img.platform().unwrap_or_else(|| "linux/unknown".into());
+        let dir = format!("platforms/{}", slug(&name));
+        tracing::info!("gathering evidence for {image} ({name})");
+        let fs = img.walk(&bulwark_eval::capture(img))?;
+        let inv = bulwark_sbom::Inventory::from_fs(&fs);
+        let trust =
+            bulwark_eval::Trust::of_image(img, req.keys).map_err(|source| Error::Trust {
+                image: image.clone(),
+                source,
+            })?;
+        let report = bulwark_eval::evaluate_with(
+            img,
+            &fs,
+            &inv,
+            &bulwark_eval::Options {
+                reference: image.clone(),
+                trust: Some(trust.clone()),
+                ..bulwark_eval::Options::default()
+            },
+        );
+        let eval_file = format!("{dir}/eval.json");
+        files.insert(eval_file.clone(), pretty(&report));
+        let mut findings: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for f in &report.findings {
+            findings
+                .entry(f.id.to_owned())
+                .or_default()
+                .push(f.message.clone());
+        }
+        let mut p = Platform {
+            platform: name.clone(),
+            manifest: img.manifest_digest.clone(),
+            user: img.config["config"]["User"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            ports: img.config["config"]["ExposedPorts"]
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default(),
+            build_steps: build_steps(&img.config),
+            grade: report.grade.clone(),
+            score: report.score,
+            findings,
+            found: trust.found.clone(),
+            unsearchable: trust.unsearchable.clone(),
+            sboms: Vec::new(),
+            provenance: None,
+            vulnerabilities: None,
+            vex_statements: 0,
+            eval_file,
+        };
+        if let Some(m) = &img.manifest_digest {
+            digests.push(m.clone());
+        }
+        read_statements(&mut p, &trust.statements, &dir, &mut files, req.now);
+        platforms.push(p);
+    }
+    let admission = req
+        .admission_log
+        .map(|(origin, text)| admission(origin, text, &digests, req.keys, &mut files));
+    let mut ev = Evidence {
+        image,
+        digest,
+        generated: bulwark_debian::time::format_rfc3339(req.now),
+        keys: req.keys.len(),
+        platforms,
+        admission,
+        controls: Vec::new(),
+        summary: BTreeMap::new(),
+        files,
+    };
+    ev.controls = controls()
+        .iter()
+        .map(|c| {
+            let d = rules::decide(&c.rule, &ev);
+            ControlResult {
+                framework: c.framework.clone(),
+                id: c.id.clone(),
+                title: c.title.clone(),
+                source: c.source.clone(),
+                rule: c.rule.clone(),
+                status: d.status,
+                reason: d.reason,
+                evidence: d.evidence,
+            }
+        })
+        .collect();
+    for c in &ev.controls {
+        *ev.summary.entry(c.status.name()).or_default() += 1;
+    }
+    Ok(ev)
+}
+
+/// Reads the verified statements of one platform: SBOMs, provenance, the
+/// newest vulnerability report, VEX. Each goes into the bundle.
+fn read_statements(
+    p: &mut Platform,
+    statements: &[bulwark_sign::Statement],
+    dir: &str,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    now: i64,
+) {
+    let mut newest_scan: Option<(i64, &bulwark_sign::Statement, String)> = None;
+    for (i, st) in statements.iter().enumerate() {
+        let t = st.predicate_type.as_str();
+        let kind = if t.starts_with(SPDX) {
+            "spdx"
+        } else if t.starts_with(CYCLONEDX) {
+            "cyclonedx"
+        } else if t.starts_with(SLSA) {
+            "provenance"
+        } else if t == VULN {
+            "vuln"
+        } else if t.starts_with(OPENVEX) {
+            "openvex"
+        } else {
+            "attestation"
+        };
+        let file = format!("{dir}/{kind}-{}.json", i + 1);
+        files.insert(file.clone(), pretty(st));
+        let pred = &st.predicate;
+        match kind {
+            "spdx" | "cyclonedx" => {
+                let (components, ntia) = if kind == "cyclonedx" {
+                    (
+                        pred["components"].as_array().map_or(0, Vec::len),
+                        Some(sbom::cyclonedx(pred)),
+                    )
+                } else if pred["spdxVersion"].is_string() {
+                    (
+                        pred["packages"].as_array().map_or(0, Vec::len),
+                        Some(sbom::spdx(pred)),
+                    )
+                } else {
+                    // SPDX 3 (JSON-LD): counted, not checked.
+                    let n = pred["@graph"].as_array().map_or(0, |g| {
+                        g.iter()
+                            .filter(|e| e["type"].as_str() == Some("software_Package"))
+                            .count()
+                    });
+                    (n, None)
+                };
+                p.sboms.push(Sbom {
+                    predicate_type: t.to_owned(),
+                    components,
+                    ntia,
+                    file,
+                });
+            }
+            "provenance" => {
+                let deps = pred["buildDefinition"]["resolvedDependencies"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                p.provenance = Some(Provenance {
+                    predicate_type: t.to_owned(),
+                    builder: pred["runDetails"]["builder"]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    build_type: pred["buildDefinition"]["buildType"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    dependencies: deps.len(),
+                    with_digest: deps
+                        .iter()
+                        .filter(|d| d["digest"].as_object().is_some_and(|o| !o.is_empty()))
+                        .count(),
+                    debs: deps
+                        .iter()
+                        .filter(|d| {
+                            d["uri"].as_str().is_some_and(|u| u.ends_with(".deb"))
+                                || d["name"].as_str().is_some_and(|u| u.ends_with(".deb"))
+                        })
+                        .count(),
+                    file,
+                });
+            }
+            "vuln" => {
+                let when = pred
+                    .pointer("/metadata/scanFinishedOn")
+                    .and_then(Value::as_str)
+                    .and_then(bulwark_debian::time::parse_rfc3339)
+                    .filter(|t| *t <= now + 300);
+                if let Some(w) = when
+                    && newest_scan.as_ref().is_none_or(|(n, _, _)| w > *n)
+                {
+                    newest_scan = Some((w, st, file));
+                }
+            }
+            "openvex" => {
+                p.vex_statements += pred["statements"].as_array().map_or(0, Vec::len);
+            }
+            _ => {}
+        }
+    }
+    if let Some((when, st, file)) = newest_scan {
+        let findings = st
+            .predicate
+            .pointer("/scanner/result/findings")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let (suppressed, open): (Vec<&Value>, Vec<&Value>) = findings
+            .iter()
+            .partition(|f| f.get("suppressed_by").is_some_and(|s| !s.is_null()));
+        let id = |f: &&Value| f["id"].as_str().unwrap_or("?").to_owned();
+        p.vulnerabilities = Some(Vulnerabilities {
+            scanned: bulwark_debian::time::format_rfc3339(when),
+            age_days: (now - when).max(0) / 86_400,
+            open: open.len(),
+            suppressed: suppressed.len(),
+            kev: open
+                .iter()
+                .filter(|f| f.get("kev").is_some_and(|k| !k.is_null()))
+                .map(id)
+                .collect(),
+            fixable: open
+                .iter()
+                .filter(|f| f["fixed"].as_str().is_some_and(|v| !v.is_empty()))
+                .map(id)
+                .collect(),
+            file,
+        });
+    }
+}
+
+/// The decisions of an audit log that name `digests`, and whether the
+/// log's signed chain verifies under `keys`.
+fn admission(
+    origin: &str,
+    text: &str,
+    digests: &[String],
+    keys: &[PublicKey],
+    files: &mut BTreeMap<String, Vec<u8>>,
+) -> Admission {
+    let check = bulwark_admission::audit::verify_log(text, keys);
+    let mut kept = String::new();
+    let (mut decisions, mut allowed, mut denied, mut enforced_allowed) = (0, 0, 0, 0);
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let record = if v["record"].is_object() {
+            &v["record"]
+        } else {
+            &v
+        };
+        let images = record["images"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let ours: Vec<&Value> = images
+            .iter()
+            .filter(|i| {
+                i["digest"]
+                    .as_str()
+                    .is_some_and(|d| digests.iter().any(|x| x == d))
+            })
+            .collect();
+        if ours.is_empty() {
+            continue;
+        }
+        decisions += 1;
+        if record["allowed"].as_bool() == Some(true) {
+            allowed += 1;
+            if ours.iter().any(|i| {
+                i["mode"].as_str() == Some("enforce") && i["result"].as_str() == Some("allowed")
+            }) {
+                enforced_allowed += 1;
+            }
+        } else {
+            denied += 1;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    let file = "admission/decisions.jsonl".to_owned();
+    files.insert(file.clone(), kept.into_bytes());
+    Admission {
+        log: origin.to_owned(),
+        lines: check.lines,
+        verified: check.verified,
+        problems: check.problems,
+        decisions,
+        allowed,
+        denied,
+        enforced_allowed,
+        file,
+    }
+}
+
+/// The evidence as a JSON document (`evidence.json`).
+#[must_use]
+pub fn to_json(ev: &Evidence) -> Vec<u8> {
+    pretty(ev)
+}

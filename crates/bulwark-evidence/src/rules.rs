@@ -1,0 +1,464 @@
+//! The rules that decide each control from the evidence (docs/evidence.md
+//! lists them). A rule is satisfied only when the evidence shows it, on
+//! every platform; otherwise it says what is missing or wrong, and where.
+
+use crate::{Evidence, Platform, Status};
+
+/// A rule's answer.
+pub(crate) struct Decided {
+    pub status: Status,
+    pub reason: String,
+    pub evidence: Vec<String>,
+}
+
+fn decided(status: Status, reason: impl Into<String>, evidence: Vec<String>) -> Decided {
+    Decided {
+        status,
+        reason: reason.into(),
+        evidence,
+    }
+}
+
+/// The rule names [`decide`] knows (the control data is checked against
+/// them).
+#[cfg(test)]
+pub(crate) const RULES: &[&str] = &[
+    "non-root",
+    "non-privileged-ports",
+    "signed",
+    "attestations-verified",
+    "content-trust",
+    "trusted-inputs",
+    "no-unneeded-software",
+    "patched-within-30-days",
+    "scanned-recently",
+    "healthcheck",
+    "no-update-alone",
+    "no-setuid",
+    "copy-not-add",
+    "no-secrets",
+    "verified-packages",
+    "read-only-root",
+    "inventory",
+    "provenance",
+    "pinned-inputs",
+    "integrity",
+    "slsa-build-l1",
+    "slsa-build-l2",
+    "slsa-build-l3",
+];
+
+/// How old a vulnerability report may be, and how long a fix may wait
+/// (the SRG's 30 days; CIS 4.4 and SI-2 name no number).
+const MAX_AGE_DAYS: i64 = 30;
+
+/// The eval findings of `p` with these check ids, as `platform: message`.
+fn eval_findings(p: &Platform, ids: &[&str]) -> Vec<String> {
+    ids.iter()
+        .filter_map(|id| p.findings.get(*id))
+        .flatten()
+        .map(|m| format!("{}: {m}", p.platform))
+        .collect()
+}
+
+/// A rule that holds when eval raised none of `ids` on any platform.
+fn no_findings(ev: &Evidence, ids: &[&str], ok: &str, what: &str) -> Decided {
+    let bad: Vec<String> = ev
+        .platforms
+        .iter()
+        .flat_map(|p| eval_findings(p, ids))
+        .collect();
+    let files: Vec<String> = ev
+        .platforms
+        .iter()
+        .map(|p| {
+            format!(
+                "{}: eval checks {} in {}",
+                p.platform,
+                ids.join(", "),
+                p.eval_file
+            )
+        })
+        .collect();
+    if bad.is_empty() {
+        decided(Status::Satisfied, ok, files)
+    } else {
+        // The reason names the first findings; the evidence has them all.
+        let mut reason = format!("{what}: {}", bad[..bad.len().min(3)].join("; "));
+        if bad.len() > 3 {
+            reason.push_str(&format!("; and {} more", bad.len() - 3));
+        }
+        let mut evidence = bad;
+        evidence.extend(files);
+        decided(Status::NotSatisfied, reason, evidence)
+    }
+}
+
+/// Per platform, `Ok(fact)` or `Err(problem)`; satisfied when all are Ok.
+fn every(ev: &Evidence, ok: &str, f: impl Fn(&Platform) -> Result<String, String>) -> Decided {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for p in &ev.platforms {
+        match f(p) {
+            Ok(s) => good.push(format!("{}: {s}", p.platform)),
+            Err(s) => bad.push(format!("{}: {s}", p.platform)),
+        }
+    }
+    if ev.platforms.is_empty() {
+        return decided(
+            Status::NotSatisfied,
+            "the image has no platform",
+            Vec::new(),
+        );
+    }
+    if bad.is_empty() {
+        decided(Status::Satisfied, ok, good)
+    } else {
+        let reason = bad.join("; ");
+        bad.extend(good);
+        decided(Status::NotSatisfied, reason, bad)
+    }
+}
+
+fn signature(ev: &Evidence, p: &Platform) -> Result<String, String> {
+    if ev.keys == 0 {
+        return Err("no key was given (--key), so no signature was verified".into());
+    }
+    if let Some(why) = &p.unsearchable {
+        return Err(format!("signatures cannot be looked for: {why}"));
+    }
+    let sigs: Vec<String> = p
+        .found
+        .iter()
+        .filter(|f| f.kind == "signature" && f.verified)
+        .map(|f| format!("{} signature on {} verified", f.format, f.manifest))
+        .collect();
+    if sigs.is_empty() {
+        Err("no signature verifies with the given key(s)".into())
+    } else {
+        Ok(sigs.join(", "))
+    }
+}
+
+fn provenance_of(p: &Platform) -> Result<&crate::Provenance, String> {
+    p.provenance
+        .as_ref()
+        .ok_or_else(|| "no SLSA provenance attestation verifies with the given key(s)".to_owned())
+}
+
+fn scan_of(p: &Platform) -> Result<&crate::Vulnerabilities, String> {
+    p.vulnerabilities.as_ref().ok_or_else(|| {
+        "no verified vulnerability report (attach one with bulwark scan --attest)".to_owned()
+    })
+}
+
+/// Decides `rule` for `ev`.
+#[allow(clippy::too_many_lines)]
+pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
+    match rule {
+        "non-root" => no_findings(
+            ev,
+            &["ID-001", "ID-002", "ID-010"],
+            "every platform's config runs as a non-root user",
+            "the image runs as root, or as a user that is not defined",
+        ),
+        "non-privileged-ports" => no_findings(
+            ev,
+            &["EX-002"],
+            "no port below 1024 is exposed",
+            "a privileged port (below 1024) is exposed",
+        ),
+        "no-setuid" => no_findings(
+            ev,
+            &["ID-005"],
+            "no file has the setuid or setgid bit",
+            "files with the setuid or setgid bit",
+        ),
+        "no-secrets" => no_findings(
+            ev,
+            &["SE-001", "SE-002", "SE-003", "SE-004"],
+            "no private key, credentials file, .env file or secret-looking ENV, label or build step",
+            "secrets in the image or its config",
+        ),
+        "no-unneeded-software" => no_findings(
+            ev,
+            &["ST-001", "ST-002", "ST-003", "ST-004"],
+            "no shell, network tool, package manager, compiler or debugger",
+            "tools a workload does not need are in the image",
+        ),
+        "healthcheck" => no_findings(
+            ev,
+            &["PR-001"],
+            "the config has a HEALTHCHECK",
+            "no HEALTHCHECK in the config (if Kubernetes probes check the workload instead, record that as a deviation)",
+        ),
+        "no-update-alone" | "copy-not-add" => {
+            if ev.platforms.iter().all(|p| p.build_steps == 0) {
+                return decided(
+                    Status::NotApplicable,
+                    "the image was not built from a Dockerfile: its history has no build steps",
+                    ev.platforms
+                        .iter()
+                        .map(|p| format!("{}: 0 build steps in the history", p.platform))
+                        .collect(),
+                );
+            }
+            if rule == "copy-not-add" {
+                no_findings(
+                    ev,
+                    &["PR-002"],
+                    "no build step uses ADD",
+                    "a build step uses ADD",
+                )
+            } else {
+                no_findings(
+                    ev,
+                    &["PR-008"],
+                    "every package index update is followed by an install in the same step",
+                    "a build step updates the package index without installing",
+                )
+            }
+        }
+        "signed" => every(
+            ev,
+            "a signature verifies with an approved key on every platform",
+            |p| signature(ev, p),
+        ),
+        "integrity" => every(
+            ev,
+            "every blob read matched its digest and a signature over the digest verifies",
+            |p| {
+                signature(ev, p).map(|s| {
+                    format!("manifest, config and every layer read matched their digests; {s}")
+                })
+            },
+        ),
+        "attestations-verified" => every(
+            ev,
+            "every signature and attestation found verifies with the given key(s)",
+            |p| {
+                signature(ev, p)?;
+                let bad: Vec<String> = p
+                    .found
+                    .iter()
+                    .filter(|f| !f.verified)
+                    .map(|f| {
+                        format!(
+                            "{} {} ({}): {}",
+                            f.format, f.kind, f.predicate_type, f.problem
+                        )
+                    })
+                    .collect();
+                if bad.is_empty() {
+                    Ok(format!(
+                        "{} signed artifact(s) found, all verified",
+                        p.found.len()
+                    ))
+                } else {
+                    Err(format!("found but not verified: {}", bad.join("; ")))
+                }
+            },
+        ),
+        "content-trust" => {
+            let mut evidence: Vec<String> = ev
+                .platforms
+                .iter()
+                .map(|p| match signature(ev, p) {
+                    Ok(s) => format!("{}: {s}", p.platform),
+                    Err(e) => format!("{}: {e}", p.platform),
+                })
+                .collect();
+            if let Some(a) = &ev.admission {
+                evidence.push(format!(
+                    "{}: {} admission decisions for this digest, {} allowed by an enforcing policy",
+                    a.file, a.decisions, a.enforced_allowed
+                ));
+            }
+            decided(
+                Status::Manual,
+                "content trust is a setting of the Docker client or of the cluster's admission gate, not of the image: check that verification is enforced where the image runs",
+                evidence,
+            )
+        }
+        "read-only-root" => decided(
+            Status::Manual,
+            "a read-only root filesystem is a runtime setting (securityContext.readOnlyRootFilesystem): the image cannot show how it is run; bulwark build and harden write the matching securityContext beside the image",
+            Vec::new(),
+        ),
+        "trusted-inputs" | "pinned-inputs" => every(
+            ev,
+            "the signed provenance names every input by digest",
+            |p| {
+                let pr = provenance_of(p)?;
+                if pr.dependencies == 0 {
+                    return Err(format!("the provenance ({}) names no inputs", pr.file));
+                }
+                if pr.with_digest < pr.dependencies {
+                    return Err(format!(
+                        "the provenance ({}) names {} of its {} inputs without a digest",
+                        pr.file,
+                        pr.dependencies - pr.with_digest,
+                        pr.dependencies
+                    ));
+                }
+                Ok(format!(
+                    "{}: built by {} ({}) from {} inputs, each named by digest",
+                    pr.file, pr.builder, pr.build_type, pr.dependencies
+                ))
+            },
+        ),
+        "verified-packages" => every(
+            ev,
+            "every Debian package the build installed is named by digest in the signed provenance",
+            |p| {
+                let pr = provenance_of(p)?;
+                if pr.debs == 0 {
+                    return Err(format!(
+                        "the provenance ({}, build type {}) names no Debian packages: which packages were installed, and whether they were verified, is not shown",
+                        pr.file, pr.build_type
+                    ));
+                }
+                if pr.with_digest < pr.dependencies {
+                    return Err(format!(
+                        "the provenance ({}) names inputs without a digest",
+                        pr.file
+                    ));
+                }
+                Ok(format!(
+                    "{}: {} .deb files named by digest (bulwark build checks each against the signed archive index)",
+                    pr.file, pr.debs
+                ))
+            },
+        ),
+        "provenance" | "slsa-build-l1" => every(
+            ev,
+            "a signed SLSA provenance attestation names the builder and the build type",
+            |p| {
+                let pr = provenance_of(p)?;
+                if pr.builder.is_empty() || pr.build_type.is_empty() {
+                    return Err(format!(
+                        "the provenance ({}) lacks its builder id or build type",
+                        pr.file
+                    ));
+                }
+                Ok(format!(
+                    "{}: builder {}, build type {}",
+                    pr.file, pr.builder, pr.build_type
+                ))
+            },
+        ),
+        "slsa-build-l2" | "slsa-build-l3" => {
+            let l1 = decide("slsa-build-l1", ev);
+            if l1.status != Status::Satisfied {
+                return decided(
+                    Status::NotSatisfied,
+                    format!("Build L1 does not hold: {}", l1.reason),
+                    l1.evidence,
+                );
+            }
+            let reason = if rule == "slsa-build-l2" {
+                "the provenance is signed and verifies (authentic, if the key is the build platform's), but whether the build ran on a hosted build platform is a property of the platform, not shown by the image: check the builder"
+            } else {
+                "Build L3 asks for isolated builds and provenance that user-defined build steps cannot forge: properties of the build platform that no image shows; check the builder"
+            };
+            decided(Status::Manual, reason, l1.evidence)
+        }
+        "inventory" => every(
+            ev,
+            "a signed SBOM lists the image's components with the NTIA minimum elements",
+            |p| {
+                if p.sboms.is_empty() {
+                    return Err(
+                        "no SBOM attestation (SPDX or CycloneDX) verifies with the given key(s)"
+                            .into(),
+                    );
+                }
+                let checked: Vec<&crate::Sbom> =
+                    p.sboms.iter().filter(|s| s.ntia.is_some()).collect();
+                if checked.is_empty() {
+                    return Err(
+                        "only SBOM formats the NTIA check does not read (SPDX 3) are attested"
+                            .into(),
+                    );
+                }
+                // Every SBOM that can be checked must hold: an inventory is
+                // not complete because one of its formats looks complete.
+                if let Some(s) = checked
+                    .iter()
+                    .find(|s| s.ntia.as_ref().is_some_and(|c| !c.conformant))
+                {
+                    return Err(format!(
+                        "the SBOM ({}) lacks NTIA minimum elements: {}",
+                        s.file,
+                        s.ntia
+                            .as_ref()
+                            .map(|c| c.missing.join("; "))
+                            .unwrap_or_default()
+                    ));
+                }
+                Ok(checked
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{}: {} components, NTIA minimum elements present",
+                            s.file, s.components
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            },
+        ),
+        "scanned-recently" => every(
+            ev,
+            "a signed vulnerability report no older than 30 days",
+            |p| {
+                let v = scan_of(p)?;
+                if v.age_days > MAX_AGE_DAYS {
+                    return Err(format!(
+                        "the newest verified scan ({}) is {} days old, more than {MAX_AGE_DAYS}",
+                        v.scanned, v.age_days
+                    ));
+                }
+                Ok(format!(
+                    "{}: scanned {} ({} days ago), {} open findings, {} suppressed by VEX",
+                    v.file, v.scanned, v.age_days, v.open, v.suppressed
+                ))
+            },
+        ),
+        "patched-within-30-days" => every(
+            ev,
+            "a signed vulnerability report no older than 30 days shows no fixable vulnerability and nothing known exploited",
+            |p| {
+                let v = scan_of(p)?;
+                if v.age_days > MAX_AGE_DAYS {
+                    return Err(format!(
+                        "the newest verified scan ({}) is {} days old: whether fixes were applied within {MAX_AGE_DAYS} days is not shown",
+                        v.scanned, v.age_days
+                    ));
+                }
+                if !v.kev.is_empty() {
+                    return Err(format!(
+                        "known exploited (CISA KEV) vulnerabilities are open: {}",
+                        v.kev.join(", ")
+                    ));
+                }
+                if !v.fixable.is_empty() {
+                    return Err(format!(
+                        "{} vulnerabilities have a fixed version that the image does not have: {}",
+                        v.fixable.len(),
+                        v.fixable.join(", ")
+                    ));
+                }
+                Ok(format!(
+                    "{}: scanned {}, no open vulnerability has a fix",
+                    v.file, v.scanned
+                ))
+            },
+        ),
+        other => decided(
+            Status::Manual,
+            format!("bulwark has no rule {other:?}"),
+            Vec::new(),
+        ),
+    }
+}

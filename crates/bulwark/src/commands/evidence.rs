@@ -1,0 +1,88 @@
+//! `bulwark evidence`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bulwark_evidence::Status;
+
+use crate::cli::{EvidenceArgs, EvidenceFormat};
+use crate::term::safe;
+
+pub fn run(a: &EvidenceArgs) -> anyhow::Result<ExitCode> {
+    let keys = super::trust::load_public_keys(&a.key)?;
+    let log = match &a.admission_log {
+        Some(p) => Some((
+            p.display().to_string(),
+            bulwark_limits::read_file_string(p, 4 << 30, "audit log")?,
+        )),
+        None => None,
+    };
+    let image = a.image.parse()?;
+    let registry = super::trust::store_options(a.insecure);
+    let ev = bulwark_evidence::gather(&bulwark_evidence::Request {
+        image: &image,
+        keys: &keys,
+        admission_log: log.as_ref().map(|(o, t)| (o.as_str(), t.as_str())),
+        registry: &registry,
+        now: super::db::now_secs(),
+    })?;
+    match a.format {
+        EvidenceFormat::Bundle => {
+            let out = a
+                .out
+                .as_deref()
+                .context("--format bundle needs --out DIR (a new directory) or --out FILE.tar")?;
+            bulwark_evidence::write_bundle(&ev, out)?;
+            eprintln!("wrote the evidence bundle {}", out.display());
+        }
+        EvidenceFormat::Json | EvidenceFormat::Oscal => {
+            let json = if a.format == EvidenceFormat::Json {
+                bulwark_evidence::to_json(&ev)
+            } else {
+                let mut v =
+                    serde_json::to_vec_pretty(&bulwark_evidence::oscal::assessment_results(&ev))?;
+                v.push(b'\n');
+                v
+            };
+            match &a.out {
+                Some(p) => bulwark_oci::write_file_atomic(p, &json)?,
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&json)?;
+                }
+            }
+        }
+        EvidenceFormat::Text => {
+            println!("{} {}", safe(&ev.image), ev.digest);
+            for p in &ev.platforms {
+                println!(
+                    "  {}: grade {} ({}), signed: {}",
+                    p.platform,
+                    p.grade,
+                    p.score,
+                    if p.signed() { "yes" } else { "no" }
+                );
+            }
+            let mut framework = "";
+            for c in &ev.controls {
+                if c.framework != framework {
+                    framework = &c.framework;
+                    println!("{}", safe(framework));
+                }
+                let mark = match c.status {
+                    Status::Satisfied => "ok  ",
+                    Status::NotSatisfied => "FAIL",
+                    Status::NotApplicable => "n/a ",
+                    Status::Manual => "manu",
+                };
+                println!("  {mark} {:<26} {}", c.id, safe(&c.title));
+                if c.status != Status::Satisfied {
+                    println!("       {}", safe(&c.reason));
+                }
+            }
+            let counts: Vec<String> = ev.summary.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            println!("{}", counts.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
