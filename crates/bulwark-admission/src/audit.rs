@@ -132,6 +132,9 @@ pub struct LogCheck {
     pub lines: usize,
     /// Lines whose signature verified and whose chain holds.
     pub verified: usize,
+    /// Their line numbers (1-based).
+    #[serde(skip)]
+    pub verified_lines: Vec<usize>,
     /// What did not (line number: why).
     pub problems: Vec<String>,
     /// The digest the first line names as the one before it: empty for a
@@ -188,7 +191,10 @@ pub fn verify_log(text: &str, keys: &[PublicKey]) -> LogCheck {
         })();
         first = false;
         match problem {
-            Ok(()) => c.verified += 1,
+            Ok(()) => {
+                c.verified += 1;
+                c.verified_lines.push(n);
+            }
             Err(e) => c.problems.push(format!("line {n}: {e}")),
         }
         prev = sha256(line.as_bytes());

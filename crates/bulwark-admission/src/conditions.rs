@@ -1,7 +1,8 @@
 //! Typed conditions on what an image's verified attestations say: who built
 //! it and how (SLSA provenance), what it contains (SBOM), what is known
-//! about it (bulwark's vulnerability report) and how it grades (bulwark's
-//! eval report), plus the user its config runs as. Only statements that
+//! about it (bulwark's vulnerability report), how it grades (bulwark's
+//! eval report) and what its compliance evidence says (bulwark's evidence
+//! summary), plus the user its config runs as. Only statements that
 //! verified under the policy's keys for this exact digest are read; a
 //! condition whose attestation is missing fails (fail closed).
 
@@ -22,6 +23,8 @@ pub struct Conditions {
     pub vulnerabilities: Option<Vulnerabilities>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval: Option<Eval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceSummary>,
     /// The image config names a numeric, non-zero user (what the kubelet's
     /// `runAsNonRoot` can check).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -72,6 +75,21 @@ pub struct Eval {
     /// The lowest grade accepted (`A` … `F`).
     pub min_grade: String,
 }
+
+/// bulwark's compliance evidence summary (`bulwark evidence --attest`):
+/// no older than `max-age`, with the controls named in `satisfied`
+/// satisfied (by id as evidence.json gives it: `4.1`, `CM-8`, `Build L1`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EvidenceSummary {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub satisfied: Vec<String>,
+}
+
+/// Predicate type of bulwark's evidence summary.
+pub const EVIDENCE_PREDICATE: &str = bulwark_attest::EVIDENCE_PREDICATE;
 
 /// Predicate type of bulwark's eval report.
 pub const EVAL_PREDICATE: &str = bulwark_attest::EVAL_PREDICATE;
@@ -141,6 +159,18 @@ impl Conditions {
                 e.min_grade
             ));
         }
+        if let Some(e) = &self.evidence {
+            if let Some(a) = &e.max_age
+                && parse_age(a).is_none()
+            {
+                return Err(format!(
+                    "evidence.max-age {a:?} is not an age (30d, 12h, 90m)"
+                ));
+            }
+            if e.max_age.is_none() && e.satisfied.is_empty() {
+                return Err("evidence: names neither max-age nor satisfied controls".into());
+            }
+        }
         if let Some(s) = &self.sbom
             && s.forbid_packages.iter().any(|p| p.trim().is_empty())
         {
@@ -162,6 +192,9 @@ impl Conditions {
         if self.eval.is_some() {
             v.push(EVAL_PREDICATE);
         }
+        if self.evidence.is_some() {
+            v.push(EVIDENCE_PREDICATE);
+        }
         v
     }
 
@@ -173,6 +206,7 @@ impl Conditions {
             || self.sbom.is_some()
             || self.vulnerabilities.is_some()
             || self.eval.is_some()
+            || self.evidence.is_some()
     }
 
     /// Predicate types these conditions read when present (SBOMs, in
@@ -203,6 +237,9 @@ impl Conditions {
         }
         if let Some(e) = &self.eval {
             out.extend(eval(e, of(EVAL_PREDICATE).collect()));
+        }
+        if let Some(e) = &self.evidence {
+            out.extend(evidence(e, of(EVIDENCE_PREDICATE).collect(), ev.now));
         }
         if self.non_root {
             out.extend(ev.configs.iter().filter_map(non_root));
@@ -376,6 +413,58 @@ fn vulnerabilities(v: &Vulnerabilities, sts: Vec<&Statement>, now: i64) -> Vec<S
             v.max_priority.as_deref().unwrap_or_default(),
             above.join(", ")
         ));
+    }
+    out
+}
+
+fn evidence(e: &EvidenceSummary, sts: Vec<&Statement>, now: i64) -> Vec<String> {
+    // The newest summary counts; one dated in the future (past five
+    // minutes of clock skew) or undated cannot be the newest.
+    let when = |st: &Statement| {
+        st.predicate["generated"]
+            .as_str()
+            .and_then(bulwark_debian::time::parse_rfc3339)
+            .filter(|t| *t <= now + 300)
+    };
+    if sts.is_empty() {
+        return vec!["no verified evidence summary (bulwark evidence --attest)".into()];
+    }
+    let Some((st, t)) = sts
+        .iter()
+        .filter_map(|st| when(st).map(|t| (*st, t)))
+        .max_by_key(|(_, t)| *t)
+    else {
+        return vec![
+            "no verified evidence summary has a valid generated date (not in the future)".into(),
+        ];
+    };
+    let mut out = Vec::new();
+    if let Some(age) = &e.max_age {
+        let limit = parse_age(age).unwrap_or(0);
+        if now - t > limit {
+            out.push(format!(
+                "the evidence is {} days old, the policy allows {age}",
+                (now - t) / 86_400
+            ));
+        }
+    }
+    let controls = st.predicate["controls"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for want in &e.satisfied {
+        match controls
+            .iter()
+            .find(|c| c["id"].as_str() == Some(want.as_str()))
+        {
+            None => out.push(format!("the evidence does not decide control {want}")),
+            Some(c) if c["status"].as_str() == Some("satisfied") => {}
+            Some(c) => out.push(format!(
+                "control {want} is {} in the evidence: {}",
+                c["status"].as_str().unwrap_or("?"),
+                c["reason"].as_str().unwrap_or("")
+            )),
+        }
     }
     out
 }
@@ -570,12 +659,54 @@ mod tests {
     }
 
     #[test]
+    fn evidence_summaries_by_age_and_control() {
+        let c = conds("evidence: {max-age: 30d, satisfied: ['4.1', CM-8]}");
+        assert_eq!(c.predicate_types(), [EVIDENCE_PREDICATE]);
+        let now = 1_800_000_000;
+        let summary = |generated: &str, cm8: &str| Statement {
+            type_: "https://in-toto.io/Statement/v1".into(),
+            subject: vec![],
+            predicate_type: EVIDENCE_PREDICATE.into(),
+            predicate: json!({"generated": generated, "controls": [
+                {"id": "4.1", "status": "satisfied", "reason": "ok"},
+                {"id": "CM-8", "status": cm8, "reason": "no SBOM attestation"},
+            ]}),
+        };
+        let ev = |sts: &[Statement]| {
+            c.failures(&Evidence {
+                statements: sts,
+                configs: &[],
+                now,
+            })
+        };
+        let fresh = bulwark_debian::time::format_rfc3339(now - 86_400);
+        let old = bulwark_debian::time::format_rfc3339(now - 40 * 86_400);
+        assert!(ev(&[summary(&fresh, "satisfied")]).is_empty());
+        assert_eq!(
+            ev(&[summary(&old, "satisfied")]),
+            ["the evidence is 40 days old, the policy allows 30d"]
+        );
+        assert_eq!(
+            ev(&[summary(&fresh, "not-satisfied")]),
+            ["control CM-8 is not-satisfied in the evidence: no SBOM attestation"]
+        );
+        // The newest counts: an old failing one is superseded.
+        assert!(ev(&[summary(&old, "not-satisfied"), summary(&fresh, "satisfied")]).is_empty());
+        assert_eq!(
+            ev(&[]),
+            ["no verified evidence summary (bulwark evidence --attest)"]
+        );
+    }
+
+    #[test]
     fn malformed_conditions_are_refused() {
         for (yaml, want) in [
             ("vulnerabilities: {max-priority: high}", "max-priority"),
             ("vulnerabilities: {max-age: soon}", "max-age"),
             ("eval: {min-grade: A+}", "min-grade"),
             ("sbom: {forbid-packages: ['']}", "empty package"),
+            ("evidence: {max-age: a month}", "evidence.max-age"),
+            ("evidence: {}", "neither max-age nor satisfied"),
         ] {
             let c: Conditions = serde_saphyr::from_str(yaml).unwrap();
             assert!(c.check().unwrap_err().contains(want), "{yaml}");

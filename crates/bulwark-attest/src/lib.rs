@@ -100,8 +100,12 @@ impl Format {
 /// Predicate type of bulwark's eval report (`bulwark eval --attest`).
 pub const EVAL_PREDICATE: &str = "urn:bulwark:predicate:eval:v1";
 
+/// Predicate type of bulwark's compliance evidence summary (`bulwark
+/// evidence --attest`).
+pub const EVIDENCE_PREDICATE: &str = "urn:bulwark:predicate:evidence:v1";
+
 /// Maps cosign's `--type` names to predicate type URIs (a URI passes
-/// through), plus bulwark's own `eval`.
+/// through), plus bulwark's own `eval` and `evidence`.
 #[must_use]
 pub fn predicate_type(name: &str) -> Option<&str> {
     Some(match name {
@@ -114,6 +118,7 @@ pub fn predicate_type(name: &str) -> Option<&str> {
         "openvex" => "https://openvex.dev/ns",
         "custom" => "https://cosign.sigstore.dev/attestation/v1",
         "eval" => EVAL_PREDICATE,
+        "evidence" => EVIDENCE_PREDICATE,
         uri if uri.contains("://") || uri.starts_with("urn:") => uri,
         _ => return None,
     })

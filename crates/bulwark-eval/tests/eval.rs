@@ -207,7 +207,7 @@ fn hardened_tree(passwd: &str) -> Tree {
 fn hardened_config() -> RuntimeConfig {
     let mut cfg = RuntimeConfig::default();
     cfg.user = Some("65532:65532".into());
-    cfg.healthcheck = Some(serde_json::json!({"Test": ["NONE"]}));
+    cfg.healthcheck = Some(serde_json::json!({"Test": ["CMD", "/app/server", "--health"]}));
     cfg
 }
 
@@ -313,6 +313,22 @@ fn a_hardened_image_grades_a() {
         .collect();
     assert!(bad.is_empty(), "{bad:#?}");
     assert_eq!(report.grade, "A", "{:#?}", report.findings);
+}
+
+#[test]
+fn healthcheck_none_is_no_healthcheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = hardened_config();
+    cfg.healthcheck = Some(serde_json::json!({"Test": ["NONE"]}));
+    let r = write(dir.path(), &hardened_tree(GOOD_PASSWD), cfg, "bulwark");
+    let report = run_at(&r.replace(":latest", ""), 1);
+    let pr: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.id == "PR-001")
+        .collect();
+    assert_eq!(pr.len(), 1, "{:#?}", report.findings);
+    assert!(pr[0].message.contains("HEALTHCHECK NONE"));
 }
 
 #[test]

@@ -118,14 +118,24 @@ pub struct Provenance {
     pub with_digest: usize,
     pub debs: usize,
     pub file: String,
+    /// The `.deb` file names it lists (`NAME_VERSION_ARCH.deb`).
+    #[serde(skip)]
+    pub deb_names: Vec<String>,
 }
 
 /// The newest verified vulnerability report (`bulwark scan --attest`).
 #[derive(Clone, Debug, Serialize)]
 pub struct Vulnerabilities {
-    /// When the scan finished (RFC 3339).
+    /// When the scan finished (RFC 3339), and how long ago.
     pub scanned: String,
+    pub age_seconds: i64,
     pub age_days: i64,
+    /// Packages the scan matched, and the release it matched them in: a
+    /// scan that saw no packages shows nothing.
+    pub packages: u64,
+    pub release: String,
+    /// What the scan could not do.
+    pub warnings: Vec<String>,
     /// Findings not suppressed by VEX.
     pub open: usize,
     /// Findings a VEX statement suppressed.
@@ -167,6 +177,11 @@ pub struct Platform {
     pub vex_statements: usize,
     /// The eval report in the bundle.
     pub eval_file: String,
+    /// Packages in the image's dpkg database.
+    pub installed: usize,
+    /// Their names and versions.
+    #[serde(skip)]
+    pub packages: Vec<(String, String)>,
 }
 
 impl Platform {
@@ -188,8 +203,11 @@ pub struct Admission {
     pub lines: usize,
     pub verified: usize,
     pub problems: Vec<String>,
-    /// Decisions that name the image's digests.
+    /// Decisions that name the image's digests, on lines whose signature
+    /// and chain verified; and lines naming them that did not verify (not
+    /// counted as decisions).
     pub decisions: usize,
+    pub unverified: usize,
     pub allowed: usize,
     pub denied: usize,
     /// Of those, decisions by an enforcing policy that allowed the image.
@@ -344,6 +362,12 @@ pub fn gather(req: &Request) -> Result<Evidence, Error> {
             vulnerabilities: None,
             vex_statements: 0,
             eval_file,
+            installed: inv.packages.len(),
+            packages: inv
+                .packages
+                .iter()
+                .map(|p| (p.name.clone(), p.version.clone()))
+                .collect(),
         };
         if let Some(m) = &img.manifest_digest {
             digests.push(m.clone());
@@ -471,6 +495,12 @@ fn read_statements(
                         })
                         .count(),
                     file,
+                    deb_names: deps
+                        .iter()
+                        .filter_map(|d| d["name"].as_str())
+                        .filter(|n| n.ends_with(".deb"))
+                        .map(str::to_owned)
+                        .collect(),
                 });
             }
             "vuln" => {
@@ -479,7 +509,14 @@ fn read_statements(
                     .and_then(Value::as_str)
                     .and_then(bulwark_debian::time::parse_rfc3339)
                     .filter(|t| *t <= now + 300);
-                if let Some(w) = when
+                // A report is about one platform's manifest (the one it
+                // scanned), whichever subject it is attached to.
+                let about = pred
+                    .pointer("/scanner/result/digest")
+                    .and_then(Value::as_str);
+                let ours = about.is_some() && about == p.manifest.as_deref();
+                if ours
+                    && let Some(w) = when
                     && newest_scan.as_ref().is_none_or(|(n, _, _)| w > *n)
                 {
                     newest_scan = Some((w, st, file));
@@ -502,9 +539,25 @@ fn read_statements(
             .iter()
             .partition(|f| f.get("suppressed_by").is_some_and(|s| !s.is_null()));
         let id = |f: &&Value| f["id"].as_str().unwrap_or("?").to_owned();
+        let result = st.predicate.pointer("/scanner/result");
         p.vulnerabilities = Some(Vulnerabilities {
             scanned: bulwark_debian::time::format_rfc3339(when),
+            age_seconds: (now - when).max(0),
             age_days: (now - when).max(0) / 86_400,
+            packages: result.and_then(|r| r["packages"].as_u64()).unwrap_or(0),
+            release: result
+                .and_then(|r| r["release"].as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            warnings: result
+                .and_then(|r| r["warnings"].as_array())
+                .map(|w| {
+                    w.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
             open: open.len(),
             suppressed: suppressed.len(),
             kev: open
@@ -532,9 +585,12 @@ fn admission(
     files: &mut BTreeMap<String, Vec<u8>>,
 ) -> Admission {
     let check = bulwark_admission::audit::verify_log(text, keys);
+    let verified: std::collections::BTreeSet<usize> =
+        check.verified_lines.iter().copied().collect();
     let mut kept = String::new();
     let (mut decisions, mut allowed, mut denied, mut enforced_allowed) = (0, 0, 0, 0);
-    for line in text.lines() {
+    let mut unverified = 0;
+    for (n, line) in text.lines().enumerate() {
         let Ok(v) = serde_json::from_str::<Value>(line) else {
             continue;
         };
@@ -556,6 +612,11 @@ fn admission(
             })
             .collect();
         if ours.is_empty() {
+            continue;
+        }
+        // A line anyone could have written is not a decision.
+        if !verified.contains(&(n + 1)) {
+            unverified += 1;
             continue;
         }
         decisions += 1;
@@ -580,11 +641,37 @@ fn admission(
         verified: check.verified,
         problems: check.problems,
         decisions,
+        unverified,
         allowed,
         denied,
         enforced_allowed,
         file,
     }
+}
+
+/// The summary `bulwark evidence --attest` signs and attaches: when, for
+/// which digest, and each control's status (the admission gate's
+/// `evidence` condition reads it).
+#[must_use]
+pub fn attestation(ev: &Evidence) -> Value {
+    serde_json::json!({
+        "image": ev.image,
+        "digest": ev.digest,
+        "generated": ev.generated,
+        "keys": ev.keys,
+        "platforms": ev.platforms.iter().map(|p| serde_json::json!({
+            "platform": p.platform,
+            "manifest": p.manifest,
+            "grade": p.grade,
+        })).collect::<Vec<_>>(),
+        "controls": ev.controls.iter().map(|c| serde_json::json!({
+            "framework": c.framework,
+            "id": c.id,
+            "status": c.status,
+            "reason": c.reason,
+        })).collect::<Vec<_>>(),
+        "summary": ev.summary,
+    })
 }
 
 /// The evidence as a JSON document (`evidence.json`).

@@ -63,13 +63,13 @@ fn target_id(framework: &str, id: &str) -> String {
 pub fn assessment_results(ev: &Evidence) -> Value {
     let seed = [ev.digest.as_str(), ev.generated.as_str()];
     let mut observations = Vec::new();
-    for p in &ev.platforms {
+    for (i, p) in ev.platforms.iter().enumerate() {
         let mut files: Vec<&str> = vec![p.eval_file.as_str()];
         files.extend(p.sboms.iter().map(|s| s.file.as_str()));
         files.extend(p.provenance.iter().map(|s| s.file.as_str()));
         files.extend(p.vulnerabilities.iter().map(|s| s.file.as_str()));
         observations.push(json!({
-            "uuid": uuid(&[seed[0], seed[1], "observation", &p.platform]),
+            "uuid": uuid(&[seed[0], seed[1], "observation", &i.to_string(), &p.platform]),
             "title": format!("{} ({})", ev.image, p.platform),
             "description": format!(
                 "bulwark read the {} image of {} (manifest {}) against its digests, evaluated it (grade {}, score {}), and verified its signatures and attestations with {} key(s): {} found, {} verified.",

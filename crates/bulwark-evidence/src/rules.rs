@@ -52,6 +52,10 @@ pub(crate) const RULES: &[&str] = &[
 /// (the SRG's 30 days; CIS 4.4 and SI-2 name no number).
 const MAX_AGE_DAYS: i64 = 30;
 
+/// bulwark build's provenance: every `.deb` it lists was checked against
+/// the archive's signed indexes before it was installed.
+const BULWARK_BUILD: &str = "urn:bulwark:buildtype:debian-image:v1";
+
 /// The eval findings of `p` with these check ids, as `platform: message`.
 fn eval_findings(p: &Platform, ids: &[&str]) -> Vec<String> {
     ids.iter()
@@ -63,6 +67,13 @@ fn eval_findings(p: &Platform, ids: &[&str]) -> Vec<String> {
 
 /// A rule that holds when eval raised none of `ids` on any platform.
 fn no_findings(ev: &Evidence, ids: &[&str], ok: &str, what: &str) -> Decided {
+    if ev.platforms.is_empty() {
+        return decided(
+            Status::NotSatisfied,
+            "the image has no platform",
+            Vec::new(),
+        );
+    }
     let bad: Vec<String> = ev
         .platforms
         .iter()
@@ -146,10 +157,26 @@ fn provenance_of(p: &Platform) -> Result<&crate::Provenance, String> {
         .ok_or_else(|| "no SLSA provenance attestation verifies with the given key(s)".to_owned())
 }
 
+/// The platform's newest verified scan, when it can show something: it
+/// matched packages in a known release, at most 30 days ago. (Its warnings,
+/// such as a database without KEV, are listed with the evidence.)
 fn scan_of(p: &Platform) -> Result<&crate::Vulnerabilities, String> {
-    p.vulnerabilities.as_ref().ok_or_else(|| {
-        "no verified vulnerability report (attach one with bulwark scan --attest)".to_owned()
-    })
+    let v = p.vulnerabilities.as_ref().ok_or_else(|| {
+        "no verified vulnerability report for this platform's manifest (attach one with bulwark scan --attest)".to_owned()
+    })?;
+    if v.packages == 0 || v.release.is_empty() {
+        return Err(format!(
+            "the verified scan ({}) matched no packages in a known release: it shows nothing",
+            v.file
+        ));
+    }
+    if v.age_seconds > MAX_AGE_DAYS * 86_400 {
+        return Err(format!(
+            "the newest verified scan ({}) is {} days old, more than {MAX_AGE_DAYS}",
+            v.scanned, v.age_days
+        ));
+    }
+    Ok(v)
 }
 
 /// Decides `rule` for `ev`.
@@ -285,7 +312,18 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
             "a read-only root filesystem is a runtime setting (securityContext.readOnlyRootFilesystem): the image cannot show how it is run; bulwark build and harden write the matching securityContext beside the image",
             Vec::new(),
         ),
-        "trusted-inputs" | "pinned-inputs" => every(
+        "trusted-inputs" => {
+            let pinned = decide("pinned-inputs", ev);
+            if pinned.status != Status::Satisfied {
+                return pinned;
+            }
+            decided(
+                Status::Manual,
+                "the signed provenance names every input by digest; whether those inputs are trusted base images is the organisation's judgement: review the list",
+                pinned.evidence,
+            )
+        }
+        "pinned-inputs" => every(
             ev,
             "the signed provenance names every input by digest",
             |p| {
@@ -312,9 +350,9 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
             "every Debian package the build installed is named by digest in the signed provenance",
             |p| {
                 let pr = provenance_of(p)?;
-                if pr.debs == 0 {
+                if pr.build_type != BULWARK_BUILD {
                     return Err(format!(
-                        "the provenance ({}, build type {}) names no Debian packages: which packages were installed, and whether they were verified, is not shown",
+                        "the provenance ({}) is of build type {:?}, which does not show that each installed package was verified",
                         pr.file, pr.build_type
                     ));
                 }
@@ -324,9 +362,35 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
                         pr.file
                     ));
                 }
+                // Every package the image's dpkg database holds must be a
+                // .deb the provenance lists.
+                let missing: Vec<String> = p
+                    .packages
+                    .iter()
+                    .filter(|(name, version)| {
+                        let prefix = format!("{name}_{version}_");
+                        !pr.deb_names.iter().any(|d| d.starts_with(&prefix))
+                    })
+                    .map(|(n, v)| format!("{n} {v}"))
+                    .collect();
+                if p.packages.is_empty() || !missing.is_empty() {
+                    return Err(format!(
+                        "{} of the {} installed packages are not among the provenance's .deb inputs ({}): {}",
+                        missing.len(),
+                        p.packages.len(),
+                        pr.file,
+                        missing
+                            .iter()
+                            .take(5)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
                 Ok(format!(
-                    "{}: {} .deb files named by digest (bulwark build checks each against the signed archive index)",
-                    pr.file, pr.debs
+                    "{}: all {} installed packages are .deb inputs named by digest (bulwark build checked each against the signed archive index)",
+                    pr.file,
+                    p.packages.len()
                 ))
             },
         ),
@@ -413,16 +477,14 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
             "a signed vulnerability report no older than 30 days",
             |p| {
                 let v = scan_of(p)?;
-                if v.age_days > MAX_AGE_DAYS {
-                    return Err(format!(
-                        "the newest verified scan ({}) is {} days old, more than {MAX_AGE_DAYS}",
-                        v.scanned, v.age_days
-                    ));
+                let mut s = format!(
+                    "{}: {} packages of {} scanned {} ({} days ago), {} open findings, {} suppressed by VEX",
+                    v.file, v.packages, v.release, v.scanned, v.age_days, v.open, v.suppressed
+                );
+                if !v.warnings.is_empty() {
+                    s.push_str(&format!("; the scan warned: {}", v.warnings.join("; ")));
                 }
-                Ok(format!(
-                    "{}: scanned {} ({} days ago), {} open findings, {} suppressed by VEX",
-                    v.file, v.scanned, v.age_days, v.open, v.suppressed
-                ))
+                Ok(s)
             },
         ),
         "patched-within-30-days" => every(
@@ -430,12 +492,6 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
             "a signed vulnerability report no older than 30 days shows no fixable vulnerability and nothing known exploited",
             |p| {
                 let v = scan_of(p)?;
-                if v.age_days > MAX_AGE_DAYS {
-                    return Err(format!(
-                        "the newest verified scan ({}) is {} days old: whether fixes were applied within {MAX_AGE_DAYS} days is not shown",
-                        v.scanned, v.age_days
-                    ));
-                }
                 if !v.kev.is_empty() {
                     return Err(format!(
                         "known exploited (CISA KEV) vulnerabilities are open: {}",

@@ -29,8 +29,16 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The upper layer that turns `original` (plus `dropped`, paths it had
-/// that no tree holds) into `hardened`.
-pub(crate) fn delta(original: &Tree, dropped: &[String], hardened: &Tree) -> Tree {
+/// that no tree holds) into `hardened`. The `links` (hard links, held in
+/// the trees as copies of their target's final bytes) are written whenever
+/// they stay: in the lower layers a link may still share an older file's
+/// bytes than the tree says.
+pub(crate) fn delta(
+    original: &Tree,
+    dropped: &[String],
+    links: &[String],
+    hardened: &Tree,
+) -> Tree {
     let mut written: BTreeSet<&str> = BTreeSet::new();
     let mut whiteouts: BTreeSet<String> = BTreeSet::new();
     let is_dir = |p: &str| hardened.get(p).is_some_and(Node::is_dir);
@@ -61,6 +69,10 @@ pub(crate) fn delta(original: &Tree, dropped: &[String], hardened: &Tree) -> Tre
             written.insert(p);
             written.extend(ancestors(p));
         }
+    }
+    for p in links.iter().filter(|p| hardened.contains(p)) {
+        written.insert(p);
+        written.extend(ancestors(p));
     }
     let mut upper = Tree::default();
     // Lexical order puts each directory before what is below it, so no
@@ -100,7 +112,7 @@ mod tests {
         hardened.insert("etc/passwd", Node::file(b"root\nnonroot\n".to_vec(), 0o644));
         hardened.get_mut("usr/bin/su").unwrap().mode = 0o755;
         hardened.get_mut("tmp").unwrap().mode = 0o1777;
-        let upper = delta(&original, &["dev/null".into()], &hardened);
+        let upper = delta(&original, &["dev/null".into()], &[], &hardened);
         assert_eq!(
             names(&upper),
             [
@@ -119,7 +131,18 @@ mod tests {
         assert_eq!(upper.get("tmp").unwrap().mode, 0o1777);
         assert_eq!(upper.get("usr/bin/su").unwrap().mode, 0o755);
         // Nothing changed: nothing to write.
-        assert!(delta(&hardened, &[], &hardened).is_empty());
+        assert!(delta(&hardened, &[], &[], &hardened).is_empty());
+        // A hard link that stays is written: its lower-layer bytes may be
+        // an older file's.
+        let mut linked = hardened.clone();
+        linked.insert("usr/bin/python3.11", Node::file(b"elf".to_vec(), 0o755));
+        let upper = delta(
+            &linked,
+            &[],
+            &["usr/bin/python3.11".into(), "gone".into()],
+            &linked,
+        );
+        assert_eq!(names(&upper), ["usr", "usr/bin", "usr/bin/python3.11"]);
     }
 
     #[test]
@@ -129,7 +152,7 @@ mod tests {
         let mut hardened = Tree::default();
         hardened.insert("lib", Node::symlink("usr/lib"));
         hardened.insert("usr/lib/x", Node::file(b"x".to_vec(), 0o644));
-        let upper = delta(&original, &[], &hardened);
+        let upper = delta(&original, &[], &[], &hardened);
         assert_eq!(names(&upper), ["lib", "usr", "usr/lib", "usr/lib/x"]);
     }
 }

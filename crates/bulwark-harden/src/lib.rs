@@ -305,14 +305,13 @@ fn carried_layers(
         // Checked against its digest as it is copied.
         let blob = bulwark_layer::Content::spill_from(&mut img.open_layer(l)?).map_err(io_err)?;
         // What the bytes are, not what a docker archive's media type says.
-        let mut head = [0u8; 4];
-        let got = blob
-            .reader()
-            .and_then(|mut r| r.read(&mut head))
+        let mut head = Vec::with_capacity(4);
+        blob.reader()
+            .and_then(|r| r.take(4).read_to_end(&mut head))
             .map_err(io_err)?;
-        let compression = if got >= 2 && head[..2] == [0x1f, 0x8b] {
+        let compression = if head.starts_with(&[0x1f, 0x8b]) {
             LayerCompression::Gzip
-        } else if got == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
+        } else if head[..] == [0x28, 0xb5, 0x2f, 0xfd] {
             LayerCompression::Zstd
         } else {
             LayerCompression::None
@@ -599,12 +598,12 @@ fn harden_one(
     );
     let mut layers = Vec::new();
     let upper = match rw.original.take() {
-        Some((original, dropped)) => {
+        Some(original) => {
             layers = carried_layers(&img, &source_layers.0, &source_layers.1)?;
             notes.push(
                 "the source's layers are kept as they are: what was removed is hidden by whiteouts in the new top layer, not taken out of the image (anyone who pulls it can read the lower layers); leave out --delta to ship only what is kept".into(),
             );
-            delta::delta(&original, &dropped, &rw.tree)
+            delta::delta(&original.tree, &original.dropped, &original.links, &rw.tree)
         }
         None => rw.tree.clone(),
     };
@@ -862,8 +861,12 @@ pub fn run(req: &Request) -> Result<Report, Error> {
             },
         );
         h.report.grade_after = Some(grade(&report));
-        // What was shipped, not what the source had (leftovers may have gone).
-        h.report.secrets = secrets_in(&report, &h.public);
+        // What was shipped, not what the source had (leftovers may have
+        // gone); with --delta the source's layers ship as they are, so
+        // everything the source had is still in the image.
+        if !req.options.delta {
+            h.report.secrets = secrets_in(&report, &h.public);
+        }
         platforms.push(h.report);
     }
     Ok(Report {

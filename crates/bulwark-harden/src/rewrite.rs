@@ -30,9 +30,21 @@ pub(crate) struct Rewritten {
     pub shells_reset: Vec<String>,
     pub notes: Vec<String>,
     /// The source's merged filesystem as first read, for a delta layer
-    /// (`Options::delta`), and the paths it had that no tree can hold
-    /// (device nodes, FIFOs, hard links to nothing).
-    pub original: Option<(Tree, Vec<String>)>,
+    /// (`Options::delta`).
+    pub original: Option<Original>,
+}
+
+/// The source as first read, for a delta layer.
+#[derive(Debug)]
+pub(crate) struct Original {
+    pub tree: Tree,
+    /// Paths it had that no tree can hold (device nodes, FIFOs, hard links
+    /// to nothing).
+    pub dropped: Vec<String>,
+    /// Hard links, held as copies of their target's final bytes: in the
+    /// lower layers a link may still share an older file's bytes, so the
+    /// delta writes each of them.
+    pub links: Vec<String>,
 }
 
 /// Paths a minified image keeps although no package owns them: what the
@@ -146,7 +158,7 @@ fn leftover(path: &str, is_dir: bool) -> Option<(String, &'static str)> {
 /// sharing their target's bytes, as in a build: the encoder writes entries
 /// in lexical order, so a link could otherwise come before its target, and
 /// a link to a removed file cannot dangle.
-fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> (Tree, Vec<String>) {
+fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> (Tree, Vec<String>, Vec<String>) {
     let mut tree = Tree::default();
     let mut dropped = Vec::new();
     let mut links = Vec::new();
@@ -167,6 +179,7 @@ fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> (Tree, Vec<String>) {
         };
         tree.insert(&path, node.owned(id(f.uid), id(f.gid)));
     }
+    let mut copied = Vec::new();
     for (path, link) in links {
         let target = link
             .as_deref()
@@ -179,6 +192,7 @@ fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> (Tree, Vec<String>) {
                 },
             ) => {
                 tree.insert(&path, node);
+                copied.push(path);
             }
             _ => dropped.push(path),
         }
@@ -190,7 +204,7 @@ fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> (Tree, Vec<String>) {
             dropped[0]
         ));
     }
-    (tree, dropped)
+    (tree, dropped, copied)
 }
 
 /// A tar link name as a root-relative path, `None` when it leaves the root.
@@ -326,10 +340,14 @@ pub(crate) fn rewrite(
         .iter()
         .map(|e| fs.resolve(e).unwrap_or_else(|| e.clone()))
         .collect();
-    let (mut tree, dropped) = to_tree(fs, &mut out.notes);
+    let (mut tree, dropped, links) = to_tree(fs, &mut out.notes);
     if opts.delta {
         // Cheap: file contents are shared, not copied.
-        out.original = Some((tree.clone(), dropped));
+        out.original = Some(Original {
+            tree: tree.clone(),
+            dropped,
+            links,
+        });
     }
     // Symlinks that lead somewhere now (one that stops leading anywhere
     // because of what is removed goes too), and those that lead to what the

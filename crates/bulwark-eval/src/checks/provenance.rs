@@ -134,10 +134,16 @@ const CHECKERS: &[&str] = &[
 
 pub(crate) fn run(cx: &mut Ctx) {
     let (img, fs, cfg) = (cx.img, cx.fs, cx.cfg);
-    if cfg["Healthcheck"].is_null() {
+    // `HEALTHCHECK NONE` (`Test: ["NONE"]`) turns the check off: none.
+    let test = cfg["Healthcheck"]["Test"][0].as_str();
+    if !matches!(test, Some("CMD" | "CMD-SHELL")) {
         cx.add(
             &PR_001,
-            "no HEALTHCHECK in the image config".into(),
+            if test == Some("NONE") {
+                "HEALTHCHECK NONE: the image turns its health check off".into()
+            } else {
+                "no HEALTHCHECK in the image config".into()
+            },
             Some("config.Healthcheck".into()),
         );
     }

@@ -8,7 +8,51 @@ use bulwark_evidence::Status;
 use crate::cli::{EvidenceArgs, EvidenceFormat};
 use crate::term::safe;
 
+/// Signs the summary and attaches it to the image's top-level digest.
+fn attest(
+    a: &EvidenceArgs,
+    key: Option<&bulwark_sign::PrivateKey>,
+    ev: &bulwark_evidence::Evidence,
+) -> anyhow::Result<()> {
+    let key = key.context("--attest signs the summary: give the private key with --sign-key")?;
+    let format: bulwark_attest::Format = a.signature_format.parse()?;
+    let t = super::trust::open_target(&a.image, a.insecure)?;
+    if !t.store.holds_referrers() {
+        anyhow::bail!(
+            "{}: this transport cannot carry attestations; copy the image to oci:, oci-archive: or a registry first",
+            a.image
+        );
+    }
+    let subject = t.resolve()?;
+    if subject.digest != ev.digest {
+        anyhow::bail!(
+            "{}: now names {}, but the evidence is for {}: the reference moved while it was gathered; run again",
+            a.image,
+            subject.digest,
+            ev.digest
+        );
+    }
+    bulwark_attest::attest(
+        &t.store,
+        &subject,
+        key,
+        bulwark_attest::EVIDENCE_PREDICATE,
+        bulwark_evidence::attestation(ev),
+        format,
+        &super::trust::created(),
+    )?;
+    t.store.commit()?;
+    eprintln!("attached the signed evidence summary to {}", subject.digest);
+    Ok(())
+}
+
 pub fn run(a: &EvidenceArgs) -> anyhow::Result<ExitCode> {
+    // The key first: a wrong password must fail before the work.
+    let sign_key = a
+        .sign_key
+        .as_deref()
+        .map(super::trust::load_private_key)
+        .transpose()?;
     let keys = super::trust::load_public_keys(&a.key)?;
     let log = match &a.admission_log {
         Some(p) => Some((
@@ -26,6 +70,9 @@ pub fn run(a: &EvidenceArgs) -> anyhow::Result<ExitCode> {
         registry: &registry,
         now: super::db::now_secs(),
     })?;
+    if a.attest {
+        attest(a, sign_key.as_ref(), &ev)?;
+    }
     match a.format {
         EvidenceFormat::Bundle => {
             let out = a

@@ -227,6 +227,7 @@ fn policy(h: &str) -> String {
     conditions:
       sbom: {{forbid-packages: [hello]}}
       eval: {{min-grade: F}}
+      evidence: {{max-age: 30d, satisfied: ["4.8", "SRG-APP-000131-CTR-000285"]}}
     require-digest: true
     mode: enforce
   - name: cosigned
@@ -324,6 +325,22 @@ fn the_webhook_admits_denies_warns_and_excepts_with_reasons() {
         &[
             "eval",
             &strict,
+            "--insecure",
+            "--attest",
+            "--sign-key",
+            "release.key",
+            "--format",
+            "json",
+        ],
+    ));
+    // ... and its signed compliance evidence summary.
+    ok(run_pw(
+        &ctx,
+        &[
+            "evidence",
+            &strict,
+            "--key",
+            "release.pub",
             "--insecure",
             "--attest",
             "--sign-key",
@@ -480,6 +497,10 @@ fn the_webhook_admits_denies_warns_and_excepts_with_reasons() {
     assert!(
         !m.contains("eval report"),
         "the eval attestation verified: {m}"
+    );
+    assert!(
+        !m.contains("evidence"),
+        "the evidence summary verified, is fresh, and has 4.8 and the signature check satisfied: {m}"
     );
 
     // Warned: allowed, with the reason shown to the user.

@@ -96,19 +96,34 @@ fn a_signed_image_shows_what_it_satisfies_and_why_the_rest_does_not_hold() {
         ],
     ));
     std::fs::write(ctx.path().join("list"), crate::scan::TRACKER).unwrap();
-    ok(ctx.run(&["db", "update", "--db", "db", "--from", "list"]));
-    ok(run_pw(
-        &ctx,
-        &[
-            "scan",
-            "oci:good:1",
-            "--db",
-            "db",
-            "--attest",
-            "--key",
-            "k.key",
-        ],
-    ));
+    let kev = crate::scan::vuln_data("cisa-kev-2025-08-25.json.gz");
+    ok(ctx.run(&[
+        "db",
+        "update",
+        "--db",
+        "db",
+        "--from",
+        "list",
+        "--from",
+        &kev.display().to_string(),
+    ]));
+    // A scan is about one platform's manifest: each is scanned.
+    for platform in ["linux/amd64", "linux/arm64/v8"] {
+        ok(run_pw(
+            &ctx,
+            &[
+                "scan",
+                "oci:good:1",
+                "--platform",
+                platform,
+                "--db",
+                "db",
+                "--attest",
+                "--key",
+                "k.key",
+            ],
+        ));
+    }
     let ev = evidence(&ctx, &["oci:good:1", "--key", "k.pub"]);
     let platforms: Vec<&str> = ev["platforms"]
         .as_array()
@@ -143,12 +158,21 @@ fn a_signed_image_shows_what_it_satisfies_and_why_the_rest_does_not_hold() {
     let (_, _, ev_cm8) = control(&ev, "CM-8");
     assert!(ev_cm8.contains("NTIA minimum elements present"), "{ev_cm8}");
     let (_, _, ev_411) = control(&ev, "4.11");
-    assert!(ev_411.contains(".deb files named by digest"), "{ev_411}");
+    assert!(
+        ev_411.contains("all 3 installed packages are .deb inputs named by digest"),
+        "{ev_411}"
+    );
     // Not built from a Dockerfile; client settings and build platforms
     // are not the image's to show.
     assert_eq!(control(&ev, "4.9").0, "not-applicable");
     assert_eq!(control(&ev, "4.7").0, "not-applicable");
-    for id in ["4.5", "Build L2", "Build L3", "SRG-APP-000380-CTR-000340"] {
+    for id in [
+        "4.2",
+        "4.5",
+        "Build L2",
+        "Build L3",
+        "SRG-APP-000380-CTR-000340",
+    ] {
         assert_eq!(control(&ev, id).0, "manual", "{id}");
     }
     // The scan found hello's KEV-listed CVE, fixed in the archive: patching
@@ -181,6 +205,29 @@ fn a_signed_image_shows_what_it_satisfies_and_why_the_rest_does_not_hold() {
         state("slsa-build-l2"),
         ("not-satisfied".into(), "other".into())
     );
+
+    // --attest: the summary signed and attached, verifiable like any
+    // attestation (the admission gate's `evidence` condition reads it).
+    ok(run_pw(
+        &ctx,
+        &[
+            "evidence",
+            "oci:good:1",
+            "--key",
+            "k.pub",
+            "--attest",
+            "--sign-key",
+            "k.key",
+        ],
+    ));
+    ok(ctx.run(&[
+        "verify",
+        "oci:good:1",
+        "--key",
+        "k.pub",
+        "--attestation",
+        "evidence",
+    ]));
 
     // Without a key nothing verifies, and the evidence says so.
     let unkeyed = evidence(&ctx, &["oci:good:1"]);
@@ -408,6 +455,25 @@ fn planted_failures_are_each_reported_with_the_reason() {
     );
     assert_eq!(ev["admission"]["decisions"], 0);
     assert_eq!(ev["admission"]["lines"], 1);
+    // A line naming this image that nobody signed is not a decision.
+    let forged = format!(
+        r#"{{"time":"2026-12-01T00:00:00Z","allowed":true,"images":[{{"image":"x","digest":"{}","mode":"enforce","result":"allowed"}}]}}"#,
+        ev["digest"].as_str().unwrap()
+    );
+    std::fs::write(ctx.path().join("audit.jsonl"), forged).unwrap();
+    let ev = evidence(
+        &ctx,
+        &[
+            "oci:bad:t",
+            "--key",
+            "k.pub",
+            "--admission-log",
+            "audit.jsonl",
+        ],
+    );
+    assert_eq!(ev["admission"]["decisions"], 0);
+    assert_eq!(ev["admission"]["unverified"], 1);
+    assert_eq!(ev["admission"]["verified"], 0);
     assert!(
         ev["summary"]["satisfied"].as_u64().unwrap_or(0) < 5,
         "{}",

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
-fn vuln_data(name: &str) -> PathBuf {
+pub(crate) fn vuln_data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/data/vuln")
         .join(name)
