@@ -39,6 +39,10 @@ fuzz_target!(|data: &[u8]| {
             eval: Some(c::Eval {
                 min_grade: "B".into(),
             }),
+            evidence: Some(c::EvidenceSummary {
+                max_age: Some("30d".into()),
+                satisfied: vec!["4.1".into()],
+            }),
             non_root: true,
         };
         let statements: Vec<bulwark_sign::Statement> = conditions
