@@ -1,6 +1,6 @@
 #![no_main]
 //! Any bytes as an AdmissionReview request, an admission policy, a
-//! Kubernetes manifest, an audit log, or the predicate a condition reads:
+//! Kubernetes manifest, a namespace list, an audit log, or the predicate a condition reads:
 //! errors or answers, never panics; the images found point at themselves.
 use libfuzzer_sys::fuzz_target;
 
@@ -17,7 +17,16 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = bulwark_admission::PolicyFile::from_yaml(s, "fuzz.yaml");
+        if let Ok(f) = bulwark_admission::PolicyFile::from_yaml(s, "fuzz.yaml") {
+            let labels = bulwark_admission::selector::Labels::from([("env".into(), "prod".into())]);
+            for p in &f.policies {
+                let _ = p.selects(&labels);
+            }
+        }
+        if let Ok(ns) = bulwark_admission::StaticNamespaces::from_text(s, "fuzz.json") {
+            use bulwark_admission::NamespaceSource as _;
+            let _ = ns.labels("default");
+        }
         let _ = bulwark_admission::requests_from_manifest(s, "fuzz.yaml", "default");
         let _ = bulwark_admission::audit::verify_log(s, &[]);
     }

@@ -15,6 +15,8 @@ use serde::Serialize;
 use crate::cache::{Cache, Source};
 use crate::check::{Checker, Verdict};
 use crate::load::Policies;
+use crate::namespaces::NamespaceSource;
+use crate::selector::Labels;
 use crate::{AdmissionRequest, AdmissionResponse, Mode, NoMatch, images_of, needs_review};
 
 /// How long answers are kept and how long a request may wait.
@@ -33,6 +35,9 @@ pub struct Settings {
     /// Verifications (threads) running at most; past it, images are denied
     /// as busy.
     pub workers: usize,
+    /// A namespace's labels (for policies that select namespaces by label);
+    /// a label change applies to new requests after at most this long.
+    pub namespace_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -44,6 +49,7 @@ impl Default for Settings {
             budget: Duration::from_secs(6),
             capacity: 10_000,
             workers: 256,
+            namespace_ttl: Duration::from_secs(30),
         }
     }
 }
@@ -117,6 +123,8 @@ pub struct Engine {
     checker: Arc<dyn Checker>,
     verdicts: Arc<Cache<(String, String), Verdict>>,
     tags: Arc<Cache<String, Result<String, String>>>,
+    namespaces: Option<Arc<dyn NamespaceSource>>,
+    labels: Arc<Cache<String, Result<Labels, String>>>,
     settings: Settings,
 }
 
@@ -166,8 +174,85 @@ impl Engine {
             checker,
             verdicts: Cache::new(settings.capacity, settings.workers),
             tags: Cache::new(settings.capacity, settings.workers),
+            namespaces: None,
+            labels: Cache::new(settings.capacity, settings.workers),
             settings,
         }
+    }
+
+    /// The same engine, reading namespace labels from `source` for policies
+    /// that select namespaces by label. Without one, such a policy denies
+    /// (its namespaces cannot be known).
+    #[must_use]
+    pub fn with_namespaces(mut self, source: Arc<dyn NamespaceSource>) -> Self {
+        self.namespaces = Some(source);
+        self
+    }
+
+    /// The labels of `namespace` (cached for `namespace_ttl`, a failure
+    /// briefly). `None` when not cached and `w` may not wait.
+    fn namespace_labels(&self, namespace: &str, w: Wait) -> Option<Result<Labels, String>> {
+        let Some(source) = self.namespaces.clone() else {
+            return Some(Err(
+                "no namespace source: run the webhook in the cluster (it reads the API server), or give --namespaces FILE (kubectl get namespaces -o json)".into(),
+            ));
+        };
+        if !w.block {
+            return self.labels.peek(&namespace.to_owned());
+        }
+        let (ttl, fail_ttl) = (self.settings.namespace_ttl, self.settings.failure_ttl);
+        let ns = namespace.to_owned();
+        let (r, _) = self.labels.get(namespace.to_owned(), w.deadline, move || {
+            let r = source.labels(&ns);
+            let keep = if r.is_ok() { ttl } else { fail_ttl.min(ttl) };
+            (r, keep)
+        });
+        Some(r.unwrap_or_else(|| {
+            Err(format!(
+                "not read within the {:?} budget",
+                self.settings.budget
+            ))
+        }))
+    }
+
+    /// The policies (indices) that cover `image` in `namespace`: by their
+    /// globs, then by their namespace selector, the labels read once per
+    /// request into `labels`. `Some(Err)` names the selecting policy whose
+    /// namespace labels could not be read: the image is denied, whatever
+    /// the policy's mode, as its coverage cannot be known. `None` when the
+    /// labels are not cached and `w` may not wait.
+    fn covering(
+        &self,
+        policies: &Policies,
+        image: &str,
+        namespace: &str,
+        labels: &mut Option<Result<Labels, String>>,
+        w: Wait,
+    ) -> Option<Result<Vec<usize>, String>> {
+        let mut out = Vec::new();
+        for (i, lp) in policies.policies.iter().enumerate() {
+            let p = &lp.policy;
+            if !p.covers(image, namespace) {
+                continue;
+            }
+            if p.namespace_selector.is_some() {
+                if labels.is_none() {
+                    *labels = Some(self.namespace_labels(namespace, w)?);
+                }
+                match labels.as_ref() {
+                    Some(Ok(l)) if !p.selects(l) => continue,
+                    Some(Err(e)) => {
+                        return Some(Err(format!(
+                            "policy {} selects namespaces by label, and the labels of namespace {namespace:?} could not be read: {e}; denied, as whether the policy applies cannot be known",
+                            p.name
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+            out.push(i);
+        }
+        Some(Ok(out))
     }
 
     /// Registry reads made and failed so far.
@@ -385,6 +470,7 @@ impl Engine {
         let today = days(now);
         let ns = req.namespace.as_str();
         let mut out = Vec::new();
+        let mut labels = None;
         for at in images {
             let base = ImageDecision {
                 image: at.image.clone(),
@@ -398,13 +484,17 @@ impl Engine {
                 cache: None,
                 transient: false,
             };
-            let covering: Vec<usize> = policies
-                .policies
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.policy.covers(&at.image, ns))
-                .map(|(i, _)| i)
-                .collect();
+            let covering = match self.covering(policies, &at.image, ns, &mut labels, w)? {
+                Ok(c) => c,
+                Err(reason) => {
+                    out.push(ImageDecision {
+                        result: Result_::Denied,
+                        reasons: vec![reason],
+                        ..base
+                    });
+                    continue;
+                }
+            };
             if covering.is_empty() {
                 let (result, reasons) = match policies.file.no_match {
                     NoMatch::Allow => (Result_::Unmatched, Vec::new()),
@@ -521,8 +611,31 @@ impl Engine {
         let mut resolved = BTreeMap::new();
         let mut out = Vec::new();
         let mut failures = Vec::new();
+        let mut labels = None;
         for at in images.iter().filter(|i| !i.image.contains('@')) {
-            let covering = policies.applicable(&at.image, ns);
+            let covering: Vec<&crate::LoadedPolicy> =
+                match self.covering(policies, &at.image, ns, &mut labels, w)? {
+                    Ok(c) => c.into_iter().map(|i| &policies.policies[i]).collect(),
+                    Err(reason) => {
+                        failures.push((
+                            true,
+                            format!("image {} (container {}): {reason}", at.image, at.container),
+                        ));
+                        out.push(ImageDecision {
+                            image: at.image.clone(),
+                            container: at.container.clone(),
+                            digest: None,
+                            policy: None,
+                            mode: None,
+                            result: Result_::Denied,
+                            reasons: vec![reason],
+                            exception: None,
+                            cache: None,
+                            transient: true,
+                        });
+                        continue;
+                    }
+                };
             if !covering.iter().any(|p| p.policy.pin_digest) {
                 continue;
             }
@@ -733,6 +846,98 @@ mod tests {
             .find(|i| i.policy.as_deref() == Some("enforced"))
             .unwrap();
         assert_eq!(expired.result, Result_::Denied);
+    }
+
+    /// `team-a` is labelled env=prod; `slow` answers after 300 ms; any
+    /// other namespace cannot be read.
+    #[derive(Default)]
+    struct FakeNamespaces {
+        reads: AtomicUsize,
+    }
+
+    impl NamespaceSource for FakeNamespaces {
+        fn labels(&self, namespace: &str) -> Result<Labels, String> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            match namespace {
+                "team-a" => Ok(Labels::from([("env".to_owned(), "prod".to_owned())])),
+                "team-b" => Ok(Labels::new()),
+                "slow" => {
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(Labels::new())
+                }
+                _ => Err("connection refused".into()),
+            }
+        }
+    }
+
+    #[test]
+    fn namespace_selectors_read_labels_once_and_fail_closed() {
+        let mut ps = policies(
+            "policies:\n  - name: prod\n    images: ['r/**']\n    mode: audit\n    namespace-selector: {match-labels: {env: prod}}\nno-match: allow\n",
+        );
+        Arc::get_mut(&mut ps).unwrap().policies[0].policy.mode = Mode::Enforce;
+        let in_ns = |ns: &str, images: &[&str]| {
+            let mut r = pod(images);
+            r.namespace = ns.to_owned();
+            r
+        };
+        // Without a source the policy cannot be applied: denied.
+        let (bare, _) = engine(2000);
+        let d = bare.decide(&ps, &in_ns("team-a", &["r/bad:1"]), Endpoint::Validate, NOW);
+        assert!(!d.response.allowed);
+        assert!(
+            d.response
+                .status
+                .as_ref()
+                .unwrap()
+                .message
+                .contains("no namespace source"),
+            "{d:?}"
+        );
+        let fake_ns = Arc::new(FakeNamespaces::default());
+        let (e, _) = engine(100);
+        let e = e.with_namespaces(fake_ns.clone());
+        // Selected: the policy applies, the labels read once for two images.
+        let d = e.decide(
+            &ps,
+            &in_ns("team-a", &["r/bad:1", "r/good:1"]),
+            Endpoint::Validate,
+            NOW,
+        );
+        assert!(!d.response.allowed);
+        assert_eq!(d.images[0].policy.as_deref(), Some("prod"));
+        assert_eq!(d.images[1].result, Result_::Allowed);
+        assert_eq!(fake_ns.reads.load(Ordering::SeqCst), 1);
+        // Cached now: answered without waiting, and without a read.
+        let d = e
+            .decide_cached(
+                &ps,
+                &in_ns("team-a", &["r/good:1"]),
+                Endpoint::Validate,
+                NOW,
+            )
+            .expect("cached");
+        assert!(d.response.allowed);
+        assert_eq!(fake_ns.reads.load(Ordering::SeqCst), 1);
+        // Not selected: no policy covers the image (no-match: allow).
+        let d = e.decide(&ps, &in_ns("team-b", &["r/bad:1"]), Endpoint::Validate, NOW);
+        assert!(d.response.allowed);
+        assert_eq!(d.images[0].result, Result_::Unmatched);
+        // Unreadable or slow labels deny, on both endpoints, within the budget.
+        for ns in ["gone", "slow"] {
+            let t = Instant::now();
+            let d = e.decide(&ps, &in_ns(ns, &["r/good:1"]), Endpoint::Validate, NOW);
+            assert!(t.elapsed() < Duration::from_millis(250), "{ns}");
+            let msg = &d.response.status.as_ref().unwrap().message;
+            assert!(
+                !d.response.allowed
+                    && msg.contains("policy prod selects namespaces by label")
+                    && msg.contains(&format!("namespace \"{ns}\"")),
+                "{ns}: {msg}"
+            );
+            let m = e.decide(&ps, &in_ns(ns, &["r/good:1"]), Endpoint::Mutate, NOW);
+            assert!(!m.response.allowed, "{ns}: {m:?}");
+        }
     }
 
     #[test]

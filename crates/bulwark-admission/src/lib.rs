@@ -1,8 +1,9 @@
-//! Kubernetes admission, the parts that need no network: AdmissionReview v1
+//! Kubernetes admission: AdmissionReview v1
 //! requests and responses (hand-written types), the images a Pod or any
 //! workload template would run (with where each sits, for patches), which
 //! requests need no work (deletes, scale-only and image-unchanged updates),
-//! admission policy files, and the JSON patch that pins `repo:tag` to
+//! admission policy files (with namespace label selectors, the labels read
+//! from the API server or a file), and the JSON patch that pins `repo:tag` to
 //! `repo:tag@sha256:…`; typed conditions on verified attestations; the
 //! registry checker (index and platform manifests, both cosign formats);
 //! the decision engine with its single-flight cache and budget; and the
@@ -16,8 +17,10 @@ mod decide;
 mod images;
 mod load;
 mod manifest;
+pub mod namespaces;
 mod policy;
 mod review;
+pub mod selector;
 
 pub use cache::Source;
 pub use check::{Checker, RegistryChecker, Verdict};
@@ -25,6 +28,7 @@ pub use decide::{Decision, Endpoint, Engine, ImageDecision, Result_ as ImageResu
 pub use images::{ImageAt, images_of, needs_review};
 pub use load::{LoadedPolicy, Policies, fingerprint};
 pub use manifest::requests_from_manifest;
+pub use namespaces::{KubeNamespaces, NamespaceSource, StaticNamespaces};
 pub use policy::{
     AdmissionPolicy, Exception, Mode, NoMatch, PolicyError, PolicyFile, normalize, pin_patch,
 };

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::ImageAt;
 use crate::conditions::Conditions;
+use crate::selector::{LabelSelector, Labels};
 
 /// The file: a list of policies.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -60,6 +61,11 @@ pub struct AdmissionPolicy {
     /// Namespace globs; empty: every namespace.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// Namespaces by label, as Kyverno's `namespaceSelector`: the policy
+    /// covers a namespace its globs match and whose labels this selects.
+    /// The webhook reads the labels from the API server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
     /// Public keys (PEM files or cosign keys, relative to the policy file).
     #[serde(default)]
     pub keys: Vec<PathBuf>,
@@ -243,6 +249,10 @@ impl PolicyFile {
                     )));
                 }
             }
+            if let Some(sel) = &p.namespace_selector {
+                sel.check()
+                    .map_err(|m| err(format!("policy {}: namespace-selector: {m}", p.name)))?;
+            }
             p.conditions
                 .check()
                 .map_err(|m| err(format!("policy {}: conditions: {m}", p.name)))?;
@@ -289,13 +299,23 @@ impl PolicyFile {
 }
 
 impl AdmissionPolicy {
-    /// Whether this policy covers `image` in `namespace`: matched as
-    /// written and as the runtime resolves it ([`normalize`]), with and
-    /// without its digest.
+    /// Whether this policy covers `image` in `namespace` by its globs:
+    /// the image matched as written and as the runtime resolves it
+    /// ([`normalize`]), with and without its digest. A policy with a
+    /// [`namespace_selector`](Self::namespace_selector) covers the image
+    /// only if [`Self::selects`] the namespace's labels too.
     #[must_use]
     pub fn covers(&self, image: &str, namespace: &str) -> bool {
         image_matches(&self.images, image)
             && (self.namespaces.is_empty() || any_glob(&self.namespaces, namespace))
+    }
+
+    /// Whether the namespace selector (if any) selects `labels`.
+    #[must_use]
+    pub fn selects(&self, labels: &Labels) -> bool {
+        self.namespace_selector
+            .as_ref()
+            .is_none_or(|s| s.matches(labels))
     }
 
     /// The exception that holds for `image` in `namespace` on `today`
@@ -442,6 +462,29 @@ mod tests {
                 .is_none()
         );
         assert!(p.exception_for("r/app:2", "team-a", "2026-01-01").is_none());
+    }
+
+    #[test]
+    fn namespace_selectors_are_checked_at_load() {
+        let yaml = "policies:\n  - name: a\n    images: ['r/**']\n    keys: [k]\n    namespace-selector:\n      matchLabels: {env: prod}\n      match-expressions: [{key: tier, operator: NotIn, values: [test]}]\n";
+        let p = &PolicyFile::from_yaml(yaml, "p").unwrap().policies[0];
+        let l = |pairs: &[(&str, &str)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert!(p.selects(&l(&[("env", "prod")])));
+        assert!(!p.selects(&l(&[("env", "prod"), ("tier", "test")])));
+        assert!(!p.selects(&l(&[])));
+        let bad = "policies:\n  - name: a\n    images: ['r/**']\n    keys: [k]\n    namespace-selector: {match-expressions: [{key: env, operator: In}]}\n";
+        let e = PolicyFile::from_yaml(bad, "p").unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "policy a: namespace-selector: match-expressions: env In needs at least one value"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

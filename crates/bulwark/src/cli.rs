@@ -349,7 +349,7 @@ pub enum AdmissionCommand {
     #[command(
         after_help = "Examples:\n  bulwark admission serve --config policy.yaml --tls-cert tls.crt --tls-key tls.key\n  bulwark admission serve --config /etc/bulwark/policy.yaml --tls-cert /tls/tls.crt --tls-key /tls/tls.key --listen 0.0.0.0:8443 --sign-decisions /keys/decisions.key --audit-log /var/log/bulwark/audit.jsonl\n\nThe policy file, its keys and the certificate are reloaded when they change (a\nfailed reload keeps what was loaded). Verdicts are cached per (image digest,\npolicy digest); concurrent requests for one digest share one verification;\nregistry work for a request must finish within --budget, or the image is\ndenied with the reason. Each decision is one JSON line on stdout (or\n--audit-log), chained and signed with --sign-decisions. SIGTERM drains and stops."
     )]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Issue a CA and a serving certificate for the webhook's Service.
     #[command(
         after_help = "Examples:\n  bulwark admission certs --service bulwark-admission --namespace bulwark-system --out certs/\n  bulwark admission certs --service bulwark-admission --namespace bulwark-system --out certs/ --name 127.0.0.1\n\nWrites ca.crt, tls.crt and tls.key (0600) and prints the caBundle (base64 of\nca.crt) for the webhook configurations (docs/admission.md)."
@@ -422,6 +422,34 @@ pub struct DecisionArgs {
     /// Plain-HTTP registries (loopback labs and tests).
     #[arg(long)]
     pub insecure: bool,
+    /// Namespace labels for policies with a namespace-selector, from a file
+    /// (`kubectl get namespaces -o json`, or YAML `NAME: {LABEL: VALUE}`)
+    /// instead of the API server.
+    #[arg(long, value_name = "FILE", conflicts_with = "kube_api")]
+    pub namespaces: Option<PathBuf>,
+    /// The Kubernetes API server to read namespace labels from (default in
+    /// a Pod: KUBERNETES_SERVICE_HOST and _PORT).
+    #[arg(long, value_name = "URL")]
+    pub kube_api: Option<String>,
+    /// The API server's CA certificate (PEM), the only one trusted for it.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+    )]
+    pub kube_ca: PathBuf,
+    /// The bearer token for the API server (read at each request: projected
+    /// tokens rotate).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    )]
+    pub kube_token: PathBuf,
+    /// How long a namespace's labels are kept (a label change applies to new
+    /// requests after at most this long).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub namespace_ttl: std::time::Duration,
 }
 
 /// `bulwark admission serve` arguments.

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use bulwark_admission::audit::{AuditLog, last_line_digest, verify_log as check_log};
 use bulwark_admission::{
-    AdmissionReview, Decision, Endpoint, Engine, Policies, RegistryChecker, Settings,
+    AdmissionReview, Decision, Endpoint, Engine, KubeNamespaces, NamespaceSource, Policies,
+    RegistryChecker, Settings, StaticNamespaces,
 };
 
 use crate::cli::{AdmitArgs, DecisionArgs, Format, ServeArgs};
@@ -21,7 +22,7 @@ fn engine(d: &DecisionArgs) -> anyhow::Result<Engine> {
     opts.attempts = 2;
     opts.backoff = std::time::Duration::from_millis(100);
     let checker = RegistryChecker::new(opts)?;
-    Ok(Engine::new(
+    let engine = Engine::new(
         Arc::new(checker),
         Settings {
             ttl: d.cache_ttl,
@@ -30,8 +31,53 @@ fn engine(d: &DecisionArgs) -> anyhow::Result<Engine> {
             budget: d.budget,
             capacity: d.cache_size,
             workers: d.workers,
+            namespace_ttl: d.namespace_ttl,
         },
-    ))
+    );
+    Ok(match namespace_source(d)? {
+        Some(source) => engine.with_namespaces(source),
+        None => engine,
+    })
+}
+
+/// Where namespace labels come from: `--namespaces FILE`, `--kube-api`, or
+/// the API server of the cluster this runs in; `None` outside one (a policy
+/// with a namespace-selector then denies, saying so).
+fn namespace_source(d: &DecisionArgs) -> anyhow::Result<Option<Arc<dyn NamespaceSource>>> {
+    if let Some(file) = &d.namespaces {
+        let s = StaticNamespaces::from_file(file).map_err(anyhow::Error::msg)?;
+        return Ok(Some(Arc::new(s)));
+    }
+    // The API server shares the budget with the registries.
+    let timeout = d.budget.min(std::time::Duration::from_secs(2));
+    let kube = match &d.kube_api {
+        Some(api) => Some(KubeNamespaces::new(api, &d.kube_ca, &d.kube_token, timeout)),
+        None => KubeNamespaces::in_cluster(timeout),
+    };
+    match kube {
+        Some(Ok(k)) => {
+            tracing::info!("namespace labels from {k:?}");
+            Ok(Some(Arc::new(k)))
+        }
+        // Asked for by flag: an error now.
+        Some(Err(e)) if d.kube_api.is_some() => Err(anyhow::Error::msg(e)),
+        // In a cluster without the service account mounted, policies
+        // without a selector still work; those with one deny, saying why.
+        Some(Err(e)) => {
+            tracing::warn!("namespace labels cannot be read: {e}");
+            Ok(Some(Arc::new(Unavailable(e))))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A namespace source that could not be set up, and why.
+struct Unavailable(String);
+
+impl NamespaceSource for Unavailable {
+    fn labels(&self, _: &str) -> Result<bulwark_admission::selector::Labels, String> {
+        Err(self.0.clone())
+    }
 }
 
 /// The digest of the last line of an existing log, read from its tail.

@@ -1022,6 +1022,7 @@ fn deploy_admission_manifests_validate_and_fail_closed() {
         &dir,
         &[
             "serviceaccount.yaml",
+            "rbac.yaml",
             "configmap.yaml",
             "deployment.yaml",
             "pdb.yaml",
@@ -1055,9 +1056,21 @@ fn deploy_admission_manifests_validate_and_fail_closed() {
         "automountServiceAccountToken: false",
         "path: /readyz",
         "- 6s",
+        "expirationSeconds: 3600",
+        "name: kube-root-ca.crt",
     ] {
         assert!(d.contains(want), "deployment.yaml: {want}");
     }
+    // The webhook may get namespaces, and nothing else.
+    let rbac = read("rbac.yaml");
+    assert!(
+        rbac.contains(
+            "resources: [namespaces]
+    verbs: [get]
+"
+        ) && rbac.matches("verbs:").count() == 1,
+        "{rbac}"
+    );
     // The policy in the ConfigMap is one bulwark accepts.
     let cm = read("configmap.yaml");
     let policy: String = cm
@@ -1093,4 +1106,345 @@ fn deploy_admission_manifests_validate_and_fail_closed() {
         "--manifest",
         tmp.path().join("m.json").to_str().unwrap(),
     ]));
+}
+
+/// A stand-in for the Kubernetes API server (Debian ships no
+/// kube-apiserver): HTTPS with the certificate in `apicerts/`, GET
+/// `/api/v1/namespaces/NAME` answered from `namespaces.json` when the
+/// bearer token equals the one in `accepted-token` (read at each request),
+/// 401 otherwise, 404 for unknown names. Killed on drop.
+struct FakeApi {
+    child: Child,
+    url: String,
+}
+
+const FAKE_API: &str = r#"
+import http.server, json, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, code, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        token = open("accepted-token").read().strip()
+        if self.headers.get("Authorization") != "Bearer " + token:
+            return self.answer(401, {"kind": "Status", "code": 401, "reason": "Unauthorized"})
+        namespaces = json.load(open("namespaces.json"))
+        parts = self.path.split("/")
+        if len(parts) == 5 and parts[1:4] == ["api", "v1", "namespaces"] and parts[4] in namespaces:
+            name = parts[4]
+            return self.answer(200, {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "labels": namespaces[name]}})
+        self.answer(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain("apicerts/tls.crt", "apicerts/tls.key")
+server.socket = tls.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+impl FakeApi {
+    fn start(ctx: &Ctx) -> FakeApi {
+        ok(ctx.run(&[
+            "admission",
+            "certs",
+            "--service",
+            "kubernetes",
+            "--namespace",
+            "default",
+            "--out",
+            "apicerts",
+            "--name",
+            "127.0.0.1",
+        ]));
+        std::fs::write(ctx.path().join("fake-api.py"), FAKE_API).unwrap();
+        let mut child = Command::new("python3")
+            .arg("fake-api.py")
+            .current_dir(ctx.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line.trim().parse().expect("the fake API server's port");
+        FakeApi {
+            child,
+            url: format!("https://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Policies that select namespaces by label: the labels read over HTTPS
+/// from the API server with a rotating token (the served webhook and
+/// `admit`), or from `kubectl get namespaces -o json` output; whatever
+/// cannot be read denies.
+#[test]
+fn namespace_selectors_read_labels_from_the_api_server_and_fail_closed() {
+    if !["docker-registry", "kubectl", "curl", "python3"]
+        .iter()
+        .all(|t| tool(t))
+    {
+        return;
+    }
+    let ctx = Ctx::new();
+    image_spec(&ctx);
+    let reg = Registry::start();
+    let h = reg.host.clone();
+    ok(run_pw(&ctx, &["key", "generate", "release"]));
+    ok(run_pw(&ctx, &["key", "generate", "decisions"]));
+    let build = |r: &str, extra: &[&str]| {
+        let mut args = vec!["build", "i.yaml", "--output", r, "--insecure"];
+        args.extend_from_slice(extra);
+        ok(run_pw(&ctx, &args));
+    };
+    build(&format!("{h}/app/signed:1"), &["--sign-key", "release.key"]);
+    build(&format!("{h}/app/unsigned:1"), &[]);
+    std::fs::write(
+        ctx.path().join("policy.yaml"),
+        format!(
+            "policies:\n  - name: prod-signed\n    images: ['{h}/app/**']\n    keys: [release.pub]\n    mode: enforce\n    namespace-selector:\n      matchLabels: {{env: prod}}\n      matchExpressions: [{{key: bulwark.dev/exempt, operator: DoesNotExist}}]\nno-match: allow\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        ctx.path().join("namespaces.json"),
+        r#"{"shop": {"env": "prod"}, "dev": {"env": "dev"}, "lab": {"env": "prod", "bulwark.dev/exempt": "yes"}}"#,
+    )
+    .unwrap();
+    std::fs::write(ctx.path().join("accepted-token"), "token-1\n").unwrap();
+    std::fs::write(ctx.path().join("token"), "token-1\n").unwrap();
+    let api = FakeApi::start(&ctx);
+    let unsigned = kubectl_object(&ctx, "Deployment", &format!("{h}/app/unsigned:1"));
+    let signed = kubectl_object(&ctx, "Job", &format!("{h}/app/signed:1"));
+    std::fs::write(
+        ctx.path().join("unsigned.json"),
+        serde_json::to_vec(&unsigned).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        ctx.path().join("signed.json"),
+        serde_json::to_vec(&signed).unwrap(),
+    )
+    .unwrap();
+    let admit = |manifest: &str, ns: &str, source: &[&str]| {
+        let mut args = vec![
+            "admit",
+            "--config",
+            "policy.yaml",
+            "--manifest",
+            manifest,
+            "--namespace",
+            ns,
+            "--insecure",
+        ];
+        args.extend_from_slice(source);
+        let out = ctx.run(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let from_api = [
+        "--kube-api",
+        api.url.as_str(),
+        "--kube-ca",
+        "apicerts/ca.crt",
+        "--kube-token",
+        "token",
+    ];
+    // Selected (env=prod, not exempt): the policy applies.
+    let (code, out) = admit("unsigned.json", "shop", &from_api);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("fails policy prod-signed"), "{out}");
+    let (code, out) = admit("signed.json", "shop", &from_api);
+    assert_eq!(code, Some(0), "{out}");
+    // Not selected (another env; the exemption label): no policy covers it.
+    for ns in ["dev", "lab"] {
+        let (code, out) = admit("unsigned.json", ns, &from_api);
+        assert_eq!(code, Some(0), "{ns}: {out}");
+    }
+    // A rotated token is read again; a refused or missing namespace, an
+    // untrusted certificate and an unreachable server all deny.
+    std::fs::write(ctx.path().join("accepted-token"), "token-2\n").unwrap();
+    let (code, out) = admit("unsigned.json", "dev", &from_api);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("401") && out.contains("needs get on namespaces"),
+        "{out}"
+    );
+    std::fs::write(ctx.path().join("token"), "token-2\n").unwrap();
+    let (code, out) = admit("unsigned.json", "dev", &from_api);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = admit("unsigned.json", "ghost", &from_api);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("policy prod-signed selects namespaces by label")
+            && out.contains("namespace ghost does not exist"),
+        "{out}"
+    );
+    let mut wrong_ca = from_api;
+    wrong_ca[3] = "certs-other/ca.crt";
+    ok(ctx.run(&[
+        "admission",
+        "certs",
+        "--service",
+        "other",
+        "--namespace",
+        "default",
+        "--out",
+        "certs-other",
+    ]));
+    let (code, out) = admit("unsigned.json", "dev", &wrong_ca);
+    assert_eq!(
+        code,
+        Some(3),
+        "an untrusted API server is not believed: {out}"
+    );
+
+    // The served webhook, with the same source.
+    issue_certs(&ctx, &[]);
+    let server = Server::start(&ctx, &from_api);
+    let (status, v, _) = server.post(&ctx, "/validate", &review(&unsigned, "ns-1", false));
+    assert_eq!(status, 200);
+    assert_eq!(v["response"]["allowed"], false, "{v}");
+    assert!(message(&v).contains("fails policy prod-signed"), "{v}");
+    let (_, v, _) = server.post(&ctx, "/validate", &review(&signed, "ns-2", false));
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+    // The API server gone: cached labels still answer for their TTL, but
+    // any other namespace is denied (review() sends to `shop`; rewrite it).
+    drop(api);
+    let elsewhere = String::from_utf8(review(&unsigned, "ns-3", false))
+        .unwrap()
+        .replace(r#""namespace":"shop""#, r#""namespace":"dev""#)
+        .into_bytes();
+    let (_, v, took) = server.post(&ctx, "/validate", &elsewhere);
+    assert_eq!(v["response"]["allowed"], false, "{v}");
+    assert!(
+        message(&v).contains("labels of namespace \"dev\" could not be read"),
+        "{v}"
+    );
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    drop(server);
+
+    // Offline, from what kubectl prints for labelled namespaces.
+    let mut items = Vec::new();
+    for (name, labels) in [("shop", vec!["env=prod"]), ("dev", vec!["env=dev"])] {
+        let mut c = Command::new("kubectl");
+        c.env("HOME", ctx.path())
+            .env("KUBECONFIG", ctx.path().join("no-kubeconfig"));
+        let ns = report(&ok(c
+            .args([
+                "create",
+                "namespace",
+                name,
+                "--dry-run=client",
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap()));
+        std::fs::write(ctx.path().join("ns.json"), serde_json::to_vec(&ns).unwrap()).unwrap();
+        let mut c = Command::new("kubectl");
+        c.env("HOME", ctx.path())
+            .env("KUBECONFIG", ctx.path().join("no-kubeconfig"))
+            .current_dir(ctx.path())
+            .args(["label", "--local", "-f", "ns.json", "-o", "json"])
+            .args(&labels);
+        items.push(report(&ok(c.output().unwrap())));
+    }
+    std::fs::write(
+        ctx.path().join("cluster-namespaces.json"),
+        serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "List", "items": items})).unwrap(),
+    )
+    .unwrap();
+    let offline = ["--namespaces", "cluster-namespaces.json"];
+    let (code, out) = admit("unsigned.json", "shop", &offline);
+    assert_eq!(code, Some(3), "{out}");
+    let (code, out) = admit("unsigned.json", "dev", &offline);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = admit("unsigned.json", "ghost", &offline);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("\"ghost\" is not in cluster-namespaces.json"),
+        "{out}"
+    );
+    // No source at all: a selecting policy cannot be applied, so it denies.
+    let (code, out) = admit("unsigned.json", "dev", &[]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("no namespace source"), "{out}");
+}
+
+/// An audit log that cannot be written (a full disk) does not stop the
+/// webhook answering, and every lost record is counted for alerting; and
+/// `admission certs` never replaces certificates unless told to.
+#[test]
+fn lost_audit_records_are_counted_and_certificates_are_kept() {
+    if !["kubectl", "curl"].iter().all(|t| tool(t)) {
+        return;
+    }
+    let ctx = Ctx::new();
+    ok(run_pw(&ctx, &["key", "generate", "decisions"]));
+    issue_certs(&ctx, &[]);
+    let before = std::fs::read(ctx.path().join("certs/tls.key")).unwrap();
+    let e = String::from_utf8(
+        ctx.run(&[
+            "admission",
+            "certs",
+            "--service",
+            "bulwark-admission",
+            "--namespace",
+            "bulwark-system",
+            "--out",
+            "certs",
+        ])
+        .stderr,
+    )
+    .unwrap();
+    assert!(
+        e.contains("exists; use --force to replace the certificates"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(ctx.path().join("certs/tls.key")).unwrap(),
+        before
+    );
+    issue_certs(&ctx, &["--force"]);
+    assert_ne!(
+        std::fs::read(ctx.path().join("certs/tls.key")).unwrap(),
+        before
+    );
+    std::fs::write(
+        ctx.path().join("policy.yaml"),
+        "policies:\n  - {name: watched, images: ['r.test/**'], mode: audit}\nno-match: allow\n",
+    )
+    .unwrap();
+    // Every write to /dev/full fails with ENOSPC.
+    std::os::unix::fs::symlink("/dev/full", ctx.path().join("audit.jsonl")).unwrap();
+    let server = Server::start(&ctx, &[]);
+    let object = kubectl_object(&ctx, "Deployment", "other.test/app:1");
+    for uid in ["a-1", "a-2"] {
+        let (status, v, _) = server.post(&ctx, "/validate", &review(&object, uid, false));
+        assert_eq!(status, 200);
+        assert_eq!(v["response"]["allowed"], true, "{v}");
+    }
+    let metrics = server.get(&ctx, "/metrics");
+    assert!(
+        metrics.contains("bulwark_admission_audit_errors_total 2"),
+        "{metrics}"
+    );
 }
