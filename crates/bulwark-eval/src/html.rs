@@ -4,13 +4,17 @@
 use crate::finding::Severity;
 use crate::score::Report;
 
-fn esc(s: &str) -> String {
+/// `s` escaped for HTML text and attribute values.
+#[must_use]
+pub fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
 }
+
+use escape_html as esc;
 
 fn grade_color(g: &str) -> &'static str {
     match g {

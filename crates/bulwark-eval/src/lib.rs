@@ -28,7 +28,7 @@ pub use checks::{
     Cadence, Options, Vulnerabilities, capture, catalog, check, evaluate, evaluate_with, wanted,
 };
 pub use finding::{Check, Finding, Pillar, Severity};
-pub use html::html;
+pub use html::{escape_html, html};
 pub use needed::{Closure, closure, owners_of, package_files};
 pub use policy::{Exception, Policy, PolicyError, PolicyResult, PriorityName};
 pub use sarif::{SCHEMA as SARIF_SCHEMA, sarif};

@@ -1,6 +1,7 @@
 //! The evidence bundle: `evidence.json`, the files it cites (eval reports,
 //! the verified statements, the admission decisions), the OSCAL assessment
-//! results (`oscal/assessment-results.json`), and `MANIFEST.json`
+//! results (`oscal/assessment-results.json`), the printable report
+//! (`report.html`), and `MANIFEST.json`
 //! with every other file's sha256 and size, so that each claim can be
 //! checked file by file without bulwark. Written as a directory or, for a
 //! path ending in `.tar`, one tar (sorted entries, fixed times and
@@ -41,6 +42,7 @@ fn files(ev: &Evidence) -> Vec<(String, Vec<u8>)> {
         serde_json::to_vec_pretty(&crate::oscal::assessment_results(ev)).unwrap_or_default();
     oscal.push(b'\n');
     all.push(("oscal/assessment-results.json".into(), oscal));
+    all.push(("report.html".into(), crate::html(ev).into_bytes()));
     all.sort_by(|a, b| a.0.cmp(&b.0));
     let manifest = serde_json::json!({
         "image": ev.image,

@@ -16,6 +16,7 @@
 
 mod bundle;
 mod controls;
+mod html;
 pub mod oscal;
 mod rules;
 pub mod sbom;
@@ -30,6 +31,7 @@ use serde_json::Value;
 
 pub use bundle::{BundleError, write_bundle};
 pub use controls::{Control, controls};
+pub use html::html;
 
 /// A control's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -144,7 +146,99 @@ pub struct Vulnerabilities {
     pub kev: Vec<String>,
     /// Open findings with a fixed version available.
     pub fixable: Vec<String>,
+    /// When the scan's vulnerability database was imported (the oldest
+    /// feed), and how old it was when the scan ran; none when the report
+    /// does not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_imported: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_age_days: Option<i64>,
+    /// How long the image has gone without the fixes it lacks.
+    pub time_to_fix: TimeToFix,
     pub file: String,
+}
+
+/// Time-to-fix figures: for each open finding with a fix, when the fix
+/// reached the Debian archive (the date of the oldest upload whose
+/// changelog names the CVE, read by `bulwark scan --archive --changelogs`)
+/// and the days since; and the CISA KEV due dates that have passed.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TimeToFix {
+    /// Fixes with a known arrival date, oldest first.
+    pub dated: Vec<FixAge>,
+    /// Fixable findings whose fix date the report does not give.
+    pub undated: Vec<String>,
+    /// Days without the oldest fix, and the median.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oldest_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median_days: Option<i64>,
+    /// Open KEV findings past CISA's due date (`CVE (due YYYY-MM-DD)`).
+    pub kev_overdue: Vec<String>,
+}
+
+/// One fix the image lacks, and since when the archive has it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FixAge {
+    pub cve: String,
+    /// RFC 3339.
+    pub since: String,
+    pub days: i64,
+}
+
+/// The time-to-fix figures of a scan result for its open `fixable`
+/// findings and open `kev` ones, counted to `now`.
+fn time_to_fix(result: Option<&Value>, open: &[&Value], now: i64) -> TimeToFix {
+    // CVE → the oldest date any candidate's changelog gives.
+    let mut since: BTreeMap<&str, i64> = BTreeMap::new();
+    let updates = result
+        .and_then(|r| r.pointer("/archive/updates"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for u in updates {
+        let Some(dates) = u["first_fixed"].as_object() else {
+            continue;
+        };
+        for (cve, d) in dates {
+            if let Some(t) = d.as_str().and_then(bulwark_debian::time::parse_rfc3339) {
+                let e = since.entry(cve.as_str()).or_insert(t);
+                *e = (*e).min(t);
+            }
+        }
+    }
+    let mut ttf = TimeToFix::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for f in open {
+        let id = f["id"].as_str().unwrap_or("?");
+        if f["fixed"].as_str().is_some_and(|v| !v.is_empty()) && seen.insert(id) {
+            match since.get(id) {
+                Some(&t) => ttf.dated.push(FixAge {
+                    cve: id.to_owned(),
+                    since: bulwark_debian::time::format_rfc3339(t),
+                    days: ((now - t) / 86_400).max(0),
+                }),
+                None => ttf.undated.push(id.to_owned()),
+            }
+        }
+        if let Some(due) = f.pointer("/kev/due_date").and_then(Value::as_str)
+            && bulwark_debian::time::parse_rfc3339(&format!("{due}T00:00:00Z"))
+                .is_some_and(|d| d + 86_400 <= now)
+        {
+            ttf.kev_overdue.push(format!("{id} (due {due})"));
+        }
+    }
+    ttf.dated
+        .sort_by(|a, b| b.days.cmp(&a.days).then(a.cve.cmp(&b.cve)));
+    ttf.oldest_days = ttf.dated.first().map(|f| f.days);
+    ttf.median_days = (!ttf.dated.is_empty()).then(|| {
+        let mut d: Vec<i64> = ttf.dated.iter().map(|f| f.days).collect();
+        d.sort_unstable();
+        d[d.len() / 2]
+    });
+    ttf.kev_overdue.sort();
+    ttf.kev_overdue.dedup();
+    ttf
 }
 
 /// Everything found about one platform.
@@ -540,6 +634,20 @@ fn read_statements(
             .partition(|f| f.get("suppressed_by").is_some_and(|s| !s.is_null()));
         let id = |f: &&Value| f["id"].as_str().unwrap_or("?").to_owned();
         let result = st.predicate.pointer("/scanner/result");
+        // The oldest feed's import date: what the scan knew was at most
+        // that fresh.
+        let db_imported = result
+            .and_then(|r| r["database"].as_array())
+            .and_then(|feeds| {
+                feeds
+                    .iter()
+                    .filter_map(|m| {
+                        m["imported"]
+                            .as_str()
+                            .and_then(bulwark_debian::time::parse_rfc3339)
+                    })
+                    .min()
+            });
         p.vulnerabilities = Some(Vulnerabilities {
             scanned: bulwark_debian::time::format_rfc3339(when),
             age_seconds: (now - when).max(0),
@@ -570,6 +678,9 @@ fn read_statements(
                 .filter(|f| f["fixed"].as_str().is_some_and(|v| !v.is_empty()))
                 .map(id)
                 .collect(),
+            db_imported: db_imported.map(bulwark_debian::time::format_rfc3339),
+            db_age_days: db_imported.map(|d| (when - d).max(0) / 86_400),
+            time_to_fix: time_to_fix(result, &open, now),
             file,
         });
     }
@@ -678,4 +789,44 @@ pub fn attestation(ev: &Evidence) -> Value {
 #[must_use]
 pub fn to_json(ev: &Evidence) -> Vec<u8> {
     pretty(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const DAY: i64 = 86_400;
+
+    #[test]
+    fn time_to_fix_dates_fixes_from_the_archive_and_kev_due_dates() {
+        let now = bulwark_debian::time::parse_rfc3339("2026-12-03T00:00:00Z").unwrap();
+        let result = json!({"archive": {"updates": [
+            {"package": "libssl3", "first_fixed": {"CVE-1": "2026-10-01T00:00:00Z", "CVE-2": "2026-11-28T12:00:00Z"}},
+            {"package": "openssl", "first_fixed": {"CVE-1": "2026-09-30T00:00:00Z"}},
+        ]}});
+        let findings = [
+            json!({"id": "CVE-1", "fixed": "3.0.1"}),
+            json!({"id": "CVE-1", "fixed": "3.0.1"}),
+            json!({"id": "CVE-2", "fixed": "3.0.2"}),
+            json!({"id": "CVE-3", "fixed": "1.2"}),
+            json!({"id": "CVE-4", "fixed": null, "kev": {"due_date": "2026-12-01"}}),
+            json!({"id": "CVE-5", "kev": {"due_date": "2026-12-03"}}),
+        ];
+        let open: Vec<&Value> = findings.iter().collect();
+        let t = time_to_fix(Some(&result), &open, now);
+        let dated: Vec<(&str, i64)> = t.dated.iter().map(|f| (f.cve.as_str(), f.days)).collect();
+        // The oldest date any package's changelog gives; each CVE once.
+        assert_eq!(dated, [("CVE-1", 64), ("CVE-2", 4)]);
+        assert_eq!(t.dated[0].since, "2026-09-30T00:00:00Z");
+        assert_eq!(t.undated, ["CVE-3"]);
+        assert_eq!((t.oldest_days, t.median_days), (Some(64), Some(64)));
+        // Due on the 1st: overdue on the 3rd; due today: not yet.
+        assert_eq!(t.kev_overdue, ["CVE-4 (due 2026-12-01)"]);
+        let none = time_to_fix(None, &[], now);
+        assert!(none.dated.is_empty() && none.oldest_days.is_none());
+        assert!(
+            now - 64 * DAY >= bulwark_debian::time::parse_rfc3339("2026-09-30T00:00:00Z").unwrap()
+        );
+    }
 }

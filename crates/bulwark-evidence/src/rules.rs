@@ -52,6 +52,10 @@ pub(crate) const RULES: &[&str] = &[
 /// (the SRG's 30 days; CIS 4.4 and SI-2 name no number).
 const MAX_AGE_DAYS: i64 = 30;
 
+/// The oldest vulnerability database a scan may have run with (`bulwark
+/// scan`'s own `--max-db-age` default).
+const MAX_DB_AGE_DAYS: i64 = 7;
+
 /// bulwark build's provenance: every `.deb` it lists was checked against
 /// the archive's signed indexes before it was installed.
 const BULWARK_BUILD: &str = "urn:bulwark:buildtype:debian-image:v1";
@@ -175,6 +179,22 @@ fn scan_of(p: &Platform) -> Result<&crate::Vulnerabilities, String> {
             "the newest verified scan ({}) is {} days old, more than {MAX_AGE_DAYS}",
             v.scanned, v.age_days
         ));
+    }
+    match v.db_age_days {
+        None => {
+            return Err(format!(
+                "the verified scan ({}) does not say when its vulnerability database was imported: what it knew cannot be dated",
+                v.file
+            ));
+        }
+        Some(d) if d > MAX_DB_AGE_DAYS => {
+            return Err(format!(
+                "the verified scan ({}) ran with a vulnerability database {d} days old (imported {}), more than {MAX_DB_AGE_DAYS}: run bulwark db update, then scan again",
+                v.file,
+                v.db_imported.as_deref().unwrap_or("?")
+            ));
+        }
+        Some(_) => {}
     }
     Ok(v)
 }
@@ -478,8 +498,16 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
             |p| {
                 let v = scan_of(p)?;
                 let mut s = format!(
-                    "{}: {} packages of {} scanned {} ({} days ago), {} open findings, {} suppressed by VEX",
-                    v.file, v.packages, v.release, v.scanned, v.age_days, v.open, v.suppressed
+                    "{}: {} packages of {} scanned {} ({} days ago) with a vulnerability database imported {} ({} days before), {} open findings, {} suppressed by VEX",
+                    v.file,
+                    v.packages,
+                    v.release,
+                    v.scanned,
+                    v.age_days,
+                    v.db_imported.as_deref().unwrap_or("?"),
+                    v.db_age_days.unwrap_or_default(),
+                    v.open,
+                    v.suppressed
                 );
                 if !v.warnings.is_empty() {
                     s.push_str(&format!("; the scan warned: {}", v.warnings.join("; ")));
@@ -489,26 +517,53 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
         ),
         "patched-within-30-days" => every(
             ev,
-            "a signed vulnerability report no older than 30 days shows no fixable vulnerability and nothing known exploited",
+            "a signed vulnerability report no older than 30 days shows nothing known exploited open, and every fix the image lacks reached the Debian archive at most 30 days ago",
             |p| {
                 let v = scan_of(p)?;
+                let t = &v.time_to_fix;
                 if !v.kev.is_empty() {
+                    let overdue = if t.kev_overdue.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; past CISA's due date: {}", t.kev_overdue.join(", "))
+                    };
                     return Err(format!(
-                        "known exploited (CISA KEV) vulnerabilities are open: {}",
+                        "known exploited (CISA KEV) vulnerabilities are open: {}{overdue}",
                         v.kev.join(", ")
                     ));
                 }
-                if !v.fixable.is_empty() {
+                let late: Vec<String> = t
+                    .dated
+                    .iter()
+                    .filter(|f| f.days > MAX_AGE_DAYS)
+                    .map(|f| format!("{} (fixed in the archive {} days ago)", f.cve, f.days))
+                    .collect();
+                if !late.is_empty() {
                     return Err(format!(
-                        "{} vulnerabilities have a fixed version that the image does not have: {}",
-                        v.fixable.len(),
-                        v.fixable.join(", ")
+                        "{} fixes the image lacks have been in the archive more than {MAX_AGE_DAYS} days: {}",
+                        late.len(),
+                        late.join(", ")
                     ));
                 }
-                Ok(format!(
-                    "{}: scanned {}, no open vulnerability has a fix",
-                    v.file, v.scanned
-                ))
+                if !t.undated.is_empty() {
+                    return Err(format!(
+                        "{} vulnerabilities have a fixed version that the image does not have, and the report does not say since when (scan with --archive --changelogs to date them): {}",
+                        t.undated.len(),
+                        t.undated.join(", ")
+                    ));
+                }
+                Ok(match t.oldest_days {
+                    Some(d) => format!(
+                        "{}: scanned {}; {} fixes the image lacks reached the archive within {MAX_AGE_DAYS} days (oldest {d} days ago): inside the window",
+                        v.file,
+                        v.scanned,
+                        t.dated.len()
+                    ),
+                    None => format!(
+                        "{}: scanned {}, no open vulnerability has a fix",
+                        v.file, v.scanned
+                    ),
+                })
             },
         ),
         other => decided(
@@ -516,5 +571,130 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
             format!("bulwark has no rule {other:?}"),
             Vec::new(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FixAge, TimeToFix, Vulnerabilities};
+    use std::collections::BTreeMap;
+
+    fn evidence(v: Vulnerabilities) -> Evidence {
+        Evidence {
+            image: "i".into(),
+            digest: "sha256:00".into(),
+            generated: "2026-12-03T00:00:00Z".into(),
+            keys: 1,
+            platforms: vec![Platform {
+                platform: "linux/amd64".into(),
+                manifest: Some("sha256:11".into()),
+                user: "65532".into(),
+                ports: Vec::new(),
+                build_steps: 0,
+                grade: "A".into(),
+                score: 100,
+                findings: BTreeMap::new(),
+                found: Vec::new(),
+                unsearchable: None,
+                sboms: Vec::new(),
+                provenance: None,
+                vulnerabilities: Some(v),
+                vex_statements: 0,
+                eval_file: "eval.json".into(),
+                installed: 10,
+                packages: Vec::new(),
+            }],
+            admission: None,
+            controls: Vec::new(),
+            summary: BTreeMap::new(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    fn scan(fixable: &[&str], dated: &[(&str, i64)], db_age: Option<i64>) -> Vulnerabilities {
+        Vulnerabilities {
+            scanned: "2026-12-02T00:00:00Z".into(),
+            age_seconds: 86_400,
+            age_days: 1,
+            packages: 10,
+            release: "bookworm".into(),
+            warnings: Vec::new(),
+            open: fixable.len(),
+            suppressed: 0,
+            kev: Vec::new(),
+            fixable: fixable.iter().map(|s| (*s).to_owned()).collect(),
+            db_imported: db_age.map(|_| "2026-12-01T00:00:00Z".into()),
+            db_age_days: db_age,
+            time_to_fix: TimeToFix {
+                dated: dated
+                    .iter()
+                    .map(|(c, d)| FixAge {
+                        cve: (*c).into(),
+                        since: "2026-11-01T00:00:00Z".into(),
+                        days: *d,
+                    })
+                    .collect(),
+                undated: fixable
+                    .iter()
+                    .filter(|f| !dated.iter().any(|(c, _)| c == *f))
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                oldest_days: dated.iter().map(|(_, d)| *d).max(),
+                median_days: None,
+                kev_overdue: Vec::new(),
+            },
+            file: "scan.json".into(),
+        }
+    }
+
+    #[test]
+    fn patching_counts_days_since_the_fix_reached_the_archive() {
+        let rule = "patched-within-30-days";
+        let d = decide(rule, &evidence(scan(&[], &[], Some(1))));
+        assert_eq!(d.status, Status::Satisfied, "{}", d.reason);
+        // A fix that arrived 4 days ago is inside the window.
+        let d = decide(rule, &evidence(scan(&["CVE-2"], &[("CVE-2", 4)], Some(1))));
+        assert_eq!(d.status, Status::Satisfied, "{}", d.reason);
+        assert!(
+            d.evidence.iter().any(|e| e.contains("oldest 4 days ago")),
+            "{:?}",
+            d.evidence
+        );
+        let d = decide(
+            rule,
+            &evidence(scan(
+                &["CVE-1", "CVE-2"],
+                &[("CVE-1", 64), ("CVE-2", 4)],
+                Some(1),
+            )),
+        );
+        assert_eq!(d.status, Status::NotSatisfied);
+        assert!(
+            d.reason
+                .contains("CVE-1 (fixed in the archive 64 days ago)"),
+            "{}",
+            d.reason
+        );
+        // A fix whose date is unknown cannot be shown to be recent.
+        let d = decide(rule, &evidence(scan(&["CVE-3"], &[], Some(1))));
+        assert_eq!(d.status, Status::NotSatisfied);
+        assert!(d.reason.contains("--archive --changelogs"), "{}", d.reason);
+    }
+
+    #[test]
+    fn a_scan_with_a_stale_or_undated_database_shows_nothing() {
+        for rule in ["patched-within-30-days", "scanned-recently"] {
+            let d = decide(rule, &evidence(scan(&[], &[], Some(12))));
+            assert_eq!(d.status, Status::NotSatisfied, "{rule}");
+            assert!(
+                d.reason.contains("database 12 days old") && d.reason.contains("bulwark db update"),
+                "{rule}: {}",
+                d.reason
+            );
+            let d = decide(rule, &evidence(scan(&[], &[], None)));
+            assert_eq!(d.status, Status::NotSatisfied, "{rule}");
+            assert!(d.reason.contains("cannot be dated"), "{rule}: {}", d.reason);
+        }
     }
 }

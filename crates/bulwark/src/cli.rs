@@ -252,7 +252,7 @@ pub enum Command {
     Harden(HardenArgs),
     /// Compliance evidence for an image, mapped to CIS, DISA SRG, NIST SP 800-53 and SLSA controls.
     #[command(
-        after_help = "Examples:\n  bulwark evidence oci:out/app:1 --key release.pub\n  bulwark evidence 127.0.0.1:5000/app:1 --key release.pub --key decisions.pub --admission-log audit.jsonl --insecure\n  bulwark evidence oci:out/app:1 --key release.pub --format bundle --out evidence.tar\n  bulwark evidence oci:out/app:1 --key release.pub --format oscal --out assessment-results.json\n  bulwark evidence 127.0.0.1:5000/app:1 --key release.pub --attest --sign-key release.key --insecure\n\nFor the image digest (every platform): the signatures and attestations that\nverify with --key, the SBOMs and their NTIA minimum elements, the SLSA\nprovenance, the eval report, the newest signed vulnerability report and VEX,\nand the admission decisions --admission-log holds for the digest (its signed\nlines verified with --key too). Each control of CIS Docker Benchmark 4.1-4.12,\nthe DISA Container Platform SRG, NIST SP 800-53 (CM-7, CM-8, SI-2, RA-5, SR-4,\nSA-10, SI-7) and SLSA Build L1-L3 is satisfied only when that evidence shows\nit; otherwise not-satisfied with the reason, not-applicable, or manual when no\nimage can show it (docs/evidence.md). --format oscal writes NIST OSCAL assessment\nresults; --format bundle writes a directory, or a .tar, with evidence.json, every\nfile it cites, the OSCAL results and MANIFEST.json (sha256 of each). --attest\nsigns the summary and attaches it (predicate urn:bulwark:predicate:evidence:v1),\nfor the admission gate's `evidence: {max-age: 30d}` condition.\nExit 0 when gathered, whatever the statuses; 1 when the image cannot be read."
+        after_help = "Examples:\n  bulwark evidence oci:out/app:1 --key release.pub\n  bulwark evidence 127.0.0.1:5000/app:1 --key release.pub --key decisions.pub --admission-log audit.jsonl --insecure\n  bulwark evidence oci:out/app:1 --key release.pub --format bundle --out evidence.tar\n  bulwark evidence oci:out/app:1 --key release.pub --format oscal --out assessment-results.json\n  bulwark evidence oci:out/app:1 --key release.pub --format html --out evidence.html\n  bulwark evidence 127.0.0.1:5000/app:1 --key release.pub --attest --sign-key release.key --insecure\n\nFor the image digest (every platform): the signatures and attestations that\nverify with --key, the SBOMs and their NTIA minimum elements, the SLSA\nprovenance, the eval report, the newest signed vulnerability report and VEX,\nand the admission decisions --admission-log holds for the digest (its signed\nlines verified with --key too). Each control of CIS Docker Benchmark 4.1-4.12,\nthe DISA Container Platform SRG, NIST SP 800-53 (CM-7, CM-8, SI-2, RA-5, SR-4,\nSA-10, SI-7) and SLSA Build L1-L3 is satisfied only when that evidence shows\nit; otherwise not-satisfied with the reason, not-applicable, or manual when no\nimage can show it (docs/evidence.md). --format oscal writes NIST OSCAL assessment\nresults; --format html a printable report; --format bundle writes a directory,\nor a .tar, with evidence.json, every file it cites, the OSCAL results, the report\nand MANIFEST.json (sha256 of each). --attest\nsigns the summary and attaches it (predicate urn:bulwark:predicate:evidence:v1),\nfor the admission gate's `evidence: {max-age: 30d}` condition.\nExit 0 when gathered, whatever the statuses; 1 when the image cannot be read."
     )]
     Evidence(EvidenceArgs),
     /// What changed between two images: packages, files, config, and the CVEs fixed and introduced.
@@ -786,6 +786,8 @@ pub enum EvidenceFormat {
     Json,
     /// NIST OSCAL assessment results (JSON): a finding per control, an observation per platform.
     Oscal,
+    /// A self-contained HTML report that prints on A4 (also report.html in the bundle).
+    Html,
     /// A directory (or a `.tar` file) with evidence.json, the files it cites and MANIFEST.json.
     Bundle,
 }
@@ -803,7 +805,7 @@ pub struct EvidenceArgs {
     pub admission_log: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = EvidenceFormat::Text)]
     pub format: EvidenceFormat,
-    /// Where to write: a file for json and oscal, a directory or a .tar for bundle (json and oscal without it: stdout).
+    /// Where to write: a file for json, html and oscal, a directory or a .tar for bundle (json, html and oscal without it: stdout).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Sign the summary (each control's status, the time) and attach it to the image as an attestation.

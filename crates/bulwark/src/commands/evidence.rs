@@ -82,14 +82,17 @@ pub fn run(a: &EvidenceArgs) -> anyhow::Result<ExitCode> {
             bulwark_evidence::write_bundle(&ev, out)?;
             eprintln!("wrote the evidence bundle {}", out.display());
         }
-        EvidenceFormat::Json | EvidenceFormat::Oscal => {
-            let json = if a.format == EvidenceFormat::Json {
-                bulwark_evidence::to_json(&ev)
-            } else {
-                let mut v =
-                    serde_json::to_vec_pretty(&bulwark_evidence::oscal::assessment_results(&ev))?;
-                v.push(b'\n');
-                v
+        EvidenceFormat::Json | EvidenceFormat::Oscal | EvidenceFormat::Html => {
+            let json = match a.format {
+                EvidenceFormat::Json => bulwark_evidence::to_json(&ev),
+                EvidenceFormat::Html => bulwark_evidence::html(&ev).into_bytes(),
+                _ => {
+                    let mut v = serde_json::to_vec_pretty(
+                        &bulwark_evidence::oscal::assessment_results(&ev),
+                    )?;
+                    v.push(b'\n');
+                    v
+                }
             };
             match &a.out {
                 Some(p) => bulwark_oci::write_file_atomic(p, &json)?,
@@ -109,6 +112,22 @@ pub fn run(a: &EvidenceArgs) -> anyhow::Result<ExitCode> {
                     p.score,
                     if p.signed() { "yes" } else { "no" }
                 );
+                if let Some(v) = &p.vulnerabilities {
+                    let t = &v.time_to_fix;
+                    println!(
+                        "    scanned {} ({} days ago, database {} days old then): {} open, {} in KEV, {} fixable{}",
+                        v.scanned,
+                        v.age_days,
+                        v.db_age_days
+                            .map_or_else(|| "?".to_owned(), |d| d.to_string()),
+                        v.open,
+                        v.kev.len(),
+                        v.fixable.len(),
+                        t.oldest_days
+                            .map(|d| format!(", the oldest missing fix {d} days in the archive"))
+                            .unwrap_or_default()
+                    );
+                }
             }
             let mut framework = "";
             for c in &ev.controls {

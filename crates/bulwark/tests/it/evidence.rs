@@ -275,6 +275,57 @@ fn a_signed_image_shows_what_it_satisfies_and_why_the_rest_does_not_hold() {
             assert!(files.contains_key(s["file"].as_str().unwrap()));
         }
     }
+    // The report: the bundle's copy is what --format html prints; a real
+    // browser renders every control, and prints it.
+    let html = ok(ctx.run(&[
+        "evidence",
+        "oci:good:1",
+        "--key",
+        "k.pub",
+        "--format",
+        "html",
+    ]));
+    // Equal but for when each was gathered.
+    let timeless = |h: &str| {
+        let at = h.find("gathered ").unwrap();
+        let end = at + h[at..].find(" \u{b7}").unwrap();
+        format!("{}{}", &h[..at], &h[end..])
+    };
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    let in_bundle = String::from_utf8(files["report.html"].clone()).unwrap();
+    assert_eq!(
+        timeless(&in_bundle),
+        timeless(&html),
+        "report.html in the bundle is the html report"
+    );
+    if tool("chromium") {
+        let page = ctx.path().join("evidence.html");
+        std::fs::write(&page, &html).unwrap();
+        let dom = String::from_utf8_lossy(
+            &crate::report::chromium(&["--dump-dom"], &page, &ctx.path().join("p1")).stdout,
+        )
+        .into_owned();
+        for c in ev_json["controls"].as_array().unwrap() {
+            let id = c["id"].as_str().unwrap();
+            assert!(dom.contains(&format!("<b>{id}</b>")), "{id} not rendered");
+        }
+        assert!(dom.contains("id=\"summary\"") && dom.contains("class=\"st ok\""));
+        let pdf = ctx.path().join("evidence.pdf");
+        crate::report::chromium(
+            &[
+                "--no-pdf-header-footer",
+                &format!("--print-to-pdf={}", pdf.display()),
+            ],
+            &page,
+            &ctx.path().join("p2"),
+        );
+        let bytes = std::fs::read(&pdf).expect("chromium printed no PDF");
+        assert!(
+            bytes.starts_with(b"%PDF-") && bytes.len() > 20_000,
+            "the printed report looks empty ({} bytes)",
+            bytes.len()
+        );
+    }
     // The NTIA conformance checker agrees with bulwark on the attested SPDX.
     if tool("ntia-checker") {
         let spdx = ev_json["platforms"][0]["sboms"]

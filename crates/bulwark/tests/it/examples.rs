@@ -947,6 +947,62 @@ fn scan_finds_the_fixes_in_the_real_security_archive() {
             assert_ne!(f["priority"], "monitor", "{f}");
         }
     }
+    // The same reading, signed and attached, gives the evidence its
+    // time-to-fix figures: each missing fix dated by the archive.
+    let pw = |args: &[&str]| {
+        ok(bulwark(dir.path())
+            .env("BULWARK_PASSWORD", PW)
+            .args(args)
+            .output()
+            .unwrap())
+    };
+    pw(&["key", "generate", "k"]);
+    pw(&[
+        "scan",
+        "oci:main:1",
+        "--db",
+        "db",
+        "--archive",
+        "--changelogs",
+        "--attest",
+        "--key",
+        "k.key",
+    ]);
+    let ev = report_json(&run(&[
+        "evidence",
+        "oci:main:1",
+        "--key",
+        "k.pub",
+        "--format",
+        "json",
+    ]));
+    let v = &ev["platforms"][0]["vulnerabilities"];
+    let ttf = &v["time_to_fix"];
+    let dated = ttf["dated"].as_array().unwrap();
+    assert!(!dated.is_empty(), "the archive dates a missing fix: {v:#}");
+    let first_fixed = &ssl["first_fixed"];
+    for f in dated {
+        let cve = f["cve"].as_str().unwrap();
+        if let Some(since) = first_fixed.get(cve) {
+            assert_eq!(&f["since"], since, "{cve}");
+        }
+        assert!(f["days"].as_i64().unwrap() >= 0);
+    }
+    let late = dated.iter().any(|f| f["days"].as_i64().unwrap() > 30);
+    let patched = ev["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == "patched-within-30-days")
+        .unwrap();
+    if late {
+        assert_eq!(patched["status"], "not-satisfied", "{patched:#}");
+        assert!(
+            patched["reason"].as_str().unwrap().contains("days ago"),
+            "{patched:#}"
+        );
+    }
+    assert_eq!(v["db_age_days"], 0, "{v:#}");
 }
 
 /// `scan --runtime-evidence` with the `/proc/PID/maps` of a real podman

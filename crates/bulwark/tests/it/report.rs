@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::common::*;
 
-fn chromium(
+pub(crate) fn chromium(
     args: &[&str],
     page: &std::path::Path,
     profile: &std::path::Path,
