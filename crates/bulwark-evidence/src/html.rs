@@ -48,6 +48,35 @@ pub fn html(ev: &Evidence) -> String {
         ev.keys,
         ev.platforms.len()
     );
+    let q = &ev.parameters;
+    let _ = write!(
+        s,
+        "<p class=\"muted\" id=\"limits\">limits: fixes within {} days of reaching the archive · scans at most {} days old · vulnerability databases at most {} days old{}</p>",
+        q.patch_days,
+        q.scan_max_age_days,
+        q.db_max_age_days,
+        ev.policy
+            .as_ref()
+            .map(|p| format!(
+                "<br>evidence policy <code>{}</code> (sha256 {}){}{}",
+                esc(&p.origin),
+                esc(&p.sha256),
+                if p.tailored.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · tailored: {}", esc(&p.tailored.join(", ")))
+                },
+                if p.expired.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " · expired tailoring (no longer applied): {}",
+                        esc(&p.expired.join(", "))
+                    )
+                }
+            ))
+            .unwrap_or_default()
+    );
     s.push_str("<p class=\"summary\" id=\"summary\">");
     for st in [
         Status::Satisfied,
@@ -362,6 +391,8 @@ mod tests {
                 c("NIST SP 800-53", "CM-7", Status::NotSatisfied),
             ],
             summary: BTreeMap::from([("satisfied", 1), ("manual", 1), ("not-satisfied", 1)]),
+            parameters: crate::policy::Parameters::default(),
+            policy: None,
             files: BTreeMap::new(),
         };
         let h = html(&ev);

@@ -18,6 +18,7 @@ mod bundle;
 mod controls;
 mod html;
 pub mod oscal;
+pub mod policy;
 mod rules;
 pub mod sbom;
 
@@ -92,6 +93,23 @@ pub struct Request<'a> {
     pub registry: &'a bulwark_image::Options,
     /// Now (seconds since the epoch): ages are counted from it.
     pub now: i64,
+    /// An evidence policy ([`policy::EvidencePolicy`]): its name, for
+    /// messages, and its text.
+    pub policy: Option<(&'a str, &'a str)>,
+}
+
+/// The evidence policy applied, as recorded.
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicyRef {
+    /// As given, and its sha256 (the bundle carries it as `policy.yaml`).
+    pub origin: String,
+    pub sha256: String,
+    /// Frameworks reported on (empty: all).
+    pub frameworks: Vec<String>,
+    /// Controls whose status a tailoring set, and tailorings past their
+    /// date (which no longer hold).
+    pub tailored: Vec<String>,
+    pub expired: Vec<String>,
 }
 
 /// The SBOM of a platform, as attested.
@@ -325,6 +343,11 @@ pub struct Evidence {
     pub controls: Vec<ControlResult>,
     /// Controls by status.
     pub summary: BTreeMap<&'static str, usize>,
+    /// The limits the rules applied (the policy's, or the defaults).
+    pub parameters: policy::Parameters,
+    /// The evidence policy, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyRef>,
     /// The files the bundle carries besides `evidence.json` (path → bytes).
     #[serde(skip)]
     pub files: BTreeMap<String, Vec<u8>>,
@@ -335,6 +358,9 @@ pub struct Evidence {
 pub enum Error {
     #[error(transparent)]
     Image(#[from] bulwark_image::Error),
+    /// The evidence policy cannot be used.
+    #[error("{0}")]
+    Policy(String),
     #[error("looking for signatures of {image}: {source}")]
     Trust {
         image: String,
@@ -472,6 +498,14 @@ pub fn gather(req: &Request) -> Result<Evidence, Error> {
     let admission = req
         .admission_log
         .map(|(origin, text)| admission(origin, text, &digests, req.keys, &mut files));
+    let tailor = req
+        .policy
+        .map(|(origin, text)| {
+            policy::EvidencePolicy::from_yaml(text, origin)
+                .map(|p| (origin, text, p))
+                .map_err(Error::Policy)
+        })
+        .transpose()?;
     let mut ev = Evidence {
         image,
         digest,
@@ -481,24 +515,64 @@ pub fn gather(req: &Request) -> Result<Evidence, Error> {
         admission,
         controls: Vec::new(),
         summary: BTreeMap::new(),
+        parameters: tailor
+            .as_ref()
+            .map(|(_, _, p)| p.parameters)
+            .unwrap_or_default(),
+        policy: None,
         files,
     };
-    ev.controls = controls()
-        .iter()
-        .map(|c| {
-            let d = rules::decide(&c.rule, &ev);
-            ControlResult {
-                framework: c.framework.clone(),
-                id: c.id.clone(),
-                title: c.title.clone(),
-                source: c.source.clone(),
-                rule: c.rule.clone(),
-                status: d.status,
-                reason: d.reason,
-                evidence: d.evidence,
+    let today = &ev.generated[..10.min(ev.generated.len())].to_owned();
+    let mut record = tailor.as_ref().map(|(origin, text, p)| PolicyRef {
+        origin: (*origin).to_owned(),
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
+        frameworks: p.frameworks.clone(),
+        tailored: Vec::new(),
+        expired: Vec::new(),
+    });
+    let mut decided = Vec::new();
+    for c in controls() {
+        let policy = tailor.as_ref().map(|(_, _, p)| p);
+        if policy.is_some_and(|p| !p.includes(&c.framework)) {
+            continue;
+        }
+        let mut d = rules::decide(&c.rule, &ev);
+        if let (Some(t), Some(r)) = (policy.and_then(|p| p.tailoring_of(&c.id)), &mut record) {
+            if t.expires.as_str() >= today.as_str() {
+                d.evidence.insert(
+                    0,
+                    format!("the evidence alone says {}: {}", d.status.name(), d.reason),
+                );
+                d.status = t.status.status();
+                d.reason = format!("tailored by {} until {}: {}", r.origin, t.expires, t.reason);
+                r.tailored.push(c.id.clone());
+            } else {
+                d.evidence.push(format!(
+                    "the tailoring in {} ({}) expired on {}",
+                    r.origin,
+                    t.status.status().name(),
+                    t.expires
+                ));
+                r.expired.push(c.id.clone());
             }
-        })
-        .collect();
+        }
+        decided.push(ControlResult {
+            framework: c.framework.clone(),
+            id: c.id.clone(),
+            title: c.title.clone(),
+            source: c.source.clone(),
+            rule: c.rule.clone(),
+            status: d.status,
+            reason: d.reason,
+            evidence: d.evidence,
+        });
+    }
+    ev.controls = decided;
+    if let Some((_, text, _)) = &tailor {
+        ev.files
+            .insert("policy.yaml".to_owned(), text.as_bytes().to_vec());
+    }
+    ev.policy = record;
     for c in &ev.controls {
         *ev.summary.entry(c.status.name()).or_default() += 1;
     }

@@ -160,9 +160,18 @@ pub fn assessment_results(ev: &Evidence) -> Value {
                 "uuid": uuid(&[seed[0], seed[1], "result"]),
                 "title": format!("Evidence for {}", ev.image),
                 "description": format!(
-                    "Controls of CIS Docker Benchmark v1.6.0 section 4, DISA Container Platform SRG V2R4, NIST SP 800-53 Rev. 5 and SLSA v1.0 decided from the evidence bulwark verified for {} ({} platform(s)); docs/evidence.md gives each rule.",
+                    "Controls of CIS Docker Benchmark v1.6.0 section 4, DISA Container Platform SRG V2R4, NIST SP 800-53 Rev. 5 and SLSA v1.0 decided from the evidence bulwark verified for {} ({} platform(s)); docs/evidence.md gives each rule. Limits: fixes within {} days, scans at most {} days old, vulnerability databases at most {} days old.{}",
                     ev.digest,
-                    ev.platforms.len()
+                    ev.platforms.len(),
+                    ev.parameters.patch_days,
+                    ev.parameters.scan_max_age_days,
+                    ev.parameters.db_max_age_days,
+                    ev.policy.as_ref().map(|p| format!(
+                        " Tailored by the evidence policy {} (sha256 {}, policy.yaml in the bundle): {}.",
+                        p.origin,
+                        p.sha256,
+                        if p.tailored.is_empty() { "no control tailored".to_owned() } else { format!("tailored {}", p.tailored.join(", ")) }
+                    )).unwrap_or_default()
                 ),
                 "start": ev.generated,
                 "end": ev.generated,

@@ -48,14 +48,6 @@ pub(crate) const RULES: &[&str] = &[
     "slsa-build-l3",
 ];
 
-/// How old a vulnerability report may be, and how long a fix may wait
-/// (the SRG's 30 days; CIS 4.4 and SI-2 name no number).
-const MAX_AGE_DAYS: i64 = 30;
-
-/// The oldest vulnerability database a scan may have run with (`bulwark
-/// scan`'s own `--max-db-age` default).
-const MAX_DB_AGE_DAYS: i64 = 7;
-
 /// bulwark build's provenance: every `.deb` it lists was checked against
 /// the archive's signed indexes before it was installed.
 const BULWARK_BUILD: &str = "urn:bulwark:buildtype:debian-image:v1";
@@ -164,7 +156,11 @@ fn provenance_of(p: &Platform) -> Result<&crate::Provenance, String> {
 /// The platform's newest verified scan, when it can show something: it
 /// matched packages in a known release, at most 30 days ago. (Its warnings,
 /// such as a database without KEV, are listed with the evidence.)
-fn scan_of(p: &Platform) -> Result<&crate::Vulnerabilities, String> {
+fn scan_of<'a>(
+    p: &'a Platform,
+    limits: &crate::policy::Parameters,
+) -> Result<&'a crate::Vulnerabilities, String> {
+    let (max_age, max_db_age) = (limits.scan_max_age_days, limits.db_max_age_days);
     let v = p.vulnerabilities.as_ref().ok_or_else(|| {
         "no verified vulnerability report for this platform's manifest (attach one with bulwark scan --attest)".to_owned()
     })?;
@@ -174,9 +170,9 @@ fn scan_of(p: &Platform) -> Result<&crate::Vulnerabilities, String> {
             v.file
         ));
     }
-    if v.age_seconds > MAX_AGE_DAYS * 86_400 {
+    if v.age_seconds > max_age * 86_400 {
         return Err(format!(
-            "the newest verified scan ({}) is {} days old, more than {MAX_AGE_DAYS}",
+            "the newest verified scan ({}) is {} days old, more than {max_age}",
             v.scanned, v.age_days
         ));
     }
@@ -187,9 +183,9 @@ fn scan_of(p: &Platform) -> Result<&crate::Vulnerabilities, String> {
                 v.file
             ));
         }
-        Some(d) if d > MAX_DB_AGE_DAYS => {
+        Some(d) if d > max_db_age => {
             return Err(format!(
-                "the verified scan ({}) ran with a vulnerability database {d} days old (imported {}), more than {MAX_DB_AGE_DAYS}: run bulwark db update, then scan again",
+                "the verified scan ({}) ran with a vulnerability database {d} days old (imported {}), more than {max_db_age}: run bulwark db update, then scan again",
                 v.file,
                 v.db_imported.as_deref().unwrap_or("?")
             ));
@@ -494,9 +490,12 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
         ),
         "scanned-recently" => every(
             ev,
-            "a signed vulnerability report no older than 30 days",
+            &format!(
+                "a signed vulnerability report no older than {} days",
+                ev.parameters.scan_max_age_days
+            ),
             |p| {
-                let v = scan_of(p)?;
+                let v = scan_of(p, &ev.parameters)?;
                 let mut s = format!(
                     "{}: {} packages of {} scanned {} ({} days ago) with a vulnerability database imported {} ({} days before), {} open findings, {} suppressed by VEX",
                     v.file,
@@ -517,9 +516,12 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
         ),
         "patched-within-30-days" => every(
             ev,
-            "a signed vulnerability report no older than 30 days shows nothing known exploited open, and every fix the image lacks reached the Debian archive at most 30 days ago",
+            &format!(
+                "a signed vulnerability report no older than {} days shows nothing known exploited open, and every fix the image lacks reached the Debian archive at most {} days ago",
+                ev.parameters.scan_max_age_days, ev.parameters.patch_days
+            ),
             |p| {
-                let v = scan_of(p)?;
+                let v = scan_of(p, &ev.parameters)?;
                 let t = &v.time_to_fix;
                 if !v.kev.is_empty() {
                     let overdue = if t.kev_overdue.is_empty() {
@@ -535,13 +537,14 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
                 let late: Vec<String> = t
                     .dated
                     .iter()
-                    .filter(|f| f.days > MAX_AGE_DAYS)
+                    .filter(|f| f.days > ev.parameters.patch_days)
                     .map(|f| format!("{} (fixed in the archive {} days ago)", f.cve, f.days))
                     .collect();
                 if !late.is_empty() {
                     return Err(format!(
-                        "{} fixes the image lacks have been in the archive more than {MAX_AGE_DAYS} days: {}",
+                        "{} fixes the image lacks have been in the archive more than {} days: {}",
                         late.len(),
+                        ev.parameters.patch_days,
                         late.join(", ")
                     ));
                 }
@@ -554,10 +557,11 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
                 }
                 Ok(match t.oldest_days {
                     Some(d) => format!(
-                        "{}: scanned {}; {} fixes the image lacks reached the archive within {MAX_AGE_DAYS} days (oldest {d} days ago): inside the window",
+                        "{}: scanned {}; {} fixes the image lacks reached the archive within {} days (oldest {d} days ago): inside the window",
                         v.file,
                         v.scanned,
-                        t.dated.len()
+                        t.dated.len(),
+                        ev.parameters.patch_days
                     ),
                     None => format!(
                         "{}: scanned {}, no open vulnerability has a fix",
@@ -608,6 +612,8 @@ mod tests {
             admission: None,
             controls: Vec::new(),
             summary: BTreeMap::new(),
+            parameters: crate::policy::Parameters::default(),
+            policy: None,
             files: BTreeMap::new(),
         }
     }

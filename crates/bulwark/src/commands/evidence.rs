@@ -61,6 +61,13 @@ pub fn run(a: &EvidenceArgs) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
+    let policy = match &a.policy {
+        Some(p) => Some((
+            p.display().to_string(),
+            bulwark_limits::read_file_string(p, 1 << 20, "evidence policy")?,
+        )),
+        None => None,
+    };
     let image = a.image.parse()?;
     let registry = super::trust::store_options(a.insecure);
     let ev = bulwark_evidence::gather(&bulwark_evidence::Request {
@@ -69,6 +76,7 @@ pub fn run(a: &EvidenceArgs) -> anyhow::Result<ExitCode> {
         admission_log: log.as_ref().map(|(o, t)| (o.as_str(), t.as_str())),
         registry: &registry,
         now: super::db::now_secs(),
+        policy: policy.as_ref().map(|(o, t)| (o.as_str(), t.as_str())),
     })?;
     if a.attest {
         attest(a, sign_key.as_ref(), &ev)?;
@@ -128,6 +136,19 @@ pub fn run(a: &EvidenceArgs) -> anyhow::Result<ExitCode> {
                             .unwrap_or_default()
                     );
                 }
+            }
+            if let Some(p) = &ev.policy {
+                println!(
+                    "  policy {} (sha256 {}): {} tailored{}",
+                    safe(&p.origin),
+                    p.sha256,
+                    p.tailored.len(),
+                    if p.expired.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", expired: {}", p.expired.join(", "))
+                    }
+                );
             }
             let mut framework = "";
             for c in &ev.controls {

@@ -530,4 +530,83 @@ fn planted_failures_are_each_reported_with_the_reason() {
         "{}",
         ev["summary"]
     );
+
+    // An evidence policy: two frameworks, a tailoring that holds and one
+    // past its date. Tailoring lowers a claim, never raises it.
+    std::fs::write(
+        ctx.path().join("policy.yaml"),
+        "frameworks: [srg, nist]\nparameters: {patch-days: 15, scan-max-age-days: 7}\ntailoring:\n  - {control: CM-7, status: manual, reason: the shell is the product (a toolbox image), expires: 2099-12-31}\n  - {control: SI-7, status: not-applicable, reason: was signed elsewhere, expires: 2020-01-01}\n",
+    )
+    .unwrap();
+    let ev = evidence(
+        &ctx,
+        &["oci:bad:t", "--key", "k.pub", "--policy", "policy.yaml"],
+    );
+    let frameworks: std::collections::BTreeSet<&str> = ev["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["framework"].as_str().unwrap())
+        .collect();
+    assert!(
+        frameworks
+            .iter()
+            .all(|f| f.contains("SRG") || f.starts_with("NIST")),
+        "{frameworks:?}"
+    );
+    let (status, reason, evidence_) = control(&ev, "CM-7");
+    assert_eq!(status, "manual");
+    assert!(
+        reason.contains("tailored by policy.yaml until 2099-12-31: the shell is the product"),
+        "{reason}"
+    );
+    assert!(
+        evidence_.contains("the evidence alone says not-satisfied"),
+        "{evidence_}"
+    );
+    let (status, _, evidence_) = control(&ev, "SI-7");
+    assert_eq!(
+        status, "not-satisfied",
+        "an expired tailoring no longer holds"
+    );
+    assert!(evidence_.contains("expired on 2020-01-01"), "{evidence_}");
+    assert_eq!(ev["parameters"]["patch-days"], 15);
+    assert_eq!(ev["policy"]["tailored"], serde_json::json!(["CM-7"]));
+    assert_eq!(ev["policy"]["expired"], serde_json::json!(["SI-7"]));
+    {
+        use sha2::Digest as _;
+        assert_eq!(
+            ev["policy"]["sha256"].as_str().unwrap(),
+            hex::encode(sha2::Sha256::digest(
+                std::fs::read(ctx.path().join("policy.yaml")).unwrap()
+            ))
+        );
+    }
+    ok(ctx.run(&[
+        "evidence",
+        "oci:bad:t",
+        "--key",
+        "k.pub",
+        "--policy",
+        "policy.yaml",
+        "--format",
+        "bundle",
+        "--out",
+        "tailored",
+    ]));
+    assert_eq!(
+        std::fs::read(ctx.path().join("tailored/policy.yaml")).unwrap(),
+        std::fs::read(ctx.path().join("policy.yaml")).unwrap()
+    );
+    // A tailoring cannot claim a control is satisfied.
+    std::fs::write(
+        ctx.path().join("overclaim.yaml"),
+        "tailoring: [{control: '4.1', status: satisfied, reason: trust me, expires: 2099-01-01}]\n",
+    )
+    .unwrap();
+    let err = fails(ctx.run(&["evidence", "oci:bad:t", "--policy", "overclaim.yaml"]));
+    assert!(
+        err.contains("overclaim.yaml") && err.contains("unknown variant"),
+        "{err}"
+    );
 }
