@@ -1114,7 +1114,7 @@ fn deploy_admission_manifests_validate_and_fail_closed() {
 /// bearer token equals the one in `accepted-token` (read at each request),
 /// 401 otherwise, 404 for unknown names. Killed on drop.
 struct FakeApi {
-    child: Child,
+    _child: Reaped,
     url: String,
 }
 
@@ -1164,28 +1164,16 @@ impl FakeApi {
             "127.0.0.1",
         ]));
         std::fs::write(ctx.path().join("fake-api.py"), FAKE_API).unwrap();
-        let mut child = Command::new("python3")
-            .arg("fake-api.py")
-            .current_dir(ctx.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line.trim().parse().expect("the fake API server's port");
+        let (child, line) = spawn_announcing(
+            Command::new("python3")
+                .arg("fake-api.py")
+                .current_dir(ctx.path()),
+        );
+        let port: u16 = line.parse().expect("the fake API server's port");
         FakeApi {
-            child,
+            _child: child,
             url: format!("https://127.0.0.1:{port}"),
         }
-    }
-}
-
-impl Drop for FakeApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -893,16 +893,15 @@ fn scan_finds_the_fixes_in_the_real_security_archive() {
         "--from",
         sample.to_str().unwrap(),
     ]);
-    let r = report_json(&run(&[
+    let scan = [
         "scan",
         "oci:main:1",
         "--db",
         "db",
         "--archive",
         "--changelogs",
-        "--format",
-        "json",
-    ]));
+    ];
+    let r = report_json(&run(&[&scan[..], &["--format", "json"]].concat()));
     assert_eq!(r["release"], "bookworm");
     let suites = r["archive"]["suites"].to_string();
     assert!(
@@ -957,17 +956,7 @@ fn scan_finds_the_fixes_in_the_real_security_archive() {
             .unwrap())
     };
     pw(&["key", "generate", "k"]);
-    pw(&[
-        "scan",
-        "oci:main:1",
-        "--db",
-        "db",
-        "--archive",
-        "--changelogs",
-        "--attest",
-        "--key",
-        "k.key",
-    ]);
+    pw(&[&scan[..], &["--attest", "--key", "k.key"]].concat());
     let ev = report_json(&run(&[
         "evidence",
         "oci:main:1",

@@ -613,40 +613,24 @@ fn update_index_runs_one_spec_of_a_directory() {
 
 /// A proxy in front of `registry` that fails every tag move with 503.
 struct FaultyProxy {
-    child: std::process::Child,
+    _child: Reaped,
     host: String,
 }
 
 impl FaultyProxy {
     fn start(upstream: &str) -> Self {
-        use std::io::BufRead as _;
         let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/it/fixtures/faulty_registry_proxy.py");
-        let mut child = std::process::Command::new("python3")
-            .arg(script)
-            .arg(upstream)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("ready ")
-            .expect("proxy did not start");
+        let (child, line) = spawn_announcing(
+            std::process::Command::new("python3")
+                .arg(script)
+                .arg(upstream),
+        );
+        let port = line.strip_prefix("ready ").expect("proxy did not start");
         FaultyProxy {
-            child,
             host: format!("127.0.0.1:{port}"),
+            _child: child,
         }
-    }
-}
-
-impl Drop for FaultyProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -336,3 +336,28 @@ pub fn assert_kubernetes_valid(dir: &Path, files: &[&str]) {
         );
     }
 }
+
+/// A helper process, killed and reaped when dropped.
+pub struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` with its stdout piped and returns it with the first line it
+/// prints (a helper server announcing its port), trimmed.
+pub fn spawn_announcing(cmd: &mut Command) -> (Reaped, String) {
+    use std::io::BufRead as _;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (Reaped(child), line.trim().to_owned())
+}
