@@ -1,6 +1,6 @@
 #![no_main]
 //! Any bytes as an AdmissionReview request, an admission policy, a
-//! Kubernetes manifest, a namespace list, an audit log, or the predicate a condition reads:
+//! Kubernetes manifest, a namespace list, an attested SBOM, an audit log, or the predicate a condition reads:
 //! errors or answers, never panics; the images found point at themselves.
 use libfuzzer_sys::fuzz_target;
 
@@ -31,6 +31,18 @@ fuzz_target!(|data: &[u8]| {
         let _ = bulwark_admission::audit::verify_log(s, &[]);
     }
     if let Ok(predicate) = serde_json::from_slice::<serde_json::Value>(data) {
+        // An attested SBOM, read by `bulwark evidence`: verdicts, never panics.
+        use bulwark_evidence::{sbom, spdx3};
+        for c in [
+            sbom::spdx(&predicate),
+            sbom::spdx_fsct3(&predicate),
+            sbom::cyclonedx(&predicate),
+            spdx3::ntia(&predicate),
+            spdx3::fsct3(&predicate),
+            spdx3::bsi(&predicate),
+        ] {
+            assert_eq!(c.conformant, c.missing.is_empty());
+        }
         use bulwark_admission::conditions as c;
         let conditions = c::Conditions {
             provenance: Some(c::Provenance {

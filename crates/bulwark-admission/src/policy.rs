@@ -244,7 +244,7 @@ impl PolicyFile {
             for a in &p.attestations {
                 if bulwark_attest::predicate_type(a).is_none() {
                     return Err(err(format!(
-                        "policy {}: unknown attestation type {a:?} (spdx, cyclonedx, slsa-provenance, vuln, openvex, eval, custom or a predicate type URI)",
+                        "policy {}: unknown attestation type {a:?} (spdx, spdx3, cyclonedx, slsa-provenance, vuln, openvex, eval, custom or a predicate type URI)",
                         p.name
                     )));
                 }

@@ -97,6 +97,11 @@ impl Format {
     }
 }
 
+/// Predicate type of an SPDX 3 document (in-toto's SPDX predicate, whose
+/// URI carries the SPDX version; SPDX 2 keeps cosign's
+/// `https://spdx.dev/Document`).
+pub const SPDX3_PREDICATE: &str = "https://spdx.dev/Document/v3.0";
+
 /// Predicate type of bulwark's eval report (`bulwark eval --attest`).
 pub const EVAL_PREDICATE: &str = "urn:bulwark:predicate:eval:v1";
 
@@ -110,6 +115,8 @@ pub const EVIDENCE_PREDICATE: &str = "urn:bulwark:predicate:evidence:v1";
 pub fn predicate_type(name: &str) -> Option<&str> {
     Some(match name {
         "spdx" | "spdxjson" => "https://spdx.dev/Document",
+        // The in-toto SPDX predicate with the SPDX version in its URI.
+        "spdx3" => SPDX3_PREDICATE,
         "cyclonedx" => "https://cyclonedx.org/bom",
         "slsa-provenance" | "slsaprovenance" | "slsaprovenance1" | "slsaprovenance1.0" => {
             "https://slsa.dev/provenance/v1"

@@ -97,6 +97,7 @@ pub struct PlatformSboms {
 enum Kind {
     Provenance,
     Spdx,
+    Spdx3,
     CycloneDx,
 }
 
@@ -106,6 +107,7 @@ impl Kind {
         let name = match self {
             Kind::Provenance => "slsa-provenance",
             Kind::Spdx => "spdx",
+            Kind::Spdx3 => "spdx3",
             Kind::CycloneDx => "cyclonedx",
         };
         bulwark_attest::predicate_type(name)
@@ -118,6 +120,7 @@ impl Kind {
         match self {
             Kind::Provenance => "provenance.intoto.json",
             Kind::Spdx => "sbom.spdx.json",
+            Kind::Spdx3 => "sbom.spdx3.json",
             Kind::CycloneDx => "sbom.cdx.json",
         }
     }
@@ -126,7 +129,7 @@ impl Kind {
     fn artifact_type(self) -> &'static str {
         match self {
             Kind::Provenance => "application/vnd.in-toto+json",
-            Kind::Spdx => "application/spdx+json",
+            Kind::Spdx | Kind::Spdx3 => "application/spdx+json",
             Kind::CycloneDx => "application/vnd.cyclonedx+json",
         }
     }
@@ -283,9 +286,11 @@ impl Documents {
             if let Some(m) = platforms.get(&p.manifest_digest) {
                 out.push((m, Kind::Provenance, &self.provenance));
                 out.push((m, Kind::Spdx, &p.spdx));
+                out.push((m, Kind::Spdx3, &p.spdx3));
                 out.push((m, Kind::CycloneDx, &p.cyclonedx));
             }
             out.push((top, Kind::Spdx, &p.spdx));
+            out.push((top, Kind::Spdx3, &p.spdx3));
             out.push((top, Kind::CycloneDx, &p.cyclonedx));
         }
         out
@@ -346,7 +351,9 @@ impl Documents {
                     doc.clone(),
                 )
                 .to_bytes(),
-                Kind::Spdx | Kind::CycloneDx => serde_json::to_vec(doc).unwrap_or_default(),
+                Kind::Spdx | Kind::Spdx3 | Kind::CycloneDx => {
+                    serde_json::to_vec(doc).unwrap_or_default()
+                }
             };
             let annotations = BTreeMap::from([("in-toto.io/predicate-type".to_owned(), ptype)]);
             bulwark_attest::attach_unsigned(

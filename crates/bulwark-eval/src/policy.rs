@@ -150,7 +150,7 @@ impl Policy {
             return Err(PolicyError {
                 origin: origin.into(),
                 message: format!(
-                    "require-attestations: unknown type {a:?}; use spdx, cyclonedx, slsa-provenance, vuln, openvex, custom or a predicate type URI"
+                    "require-attestations: unknown type {a:?}; use spdx, spdx3, cyclonedx, slsa-provenance, vuln, openvex, custom or a predicate type URI"
                 ),
             });
         }

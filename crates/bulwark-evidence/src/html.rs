@@ -260,14 +260,19 @@ fn platform(s: &mut String, p: &Platform) {
         .sboms
         .iter()
         .map(|b| {
-            let ntia = match &b.ntia {
-                Some(c) if c.conformant => "NTIA minimum elements: conformant".to_owned(),
-                Some(c) => format!("NTIA minimum elements missing: {}", c.missing.join("; ")),
-                None => "NTIA minimum elements: not checked for this format".to_owned(),
+            let verdict = |name: &str, c: &Option<crate::sbom::Conformance>| match c {
+                Some(c) if c.conformant => format!("{name}: conformant"),
+                Some(c) => format!("{name}: missing {}", c.missing.join("; ")),
+                None => format!("{name}: not checked for this format"),
             };
             format!(
-                "{} · {} components · {ntia} · {}",
-                b.predicate_type, b.components, b.file
+                "{} · {} components · {} · {} · {} · {}",
+                b.predicate_type,
+                b.components,
+                verdict("NTIA minimum elements", &b.ntia),
+                verdict("FSCT 3 minimum expected", &b.fsct3),
+                verdict("BSI TR-03183-2", &b.bsi),
+                b.file
             )
         })
         .collect();

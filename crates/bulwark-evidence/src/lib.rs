@@ -21,6 +21,7 @@ pub mod oscal;
 pub mod policy;
 mod rules;
 pub mod sbom;
+pub mod spdx3;
 
 use std::collections::BTreeMap;
 
@@ -118,10 +119,16 @@ pub struct Sbom {
     /// The attestation's predicate type.
     pub predicate_type: String,
     pub components: usize,
-    /// NTIA minimum elements; none for formats the check does not read
-    /// (SPDX 3).
+    /// NTIA minimum elements.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ntia: Option<sbom::Conformance>,
+    /// CISA FSCT 3rd edition, minimum expected (SPDX 2.3 and 3; not
+    /// checked for CycloneDX).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fsct3: Option<sbom::Conformance>,
+    /// BSI TR-03183-2 required fields (SPDX 3 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bsi: Option<sbom::Conformance>,
     /// The bundle file holding the statement.
     pub file: String,
 }
@@ -609,29 +616,40 @@ fn read_statements(
         let pred = &st.predicate;
         match kind {
             "spdx" | "cyclonedx" => {
-                let (components, ntia) = if kind == "cyclonedx" {
+                let (components, ntia, fsct3, bsi) = if kind == "cyclonedx" {
                     (
                         pred["components"].as_array().map_or(0, Vec::len),
                         Some(sbom::cyclonedx(pred)),
+                        None,
+                        None,
                     )
                 } else if pred["spdxVersion"].is_string() {
                     (
                         pred["packages"].as_array().map_or(0, Vec::len),
                         Some(sbom::spdx(pred)),
+                        Some(sbom::spdx_fsct3(pred)),
+                        None,
                     )
                 } else {
-                    // SPDX 3 (JSON-LD): counted, not checked.
+                    // SPDX 3 (JSON-LD).
                     let n = pred["@graph"].as_array().map_or(0, |g| {
                         g.iter()
                             .filter(|e| e["type"].as_str() == Some("software_Package"))
                             .count()
                     });
-                    (n, None)
+                    (
+                        n,
+                        Some(spdx3::ntia(pred)),
+                        Some(spdx3::fsct3(pred)),
+                        Some(spdx3::bsi(pred)),
+                    )
                 };
                 p.sboms.push(Sbom {
                     predicate_type: t.to_owned(),
                     components,
                     ntia,
+                    fsct3,
+                    bsi,
                     file,
                 });
             }

@@ -26,19 +26,19 @@ fn text(v: &Value) -> Option<&str> {
 
 /// Collects the components that lack something, per element.
 #[derive(Default)]
-struct Missing(Vec<(&'static str, Vec<String>)>);
+pub(crate) struct Missing(Vec<(&'static str, Vec<String>)>);
 
 impl Missing {
-    fn lacks(&mut self, element: &'static str, component: &str) {
+    pub(crate) fn lacks(&mut self, element: &'static str, component: &str) {
         match self.0.iter_mut().find(|(e, _)| *e == element) {
             Some((_, v)) => v.push(component.to_owned()),
             None => self.0.push((element, vec![component.to_owned()])),
         }
     }
-    fn document(&mut self, element: &'static str) {
+    pub(crate) fn document(&mut self, element: &'static str) {
         self.0.push((element, Vec::new()));
     }
-    fn finish(self) -> Conformance {
+    pub(crate) fn finish(self) -> Conformance {
         let missing: Vec<String> = self
             .0
             .into_iter()
@@ -62,6 +62,12 @@ impl Missing {
 #[must_use]
 pub fn spdx(doc: &Value) -> Conformance {
     let mut m = Missing::default();
+    spdx_into(doc, &mut m);
+    m.finish()
+}
+
+/// The NTIA elements an SPDX 2.3 document lacks, into `m`.
+fn spdx_into(doc: &Value, m: &mut Missing) {
     if text(&doc["creationInfo"]["created"]).is_none() {
         m.document("timestamp (creationInfo.created)");
     }
@@ -99,6 +105,26 @@ pub fn spdx(doc: &Value) -> Conformance {
     if !describes {
         m.document("dependency relationships (no DESCRIBES relationship)");
     }
+}
+
+/// The FSCT 3 minimum-expected verdict on an SPDX 2.3 JSON document: the
+/// NTIA elements, each package's concluded license and copyright text, and
+/// the SBOM type, which SPDX 2.3 has no field for (so no SPDX 2.3 document
+/// conforms; the SPDX project's checker says the same).
+#[must_use]
+pub fn spdx_fsct3(doc: &Value) -> Conformance {
+    let mut m = Missing::default();
+    spdx_into(doc, &mut m);
+    for p in doc["packages"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let name = text(&p["name"]).unwrap_or("(unnamed)");
+        if text(&p["licenseConcluded"]).is_none() {
+            m.lacks("concluded license (licenseConcluded)", name);
+        }
+        if text(&p["copyrightText"]).is_none() {
+            m.lacks("copyright notice (copyrightText)", name);
+        }
+    }
+    m.document("SBOM type (SPDX 2.3 has no field for it: use the SPDX 3 SBOM)");
     m.finish()
 }
 

@@ -195,7 +195,7 @@ pub enum Command {
     },
     /// Attach a signed attestation (in-toto statement) to an image.
     #[command(
-        after_help = "Examples:\n  bulwark attest oci:out/base:latest --key bulwark.key --type spdx --predicate base.spdx.json\n  bulwark attest 127.0.0.1:5000/app:1 --key bulwark.key --type slsa-provenance --predicate prov.json --insecure\n\nTypes: spdx, cyclonedx, slsa-provenance, vuln, openvex, custom, or a predicate type URI."
+        after_help = "Examples:\n  bulwark attest oci:out/base:latest --key bulwark.key --type spdx --predicate base.spdx.json\n  bulwark attest 127.0.0.1:5000/app:1 --key bulwark.key --type slsa-provenance --predicate prov.json --insecure\n\nTypes: spdx, spdx3, cyclonedx, slsa-provenance, vuln, openvex, custom, or a predicate type URI."
     )]
     Attest {
         /// The image.

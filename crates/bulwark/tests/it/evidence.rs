@@ -401,6 +401,143 @@ fn a_signed_image_shows_what_it_satisfies_and_why_the_rest_does_not_hold() {
             "{text}"
         );
     }
+    // SPDX 3: bulwark's NTIA, FSCT 3 and BSI verdicts are the SPDX
+    // checker's, on the attested documents and on one planted to fail
+    // each baseline (no SBOM type, no SHA-512 on the .deb files, a
+    // package without a supplier), attested beside them.
+    if tool("ntia-checker") {
+        let ev_json = evidence(&ctx, &["oci:good:1", "--key", "k.pub"]);
+        let spdx3 = |ev: &Value| -> Vec<Value> {
+            ev["platforms"][0]["sboms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["predicate_type"] == "https://spdx.dev/Document/v3.0")
+                .cloned()
+                .collect()
+        };
+        let attested = spdx3(&ev_json);
+        assert!(!attested.is_empty(), "the build attests its SPDX 3 SBOM");
+        ok(ctx.run(&[
+            "evidence",
+            "oci:good:1",
+            "--key",
+            "k.pub",
+            "--format",
+            "bundle",
+            "--out",
+            "ev3",
+        ]));
+        let predicate = |file: &str| -> Value {
+            let st: Value =
+                serde_json::from_slice(&std::fs::read(ctx.path().join("ev3").join(file)).unwrap())
+                    .unwrap();
+            st["predicate"].clone()
+        };
+        let mut planted = predicate(attested[0]["file"].as_str().unwrap());
+        let graph = planted["@graph"].as_array_mut().unwrap();
+        let mut dropped_supplier = false;
+        for e in graph.iter_mut() {
+            let o = e.as_object_mut().unwrap();
+            o.remove("software_sbomType");
+            if o["type"] == "software_File" {
+                o.remove("verifiedUsing");
+            }
+            if o["type"] == "software_Package" && o.get("name").is_some_and(|n| n == "hello") {
+                o.remove("suppliedBy");
+                dropped_supplier = true;
+            }
+        }
+        assert!(dropped_supplier);
+        // And one completed with what the synthetic packages lack (a
+        // license, a copyright, a creator with an email address), which
+        // every baseline accepts.
+        let mut completed = predicate(attested[0]["file"].as_str().unwrap());
+        let graph = completed["@graph"].as_array_mut().unwrap();
+        let org = "urn:test:org";
+        let ctx_ref = graph.iter().find(|e| e["type"] == "CreationInfo").unwrap()["@id"].clone();
+        let mut added = vec![
+            serde_json::json!({"type": "Organization", "spdxId": org, "creationInfo": ctx_ref, "name": "Test Org",
+                "externalIdentifier": [{"type": "ExternalIdentifier", "externalIdentifierType": "email", "identifier": "sbom@test.example"}]}),
+            serde_json::json!({"type": "simplelicensing_LicenseExpression", "spdxId": "urn:test:mit", "creationInfo": ctx_ref,
+                "simplelicensing_licenseExpression": "MIT"}),
+        ];
+        for (i, e) in graph.iter_mut().enumerate() {
+            let o = e.as_object_mut().unwrap();
+            if o["type"] == "CreationInfo" {
+                o["createdBy"] = serde_json::json!([org]);
+            }
+            if o["type"] == "software_Package" {
+                o.insert("software_copyrightText".into(), "2026 Test Org".into());
+                o.insert("originatedBy".into(), serde_json::json!([org]));
+                added.push(serde_json::json!({"type": "Relationship", "spdxId": format!("urn:test:lic-{i}"),
+                    "creationInfo": ctx_ref, "from": o["spdxId"], "relationshipType": "hasConcludedLicense", "to": ["urn:test:mit"]}));
+            }
+        }
+        graph.extend(added);
+        for (name, doc) in [("planted", &planted), ("completed", &completed)] {
+            std::fs::write(
+                ctx.path().join(format!("{name}.spdx3.json")),
+                serde_json::to_vec(doc).unwrap(),
+            )
+            .unwrap();
+            ok(run_pw(
+                &ctx,
+                &[
+                    "attest",
+                    "oci:good:1",
+                    "--key",
+                    "k.key",
+                    "--type",
+                    "spdx3",
+                    "--predicate",
+                    &format!("{name}.spdx3.json"),
+                ],
+            ));
+        }
+        let ev_json = evidence(&ctx, &["oci:good:1", "--key", "k.pub"]);
+        let all = spdx3(&ev_json);
+        assert_eq!(all.len(), attested.len() + 2, "{all:#?}");
+        ok(ctx.run(&[
+            "evidence",
+            "oci:good:1",
+            "--key",
+            "k.pub",
+            "--format",
+            "bundle",
+            "--out",
+            "ev4",
+        ]));
+        let mut verdicts = std::collections::BTreeSet::new();
+        for s in &all {
+            let st: Value = serde_json::from_slice(
+                &std::fs::read(ctx.path().join("ev4").join(s["file"].as_str().unwrap())).unwrap(),
+            )
+            .unwrap();
+            let doc = ctx.path().join("doc.spdx3.json");
+            std::fs::write(&doc, serde_json::to_vec(&st["predicate"]).unwrap()).unwrap();
+            for (standard, field) in [("ntia", "ntia"), ("fsct3-min", "fsct3"), ("bsi", "bsi")] {
+                let out = std::process::Command::new("ntia-checker")
+                    .args(["-s", "spdx3", "-c", standard])
+                    .arg(&doc)
+                    .output()
+                    .unwrap();
+                let checker = out.status.success();
+                let ours = s[field]["conformant"].as_bool().unwrap();
+                assert_eq!(
+                    ours,
+                    checker,
+                    "{standard} on {}: bulwark {:?}, checker:\n{}",
+                    s["file"],
+                    s[field]["missing"],
+                    String::from_utf8_lossy(&out.stdout)
+                );
+                verdicts.insert((standard, ours));
+            }
+        }
+        // Both verdicts seen for each baseline.
+        assert_eq!(verdicts.len(), 6, "{verdicts:?} {all:#?}");
+    }
     // An existing non-empty directory is not overwritten.
     std::fs::create_dir(ctx.path().join("taken")).unwrap();
     std::fs::write(ctx.path().join("taken/x"), "x").unwrap();

@@ -281,7 +281,9 @@ fn sign_attest_verify_on_a_layout_and_fail_closed() {
     args.extend(all);
     let v = report(&ok(ctx.run(&args)));
     assert_eq!(v["ok"], true);
-    assert_eq!(v["found"].as_array().unwrap().len(), 8, "{v}");
+    // A signature and four attestations (provenance, SPDX 2.3, SPDX 3,
+    // CycloneDX) in each format.
+    assert_eq!(v["found"].as_array().unwrap().len(), 10, "{v}");
 
     // Several keys: one matching is enough.
     ok(ctx.run(&[
@@ -888,29 +890,49 @@ fn cosign_crane_oras_skopeo_interoperate_on_a_registry() {
         kinds,
         [
             "application/spdx+json",
+            "application/spdx+json",
             "application/vnd.cyclonedx+json",
             "application/vnd.in-toto+json"
         ]
     );
-    let spdx = found["referrers"]
+    // SPDX 2.3 and SPDX 3 share the media type; their files' titles (and
+    // the predicate-type annotation) tell them apart.
+    let mut pulled_files = Vec::new();
+    for (i, r) in found["referrers"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["artifactType"] == "application/spdx+json")
-        .unwrap()["digest"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let pulled = ctx.path().join("pulled-sbom");
-    ok(Command::new("oras")
-        .args(["pull", "--plain-http", "-o"])
-        .arg(&pulled)
-        .arg(format!("{h}/test/unsigned@{spdx}"))
-        .output()
-        .unwrap());
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(pulled.join("sbom.spdx.json")).unwrap()).unwrap();
-    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+        .filter(|r| r["artifactType"] == "application/spdx+json")
+        .enumerate()
+    {
+        let pulled = ctx.path().join(format!("pulled-sbom-{i}"));
+        ok(Command::new("oras")
+            .args(["pull", "--plain-http", "-o"])
+            .arg(&pulled)
+            .arg(format!(
+                "{h}/test/unsigned@{}",
+                r["digest"].as_str().unwrap()
+            ))
+            .output()
+            .unwrap());
+        for (file, check) in [
+            ("sbom.spdx.json", "spdxVersion"),
+            ("sbom.spdx3.json", "@context"),
+        ] {
+            if let Ok(bytes) = std::fs::read(pulled.join(file)) {
+                let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                let want = if file == "sbom.spdx.json" {
+                    "SPDX-2.3"
+                } else {
+                    "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"
+                };
+                assert_eq!(doc[check], want, "{file}");
+                pulled_files.push(file);
+            }
+        }
+    }
+    pulled_files.sort_unstable();
+    assert_eq!(pulled_files, ["sbom.spdx.json", "sbom.spdx3.json"]);
     let out = ctx.run(&["verify", &r3, "--key", "bulwark.pub", "--insecure"]);
     assert_eq!(code(&out), Some(3), "{}", text(&out));
 
