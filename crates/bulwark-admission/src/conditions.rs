@@ -95,6 +95,7 @@ pub const EVIDENCE_PREDICATE: &str = bulwark_attest::EVIDENCE_PREDICATE;
 pub const EVAL_PREDICATE: &str = bulwark_attest::EVAL_PREDICATE;
 const PROVENANCE: &str = "https://slsa.dev/provenance/v1";
 const SPDX: &str = "https://spdx.dev/Document";
+const SPDX3: &str = bulwark_attest::SPDX3_PREDICATE;
 const CYCLONEDX: &str = "https://cyclonedx.org/bom";
 const VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
 
@@ -214,7 +215,7 @@ impl Conditions {
     #[must_use]
     pub fn reads(&self) -> Vec<&'static str> {
         if self.sbom.is_some() {
-            vec![SPDX, CYCLONEDX]
+            vec![SPDX, SPDX3, CYCLONEDX]
         } else {
             Vec::new()
         }
@@ -229,7 +230,7 @@ impl Conditions {
             out.extend(provenance(p, of(PROVENANCE).collect()));
         }
         if let Some(s) = &self.sbom {
-            let docs: Vec<&Statement> = of(SPDX).chain(of(CYCLONEDX)).collect();
+            let docs: Vec<&Statement> = of(SPDX).chain(of(SPDX3)).chain(of(CYCLONEDX)).collect();
             out.extend(sbom(s, &docs));
         }
         if let Some(v) = &self.vulnerabilities {
@@ -563,13 +564,23 @@ mod tests {
     #[test]
     fn sboms_of_every_format_are_read() {
         let c = conds("sbom: {forbid-packages: [bash, busybox]}");
-        for doc in [
-            json!({"spdxVersion": "SPDX-2.3", "packages": [{"name": "hello"}, {"name": "bash"}]}),
-            json!({"@graph": [{"type": "software_Package", "name": "bash"}]}),
-            json!({"bomFormat": "CycloneDX", "components": [{"name": "x", "components": [{"name": "bash"}]}]}),
+        for (ptype, doc) in [
+            (
+                SPDX,
+                json!({"spdxVersion": "SPDX-2.3", "packages": [{"name": "hello"}, {"name": "bash"}]}),
+            ),
+            // As builds attest SPDX 3: its own predicate type.
+            (
+                SPDX3,
+                json!({"@graph": [{"type": "software_Package", "name": "bash"}]}),
+            ),
+            (
+                CYCLONEDX,
+                json!({"bomFormat": "CycloneDX", "components": [{"name": "x", "components": [{"name": "bash"}]}]}),
+            ),
         ] {
             let f = c.failures(&Evidence {
-                statements: &[st(SPDX, doc)],
+                statements: &[st(ptype, doc)],
                 configs: &[],
                 now: 0,
             });

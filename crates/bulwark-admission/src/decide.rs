@@ -209,8 +209,8 @@ impl Engine {
         });
         Some(r.unwrap_or_else(|| {
             Err(format!(
-                "not read within the {:?} budget",
-                self.settings.budget
+                "not read within the {:?} budget (API server slow or unreachable, or {} reads already running)",
+                self.settings.budget, self.settings.workers
             ))
         }))
     }
@@ -235,7 +235,8 @@ impl Engine {
             if !p.covers(image, namespace) {
                 continue;
             }
-            if p.namespace_selector.is_some() {
+            // `{}` selects every namespace: nothing to read.
+            if p.namespace_selector.as_ref().is_some_and(|s| !s.is_empty()) {
                 if labels.is_none() {
                     *labels = Some(self.namespace_labels(namespace, w)?);
                 }
@@ -487,9 +488,11 @@ impl Engine {
             let covering = match self.covering(policies, &at.image, ns, &mut labels, w)? {
                 Ok(c) => c,
                 Err(reason) => {
+                    // Like a registry failure: the API server, not the image.
                     out.push(ImageDecision {
                         result: Result_::Denied,
                         reasons: vec![reason],
+                        transient: true,
                         ..base
                     });
                     continue;
@@ -894,6 +897,18 @@ mod tests {
                 .contains("no namespace source"),
             "{d:?}"
         );
+        // `{}` selects every namespace: no labels needed, no source either.
+        let mut every = policies(
+            "policies:\n  - {name: all, images: ['r/**'], mode: audit, namespace-selector: {}}\n",
+        );
+        Arc::get_mut(&mut every).unwrap().policies[0].policy.mode = Mode::Enforce;
+        let d = bare.decide(
+            &every,
+            &in_ns("anywhere", &["r/good:1"]),
+            Endpoint::Validate,
+            NOW,
+        );
+        assert!(d.response.allowed, "{d:?}");
         let fake_ns = Arc::new(FakeNamespaces::default());
         let (e, _) = engine(100);
         let e = e.with_namespaces(fake_ns.clone());

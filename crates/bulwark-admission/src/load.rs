@@ -225,7 +225,9 @@ impl Policies {
         })
     }
 
-    /// The policies that cover `image` in `namespace`.
+    /// The policies that cover `image` in `namespace` by their globs
+    /// ([`AdmissionPolicy::covers`](crate::AdmissionPolicy::covers);
+    /// namespace selectors not applied: the engine applies them).
     #[must_use]
     pub fn applicable(&self, image: &str, namespace: &str) -> Vec<&LoadedPolicy> {
         self.policies

@@ -288,7 +288,8 @@ impl PolicyFile {
         Ok(f)
     }
 
-    /// The policies that cover `image` in `namespace`.
+    /// The policies that cover `image` in `namespace` by their globs
+    /// ([`AdmissionPolicy::covers`]; namespace selectors not applied).
     #[must_use]
     pub fn applicable(&self, image: &str, namespace: &str) -> Vec<&AdmissionPolicy> {
         self.policies
@@ -299,11 +300,11 @@ impl PolicyFile {
 }
 
 impl AdmissionPolicy {
-    /// Whether this policy covers `image` in `namespace` by its globs:
-    /// the image matched as written and as the runtime resolves it
-    /// ([`normalize`]), with and without its digest. A policy with a
-    /// [`namespace_selector`](Self::namespace_selector) covers the image
-    /// only if [`Self::selects`] the namespace's labels too.
+    /// Whether this policy covers `image` in `namespace` by its globs
+    /// alone: the image matched as written and as the runtime resolves it
+    /// ([`normalize`]), with and without its digest. The namespace
+    /// selector is not applied here (it needs the namespace's labels):
+    /// the decision engine also checks [`Self::selects`].
     #[must_use]
     pub fn covers(&self, image: &str, namespace: &str) -> bool {
         image_matches(&self.images, image)

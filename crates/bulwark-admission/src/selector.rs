@@ -128,6 +128,12 @@ impl LabelSelector {
         Ok(())
     }
 
+    /// Whether it has no requirement (it selects every namespace).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.match_labels.is_empty() && self.match_expressions.is_empty()
+    }
+
     /// Whether `labels` satisfy every requirement.
     #[must_use]
     pub fn matches(&self, labels: &Labels) -> bool {

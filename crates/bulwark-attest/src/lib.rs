@@ -408,6 +408,10 @@ pub struct Found {
     pub manifest: String,
     /// True if it verified under a given key and names this image.
     pub verified: bool,
+    /// Which given key verified it: its fingerprint (base64 of the SHA-256
+    /// of its DER public key, the key id cosign's bundles carry).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub key: String,
     /// Why not, when it did not.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub problem: String,
@@ -509,6 +513,7 @@ fn check_bundle(
         predicate_type: ptype,
         manifest: r.digest.clone(),
         verified: false,
+        key: String::new(),
         problem: String::new(),
     };
     let obj = Object {
@@ -522,7 +527,11 @@ fn check_bundle(
         .and_then(|b| {
             serde_json::from_slice::<Bundle>(&b).map_err(|e| format!("not a Sigstore bundle: {e}"))
         })
-        .and_then(|b| b.verify(keys).map_err(|e| e.to_string()))
+        .and_then(|b| {
+            let st = b.verify(keys).map_err(|e| e.to_string())?;
+            f.key = signer(keys, |k| b.verify(std::slice::from_ref(k)).is_ok());
+            Ok(st)
+        })
         .and_then(|st| check_statement(&st, &subject.digest).map(|()| st));
     match result {
         Ok(st) => {
@@ -540,6 +549,14 @@ fn check_bundle(
             Some((f, None))
         }
     }
+}
+
+/// The fingerprint of the first of `keys` that `verifies`.
+fn signer(keys: &[PublicKey], verifies: impl Fn(&PublicKey) -> bool) -> String {
+    keys.iter()
+        .find(|k| verifies(k))
+        .map(PublicKey::hint)
+        .unwrap_or_default()
 }
 
 /// Reads and checks cosign's legacy `.sig` and `.att` tags of `subject`.
@@ -573,6 +590,7 @@ fn check_legacy(
                     .to_string(),
                 manifest: o.digest.clone(),
                 verified: false,
+                key: String::new(),
                 problem: String::new(),
             };
             let payload = match store.read_small(&lobj) {
@@ -589,6 +607,7 @@ fn check_legacy(
                     .unwrap_or_default();
                 match B64.decode(sig) {
                     Ok(sig) if keys.iter().any(|k| k.verify(&payload, &sig)) => {
+                        f.key = signer(keys, |k| k.verify(&payload, &sig));
                         SimpleSigning::parse(&payload)
                             .map_err(|e| e.to_string())
                             .and_then(|ss| {
@@ -612,7 +631,12 @@ fn check_legacy(
                 serde_json::from_slice::<Envelope>(&payload)
                     .map_err(|e| format!("not a DSSE envelope: {e}"))
                     .and_then(|env| {
-                        bulwark_sign::verify_statement(&env, keys).map_err(|e| e.to_string())
+                        let st = bulwark_sign::verify_statement(&env, keys)
+                            .map_err(|e| e.to_string())?;
+                        f.key = signer(keys, |k| {
+                            bulwark_sign::verify_statement(&env, std::slice::from_ref(k)).is_ok()
+                        });
+                        Ok(st)
                     })
                     .and_then(|st| check_statement(&st, &subject.digest).map(|()| Some(st)))
             };

@@ -233,6 +233,7 @@ mod tests {
             predicate_type: ptype.into(),
             manifest: "sha256:00".into(),
             verified,
+            key: String::new(),
             problem: if verified {
                 String::new()
             } else {

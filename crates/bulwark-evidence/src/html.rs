@@ -240,9 +240,9 @@ fn platform(s: &mut String, p: &Platform) {
                 f.predicate_type,
                 f.format,
                 if f.verified {
-                    "verified"
+                    format!("verified with key {}", f.key)
                 } else {
-                    "NOT verified"
+                    "NOT verified".to_owned()
                 },
                 if f.problem.is_empty() {
                     String::new()

@@ -1,7 +1,8 @@
 //! The organisation's tailoring of the baselines (`bulwark evidence
 //! --policy FILE`): which frameworks it answers to, its own time limits
 //! (the patch window, the oldest scan and vulnerability database it
-//! accepts), and controls it has decided do not apply or are checked by
+//! accepts; only stricter than the defaults, which are the controls' own),
+//! and controls it has decided do not apply or are checked by
 //! hand, each with a reason and an expiry date, like an OSCAL profile's
 //! tailoring. Tailoring can only lower a claim, to not-applicable or
 //! manual, never raise one to satisfied: the evidence alone does that.
@@ -108,8 +109,18 @@ pub fn framework_key(framework: &str) -> &'static str {
     }
 }
 
+/// `YYYY-MM-DD`, exactly: expiry dates are compared as strings.
 fn is_date(s: &str) -> bool {
-    bulwark_debian::time::parse_rfc3339(&format!("{s}T00:00:00Z")).is_some() && s.len() == 10
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+        && bulwark_debian::time::parse_rfc3339(&format!("{s}T00:00:00Z")).is_some()
 }
 
 impl EvidencePolicy {
@@ -129,15 +140,22 @@ impl EvidencePolicy {
                 )));
             }
         }
+        // A policy may tighten the limits, never loosen them: the SRG's
+        // 30 days are the most any control here accepts.
         let q = p.parameters;
-        for (name, v) in [
-            ("patch-days", q.patch_days),
-            ("scan-max-age-days", q.scan_max_age_days),
-            ("db-max-age-days", q.db_max_age_days),
+        let most = Parameters::default();
+        for (name, v, max) in [
+            ("patch-days", q.patch_days, most.patch_days),
+            (
+                "scan-max-age-days",
+                q.scan_max_age_days,
+                most.scan_max_age_days,
+            ),
+            ("db-max-age-days", q.db_max_age_days, most.db_max_age_days),
         ] {
-            if !(0..=3650).contains(&v) {
+            if !(0..=max).contains(&v) {
                 return Err(err(format!(
-                    "parameters: {name} {v} is not a number of days (0 to 3650)"
+                    "parameters: {name} {v} is outside 0 to {max} days (a policy may tighten the limits the controls state, not loosen them)"
                 )));
             }
         }
@@ -207,7 +225,13 @@ mod tests {
         );
         for (yaml, want) in [
             ("frameworks: [iso]", "unknown \"iso\""),
-            ("parameters: {patch-days: -1}", "not a number of days"),
+            ("parameters: {patch-days: -1}", "outside 0 to 30 days"),
+            ("parameters: {patch-days: 3650}", "not loosen them"),
+            ("parameters: {db-max-age-days: 8}", "outside 0 to 7 days"),
+            (
+                "tailoring: [{control: '4.6', status: manual, reason: r, expires: 2026-9-030}]",
+                "not a date",
+            ),
             ("parameters: {patch-dayz: 1}", "unknown field"),
             (
                 "tailoring: [{control: '9.9', status: manual, reason: r, expires: 2027-01-01}]",

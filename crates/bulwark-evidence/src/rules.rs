@@ -138,7 +138,12 @@ fn signature(ev: &Evidence, p: &Platform) -> Result<String, String> {
         .found
         .iter()
         .filter(|f| f.kind == "signature" && f.verified)
-        .map(|f| format!("{} signature on {} verified", f.format, f.manifest))
+        .map(|f| {
+            format!(
+                "{} signature on {} verified with key {}",
+                f.format, f.manifest, f.key
+            )
+        })
         .collect();
     if sigs.is_empty() {
         Err("no signature verifies with the given key(s)".into())
@@ -457,8 +462,7 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
                     p.sboms.iter().filter(|s| s.ntia.is_some()).collect();
                 if checked.is_empty() {
                     return Err(
-                        "only SBOM formats the NTIA check does not read (SPDX 3) are attested"
-                            .into(),
+                        "no attested SBOM could be checked for the NTIA minimum elements".into(),
                     );
                 }
                 // Every SBOM that can be checked must hold: an inventory is

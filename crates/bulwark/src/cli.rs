@@ -427,8 +427,9 @@ pub struct DecisionArgs {
     /// instead of the API server.
     #[arg(long, value_name = "FILE", conflicts_with = "kube_api")]
     pub namespaces: Option<PathBuf>,
-    /// The Kubernetes API server to read namespace labels from (default in
-    /// a Pod: KUBERNETES_SERVICE_HOST and _PORT).
+    /// The Kubernetes API server to read namespace labels from (`admission
+    /// serve` in a Pod defaults to KUBERNETES_SERVICE_HOST and _PORT; `admit`
+    /// reads a cluster only when told).
     #[arg(long, value_name = "URL")]
     pub kube_api: Option<String>,
     /// The API server's CA certificate (PEM), the only one trusted for it.

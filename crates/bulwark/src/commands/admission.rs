@@ -15,7 +15,10 @@ use bulwark_admission::{
 use crate::cli::{AdmitArgs, DecisionArgs, Format, ServeArgs};
 use crate::term::safe;
 
-fn engine(d: &DecisionArgs) -> anyhow::Result<Engine> {
+/// The engine; `in_cluster`: the server may fall back to the API server
+/// of the cluster it runs in (`admit` in CI never does: a CI job running in
+/// some cluster must not read that cluster's namespaces by accident).
+fn engine(d: &DecisionArgs, in_cluster: bool) -> anyhow::Result<Engine> {
     let mut opts = super::trust::store_options(d.insecure);
     // Registry work must fit the budget: one retry, quickly.
     opts.timeout = d.budget;
@@ -34,25 +37,30 @@ fn engine(d: &DecisionArgs) -> anyhow::Result<Engine> {
             namespace_ttl: d.namespace_ttl,
         },
     );
-    Ok(match namespace_source(d)? {
+    Ok(match namespace_source(d, in_cluster)? {
         Some(source) => engine.with_namespaces(source),
         None => engine,
     })
 }
 
 /// Where namespace labels come from: `--namespaces FILE`, `--kube-api`, or
-/// the API server of the cluster this runs in; `None` outside one (a policy
-/// with a namespace-selector then denies, saying so).
-fn namespace_source(d: &DecisionArgs) -> anyhow::Result<Option<Arc<dyn NamespaceSource>>> {
+/// (with `in_cluster`) the API server of the cluster this runs in; `None`
+/// otherwise (a policy with a namespace-selector then denies, saying so).
+fn namespace_source(
+    d: &DecisionArgs,
+    in_cluster: bool,
+) -> anyhow::Result<Option<Arc<dyn NamespaceSource>>> {
     if let Some(file) = &d.namespaces {
         let s = StaticNamespaces::from_file(file).map_err(anyhow::Error::msg)?;
+        tracing::info!("namespace labels from {}", file.display());
         return Ok(Some(Arc::new(s)));
     }
     // The API server shares the budget with the registries.
     let timeout = d.budget.min(std::time::Duration::from_secs(2));
     let kube = match &d.kube_api {
         Some(api) => Some(KubeNamespaces::new(api, &d.kube_ca, &d.kube_token, timeout)),
-        None => KubeNamespaces::in_cluster(timeout),
+        None if in_cluster => KubeNamespaces::in_cluster(timeout),
+        None => None,
     };
     match kube {
         Some(Ok(k)) => {
@@ -123,7 +131,7 @@ pub fn serve(a: &ServeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("bulwark admission: listening on https://{addr}");
         }),
     };
-    bulwark_webhook::serve(opts, engine(&a.decision)?, audit)?;
+    bulwark_webhook::serve(opts, engine(&a.decision, true)?, audit)?;
     eprintln!("bulwark admission: stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -232,7 +240,7 @@ fn read_input(path: &Path, what: &str) -> anyhow::Result<String> {
 
 pub fn admit(a: &AdmitArgs) -> anyhow::Result<ExitCode> {
     let policies = Arc::new(Policies::load(&a.decision.config)?);
-    let engine = engine(&a.decision)?;
+    let engine = engine(&a.decision, false)?;
     let mut requests = Vec::new();
     if let Some(review) = &a.review {
         let text = read_input(review, "AdmissionReview")?;

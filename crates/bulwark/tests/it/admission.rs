@@ -1303,6 +1303,11 @@ fn namespace_selectors_read_labels_from_the_api_server_and_fail_closed() {
         Some(3),
         "an untrusted API server is not believed: {out}"
     );
+    assert!(
+        out.contains("labels of namespace \"dev\" could not be read")
+            && out.contains(&format!("{}/api/v1/namespaces/dev", api.url)),
+        "{out}"
+    );
 
     // The served webhook, with the same source.
     issue_certs(&ctx, &[]);
@@ -1313,13 +1318,32 @@ fn namespace_selectors_read_labels_from_the_api_server_and_fail_closed() {
     assert!(message(&v).contains("fails policy prod-signed"), "{v}");
     let (_, v, _) = server.post(&ctx, "/validate", &review(&signed, "ns-2", false));
     assert_eq!(v["response"]["allowed"], true, "{v}");
-    // The API server gone: cached labels still answer for their TTL, but
-    // any other namespace is denied (review() sends to `shop`; rewrite it).
+    // review() sends to `shop`; these go elsewhere.
+    let in_ns = |ns: &str, uid: &str| {
+        String::from_utf8(review(&unsigned, uid, false))
+            .unwrap()
+            .replace(r#""namespace":"shop""#, &format!(r#""namespace":"{ns}""#))
+            .into_bytes()
+    };
+    // The token rotated under the running server: it reads the new one.
+    std::fs::write(ctx.path().join("accepted-token"), "token-3\n").unwrap();
+    std::fs::write(ctx.path().join("token"), "token-3\n").unwrap();
+    let (_, v, _) = server.post(&ctx, "/validate", &in_ns("lab", "ns-rot"));
+    assert_eq!(
+        v["response"]["allowed"], true,
+        "lab is exempt by label, read with the rotated token: {v}"
+    );
+    // The API server gone: cached labels still answer for their TTL (shop
+    // is decided by its policy, not denied for unreadable labels), and any
+    // other namespace is denied.
     drop(api);
-    let elsewhere = String::from_utf8(review(&unsigned, "ns-3", false))
-        .unwrap()
-        .replace(r#""namespace":"shop""#, r#""namespace":"dev""#)
-        .into_bytes();
+    let (_, v, _) = server.post(&ctx, "/validate", &review(&unsigned, "ns-cached", false));
+    assert!(
+        message(&v).contains("fails policy prod-signed")
+            && !message(&v).contains("could not be read"),
+        "{v}"
+    );
+    let elsewhere = in_ns("dev", "ns-3");
     let (_, v, took) = server.post(&ctx, "/validate", &elsewhere);
     assert_eq!(v["response"]["allowed"], false, "{v}");
     assert!(

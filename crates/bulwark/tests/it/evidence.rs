@@ -229,6 +229,28 @@ fn a_signed_image_shows_what_it_satisfies_and_why_the_rest_does_not_hold() {
         "evidence",
     ]));
 
+    // Each verified signature and attestation names the key that verified
+    // it: the fingerprint of k.pub (base64 SHA-256 of its DER form).
+    {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let pem = std::fs::read_to_string(ctx.path().join("k.pub")).unwrap();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        let want = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(der));
+        let found = ev["platforms"][0]["found"].as_array().unwrap();
+        assert!(found.iter().any(|f| f["verified"] == true));
+        for f in found {
+            if f["verified"] == true {
+                assert_eq!(f["key"], want.as_str(), "{f}");
+            } else {
+                assert!(f.get("key").is_none(), "{f}");
+            }
+        }
+    }
+
     // Without a key nothing verifies, and the evidence says so.
     let unkeyed = evidence(&ctx, &["oci:good:1"]);
     let (status, reason, _) = control(&unkeyed, "SRG-APP-000131-CTR-000285");
