@@ -528,8 +528,8 @@ fn check_bundle(
             serde_json::from_slice::<Bundle>(&b).map_err(|e| format!("not a Sigstore bundle: {e}"))
         })
         .and_then(|b| {
-            let st = b.verify(keys).map_err(|e| e.to_string())?;
-            f.key = signer(keys, |k| b.verify(std::slice::from_ref(k)).is_ok());
+            let (st, key) = by_key(keys, |k| b.verify(k)).map_err(|e| e.to_string())?;
+            f.key = key;
             Ok(st)
         })
         .and_then(|st| check_statement(&st, &subject.digest).map(|()| st));
@@ -551,12 +551,20 @@ fn check_bundle(
     }
 }
 
-/// The fingerprint of the first of `keys` that `verifies`.
-fn signer(keys: &[PublicKey], verifies: impl Fn(&PublicKey) -> bool) -> String {
-    keys.iter()
-        .find(|k| verifies(k))
-        .map(PublicKey::hint)
-        .unwrap_or_default()
+/// `verify` tried with each of `keys` alone, once each, so that the key
+/// that verifies is known without verifying again: its result and the
+/// key's fingerprint. When none verifies, the error of `verify` over all
+/// of them (which names how many were given).
+fn by_key<T, E>(
+    keys: &[PublicKey],
+    verify: impl Fn(&[PublicKey]) -> Result<T, E>,
+) -> Result<(T, String), E> {
+    for k in keys {
+        if let Ok(v) = verify(std::slice::from_ref(k)) {
+            return Ok((v, k.hint()));
+        }
+    }
+    verify(keys).map(|v| (v, String::new()))
 }
 
 /// Reads and checks cosign's legacy `.sig` and `.att` tags of `subject`.
@@ -605,9 +613,12 @@ fn check_legacy(
                 let sig = layer["annotations"][SIG_ANNOTATION]
                     .as_str()
                     .unwrap_or_default();
-                match B64.decode(sig) {
-                    Ok(sig) if keys.iter().any(|k| k.verify(&payload, &sig)) => {
-                        f.key = signer(keys, |k| k.verify(&payload, &sig));
+                let signer = B64
+                    .decode(sig)
+                    .map(|sig| keys.iter().find(|k| k.verify(&payload, &sig)));
+                match signer {
+                    Ok(Some(k)) => {
+                        f.key = k.hint();
                         SimpleSigning::parse(&payload)
                             .map_err(|e| e.to_string())
                             .and_then(|ss| {
@@ -621,7 +632,7 @@ fn check_legacy(
                                 }
                             })
                     }
-                    Ok(_) => Err(format!(
+                    Ok(None) => Err(format!(
                         "signature does not verify with the {} given key(s)",
                         keys.len()
                     )),
@@ -631,11 +642,9 @@ fn check_legacy(
                 serde_json::from_slice::<Envelope>(&payload)
                     .map_err(|e| format!("not a DSSE envelope: {e}"))
                     .and_then(|env| {
-                        let st = bulwark_sign::verify_statement(&env, keys)
+                        let (st, key) = by_key(keys, |k| bulwark_sign::verify_statement(&env, k))
                             .map_err(|e| e.to_string())?;
-                        f.key = signer(keys, |k| {
-                            bulwark_sign::verify_statement(&env, std::slice::from_ref(k)).is_ok()
-                        });
+                        f.key = key;
                         Ok(st)
                     })
                     .and_then(|st| check_statement(&st, &subject.digest).map(|()| Some(st)))
@@ -770,6 +779,36 @@ pub fn verify_needed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_verifying_key_is_found_in_one_pass() {
+        let (a, b) = (
+            bulwark_sign::PrivateKey::generate(),
+            bulwark_sign::PrivateKey::generate(),
+        );
+        let keys = [a.public_key(), b.public_key()];
+        let sig = b.sign(b"m");
+        let tries = std::cell::Cell::new(0);
+        let check = |ks: &[PublicKey]| {
+            tries.set(tries.get() + 1);
+            if ks.iter().any(|k| k.verify(b"m", &sig)) {
+                Ok(())
+            } else {
+                Err(format!("none of {} key(s)", ks.len()))
+            }
+        };
+        assert_eq!(by_key(&keys, check).unwrap().1, keys[1].hint());
+        assert_eq!(tries.get(), 2, "a, then b: nothing verified twice");
+        let other = bulwark_sign::PrivateKey::generate().sign(b"m");
+        let fails = |ks: &[PublicKey]| {
+            if ks.iter().any(|k| k.verify(b"m", &other)) {
+                Ok(())
+            } else {
+                Err(format!("none of {} key(s)", ks.len()))
+            }
+        };
+        assert_eq!(by_key(&keys, fails).unwrap_err(), "none of 2 key(s)");
+    }
     use bulwark_image::{Options, Target};
 
     fn image(dir: &std::path::Path, arch: &str) -> (Target, Object) {
