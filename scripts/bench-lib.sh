@@ -4,8 +4,13 @@
 # big_image WORK: writes WORK/layout, an OCI layout of a bookworm 'standard'
 # system with a few heavy packages (>= 300 packages, one gzip layer), from the
 # host's apt sources. The podman image is removed on exit by the caller's trap.
+# BENCH_LAYOUT=DIR reuses a layout an earlier run made (it takes minutes).
 big_image() {
   local work="$1" sources=""
+  if [ -n "${BENCH_LAYOUT:-}" ]; then
+    cp -r "$BENCH_LAYOUT" "$work/layout"
+    return
+  fi
   for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do
     [ -s "$f" ] && sources="$f" && break
   done

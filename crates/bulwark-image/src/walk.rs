@@ -182,28 +182,46 @@ use bulwark_limits::{MAX_CAPTURE, MAX_CAPTURED, MAX_ENTRIES};
 /// A layer is read in a three-stage pipeline: one thread reads and hashes
 /// the blob, one inflates it, and the caller's thread parses the tar. The
 /// stages pass chunks through bounded pipes (2 MiB in flight each), so
-/// sha256, inflation and parsing overlap and memory stays flat.
-const CHUNK: usize = 256 << 10;
+/// sha256, inflation and parsing overlap and memory stays flat. Buffers go
+/// back to the stage that fills them.
+const CHUNK: usize = 512 << 10;
 
-/// Copies `r` into `tx` chunk by chunk, showing each to `seen`. False when
-/// the reader failed (the error was sent on) or the receiver hung up.
+/// Chunks in flight per pipe.
+const DEPTH: usize = 4;
+
+/// Copies `r` into `tx` in full chunks (fewer wake-ups, and buffers that
+/// come back whole), showing each to `seen`. False when the reader failed
+/// (the error was sent on) or the receiver hung up.
 fn pump(r: &mut dyn Read, tx: &PipeWriter, seen: &mut dyn FnMut(&[u8])) -> bool {
     loop {
-        let mut buf = vec![0u8; CHUNK];
-        match r.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(k) => {
-                buf.truncate(k);
-                seen(&buf);
-                if !tx.send(buf) {
-                    return false;
+        let mut buf = tx.buffer(CHUNK);
+        let mut filled = 0;
+        let mut failed = None;
+        while filled < buf.len() {
+            match r.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                tx.fail(e);
+        }
+        let end = filled < buf.len();
+        buf.truncate(filled);
+        if filled > 0 {
+            seen(&buf);
+            if !tx.send(buf) {
                 return false;
             }
+        }
+        if let Some(e) = failed {
+            tx.fail(e);
+            return false;
+        }
+        if end {
+            return true;
         }
     }
 }
@@ -221,7 +239,7 @@ type ReadDone = mpsc::Receiver<(String, u64)>;
 /// Stage 1: reads and hashes the blob. The handle yields its sha256 and
 /// size once everything was read; `count` follows along (for the bomb guard).
 fn read_stage(mut raw: Box<dyn Read + Send>) -> io::Result<(PipeReader, ReadDone, Arc<AtomicU64>)> {
-    let (tx, rx) = bulwark_limits::pipe(8);
+    let (tx, rx) = bulwark_limits::pipe(DEPTH);
     let (done_tx, done_rx) = mpsc::channel();
     let count = Arc::new(AtomicU64::new(0));
     let shared = count.clone();
@@ -247,7 +265,7 @@ fn decode_stage(
     mut input: PipeReader,
     diff_id: Option<mpsc::Sender<Option<String>>>,
 ) -> io::Result<PipeReader> {
-    let (out, rx) = bulwark_limits::pipe(8);
+    let (out, rx) = bulwark_limits::pipe(DEPTH);
     spawn("layer-inflate", move || {
         let mut head = [0u8; 4];
         let mut got = 0;
@@ -269,7 +287,7 @@ fn decode_stage(
         // computes (`None`).
         let tx = match diff_id {
             Some(ids) if gzip || zstd => {
-                let (tx, mut hashed) = bulwark_limits::pipe(8);
+                let (tx, mut hashed) = bulwark_limits::pipe(DEPTH);
                 let spawned = spawn("layer-diff-id", move || {
                     let mut hasher = Sha256::new();
                     if pump(&mut hashed, &out, &mut |c| hasher.update(c)) {
