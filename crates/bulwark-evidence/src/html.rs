@@ -318,12 +318,11 @@ fn platform(s: &mut String, p: &Platform) {
                     v.file
                 ));
                 let ttf = &v.time_to_fix;
-                let mut facts = vec![match (&v.db_imported, v.db_age_days) {
+                let mut facts = vec![match (&v.db_date, v.db_age_days) {
                     (Some(at), Some(d)) => {
-                        format!("vulnerability database imported {at}, {d} days before the scan")
+                        format!("vulnerability data of {at}, {d} days before the scan")
                     }
-                    _ => "the report does not say when its vulnerability database was imported"
-                        .to_owned(),
+                    _ => "the report does not say how old its vulnerability data was".to_owned(),
                 }];
                 if !v.fixable.is_empty() {
                     facts.push(format!(

@@ -171,11 +171,12 @@ pub struct Vulnerabilities {
     pub kev: Vec<String>,
     /// Open findings with a fixed version available.
     pub fixable: Vec<String>,
-    /// When the scan's vulnerability database was imported (the oldest
-    /// feed), and how old it was when the scan ran; none when the report
-    /// does not say.
+    /// How old the scan's vulnerability data was: the date of its oldest
+    /// feed (the feed's own date, KEV's catalogue version or EPSS's score
+    /// date, else when it was imported), and its age in days when the scan
+    /// ran; none when the report does not say.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub db_imported: Option<String>,
+    pub db_date: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_age_days: Option<i64>,
     /// How long the image has gone without the fixes it lacks.
@@ -731,17 +732,17 @@ fn read_statements(
             .partition(|f| f.get("suppressed_by").is_some_and(|s| !s.is_null()));
         let id = |f: &&Value| f["id"].as_str().unwrap_or("?").to_owned();
         let result = st.predicate.pointer("/scanner/result");
-        // The oldest feed's import date: what the scan knew was at most
-        // that fresh.
-        let db_imported = result
+        // The oldest feed's data (its own date, else its import): what
+        // the scan knew was at most that fresh.
+        let db_date = result
             .and_then(|r| r["database"].as_array())
             .and_then(|feeds| {
                 feeds
                     .iter()
                     .filter_map(|m| {
-                        m["imported"]
-                            .as_str()
-                            .and_then(bulwark_debian::time::parse_rfc3339)
+                        serde_json::from_value::<bulwark_vulndb::Meta>(m.clone())
+                            .ok()
+                            .and_then(|m| m.data_date())
                     })
                     .min()
             });
@@ -775,8 +776,8 @@ fn read_statements(
                 .filter(|f| f["fixed"].as_str().is_some_and(|v| !v.is_empty()))
                 .map(id)
                 .collect(),
-            db_imported: db_imported.map(bulwark_debian::time::format_rfc3339),
-            db_age_days: db_imported.map(|d| (when - d).max(0) / 86_400),
+            db_date: db_date.map(bulwark_debian::time::format_rfc3339),
+            db_age_days: db_date.map(|d| (when - d).max(0) / 86_400),
             time_to_fix: time_to_fix(result, &open, now),
             file,
         });

@@ -184,15 +184,15 @@ fn scan_of<'a>(
     match v.db_age_days {
         None => {
             return Err(format!(
-                "the verified scan ({}) does not say when its vulnerability database was imported: what it knew cannot be dated",
+                "the verified scan ({}) does not say how old its vulnerability data was: what it knew cannot be dated",
                 v.file
             ));
         }
         Some(d) if d > max_db_age => {
             return Err(format!(
-                "the verified scan ({}) ran with a vulnerability database {d} days old (imported {}), more than {max_db_age}: run bulwark db update, then scan again",
+                "the verified scan ({}) ran with vulnerability data {d} days old (of {}), more than {max_db_age}: run bulwark db update with current feeds, then scan again",
                 v.file,
-                v.db_imported.as_deref().unwrap_or("?")
+                v.db_date.as_deref().unwrap_or("?")
             ));
         }
         Some(_) => {}
@@ -501,13 +501,13 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
             |p| {
                 let v = scan_of(p, &ev.parameters)?;
                 let mut s = format!(
-                    "{}: {} packages of {} scanned {} ({} days ago) with a vulnerability database imported {} ({} days before), {} open findings, {} suppressed by VEX",
+                    "{}: {} packages of {} scanned {} ({} days ago) with vulnerability data of {} ({} days before), {} open findings, {} suppressed by VEX",
                     v.file,
                     v.packages,
                     v.release,
                     v.scanned,
                     v.age_days,
-                    v.db_imported.as_deref().unwrap_or("?"),
+                    v.db_date.as_deref().unwrap_or("?"),
                     v.db_age_days.unwrap_or_default(),
                     v.open,
                     v.suppressed
@@ -634,7 +634,7 @@ mod tests {
             suppressed: 0,
             kev: Vec::new(),
             fixable: fixable.iter().map(|s| (*s).to_owned()).collect(),
-            db_imported: db_age.map(|_| "2026-12-01T00:00:00Z".into()),
+            db_date: db_age.map(|_| "2026-12-01T00:00:00Z".into()),
             db_age_days: db_age,
             time_to_fix: TimeToFix {
                 dated: dated
@@ -698,7 +698,7 @@ mod tests {
             let d = decide(rule, &evidence(scan(&[], &[], Some(12))));
             assert_eq!(d.status, Status::NotSatisfied, "{rule}");
             assert!(
-                d.reason.contains("database 12 days old") && d.reason.contains("bulwark db update"),
+                d.reason.contains("data 12 days old") && d.reason.contains("bulwark db update"),
                 "{rule}: {}",
                 d.reason
             );

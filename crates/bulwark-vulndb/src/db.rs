@@ -67,6 +67,45 @@ pub struct Meta {
     pub records: usize,
 }
 
+impl Meta {
+    /// When the data is from, in seconds since the epoch: the feed's own
+    /// date when it gives one (a KEV catalogue of last year is last year's
+    /// news, whenever it was imported), else when it was imported.
+    #[must_use]
+    pub fn data_date(&self) -> Option<i64> {
+        let imported = bulwark_debian::time::parse_rfc3339(&self.imported);
+        let own = self.feed_date.as_deref().and_then(parse_feed_date);
+        match (own, imported) {
+            (Some(o), Some(i)) => Some(o.min(i)),
+            (o, i) => o.or(i),
+        }
+    }
+}
+
+/// A feed's own date: `2025.08.25` (KEV's catalogue version), `2026-08-16`
+/// (EPSS), or an RFC 3339 time; midnight UTC for a bare date.
+fn parse_feed_date(s: &str) -> Option<i64> {
+    if let Some(t) = bulwark_debian::time::parse_rfc3339(s) {
+        return Some(t);
+    }
+    let day = s.get(..10)?;
+    let mut parts = day.split(['.', '-']);
+    let mut num = |len: usize| {
+        parts
+            .next()
+            .filter(|p| p.len() == len && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<i64>().ok())
+    };
+    let (y, m, d) = (num(4)?, num(2)?, num(2)?);
+    if !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || s.len() > 10 && !s[10..].starts_with(['T', ' '])
+    {
+        return None;
+    }
+    Some(bulwark_debian::time::days_from_civil(y, m, d) * 86_400)
+}
+
 /// Builds one feed file.
 struct Writer {
     strings: Vec<u8>,
@@ -427,6 +466,12 @@ impl Db {
         self.files.values().map(|f| f.meta.imported.as_str()).min()
     }
 
+    /// The oldest data of the feeds present ([`Meta::data_date`]).
+    #[must_use]
+    pub fn oldest_data(&self) -> Option<i64> {
+        self.files.values().filter_map(|f| f.meta.data_date()).min()
+    }
+
     /// What the advisory feeds say about source package `source` in
     /// `release`: the release's own records, else the unstable line it
     /// inherits (tracker list syntax); the tracker wins over OSV for the same id.
@@ -526,6 +571,47 @@ pub(crate) fn commit(dir: &Path, new: Vec<(Kind, Vec<u8>)>) -> Result<(), Error>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod data_date_tests {
+    use super::*;
+
+    fn meta(feed_date: Option<&str>, imported: &str) -> Meta {
+        Meta {
+            kind: Kind::Kev,
+            sources: Vec::new(),
+            feed_date: feed_date.map(str::to_owned),
+            imported: imported.into(),
+            records: 0,
+        }
+    }
+
+    #[test]
+    fn a_feed_is_as_old_as_its_own_date() {
+        let day = |y, m, d| bulwark_debian::time::days_from_civil(y, m, d) * 86_400;
+        let imported = "2026-12-03T10:00:00Z";
+        let now = bulwark_debian::time::parse_rfc3339(imported);
+        assert_eq!(
+            meta(Some("2025.08.25"), imported).data_date(),
+            Some(day(2025, 8, 25))
+        );
+        assert_eq!(
+            meta(Some("2026-08-16"), imported).data_date(),
+            Some(day(2026, 8, 16))
+        );
+        assert_eq!(
+            meta(Some("2026-08-16T00:00:00Z"), imported).data_date(),
+            Some(day(2026, 8, 16))
+        );
+        // No date of its own, or one that is not a date: the import time.
+        assert_eq!(meta(None, imported).data_date(), now);
+        for bad in ["2025.8.25", "yesterday", "2025-13-01", "2025-08-25junk", ""] {
+            assert_eq!(meta(Some(bad), imported).data_date(), now, "{bad}");
+        }
+        // A date after the import (a clock gone wrong) does not make it younger.
+        assert_eq!(meta(Some("2030-01-01"), imported).data_date(), now);
+    }
 }
 
 #[cfg(test)]

@@ -28,10 +28,11 @@ pub fn now_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
 }
 
-/// How old a feed is, in days, from its import time.
+/// How old a feed's data is, in days: from its own date (KEV's catalogue
+/// version, EPSS's score date), else from when it was imported.
 pub fn age_days(meta: &Meta) -> Option<f64> {
-    let t = bulwark_debian::time::parse_rfc3339(&meta.imported)?;
-    Some((now_secs() - t) as f64 / 86_400.0)
+    let t = meta.data_date()?;
+    Some((now_secs() - t).max(0) as f64 / 86_400.0)
 }
 
 pub fn update(
@@ -115,15 +116,15 @@ pub fn status(arg: &DbArg, format: Format) -> anyhow::Result<ExitCode> {
             println!("{}", dir.display());
             for m in db.feeds() {
                 println!(
-                    "  {:<8} {:>9} records  imported {} ({:.1} days ago){}  {}",
+                    "  {:<8} {:>9} records  imported {}{}, data {:.1} days old  {}",
                     m.kind.name(),
                     m.records,
                     m.imported,
-                    age_days(m).unwrap_or(f64::NAN),
                     m.feed_date
                         .as_deref()
                         .map(|d| format!(", feed of {d}"))
                         .unwrap_or_default(),
+                    age_days(m).unwrap_or(f64::NAN),
                     sources_of(m)
                 );
             }

@@ -14,18 +14,23 @@ const DEFAULT_MAX_AGE_DAYS: u64 = 7;
 pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let dir = super::db::dir(&args.db);
     let db = Db::open(&dir)?;
-    // The database's age: a warning past the default, an error past an
-    // explicit --max-db-age.
+    // The data's age (each feed's own date, else its import): a warning
+    // past the default, an error past an explicit --max-db-age.
     let oldest = db
         .feeds()
         .into_iter()
-        .filter_map(super::db::age_days)
-        .fold(0.0_f64, f64::max);
+        .filter_map(|m| super::db::age_days(m).map(|d| (d, m)))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
     let limit = args.max_db_age.unwrap_or(DEFAULT_MAX_AGE_DAYS) as f64;
-    if oldest > limit {
+    if let Some((age, feed)) = oldest.filter(|(age, _)| *age > limit) {
+        let of = feed.feed_date.as_deref().map_or_else(
+            || format!("imported {}", feed.imported),
+            |d| format!("of {d}"),
+        );
         let msg = format!(
-            "{}: the vulnerability database is {oldest:.1} days old (more than {limit} days); run 'bulwark db update'",
-            dir.display()
+            "{}: the vulnerability data is {age:.1} days old (the {} feed, {of}), more than {limit} days; run 'bulwark db update' with current feeds",
+            dir.display(),
+            feed.kind.name()
         );
         if args.max_db_age.is_some() {
             anyhow::bail!(msg);

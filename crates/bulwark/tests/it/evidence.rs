@@ -96,7 +96,7 @@ fn a_signed_image_shows_what_it_satisfies_and_why_the_rest_does_not_hold() {
         ],
     ));
     std::fs::write(ctx.path().join("list"), crate::scan::TRACKER).unwrap();
-    let kev = crate::scan::vuln_data("cisa-kev-2025-08-25.json.gz");
+    let kev = crate::scan::current_kev(ctx.path());
     ok(ctx.run(&[
         "db",
         "update",

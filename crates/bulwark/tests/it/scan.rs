@@ -11,6 +11,35 @@ pub(crate) fn vuln_data(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The real KEV catalogue of 2025-08-25 re-dated to today, in `dir`: for
+/// tests about what a current database allows (bulwark judges the data by
+/// the catalogue's own date, and last year's catalogue is stale).
+pub(crate) fn current_kev(dir: &Path) -> PathBuf {
+    use std::io::{Read as _, Write as _};
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(vuln_data("cisa-kev-2025-08-25.json.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let now = bulwark_debian::time::format_rfc3339(i64::try_from(secs).unwrap());
+    v["catalogVersion"] = now[..10].replace('-', ".").into();
+    v["dateReleased"] = now.clone().into();
+    let out = dir.join("kev-current.json.gz");
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(&out).unwrap(),
+        flate2::Compression::fast(),
+    );
+    e.write_all(v.to_string().as_bytes()).unwrap();
+    e.finish().unwrap();
+    out
+}
+
 /// Tracker records for the mini archive's sources, one per status.
 pub(crate) const TRACKER: &str = "\
 CVE-2025-48384 (in KEV; fixed in bookworm-security)
@@ -67,6 +96,9 @@ fn db_update_imports_the_real_feeds_and_status_reports_them() {
     let by_kind = |k: &str| feeds.iter().find(|f| f["kind"] == k).unwrap().clone();
     assert_eq!(by_kind("kev")["records"], 1404);
     assert_eq!(by_kind("kev")["feed_date"], "2025.08.25");
+    // The catalogue is as old as its own date, not as its import.
+    let age = by_kind("kev")["age_days"].as_f64().unwrap();
+    assert!(age > 450.0, "{age}");
     assert_eq!(by_kind("epss")["records"], 360_142);
     let sha = |p: &Path| {
         use sha2::Digest;
@@ -319,6 +351,40 @@ fn scan_never_claims_a_clean_result_it_could_not_check() {
         err.contains("days old") && err.contains("bulwark db update"),
         "{err}"
     );
+    // Data older than the limit by its own date, though imported just now:
+    // last year's KEV catalogue. A warning by default, an error with the
+    // flag, naming the feed.
+    let kev = vuln_data("cisa-kev-2025-08-25.json.gz");
+    ok(ctx.run(&[
+        "db",
+        "update",
+        "--db",
+        "old",
+        "--from",
+        "list",
+        "--from",
+        kev.to_str().unwrap(),
+    ]));
+    let out = ctx.run(&["scan", "oci:h", "--db", "old", "--format", "json"]);
+    let warned = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() && warned.contains("the kev feed, of 2025.08.25"),
+        "{warned}"
+    );
+    let err = fails(ctx.run(&["scan", "oci:h", "--db", "old", "--max-db-age", "30"]));
+    assert!(err.contains("the kev feed, of 2025.08.25"), "{err}");
+    let fresh = current_kev(ctx.path());
+    ok(ctx.run(&[
+        "db",
+        "update",
+        "--db",
+        "new",
+        "--from",
+        "list",
+        "--from",
+        fresh.to_str().unwrap(),
+    ]));
+    ok(ctx.run(&["scan", "oci:h", "--db", "new", "--max-db-age", "1"]));
     // No database at all.
     let err = fails(ctx.run(&["scan", "oci:h", "--db", "nodb"]));
     assert!(err.contains("no vulnerability database here"), "{err}");
