@@ -25,6 +25,10 @@ pub struct SafeEntry<'a, R: Read> {
     pub uid: u64,
     /// gid (PAX `gid` over the header's).
     pub gid: u64,
+    /// The raw `security.capability` extended attribute (PAX
+    /// `SCHILY.xattr.security.capability`): file capabilities, which grant
+    /// privileges at exec as a setuid bit does.
+    pub caps: Option<Vec<u8>>,
 }
 
 /// Iterates a tar archive's entries, with long names and PAX records
@@ -77,6 +81,7 @@ struct Pax {
     link: Option<Vec<u8>>,
     uid: Option<u64>,
     gid: Option<u64>,
+    caps: Option<Vec<u8>>,
 }
 
 fn parse_pax(data: &[u8]) -> io::Result<Pax> {
@@ -116,6 +121,7 @@ fn parse_pax(data: &[u8]) -> io::Result<Pax> {
             b"linkpath" => pax.link = Some(value.to_vec()),
             b"uid" => pax.uid = Some(number()?),
             b"gid" => pax.gid = Some(number()?),
+            b"SCHILY.xattr.security.capability" => pax.caps = Some(value.to_vec()),
             b"size" => {
                 return Err(invalid(
                     "a PAX size record (entries over 8 GiB) is not supported".into(),
@@ -201,6 +207,7 @@ impl<'a, R: Read> Iterator for SafeEntries<'a, R> {
                     link,
                     uid,
                     gid,
+                    caps: pax.caps,
                 }));
             };
             if let Err(err) = step {
@@ -268,13 +275,37 @@ mod tests {
             format!("{n}{body}")
         };
         let pax = format!("{}{}", rec("linkpath", "target/x"), rec("uid", "4000000"));
+        // A file capability, as GNU tar and Go's archive/tar write it (the
+        // value is the raw attribute, binary).
+        let caps =
+            b"\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+        let key = " SCHILY.xattr.security.capability=";
+        let len = 2 + key.len() + caps.len() + 1;
+        let mut cap_rec = format!("{len}{key}").into_bytes();
+        cap_rec.extend_from_slice(caps);
+        cap_rec.push(b'\n');
+        assert_eq!(cap_rec.len(), len);
         t.extend(header(b"pax", tar::EntryType::XHeader, pax.len() as u64));
         t.extend(pad(pax.as_bytes()));
         t.extend(header(b"ln", tar::EntryType::Symlink, 0));
+        t.extend(header(
+            b"pax",
+            tar::EntryType::XHeader,
+            cap_rec.len() as u64,
+        ));
+        t.extend(pad(&cap_rec));
+        t.extend(header(b"ping", tar::EntryType::Regular, 0));
         t.extend([0u8; 1024]);
         let got = names(&t).unwrap();
         assert_eq!(got[0], (long, None, 0));
         assert_eq!(got[1], ("ln".into(), Some("target/x".into()), 4_000_000));
+        assert_eq!(got[2], ("ping".into(), None, 0));
+        let mut a = tar::Archive::new(&t[..]);
+        let caps_of: Vec<Option<Vec<u8>>> = SafeEntries::new(&mut a)
+            .unwrap()
+            .map(|e| e.unwrap().caps)
+            .collect();
+        assert_eq!(caps_of, [None, None, Some(caps.to_vec())]);
     }
 
     #[test]

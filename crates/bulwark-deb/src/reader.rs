@@ -302,6 +302,9 @@ pub fn read_tar_entries<R: Read>(
             link: raw_link,
             uid,
             gid,
+            // dpkg does not install extended attributes (maintainer
+            // scripts run setcap), and neither does the build.
+            caps: _,
         } = entry.map_err(io_err)?;
         if out.len() >= limits.max_entries {
             return Err(DebError::TooManyEntries {

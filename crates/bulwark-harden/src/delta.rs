@@ -7,6 +7,8 @@
 //!   hides everything below it);
 //! - a path that is new or differs (kind, contents, link, mode, owner) is
 //!   written whole;
+//! - a path the lower layers give more than the trees show (a hard link, a
+//!   file with capabilities) is written whole whenever it stays;
 //! - every directory above either is written too, with its hardened
 //!   metadata, as layer tars carry their parents (a stripped
 //!   world-writable bit on a directory is itself a change).
@@ -29,14 +31,15 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The upper layer that turns `original` (plus `dropped`, paths it had
-/// that no tree holds) into `hardened`. The `links` (hard links, held in
-/// the trees as copies of their target's final bytes) are written whenever
-/// they stay: in the lower layers a link may still share an older file's
-/// bytes than the tree says.
+/// that no tree holds) into `hardened`. The paths in `rewrite` are written
+/// whenever they stay: hard links (held in the trees as copies of their
+/// target's final bytes; in the lower layers a link may still share an
+/// older file's bytes than the tree says) and files with capabilities (the
+/// lower layers still grant them; the copy written here has none).
 pub(crate) fn delta(
     original: &Tree,
     dropped: &[String],
-    links: &[String],
+    rewrite: &[String],
     hardened: &Tree,
 ) -> Tree {
     let mut written: BTreeSet<&str> = BTreeSet::new();
@@ -70,7 +73,7 @@ pub(crate) fn delta(
             written.extend(ancestors(p));
         }
     }
-    for p in links.iter().filter(|p| hardened.contains(p)) {
+    for p in rewrite.iter().filter(|p| hardened.contains(p)) {
         written.insert(p);
         written.extend(ancestors(p));
     }

@@ -178,6 +178,9 @@ pub struct PlatformReport {
     pub kept_high_risk: Vec<RemovedPackage>,
     pub removed_paths: Vec<RemovedPath>,
     pub setuid_stripped: Vec<String>,
+    /// Kept files whose file capabilities were taken away, with what they
+    /// granted (`/usr/bin/ping: cap_net_raw=ep`).
+    pub capabilities_removed: Vec<String>,
     pub world_writable_fixed: Vec<String>,
     /// Accounts whose login shell was removed (now `/usr/sbin/nologin`).
     pub shells_reset: Vec<String>,
@@ -268,6 +271,7 @@ fn view_of(
                 size,
                 link,
                 layer: 0,
+                caps: None,
             },
         );
     }
@@ -603,7 +607,8 @@ fn harden_one(
             notes.push(
                 "the source's layers are kept as they are: what was removed is hidden by whiteouts in the new top layer, not taken out of the image (anyone who pulls it can read the lower layers); leave out --delta to ship only what is kept".into(),
             );
-            delta::delta(&original.tree, &original.dropped, &original.links, &rw.tree)
+            let rewrite = [original.links, original.capped].concat();
+            delta::delta(&original.tree, &original.dropped, &rewrite, &rw.tree)
         }
         None => rw.tree.clone(),
     };
@@ -665,6 +670,11 @@ fn harden_one(
             })
             .collect(),
         setuid_stripped: rw.setuid_stripped.iter().map(|p| format!("/{p}")).collect(),
+        capabilities_removed: rw
+            .caps_removed
+            .iter()
+            .map(|(p, caps)| format!("/{p}: {caps}"))
+            .collect(),
         world_writable_fixed: rw
             .world_writable_fixed
             .iter()

@@ -528,6 +528,7 @@ mod tests {
                     size: data.len() as u64,
                     link: None,
                     layer: 0,
+                    caps: None,
                 },
             );
             fs.contents.insert(p.into(), data.to_vec());

@@ -21,6 +21,9 @@ pub(crate) struct Rewritten {
     /// Path (root-relative; a directory stands for what was below it) → why.
     pub removed: BTreeMap<String, String>,
     pub setuid_stripped: Vec<String>,
+    /// Kept files that had file capabilities (path, as `getcap` shows
+    /// them): the new image carries none.
+    pub caps_removed: Vec<(String, String)>,
     pub world_writable_fixed: Vec<String>,
     pub uid: u32,
     pub gid: u32,
@@ -45,6 +48,9 @@ pub(crate) struct Original {
     /// lower layers a link may still share an older file's bytes, so the
     /// delta writes each of them.
     pub links: Vec<String>,
+    /// Files with capabilities: written again (without them) whenever
+    /// they stay, as the lower layers still give them.
+    pub capped: Vec<String>,
 }
 
 /// Paths a minified image keeps although no package owns them: what the
@@ -158,12 +164,20 @@ fn leftover(path: &str, is_dir: bool) -> Option<(String, &'static str)> {
 /// sharing their target's bytes, as in a build: the encoder writes entries
 /// in lexical order, so a link could otherwise come before its target, and
 /// a link to a removed file cannot dangle.
-fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> (Tree, Vec<String>, Vec<String>) {
+/// The walked filesystem as a tree, with the paths no tree holds (device
+/// nodes, FIFOs, links to nothing), the hard links held as copies, and the
+/// files with capabilities (which no tree holds either: every layer
+/// bulwark writes is without them).
+fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> ToTree {
     let mut tree = Tree::default();
     let mut dropped = Vec::new();
     let mut links = Vec::new();
+    let mut capped = BTreeMap::new();
     let id = |v: u64| u32::try_from(v).unwrap_or(65534);
     for (path, f) in std::mem::take(&mut fs.files) {
+        if let Some(caps) = f.caps {
+            capped.insert(path.clone(), caps);
+        }
         let node = match f.kind {
             FileKind::Dir => Node::dir(f.mode),
             FileKind::File => Node::file(fs.contents.remove(&path).unwrap_or_default(), f.mode),
@@ -204,7 +218,19 @@ fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> (Tree, Vec<String>, V
             dropped[0]
         ));
     }
-    (tree, dropped, copied)
+    ToTree {
+        tree,
+        dropped,
+        links: copied,
+        capped,
+    }
+}
+
+struct ToTree {
+    tree: Tree,
+    dropped: Vec<String>,
+    links: Vec<String>,
+    capped: BTreeMap<String, String>,
 }
 
 /// A tar link name as a root-relative path, `None` when it leaves the root.
@@ -340,13 +366,19 @@ pub(crate) fn rewrite(
         .iter()
         .map(|e| fs.resolve(e).unwrap_or_else(|| e.clone()))
         .collect();
-    let (mut tree, dropped, links) = to_tree(fs, &mut out.notes);
+    let ToTree {
+        mut tree,
+        dropped,
+        links,
+        capped,
+    } = to_tree(fs, &mut out.notes);
     if opts.delta {
         // Cheap: file contents are shared, not copied.
         out.original = Some(Original {
             tree: tree.clone(),
             dropped,
             links,
+            capped: capped.keys().cloned().collect(),
         });
     }
     // Symlinks that lead somewhere now (one that stops leading anywhere
@@ -562,6 +594,10 @@ pub(crate) fn rewrite(
     let bits = bulwark_build::strip_special_bits(&mut tree);
     out.setuid_stripped = bits.setuid_stripped;
     out.world_writable_fixed = bits.world_writable_fixed;
+    out.caps_removed = capped
+        .into_iter()
+        .filter(|(p, _)| tree.contains(p))
+        .collect();
     out.tree = tree;
     out
 }

@@ -35,6 +35,7 @@
 //! # Ok::<(), bulwark_image::Error>(())
 //! ```
 
+pub mod caps;
 mod check;
 mod copy;
 mod docker;

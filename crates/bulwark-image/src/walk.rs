@@ -37,6 +37,10 @@ pub struct FileInfo {
     pub link: Option<String>,
     /// Index of the layer that last wrote the path.
     pub layer: usize,
+    /// File capabilities (the `security.capability` attribute the layer
+    /// gave it), as `getcap` shows them ([`crate::caps::describe`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caps: Option<String>,
 }
 
 /// An uncompressed layer tar for [`FileSystem::from_tars`].
@@ -563,6 +567,7 @@ fn apply_tar(
             link,
             uid,
             gid,
+            caps,
         } = entry.map_err(|e| format!("corrupt or truncated tar: {e}"))?;
         if fs.files.len() > MAX_ENTRIES {
             return Err(format!("more than {MAX_ENTRIES} files"));
@@ -626,6 +631,7 @@ fn apply_tar(
             size: e.size(),
             link,
             layer: idx,
+            caps: caps.as_deref().map(crate::caps::describe),
         };
         if let Some(old) = fs.files.get(&path)
             && old.kind == FileKind::Dir
@@ -755,6 +761,9 @@ fn walk_dir(
                 size: m.len(),
                 link,
                 layer: 0,
+                // Host extended attributes are not read (no safe API in
+                // std); a `dir:` rootfs shows no file capabilities.
+                caps: None,
             },
         );
         if kind == FileKind::Dir {

@@ -110,8 +110,18 @@ pub(crate) const ID_011: Check = Check {
     fix: "Set the shell of every account to /usr/sbin/nologin (bulwark writes /sbin/nologin for all).",
 };
 
+pub(crate) const ID_012: Check = Check {
+    id: "ID-012",
+    name: "FileCapabilities",
+    title: "File with capabilities (security.capability)",
+    pillar: Identity,
+    severity: Severity::High,
+    controls: &["CIS-4.8", LEAST],
+    fix: "Remove the file's capabilities (setcap -r; bulwark harden strips them, bulwark builds carry none) and grant what the workload needs in the securityContext instead.",
+};
+
 pub(crate) const CHECKS: &[Check] = &[
-    ID_001, ID_002, ID_003, ID_004, ID_005, ID_006, ID_007, ID_008, ID_009, ID_010, ID_011,
+    ID_001, ID_002, ID_003, ID_004, ID_005, ID_006, ID_007, ID_008, ID_009, ID_010, ID_011, ID_012,
 ];
 
 /// One `/etc/passwd` line.
@@ -277,7 +287,8 @@ fn accounts(cx: &mut Ctx, users: &[Account]) {
     }
 }
 
-/// ID-005 to ID-008: permission bits, ownership and device nodes.
+/// ID-005 to ID-008 and ID-012: permission bits, file capabilities,
+/// ownership and device nodes.
 fn files(cx: &mut Ctx, run_uid: Option<u64>, run_gid: Option<u64>) {
     let fs = cx.fs;
     for (path, f) in &fs.files {
@@ -291,6 +302,15 @@ fn files(cx: &mut Ctx, run_uid: Option<u64>, run_gid: Option<u64>) {
                 "setgid"
             };
             cx.add(&ID_005, format!("/{path} is {what}"), Some(path.clone()));
+        }
+        if let Some(caps) = &f.caps {
+            // Like a setuid bit, capabilities on a file are granted to
+            // whoever runs it (within the container's bounding set).
+            cx.add(
+                &ID_012,
+                format!("/{path} carries file capabilities: {caps}"),
+                Some(path.clone()),
+            );
         }
         if f.mode & 0o002 != 0 {
             if f.kind != FileKind::Dir {

@@ -162,6 +162,12 @@ fn print_text(r: &bulwark_harden::Report) {
                 safe(&p.setuid_stripped.join(", "))
             );
         }
+        if !p.capabilities_removed.is_empty() {
+            println!(
+                "    file capabilities removed: {}",
+                safe(&p.capabilities_removed.join("; "))
+            );
+        }
         if !p.world_writable_fixed.is_empty() {
             println!(
                 "    world-writable bits removed: {}",

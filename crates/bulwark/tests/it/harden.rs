@@ -99,6 +99,26 @@ fn harden(d: &Path, args: &[&str]) -> serde_json::Value {
     report_json(&ok(c.output().unwrap()))
 }
 
+/// `bulwark eval IMAGE`'s findings of check `id`: (path, message).
+fn findings(d: &Path, image: &str, id: &str) -> Vec<(String, String)> {
+    let out = bulwark(d)
+        .args(["eval", image, "--format", "json"])
+        .output()
+        .unwrap();
+    report_json(&ok(out))["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == id)
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap_or_default().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
 fn removed(r: &serde_json::Value) -> Vec<String> {
     r["platforms"][0]["removed_packages"]
         .as_array()
@@ -199,6 +219,30 @@ fn an_ordinary_debian_image_is_hardened_and_minified_and_still_works() {
     assert_eq!(trivy_packages(&d.0.join("delta"), None), ours);
     assert_eq!(app_answers(&delta), "hello from uid 65532\n");
     assert_no_shell(&delta);
+    // File capabilities (setcap'd by maintainer scripts) are gone from both
+    // forms: each file that had them went with its package or is listed.
+    // iputils-ping's maintainer script runs `setcap cap_net_raw+ep`; the
+    // attribute reaches the layer podman saved as a PAX record.
+    let capped = findings(&d.0, &src_ref, "ID-012");
+    assert!(
+        capped
+            .iter()
+            .any(|(p, m)| p == "usr/bin/ping" && m.ends_with("cap_net_raw=ep")),
+        "{capped:?}"
+    );
+    let listed = |r: &serde_json::Value| r["platforms"][0]["capabilities_removed"].clone();
+    assert_eq!(listed(&r), listed(&dr));
+    for c in listed(&r).as_array().unwrap() {
+        let path = c.as_str().unwrap().split(": ").next().unwrap();
+        assert!(
+            capped.iter().any(|(p, _)| format!("/{p}") == path),
+            "{c} listed, not found by eval: {capped:?}"
+        );
+    }
+    for image in [&out, &delta] {
+        let left = findings(&d.0, image, "ID-012");
+        assert!(left.is_empty(), "{image}: {left:?}");
+    }
 
     // --minify: only the entrypoint's closure and /app; at least 5x smaller.
     let min = format!("oci:{}/min:1", d.0.display());
@@ -417,8 +461,18 @@ fn every_platform_is_hardened_signed_and_attested() {
 type Entry<'a> = (&'a str, tar::EntryType, u32, &'a [u8]);
 
 fn tar_of(entries: &[Entry<'_>]) -> Vec<u8> {
+    tar_with_caps(entries, &[])
+}
+
+/// [`tar_of`], with a `security.capability` attribute (raw) on some paths,
+/// written as GNU tar and Go's archive/tar write it.
+fn tar_with_caps(entries: &[Entry<'_>], caps: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, kind, mode, data) in entries {
+        if let Some((_, raw)) = caps.iter().find(|(p, _)| p == name) {
+            b.append_pax_extensions([("SCHILY.xattr.security.capability", *raw)])
+                .unwrap();
+        }
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(*kind);
         h.set_mode(*mode);
@@ -477,20 +531,28 @@ fn a_delta_keeps_the_source_layers_and_merges_to_the_squashed_result() {
     use tar::EntryType::{Block, Directory as D, Link, Regular as F, Symlink};
     let d = LowerDir::new("harden-delta");
     let status = b"Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\nArchitecture: amd64\n\nPackage: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\nArchitecture: amd64\n";
-    let lower = tar_of(&[
-        ("app/", D, 0o777, b""),
-        ("app/run", F, 0o755, b"#!/app/run\n"),
-        ("app/run2", Link, 0o755, b"app/run"),
-        ("app/tool", F, 0o4755, b"tool"),
-        ("app/old", F, 0o644, b"old"),
-        ("dev/", D, 0o755, b""),
-        ("dev/sda", Block, 0o660, b""),
-        ("usr/bin/bash", F, 0o755, b"\x7fELF"),
-        ("usr/bin/sh", Symlink, 0o777, b"bash"),
-        ("var/cache/apt/pkgcache.bin", F, 0o644, b"cache"),
-        ("var/lib/dpkg/status", F, 0o644, status),
-        ("var/lib/dpkg/info/bash.list", F, 0o644, b"/usr/bin/bash\n"),
-    ]);
+    // cap_net_raw=ep (v2 vfs_cap_data), as Debian's ping carries it.
+    let net_raw: &[u8] = &[
+        1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let lower = tar_with_caps(
+        &[
+            ("app/", D, 0o777, b""),
+            ("app/run", F, 0o755, b"#!/app/run\n"),
+            ("app/run2", Link, 0o755, b"app/run"),
+            ("app/ping", F, 0o755, b"ping"),
+            ("app/tool", F, 0o4755, b"tool"),
+            ("app/old", F, 0o644, b"old"),
+            ("dev/", D, 0o755, b""),
+            ("dev/sda", Block, 0o660, b""),
+            ("usr/bin/bash", F, 0o755, b"\x7fELF"),
+            ("usr/bin/sh", Symlink, 0o777, b"bash"),
+            ("var/cache/apt/pkgcache.bin", F, 0o644, b"cache"),
+            ("var/lib/dpkg/status", F, 0o644, status),
+            ("var/lib/dpkg/info/bash.list", F, 0o644, b"/usr/bin/bash\n"),
+        ],
+        &[("app/ping", net_raw)],
+    );
     let upper = tar_of(&[
         ("app/.wh.old", F, 0o644, b""),
         ("etc/motd", F, 0o644, b"hello\n"),
@@ -516,6 +578,28 @@ fn a_delta_keeps_the_source_layers_and_merges_to_the_squashed_result() {
         &[&["oci:src:t", "oci:dl:1", "--delta"], &args[..]].concat(),
     );
     assert_eq!(removed(&dl), ["bash"]);
+    // The file capabilities: found before, gone after, in both forms, and
+    // the delta's lower layer still has them, so its top layer must hide
+    // them (what an engine merges is read back by eval).
+    for r in [&sq, &dl] {
+        let p = &r["platforms"][0];
+        assert_eq!(
+            p["capabilities_removed"],
+            serde_json::json!(["/app/ping: cap_net_raw=ep"])
+        );
+        assert!(p["grade_before"]["findings"].get("ID-012").is_some(), "{p}");
+        assert!(p["grade_after"]["findings"].get("ID-012").is_none(), "{p}");
+    }
+    let src = findings(&d.0, "oci:src:t", "ID-012");
+    assert!(
+        src.iter()
+            .any(|(p, m)| p == "app/ping" && m.contains("cap_net_raw=ep")),
+        "{src:?}"
+    );
+    for out in ["oci:sq:1", "oci:dl:1"] {
+        let after = findings(&d.0, out, "ID-012");
+        assert!(after.is_empty(), "{out}: {after:?}");
+    }
     // The source's two layers, byte for byte, and one more.
     let manifest = |name: &str| -> serde_json::Value {
         let idx: serde_json::Value =
