@@ -121,7 +121,10 @@ fn parse_pax(data: &[u8]) -> io::Result<Pax> {
             b"linkpath" => pax.link = Some(value.to_vec()),
             b"uid" => pax.uid = Some(number()?),
             b"gid" => pax.gid = Some(number()?),
-            b"SCHILY.xattr.security.capability" => pax.caps = Some(value.to_vec()),
+            // An empty value deletes the record (POSIX pax).
+            b"SCHILY.xattr.security.capability" => {
+                pax.caps = (!value.is_empty()).then(|| value.to_vec());
+            }
             b"size" => {
                 return Err(invalid(
                     "a PAX size record (entries over 8 GiB) is not supported".into(),

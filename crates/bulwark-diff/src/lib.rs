@@ -212,6 +212,8 @@ fn files(a: &Side, b: &Side) -> Files {
                 out.added += 1;
                 if fb.kind == FileKind::File && special(fb.mode) != 0 {
                     notable.push((path, format!("new setuid/setgid file (mode {:o})", fb.mode)));
+                } else if let Some(c) = &fb.caps {
+                    notable.push((path, format!("new file with capabilities ({c})")));
                 } else if exec(&fb.kind, fb.mode) {
                     notable.push((path, "new executable".to_owned()));
                 }
@@ -224,6 +226,7 @@ fn files(a: &Side, b: &Side) -> Files {
                     || fa.mode != fb.mode
                     || (fa.uid, fa.gid) != (fb.uid, fb.gid)
                     || fa.link != fb.link
+                    || fa.caps != fb.caps
                 {
                     out.changed += 1;
                     if special(fb.mode) & !special(fa.mode) != 0 {
@@ -231,6 +234,9 @@ fn files(a: &Side, b: &Side) -> Files {
                             path,
                             format!("gained setuid/setgid (mode {:o} -> {:o})", fa.mode, fb.mode),
                         ));
+                    } else if let Some(c) = fb.caps.as_ref().filter(|c| fa.caps.as_ref() != Some(c))
+                    {
+                        notable.push((path, format!("gained file capabilities ({c})")));
                     } else if exec(&fb.kind, fb.mode) && !exec(&fa.kind, fa.mode) {
                         notable.push((path, "became executable".to_owned()));
                     } else if (fa.uid, fa.gid) != (fb.uid, fb.gid) {

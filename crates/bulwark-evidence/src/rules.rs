@@ -218,9 +218,9 @@ pub(crate) fn decide(rule: &str, ev: &Evidence) -> Decided {
         ),
         "no-setuid" => no_findings(
             ev,
-            &["ID-005"],
-            "no file has the setuid or setgid bit",
-            "files with the setuid or setgid bit",
+            &["ID-005", "ID-012"],
+            "no file has the setuid or setgid bit or file capabilities",
+            "files with the setuid or setgid bit or file capabilities",
         ),
         "no-secrets" => no_findings(
             ev,

@@ -176,7 +176,7 @@ fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> ToTree {
     let id = |v: u64| u32::try_from(v).unwrap_or(65534);
     for (path, f) in std::mem::take(&mut fs.files) {
         if let Some(caps) = f.caps {
-            capped.insert(path.clone(), caps);
+            capped.insert(path.clone(), caps.text);
         }
         let node = match f.kind {
             FileKind::Dir => Node::dir(f.mode),

@@ -62,64 +62,91 @@ fn word(raw: &[u8], i: usize) -> u64 {
 fn name(bit: u32) -> String {
     NAMES
         .get(bit as usize)
-        .map_or_else(|| format!("cap_{bit}"), |n| format!("cap_{n}"))
+        .map_or_else(|| bit.to_string(), |n| format!("cap_{n}"))
 }
 
-/// The capabilities in `raw` as `getcap` writes them
-/// (`cap_net_admin,cap_net_raw=ep`); an attribute that is not a
-/// `vfs_cap_data` is described as such, never dropped: the file still
-/// carries something the kernel may act on.
+/// A file's capabilities.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileCaps {
+    /// As `getcap` writes them (`cap_net_admin,cap_net_raw=ep`), or what
+    /// the attribute is when it grants nothing.
+    pub text: String,
+    /// The attribute is one the kernel accepts and it grants at least one
+    /// capability. An empty or malformed attribute grants nothing (the
+    /// kernel refuses it when it is set), but it is still shown.
+    pub grants: bool,
+}
+
+impl std::fmt::Display for FileCaps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Reads a raw `security.capability` attribute.
 #[must_use]
-pub fn describe(raw: &[u8]) -> String {
+pub fn describe(raw: &[u8]) -> FileCaps {
     let magic = word(raw, 0);
     let (pairs, len) = match (magic >> 24, raw.len()) {
         (1, 12) => (1, 12),
         (2, 20) => (2, 20),
         (3, 24) => (2, 24),
         _ => {
-            return format!(
-                "a security.capability attribute bulwark cannot read ({} bytes)",
-                raw.len()
-            );
+            return FileCaps {
+                text: format!(
+                    "a security.capability attribute that is not one (revision {}, {} bytes)",
+                    magic >> 24,
+                    raw.len()
+                ),
+                grants: false,
+            };
         }
     };
-    let effective = magic & 1 == 1;
+    // libcap's flag values: effective 1, inheritable 2, permitted 4.
+    let effective = magic & 1;
     let (mut permitted, mut inheritable) = (0u64, 0u64);
     for pair in 0..pairs {
         permitted |= word(raw, 1 + 2 * pair) << (32 * pair);
         inheritable |= word(raw, 2 + 2 * pair) << (32 * pair);
     }
-    // Group the capabilities by their flags, as getcap does.
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut by_state: [Vec<String>; 8] = Default::default();
     for bit in 0..64u32 {
-        let (p, i) = (permitted >> bit & 1 == 1, inheritable >> bit & 1 == 1);
-        if !p && !i {
-            continue;
-        }
-        let flags = format!(
-            "{}{}{}",
-            if effective { "e" } else { "" },
-            if i { "i" } else { "" },
-            if p { "p" } else { "" }
-        );
-        match groups.iter_mut().find(|(f, _)| *f == flags) {
-            Some((_, names)) => names.push(name(bit)),
-            None => groups.push((flags, vec![name(bit)])),
+        let (p, i) = (permitted >> bit & 1, inheritable >> bit & 1);
+        if p | i == 1 {
+            by_state[(effective | i << 1 | p << 2) as usize].push(name(bit));
         }
     }
-    let mut text = if groups.is_empty() {
-        "no capabilities (an empty security.capability attribute)".to_owned()
-    } else {
-        groups
+    let letters = |state: usize| -> String {
+        [(1, 'e'), (2, 'i'), (4, 'p')]
             .iter()
-            .map(|(flags, names)| format!("{}={flags}", names.join(",")))
-            .collect::<Vec<_>>()
-            .join(" ")
+            .filter(|(f, _)| state & f != 0)
+            .map(|(_, c)| *c)
+            .collect()
     };
+    // As libcap's cap_to_text: the state most capabilities share first,
+    // with `=` (ties go to the lower state), then the others, highest
+    // state first, with `+`.
+    let Some(base) = (1..8)
+        .rev()
+        .filter(|&s| !by_state[s].is_empty())
+        .max_by_key(|&s| (by_state[s].len(), std::cmp::Reverse(s)))
+    else {
+        return FileCaps {
+            text: "no capabilities (an empty security.capability attribute)".to_owned(),
+            grants: false,
+        };
+    };
+    let mut text = format!("{}={}", by_state[base].join(","), letters(base));
+    for s in (1..8)
+        .rev()
+        .filter(|&s| s != base && !by_state[s].is_empty())
+    {
+        text.push_str(&format!(" {}+{}", by_state[s].join(","), letters(s)));
+    }
     if len == 24 && word(raw, 5) != 0 {
         text.push_str(&format!(" [rootid={}]", word(raw, 5)));
     }
-    text
+    FileCaps { text, grants: true }
 }
 
 #[cfg(test)]
@@ -141,32 +168,46 @@ mod tests {
         v
     }
 
+    fn text(raw: &[u8]) -> String {
+        describe(raw).text
+    }
+
     #[test]
     fn reads_what_setcap_writes() {
         // setcap cap_net_raw+ep (iputils ping in Debian).
-        assert_eq!(describe(&v2(true, 1 << 13, 0)), "cap_net_raw=ep");
+        assert_eq!(text(&v2(true, 1 << 13, 0)), "cap_net_raw=ep");
         assert_eq!(
-            describe(&v2(true, 1 << 12 | 1 << 13, 0)),
+            text(&v2(true, 1 << 12 | 1 << 13, 0)),
             "cap_net_admin,cap_net_raw=ep"
         );
         // High word: cap_bpf is 39; inheritable-only is not effective-only.
         assert_eq!(
-            describe(&v2(false, 1 << 39, 1 << 21)),
-            "cap_sys_admin=i cap_bpf=p"
+            text(&v2(false, 1 << 39, 1 << 21)),
+            "cap_sys_admin=i cap_bpf+p"
         );
         let mut v3 = v2(true, 1 << 10, 0);
         v3[3] = 3;
         v3.extend(1000u32.to_le_bytes());
-        assert_eq!(describe(&v3), "cap_net_bind_service=ep [rootid=1000]");
+        assert_eq!(text(&v3), "cap_net_bind_service=ep [rootid=1000]");
         let v1 = [0x01, 0, 0, 0x01, 0x80, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(describe(&v1), "cap_setuid=ep");
+        assert_eq!(text(&v1), "cap_setuid=ep");
     }
 
     #[test]
     fn anything_else_is_named_not_dropped() {
-        assert!(describe(b"").contains("cannot read (0 bytes)"));
-        assert!(describe(&v2(true, 1 << 13, 0)[..19]).contains("cannot read (19 bytes)"));
-        assert!(describe(&v2(true, 0, 0)).starts_with("no capabilities"));
-        assert_eq!(describe(&v2(true, 1 << 50, 0)), "cap_50=ep");
+        assert!(text(b"").contains("not one (revision 0, 0 bytes)"));
+        assert!(text(&v2(true, 1 << 13, 0)[..19]).contains("(revision 2, 19 bytes)"));
+        assert!(text(&v2(true, 0, 0)).starts_with("no capabilities"));
+        for raw in [&b""[..], &v2(true, 1 << 13, 0)[..19], &v2(true, 0, 0)] {
+            assert!(!describe(raw).grants);
+        }
+        assert!(describe(&v2(false, 0, 1)).grants);
+        // Bits past the kernel's names are numbers, as libcap writes them.
+        assert_eq!(text(&v2(true, 1 << 50, 0)), "50=ep");
+        // The state most share takes `=`.
+        assert_eq!(
+            text(&v2(true, 1 << 12 | 1 << 13 | 1 << 1, 1 << 1)),
+            "cap_net_admin,cap_net_raw=ep cap_dac_override+eip"
+        );
     }
 }

@@ -37,10 +37,11 @@ pub struct FileInfo {
     pub link: Option<String>,
     /// Index of the layer that last wrote the path.
     pub layer: usize,
-    /// File capabilities (the `security.capability` attribute the layer
-    /// gave it), as `getcap` shows them ([`crate::caps::describe`]).
+    /// File capabilities: the `security.capability` attribute the layer
+    /// gave it ([`crate::caps::describe`]). A hard link shares its
+    /// target's inode, so the two show the same.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub caps: Option<String>,
+    pub caps: Option<crate::caps::FileCaps>,
 }
 
 /// An uncompressed layer tar for [`FileSystem::from_tars`].
@@ -623,6 +624,20 @@ fn apply_tar(
             _ => FileKind::File,
         };
         let link = link.map(|b| String::from_utf8_lossy(&b).into_owned());
+        let mut caps = caps.as_deref().map(crate::caps::describe);
+        if kind == FileKind::Hardlink
+            && let Some(target) = link
+                .as_deref()
+                .and_then(|l| bulwark_deb::normalize_entry_path(l.trim_start_matches('/')))
+            && let Some(t) = fs.files.get_mut(&target)
+        {
+            // One inode: the link has the target's attribute, and an
+            // attribute the link entry gives is the target's too.
+            match &caps {
+                Some(c) => t.caps = Some(c.clone()),
+                None => caps.clone_from(&t.caps),
+            }
+        }
         let info = FileInfo {
             kind: kind.clone(),
             mode: h.mode().unwrap_or(0) & 0o7777,
@@ -631,7 +646,7 @@ fn apply_tar(
             size: e.size(),
             link,
             layer: idx,
-            caps: caps.as_deref().map(crate::caps::describe),
+            caps,
         };
         if let Some(old) = fs.files.get(&path)
             && old.kind == FileKind::Dir

@@ -464,3 +464,70 @@ fn a_registry_with_the_referrers_api_is_asked_directly() {
         )) > 0
     );
 }
+
+/// A tar of `(path, link target or contents, raw security.capability)`;
+/// an entry whose second field starts with `->` is a hard link.
+fn tar_with_caps(entries: &[(&str, &str, Option<&[u8]>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, what, caps) in entries {
+        if let Some(raw) = caps {
+            b.append_pax_extensions([("SCHILY.xattr.security.capability", *raw)])
+                .unwrap();
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o755);
+        if let Some(target) = what.strip_prefix("->") {
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_size(0);
+            b.append_link(&mut h, name, target).unwrap();
+        } else {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(what.len() as u64);
+            b.append_data(&mut h, name, what.as_bytes()).unwrap();
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn file_capabilities_are_read_and_hard_links_share_them() {
+    // cap_net_raw=ep, as setcap writes it (vfs_cap_data revision 2).
+    let net_raw: &[u8] = &[
+        1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let lower = tar_with_caps(&[
+        ("bin/ping", "elf", Some(net_raw)),
+        ("bin/ping2", "->bin/ping", None),
+        ("bin/a", "elf", None),
+        ("bin/b", "->bin/a", Some(net_raw)),
+        // An empty value deletes the record (POSIX pax).
+        ("bin/c", "elf", Some(b"")),
+        ("bin/d", "elf", Some(b"junk")),
+    ]);
+    // A later layer writes a new bin/ping: a new inode, without them; the
+    // lower link still has the old inode's.
+    let upper = tar_with_caps(&[("bin/ping", "elf2", None)]);
+    let layers = [&lower, &upper]
+        .iter()
+        .map(|t| bulwark_image::TarLayer {
+            tar: Box::new(&t[..]),
+            diff_id: "sha256:test",
+            size: t.len() as u64,
+            compressed: t.len() as u64,
+        })
+        .collect();
+    let fs = bulwark_image::FileSystem::from_tars(layers, "test", &|_| false).unwrap();
+    let caps = |p: &str| {
+        fs.files[p]
+            .caps
+            .as_ref()
+            .map(|c| (c.text.as_str(), c.grants))
+    };
+    assert_eq!(caps("bin/ping"), None);
+    assert_eq!(caps("bin/ping2"), Some(("cap_net_raw=ep", true)));
+    assert_eq!(caps("bin/a"), Some(("cap_net_raw=ep", true)));
+    assert_eq!(caps("bin/b"), Some(("cap_net_raw=ep", true)));
+    assert_eq!(caps("bin/c"), None);
+    let d = caps("bin/d").unwrap();
+    assert!(!d.1 && d.0.contains("4 bytes"), "{d:?}");
+}

@@ -303,14 +303,18 @@ fn files(cx: &mut Ctx, run_uid: Option<u64>, run_gid: Option<u64>) {
             };
             cx.add(&ID_005, format!("/{path} is {what}"), Some(path.clone()));
         }
-        if let Some(caps) = &f.caps {
+        if let Some(caps) = &f.caps
+            && matches!(f.kind, FileKind::File | FileKind::Hardlink)
+        {
             // Like a setuid bit, capabilities on a file are granted to
-            // whoever runs it (within the container's bounding set).
-            cx.add(
-                &ID_012,
-                format!("/{path} carries file capabilities: {caps}"),
-                Some(path.clone()),
-            );
+            // whoever runs it (within the container's bounding set). An
+            // attribute that grants nothing is only noted.
+            let message = format!("/{path} carries file capabilities: {caps}");
+            if caps.grants {
+                cx.add(&ID_012, message, Some(path.clone()));
+            } else {
+                cx.add_at(&ID_012, Severity::Low, message, Some(path.clone()));
+            }
         }
         if f.mode & 0o002 != 0 {
             if f.kind != FileKind::Dir {

@@ -105,6 +105,17 @@ impl Ctx<'_> {
         self.out.push(Finding::of(check, message, path));
     }
 
+    /// A finding of `check` at another severity than its declared one.
+    pub fn add_at(
+        &mut self,
+        check: &Check,
+        severity: crate::Severity,
+        message: String,
+        path: Option<String>,
+    ) {
+        self.out.push(Finding::at(check, severity, message, path));
+    }
+
     /// A captured file as text.
     pub fn text(&self, p: &str) -> Option<String> {
         self.fs

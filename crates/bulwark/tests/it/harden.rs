@@ -551,7 +551,8 @@ fn a_delta_keeps_the_source_layers_and_merges_to_the_squashed_result() {
             ("var/lib/dpkg/status", F, 0o644, status),
             ("var/lib/dpkg/info/bash.list", F, 0o644, b"/usr/bin/bash\n"),
         ],
-        &[("app/ping", net_raw)],
+        // The link entry's attribute is its target's too: one inode.
+        &[("app/ping", net_raw), ("app/run2", net_raw)],
     );
     let upper = tar_of(&[
         ("app/.wh.old", F, 0o644, b""),
@@ -585,16 +586,29 @@ fn a_delta_keeps_the_source_layers_and_merges_to_the_squashed_result() {
         let p = &r["platforms"][0];
         assert_eq!(
             p["capabilities_removed"],
-            serde_json::json!(["/app/ping: cap_net_raw=ep"])
+            serde_json::json!([
+                "/app/ping: cap_net_raw=ep",
+                "/app/run: cap_net_raw=ep",
+                "/app/run2: cap_net_raw=ep"
+            ])
         );
         assert!(p["grade_before"]["findings"].get("ID-012").is_some(), "{p}");
         assert!(p["grade_after"]["findings"].get("ID-012").is_none(), "{p}");
     }
     let src = findings(&d.0, "oci:src:t", "ID-012");
+    let src_paths: Vec<&str> = src.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(src_paths, ["app/ping", "app/run", "app/run2"], "{src:?}");
+    assert!(src[0].1.ends_with("cap_net_raw=ep"), "{src:?}");
+    // diff names what gained them.
+    let diff = report_json(&ok(bulwark(&d.0)
+        .args(["diff", "oci:sq:1", "oci:src:t", "--format", "json"])
+        .output()
+        .unwrap()));
+    let notable = diff["files"]["notable"].to_string();
     assert!(
-        src.iter()
-            .any(|(p, m)| p == "app/ping" && m.contains("cap_net_raw=ep")),
-        "{src:?}"
+        notable.contains("/app/ping")
+            && notable.contains("gained file capabilities (cap_net_raw=ep)"),
+        "{notable}"
     );
     for out in ["oci:sq:1", "oci:dl:1"] {
         let after = findings(&d.0, out, "ID-012");
