@@ -163,11 +163,9 @@ fn leftover(path: &str, is_dir: bool) -> Option<(String, &'static str)> {
 /// carried over (a container gets its own `/dev`). Hard links become files
 /// sharing their target's bytes, as in a build: the encoder writes entries
 /// in lexical order, so a link could otherwise come before its target, and
-/// a link to a removed file cannot dangle.
-/// The walked filesystem as a tree, with the paths no tree holds (device
-/// nodes, FIFOs, links to nothing), the hard links held as copies, and the
-/// files with capabilities (which no tree holds either: every layer
-/// bulwark writes is without them).
+/// a link to a removed file cannot dangle. File capabilities are not
+/// carried either (no layer bulwark writes has them): the paths that had
+/// them are returned, with the paths dropped and the links copied.
 fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> ToTree {
     let mut tree = Tree::default();
     let mut dropped = Vec::new();

@@ -87,10 +87,10 @@ impl std::fmt::Display for FileCaps {
 #[must_use]
 pub fn describe(raw: &[u8]) -> FileCaps {
     let magic = word(raw, 0);
-    let (pairs, len) = match (magic >> 24, raw.len()) {
-        (1, 12) => (1, 12),
-        (2, 20) => (2, 20),
-        (3, 24) => (2, 24),
+    // Revision 1 has one pair of words, 2 and 3 two (3 adds the root uid).
+    let pairs = match (magic >> 24, raw.len()) {
+        (1, 12) => 1,
+        (2, 20) | (3, 24) => 2,
         _ => {
             return FileCaps {
                 text: format!(
@@ -143,7 +143,7 @@ pub fn describe(raw: &[u8]) -> FileCaps {
     {
         text.push_str(&format!(" {}+{}", by_state[s].join(","), letters(s)));
     }
-    if len == 24 && word(raw, 5) != 0 {
+    if raw.len() == 24 && word(raw, 5) != 0 {
         text.push_str(&format!(" [rootid={}]", word(raw, 5)));
     }
     FileCaps { text, grants: true }

@@ -85,25 +85,12 @@ impl Meta {
 /// A feed's own date: `2025.08.25` (KEV's catalogue version), `2026-08-16`
 /// (EPSS), or an RFC 3339 time; midnight UTC for a bare date.
 fn parse_feed_date(s: &str) -> Option<i64> {
-    if let Some(t) = bulwark_debian::time::parse_rfc3339(s) {
-        return Some(t);
-    }
-    let day = s.get(..10)?;
-    let mut parts = day.split(['.', '-']);
-    let mut num = |len: usize| {
-        parts
-            .next()
-            .filter(|p| p.len() == len && p.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|p| p.parse::<i64>().ok())
-    };
-    let (y, m, d) = (num(4)?, num(2)?, num(2)?);
-    if !(1..=12).contains(&m)
-        || !(1..=31).contains(&d)
-        || s.len() > 10 && !s[10..].starts_with(['T', ' '])
-    {
+    use bulwark_debian::time::parse_rfc3339;
+    let (day, rest) = s.split_at_checked(10)?;
+    if !(rest.is_empty() || rest.starts_with(['T', ' '])) {
         return None;
     }
-    Some(bulwark_debian::time::days_from_civil(y, m, d) * 86_400)
+    parse_rfc3339(s).or_else(|| parse_rfc3339(&format!("{}T00:00:00Z", day.replace('.', "-"))))
 }
 
 /// Builds one feed file.
@@ -464,12 +451,6 @@ impl Db {
     #[must_use]
     pub fn oldest_import(&self) -> Option<&str> {
         self.files.values().map(|f| f.meta.imported.as_str()).min()
-    }
-
-    /// The oldest data of the feeds present ([`Meta::data_date`]).
-    #[must_use]
-    pub fn oldest_data(&self) -> Option<i64> {
-        self.files.values().filter_map(|f| f.meta.data_date()).min()
     }
 
     /// What the advisory feeds say about source package `source` in
