@@ -612,10 +612,9 @@ fn harden_one(
         }
         None => rw.tree.clone(),
     };
-    let mut layer = bulwark_layer::encode_layer(&upper, epoch, req.compression)?;
+    // The blob is what is written; the tar is never held.
+    let layer = bulwark_layer::encode_layer_blob(&upper, epoch, req.compression)?;
     drop(upper);
-    // The blob is what is written; the tar is not needed again.
-    drop(std::mem::take(&mut layer.tar));
     layers.push((layer, by));
     // What the SBOMs and the grade after read: the hardened tree, which is
     // what the layers merge to, described without parsing a tar again.

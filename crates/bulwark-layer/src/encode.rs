@@ -123,6 +123,44 @@ pub fn encode_layer_cached(
     })
 }
 
+/// [`encode_layer`] for a caller that ships only the blob: a gzip layer's
+/// tar is hashed and compressed while it is written, never held whole, so
+/// a layer-sized tar costs neither memory nor a pass of its own (a
+/// hardened image's 330 MiB layer, docs/benchmarks.md). The blob is the
+/// same as [`encode_layer`]'s; [`Layer::tar`] is left empty.
+///
+/// # Errors
+/// As [`encode_layer`].
+pub fn encode_layer_blob(
+    tree: &Tree,
+    epoch: u64,
+    compression: LayerCompression,
+) -> Result<Layer, EncodeError> {
+    let on_disk = tree
+        .iter()
+        .any(|(_, n)| matches!(n.kind, NodeKind::Disk(_)));
+    if on_disk || compression != LayerCompression::Gzip {
+        let mut layer = encode_layer(tree, epoch, compression)?;
+        layer.tar = Content::default();
+        return Ok(layer);
+    }
+    let w = write_tar(
+        tree,
+        epoch,
+        GzipPieces::new(Vec::with_capacity(tar_size_hint(tree) / 3)),
+    )?;
+    let (blob, plain, tar_size) = w.finish().map_err(compressor)?;
+    Ok(Layer {
+        digest: format!("sha256:{}", hex::encode(Sha256::digest(&blob))),
+        diff_id: format!("sha256:{}", hex::encode(plain)),
+        tar_size,
+        compression,
+        entries: tree.len(),
+        blob: Content::Memory(blob),
+        tar: Content::default(),
+    })
+}
+
 fn compressor(source: io::Error) -> EncodeError {
     EncodeError {
         path: "(compressor)".into(),
@@ -164,9 +202,9 @@ fn encode_streamed(
             let made = match compression {
                 LayerCompression::None => (tar.clone(), diff_hex.clone()),
                 LayerCompression::Gzip => {
-                    let mut w = SpillWriter::new().map_err(tmp)?;
-                    gzip_stream(tar.reader().map_err(tmp)?, &mut w).map_err(compressor)?;
-                    w.finish().map_err(tmp)?
+                    let mut w = GzipPieces::new(SpillWriter::new().map_err(tmp)?);
+                    io::copy(&mut tar.reader().map_err(tmp)?, &mut w).map_err(compressor)?;
+                    w.finish().map_err(compressor)?.0.finish().map_err(tmp)?
                 }
                 LayerCompression::Zstd => {
                     let w = SpillWriter::new().map_err(tmp)?;
@@ -349,46 +387,98 @@ const GZIP_LEVEL: i32 = 6;
 /// the same way). The output depends only on the data and the pinned
 /// libdeflate version.
 fn gzip_parallel(data: &[u8]) -> io::Result<Vec<u8>> {
-    let pieces: Vec<&[u8]> = if data.is_empty() {
-        vec![data]
-    } else {
-        data.chunks(GZIP_PIECE).collect()
-    };
-    Ok(gzip_members(&pieces)?.concat())
+    let mut w = GzipPieces::new(Vec::with_capacity(data.len() / 3));
+    w.write_all(data)?;
+    Ok(w.finish()?.0)
 }
 
-/// Pieces compressed in parallel at a time by [`gzip_stream`] (32 MiB).
+/// Pieces compressed in parallel at a time by [`GzipPieces`] (32 MiB).
 const GZIP_BATCH: usize = 16;
 
-/// [`gzip_parallel`] over a reader, [`GZIP_BATCH`] pieces at a time: the
-/// same pieces, so the same bytes, with bounded memory.
-fn gzip_stream(mut r: impl Read, w: &mut impl Write) -> io::Result<()> {
-    let mut any = false;
-    loop {
-        let mut pieces: Vec<Vec<u8>> = Vec::with_capacity(GZIP_BATCH);
-        let mut last = false;
-        while pieces.len() < GZIP_BATCH {
-            let mut piece = Vec::with_capacity(GZIP_PIECE);
-            (&mut r).take(GZIP_PIECE as u64).read_to_end(&mut piece)?;
-            last = piece.len() < GZIP_PIECE;
-            if !piece.is_empty() {
-                pieces.push(piece);
+/// [`gzip_parallel`] as a writer: what is written is cut into the same
+/// [`GZIP_PIECE`] pieces, so the blob is byte for byte the same, and
+/// compressed [`GZIP_BATCH`] pieces at a time, so memory stays bounded
+/// however much is written. The plain bytes are hashed while the pieces
+/// compress (the diff_id costs no time of its own), and the piece buffers
+/// are reused from batch to batch (no layer-sized allocation).
+pub(crate) struct GzipPieces<W: Write> {
+    out: W,
+    pieces: Vec<Vec<u8>>,
+    /// Pieces of `pieces` in use; the last of them may be partly filled.
+    used: usize,
+    any: bool,
+    plain: Sha256,
+    plain_len: u64,
+}
+
+impl<W: Write> GzipPieces<W> {
+    pub(crate) fn new(out: W) -> Self {
+        GzipPieces {
+            out,
+            pieces: Vec::new(),
+            used: 0,
+            any: false,
+            plain: Sha256::new(),
+            plain_len: 0,
+        }
+    }
+
+    /// Compresses and writes the pieces in use.
+    fn flush_batch(&mut self) -> io::Result<()> {
+        let used = &self.pieces[..self.used];
+        let plain = &mut self.plain;
+        let (_, members) = rayon::join(
+            || used.iter().for_each(|p| plain.update(p)),
+            || {
+                let views: Vec<&[u8]> = used.iter().map(Vec::as_slice).collect();
+                gzip_members(&views)
+            },
+        );
+        for m in members? {
+            self.out.write_all(&m)?;
+        }
+        for p in &mut self.pieces[..self.used] {
+            p.clear();
+        }
+        self.used = 0;
+        self.any = true;
+        Ok(())
+    }
+
+    /// Writes what is left; returns the writer, the sha256 of the plain
+    /// bytes and their length.
+    pub(crate) fn finish(mut self) -> io::Result<(W, [u8; 32], u64)> {
+        if self.used > 0 || !self.any {
+            // No data at all is still one (empty) member.
+            self.used = self.used.max(1);
+            if self.pieces.is_empty() {
+                self.pieces.push(Vec::new());
             }
-            if last {
-                break;
+            self.flush_batch()?;
+        }
+        Ok((self.out, self.plain.finalize().into(), self.plain_len))
+    }
+}
+
+impl<W: Write> Write for GzipPieces<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.used == 0 || self.pieces[self.used - 1].len() == GZIP_PIECE {
+            if self.used == GZIP_BATCH {
+                self.flush_batch()?;
             }
+            if self.pieces.len() == self.used {
+                self.pieces.push(Vec::with_capacity(GZIP_PIECE));
+            }
+            self.used += 1;
         }
-        if pieces.is_empty() && !any {
-            pieces.push(Vec::new());
-        }
-        any = true;
-        let views: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
-        for m in gzip_members(&views)? {
-            w.write_all(&m)?;
-        }
-        if last {
-            return Ok(());
-        }
+        let piece = &mut self.pieces[self.used - 1];
+        let n = buf.len().min(GZIP_PIECE - piece.len());
+        piece.extend_from_slice(&buf[..n]);
+        self.plain_len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -699,12 +789,53 @@ mod tests {
     }
 
     #[test]
-    fn gzip_stream_matches_gzip_parallel_at_the_edges() {
-        for n in [0, 1, GZIP_PIECE, GZIP_PIECE + 1, GZIP_BATCH * GZIP_PIECE] {
+    fn blob_only_encoding_gives_the_same_layer() {
+        let mut t = sample();
+        t.insert("big", Node::file(noise(3 * GZIP_PIECE + 5), 0o644));
+        for c in [
+            LayerCompression::Gzip,
+            LayerCompression::Zstd,
+            LayerCompression::None,
+        ] {
+            let a = encode_layer(&t, 9, c).unwrap();
+            let b = encode_layer_blob(&t, 9, c).unwrap();
+            assert_eq!(
+                (&a.digest, &a.diff_id, a.tar_size, a.entries),
+                (&b.digest, &b.diff_id, b.tar_size, b.entries),
+                "{c:?}"
+            );
+            assert_eq!(a.blob.as_slice().unwrap(), b.blob.as_slice().unwrap());
+            assert_eq!(b.tar.len(), 0);
+        }
+    }
+
+    #[test]
+    fn piece_writer_cuts_the_same_members_whatever_the_writes() {
+        for n in [
+            0,
+            1,
+            GZIP_PIECE,
+            GZIP_PIECE + 1,
+            GZIP_BATCH * GZIP_PIECE,
+            GZIP_BATCH * GZIP_PIECE + 3,
+        ] {
             let data = noise(n);
-            let mut out = Vec::new();
-            gzip_stream(data.as_slice(), &mut out).unwrap();
-            assert_eq!(out, gzip_parallel(&data).unwrap(), "{n} bytes");
+            // The definition: fixed pieces, one member each, in order.
+            let pieces: Vec<&[u8]> = if data.is_empty() {
+                vec![&data]
+            } else {
+                data.chunks(GZIP_PIECE).collect()
+            };
+            let want = gzip_members(&pieces).unwrap().concat();
+            // Written in uneven bits, as a tar builder writes.
+            let mut w = GzipPieces::new(Vec::new());
+            for bit in data.chunks(7777) {
+                w.write_all(bit).unwrap();
+            }
+            let (out, plain, len) = w.finish().unwrap();
+            assert_eq!(out, want, "{n} bytes");
+            assert_eq!(len, n as u64);
+            assert_eq!(plain, <[u8; 32]>::from(Sha256::digest(&data)));
         }
     }
 }

@@ -21,6 +21,7 @@ mod tree;
 
 pub use content::{Content, DiskFile, Spill};
 pub use encode::{
-    EncodeError, Layer, LayerCompression, decoder, decompress, encode_layer, encode_layer_cached,
+    EncodeError, Layer, LayerCompression, decoder, decompress, encode_layer, encode_layer_blob,
+    encode_layer_cached,
 };
 pub use tree::{Node, NodeKind, Tree};
