@@ -126,8 +126,10 @@ pub fn encode_layer_cached(
 /// [`encode_layer`] for a caller that ships only the blob: a gzip layer's
 /// tar is hashed and compressed while it is written, never held whole, so
 /// a layer-sized tar costs neither memory nor a pass of its own (a
-/// hardened image's 330 MiB layer, docs/benchmarks.md). The blob is the
-/// same as [`encode_layer`]'s; [`Layer::tar`] is left empty.
+/// hardened image's 330 MiB layer, docs/benchmarks.md). The blob goes to
+/// a temporary file as it is made (an OCI layout on the same filesystem
+/// links it, writing it once); it is the same as [`encode_layer`]'s.
+/// [`Layer::tar`] is left empty.
 ///
 /// # Errors
 /// As [`encode_layer`].
@@ -144,19 +146,24 @@ pub fn encode_layer_blob(
         layer.tar = Content::default();
         return Ok(layer);
     }
+    let tmp = |source| EncodeError {
+        path: "(temporary file in TMPDIR)".into(),
+        source,
+    };
     let w = write_tar(
         tree,
         epoch,
-        GzipPieces::new(Vec::with_capacity(tar_size_hint(tree) / 3)),
+        GzipPieces::new(SpillWriter::new().map_err(tmp)?),
     )?;
-    let (blob, plain, tar_size) = w.finish().map_err(compressor)?;
+    let (spill, plain, tar_size) = w.finish().map_err(compressor)?;
+    let (blob, blob_hex) = spill.finish().map_err(tmp)?;
     Ok(Layer {
-        digest: format!("sha256:{}", hex::encode(Sha256::digest(&blob))),
+        digest: format!("sha256:{blob_hex}"),
         diff_id: format!("sha256:{}", hex::encode(plain)),
         tar_size,
         compression,
         entries: tree.len(),
-        blob: Content::Memory(blob),
+        blob,
         tar: Content::default(),
     })
 }
@@ -804,7 +811,9 @@ mod tests {
                 (&b.digest, &b.diff_id, b.tar_size, b.entries),
                 "{c:?}"
             );
-            assert_eq!(a.blob.as_slice().unwrap(), b.blob.as_slice().unwrap());
+            let mut blob = Vec::new();
+            b.blob.reader().unwrap().read_to_end(&mut blob).unwrap();
+            assert_eq!(a.blob.as_slice().unwrap(), blob);
             assert_eq!(b.tar.len(), 0);
         }
     }
