@@ -209,7 +209,7 @@ fn encode_streamed(
             let made = match compression {
                 LayerCompression::None => (tar.clone(), diff_hex.clone()),
                 LayerCompression::Gzip => {
-                    let mut w = GzipPieces::new(SpillWriter::new().map_err(tmp)?);
+                    let mut w = GzipPieces::unhashed(SpillWriter::new().map_err(tmp)?);
                     io::copy(&mut tar.reader().map_err(tmp)?, &mut w).map_err(compressor)?;
                     w.finish().map_err(compressor)?.0.finish().map_err(tmp)?
                 }
@@ -394,9 +394,12 @@ const GZIP_LEVEL: i32 = 6;
 /// the same way). The output depends only on the data and the pinned
 /// libdeflate version.
 fn gzip_parallel(data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut w = GzipPieces::new(Vec::with_capacity(data.len() / 3));
-    w.write_all(data)?;
-    Ok(w.finish()?.0)
+    let pieces: Vec<&[u8]> = if data.is_empty() {
+        vec![data]
+    } else {
+        data.chunks(GZIP_PIECE).collect()
+    };
+    Ok(gzip_members(&pieces)?.concat())
 }
 
 /// Pieces compressed in parallel at a time by [`GzipPieces`] (32 MiB).
@@ -414,19 +417,30 @@ pub(crate) struct GzipPieces<W: Write> {
     /// Pieces of `pieces` in use; the last of them may be partly filled.
     used: usize,
     any: bool,
-    plain: Sha256,
+    /// `None`: the caller has the tar's digest already.
+    plain: Option<Sha256>,
     plain_len: u64,
 }
 
 impl<W: Write> GzipPieces<W> {
+    /// A writer that also hashes what it is given. After an error it is
+    /// of no further use (the hash may cover a batch that was not written).
     pub(crate) fn new(out: W) -> Self {
         GzipPieces {
             out,
             pieces: Vec::new(),
             used: 0,
             any: false,
-            plain: Sha256::new(),
+            plain: Some(Sha256::new()),
             plain_len: 0,
+        }
+    }
+
+    /// A writer for a tar whose digest is known: nothing is hashed.
+    pub(crate) fn unhashed(out: W) -> Self {
+        GzipPieces {
+            plain: None,
+            ..GzipPieces::new(out)
         }
     }
 
@@ -435,14 +449,20 @@ impl<W: Write> GzipPieces<W> {
         let used = &self.pieces[..self.used];
         let plain = &mut self.plain;
         let (_, members) = rayon::join(
-            || used.iter().for_each(|p| plain.update(p)),
+            || {
+                if let Some(h) = plain.as_mut() {
+                    used.iter().for_each(|p| h.update(p));
+                }
+            },
             || {
                 let views: Vec<&[u8]> = used.iter().map(Vec::as_slice).collect();
                 gzip_members(&views)
             },
         );
         for m in members? {
-            self.out.write_all(&m)?;
+            self.out.write_all(&m).map_err(|e| {
+                io::Error::new(e.kind(), format!("writing the compressed layer: {e}"))
+            })?;
         }
         for p in &mut self.pieces[..self.used] {
             p.clear();
@@ -453,7 +473,7 @@ impl<W: Write> GzipPieces<W> {
     }
 
     /// Writes what is left; returns the writer, the sha256 of the plain
-    /// bytes and their length.
+    /// bytes (zeros when [`GzipPieces::unhashed`]) and their length.
     pub(crate) fn finish(mut self) -> io::Result<(W, [u8; 32], u64)> {
         if self.used > 0 || !self.any {
             // No data at all is still one (empty) member.
@@ -463,12 +483,17 @@ impl<W: Write> GzipPieces<W> {
             }
             self.flush_batch()?;
         }
-        Ok((self.out, self.plain.finalize().into(), self.plain_len))
+        let plain = self.plain.map(|h| h.finalize().into()).unwrap_or_default();
+        Ok((self.out, plain, self.plain_len))
     }
 }
 
 impl<W: Write> Write for GzipPieces<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Nothing to add: no new piece (it would become an empty member).
+        if buf.is_empty() {
+            return Ok(0);
+        }
         if self.used == 0 || self.pieces[self.used - 1].len() == GZIP_PIECE {
             if self.used == GZIP_BATCH {
                 self.flush_batch()?;
@@ -830,21 +855,22 @@ mod tests {
         ] {
             let data = noise(n);
             // The definition: fixed pieces, one member each, in order.
-            let pieces: Vec<&[u8]> = if data.is_empty() {
-                vec![&data]
-            } else {
-                data.chunks(GZIP_PIECE).collect()
-            };
-            let want = gzip_members(&pieces).unwrap().concat();
-            // Written in uneven bits, as a tar builder writes.
-            let mut w = GzipPieces::new(Vec::new());
-            for bit in data.chunks(7777) {
-                w.write_all(bit).unwrap();
+            let want = gzip_parallel(&data).unwrap();
+            // Written in uneven bits, as a tar builder writes, and in
+            // whole pieces, with empty writes on the way (at the start, and
+            // on piece and batch edges).
+            for step in [7777, GZIP_PIECE] {
+                let mut w = GzipPieces::new(Vec::new());
+                assert_eq!(w.write(&[]).unwrap(), 0);
+                for bit in data.chunks(step) {
+                    w.write_all(bit).unwrap();
+                    assert_eq!(w.write(&[]).unwrap(), 0);
+                }
+                let (out, plain, len) = w.finish().unwrap();
+                assert_eq!(out, want, "{n} bytes in writes of {step}");
+                assert_eq!(len, n as u64);
+                assert_eq!(plain, <[u8; 32]>::from(Sha256::digest(&data)));
             }
-            let (out, plain, len) = w.finish().unwrap();
-            assert_eq!(out, want, "{n} bytes");
-            assert_eq!(len, n as u64);
-            assert_eq!(plain, <[u8; 32]>::from(Sha256::digest(&data)));
         }
     }
 }
