@@ -146,17 +146,13 @@ pub fn encode_layer_blob(
         layer.tar = Content::default();
         return Ok(layer);
     }
-    let tmp = |source| EncodeError {
-        path: "(temporary file in TMPDIR)".into(),
-        source,
-    };
     let w = write_tar(
         tree,
         epoch,
-        GzipPieces::new(SpillWriter::new().map_err(tmp)?),
+        GzipPieces::new(SpillWriter::new().map_err(scratch)?),
     )?;
     let (spill, plain, tar_size) = w.finish().map_err(compressor)?;
-    let (blob, blob_hex) = spill.finish().map_err(tmp)?;
+    let (blob, blob_hex) = spill.finish().map_err(scratch)?;
     Ok(Layer {
         digest: format!("sha256:{blob_hex}"),
         diff_id: format!("sha256:{}", hex::encode(plain)),
@@ -166,6 +162,14 @@ pub fn encode_layer_blob(
         blob,
         tar: Content::default(),
     })
+}
+
+/// An error of a temporary file a layer is written through.
+fn scratch(source: io::Error) -> EncodeError {
+    EncodeError {
+        path: "(temporary file in TMPDIR)".into(),
+        source,
+    }
 }
 
 fn compressor(source: io::Error) -> EncodeError {
@@ -192,12 +196,8 @@ fn encode_streamed(
     compression: LayerCompression,
     cache_dir: Option<&Path>,
 ) -> Result<Layer, EncodeError> {
-    let tmp = |source| EncodeError {
-        path: "(temporary file in TMPDIR)".into(),
-        source,
-    };
-    let tar_out = write_tar(tree, epoch, SpillWriter::new().map_err(tmp)?)?;
-    let (tar, diff_hex) = tar_out.finish().map_err(tmp)?;
+    let tar_out = write_tar(tree, epoch, SpillWriter::new().map_err(scratch)?)?;
+    let (tar, diff_hex) = tar_out.finish().map_err(scratch)?;
     let tar_size = tar.len();
     let cache_path = cache_dir.map(|d| cache_path(d, &diff_hex, compression));
     let cached = cache_path
@@ -209,16 +209,20 @@ fn encode_streamed(
             let made = match compression {
                 LayerCompression::None => (tar.clone(), diff_hex.clone()),
                 LayerCompression::Gzip => {
-                    let mut w = GzipPieces::unhashed(SpillWriter::new().map_err(tmp)?);
-                    io::copy(&mut tar.reader().map_err(tmp)?, &mut w).map_err(compressor)?;
-                    w.finish().map_err(compressor)?.0.finish().map_err(tmp)?
+                    let mut w = GzipPieces::unhashed(SpillWriter::new().map_err(scratch)?);
+                    io::copy(&mut tar.reader().map_err(scratch)?, &mut w).map_err(compressor)?;
+                    w.finish()
+                        .map_err(compressor)?
+                        .0
+                        .finish()
+                        .map_err(scratch)?
                 }
                 LayerCompression::Zstd => {
-                    let w = SpillWriter::new().map_err(tmp)?;
-                    zstd_stream(tar.reader().map_err(tmp)?, tar_size, w)
+                    let w = SpillWriter::new().map_err(scratch)?;
+                    zstd_stream(tar.reader().map_err(scratch)?, tar_size, w)
                         .map_err(compressor)?
                         .finish()
-                        .map_err(tmp)?
+                        .map_err(scratch)?
                 }
             };
             if let Some(p) = &cache_path {
@@ -611,6 +615,12 @@ mod tests {
     use super::*;
     use crate::tree::Node;
 
+    const ALL: [LayerCompression; 3] = [
+        LayerCompression::Gzip,
+        LayerCompression::Zstd,
+        LayerCompression::None,
+    ];
+
     fn sample() -> Tree {
         let mut t = Tree::default();
         t.insert("usr/bin/app", Node::file(b"binary".to_vec(), 0o755));
@@ -785,11 +795,7 @@ mod tests {
         let f = crate::DiskFile::hash(&p).unwrap();
         assert_eq!(f.sha256, hex::encode(Sha256::digest(&data)));
         disk.insert("opt/model.bin", Node::disk(f, 0o644));
-        for c in [
-            LayerCompression::Gzip,
-            LayerCompression::Zstd,
-            LayerCompression::None,
-        ] {
+        for c in ALL {
             let a = encode_layer(&mem, 9, c).unwrap();
             let b = encode_layer(&disk, 9, c).unwrap();
             assert!(matches!(b.blob, Content::File(_)), "{c:?} streamed");
@@ -824,11 +830,7 @@ mod tests {
     fn blob_only_encoding_gives_the_same_layer() {
         let mut t = sample();
         t.insert("big", Node::file(noise(3 * GZIP_PIECE + 5), 0o644));
-        for c in [
-            LayerCompression::Gzip,
-            LayerCompression::Zstd,
-            LayerCompression::None,
-        ] {
+        for c in ALL {
             let a = encode_layer(&t, 9, c).unwrap();
             let b = encode_layer_blob(&t, 9, c).unwrap();
             assert_eq!(
@@ -841,6 +843,25 @@ mod tests {
             assert_eq!(a.blob.as_slice().unwrap(), blob);
             assert_eq!(b.tar.len(), 0);
         }
+    }
+
+    #[test]
+    fn piece_writer_says_where_a_write_failed() {
+        #[derive(Debug)]
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = GzipPieces::new(Full);
+        w.write_all(b"some tar").unwrap();
+        let e = w.finish().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(e.to_string(), "writing the compressed layer: disk full");
     }
 
     #[test]
