@@ -19,7 +19,7 @@ runs_for() {
   case "$1" in
     image_layer_walk|registry_documents|vuln_feeds) echo 4000 ;;
     packages_index) echo 20000 ;;
-    key_files|policy|spec_and_lock|inrelease_verify|image_reference|admission_review) echo 200000 ;;
+    key_files|policy|spec_and_lock|inrelease_verify|image_reference|admission_review|gzip_index) echo 200000 ;;
     *) echo 1000000 ;;
   esac
 }

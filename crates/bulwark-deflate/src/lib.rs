@@ -26,7 +26,9 @@
 //! ```
 
 mod bits;
+pub mod gzip;
 mod huffman;
+pub mod splice;
 
 use bits::Bits;
 use huffman::{Huffman, Table};

@@ -214,3 +214,198 @@ fn malformed_blocks_say_where() {
     let e = block_at(&w.to_le_bytes(), 0).unwrap_err();
     assert!(e.what.contains("distance code 30"), "{e}");
 }
+
+mod splicing {
+    use std::io::{Read, Write};
+
+    use proptest::prelude::*;
+    use zlib_rs::{Inflate, InflateFlush, Status};
+
+    use super::{compress, sample, zlib_stops};
+    use crate::gzip::IndexingGzip;
+    use crate::splice::{BitWriter, find_block};
+    use crate::{Kind, blocks};
+
+    /// Inflates a whole raw deflate stream with zlib-rs.
+    fn inflate(bits: &[u8], cap: usize) -> Result<Vec<u8>, String> {
+        let mut inf = Inflate::new(false, 15);
+        let mut out = vec![0u8; cap + 1];
+        let st = inf
+            .decompress(bits, &mut out, InflateFlush::Finish)
+            .map_err(|e| format!("{e:?}"))?;
+        if st != Status::StreamEnd {
+            return Err(format!("{st:?} after {} bytes", inf.total_in()));
+        }
+        out.truncate(inf.total_out() as usize);
+        Ok(out)
+    }
+
+    #[test]
+    fn padding_reaches_every_bit_offset() {
+        for start in 0..8u32 {
+            for residue in 0..8u64 {
+                let mut w = BitWriter::new();
+                // `start` bits of an empty stored block's header would not
+                // do; stand at `start` with empty fixed blocks and a
+                // dynamic one.
+                w.pad_to(u64::from(start));
+                assert_eq!(w.bit_len() % 8, u64::from(start));
+                w.pad_to(residue);
+                assert_eq!(w.bit_len() % 8, residue, "from {start} to {residue}");
+                w.empty_fixed(true);
+                let bytes = w.finish();
+                assert_eq!(
+                    inflate(&bytes, 0).as_deref(),
+                    Ok(&[][..]),
+                    "from {start} to {residue}"
+                );
+                let all: Vec<_> = blocks(&bytes, 0)
+                    .collect::<Result<_, _>>()
+                    .expect("scanner reads it");
+                assert!(all.iter().all(|b| b.out_len == 0));
+            }
+        }
+    }
+
+    #[test]
+    fn an_appended_stream_continues() {
+        let a = sample(3, 100_000);
+        let b = sample(4, 50_000);
+        let mut w = BitWriter::new();
+        w.append_stream(&compress(&a, false, 6, false)).expect("a");
+        w.append_stream(&compress(&b, true, 6, true)).expect("b");
+        w.empty_fixed(true);
+        let got = inflate(&w.finish(), a.len() + b.len()).expect("inflates");
+        assert_eq!(got, [a, b].concat());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// Blocks copied after the same 32 KiB decode to the same bytes,
+        /// found from zlib's byte edges alone, whatever their alignment
+        /// and kind.
+        #[test]
+        fn copied_blocks_decode_the_same(
+            seed in any::<u64>(),
+            len in 100_000usize..400_000,
+            by_zlib in any::<bool>(),
+            level in 0u32..13,
+            pick in any::<u64>(),
+        ) {
+            let data = sample(seed, len);
+            let comp = compress(&data, by_zlib, level, true);
+            let stops = zlib_stops(&comp, data.len());
+            // Blocks k with an edge before and after: (start byte, out).
+            let mut starts = vec![(0u64, 0u64)];
+            starts.extend(stops.iter().copied());
+            // Blocks 0..nb; the last one (final) is never copied or probed.
+            let nb = starts.len() - 1;
+            let cands: Vec<usize> = (1..nb.saturating_sub(2))
+                .filter(|&k| starts[k].1 >= 32768)
+                .collect();
+            prop_assume!(!cands.is_empty());
+            let m = cands[(pick % cands.len() as u64) as usize];
+            let n = m + 1 + ((pick >> 20) as usize % (nb - 2 - m));
+            let first = find_block(&comp, starts[m].0, starts[m + 1].1 - starts[m].1, starts[m + 1].0);
+            let after = find_block(&comp, starts[n].0, starts[n + 1].1 - starts[n].1, starts[n + 1].0);
+            let (Some(first), Some(after)) = (first, after) else {
+                // Ambiguous: the caller compresses instead. Never wrong:
+                return Ok(());
+            };
+            let truth: Vec<_> = blocks(&comp, 0).collect::<Result<_, _>>().expect("valid");
+            prop_assert!(truth.iter().any(|b| b.start == first.start));
+            prop_assert!(truth.iter().any(|b| b.start == after.start));
+            let (o_m, o_n) = (starts[m].1 as usize, starts[n].1 as usize);
+            let window = &data[o_m - 32768..o_m];
+            let mut w = BitWriter::new();
+            w.append_stream(&compress(window, false, 6, false)).expect("window");
+            w.pad_to(first.start % 8);
+            w.copy_bits(&comp, first.start, after.start);
+            w.empty_fixed(true);
+            let got = inflate(&w.finish(), o_n - o_m + 32768).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&got[..32768], window);
+            prop_assert!(got[32768..] == data[o_m..o_n], "blocks {}..{} ({:?})", m, n,
+                truth.iter().filter(|b| b.kind == Kind::Stored).count());
+        }
+
+        #[test]
+        fn the_index_matches_the_blocks(
+            seed in any::<u64>(),
+            sizes in proptest::collection::vec(0usize..200_000, 1..4),
+            level in 0u32..10,
+        ) {
+            let mut blob = Vec::new();
+            let mut plain = Vec::new();
+            for (i, &n) in sizes.iter().enumerate() {
+                let d = sample(seed ^ i as u64, n);
+                let mut e = flate2::GzBuilder::new()
+                    .filename(format!("m{i}"))
+                    .comment(if i % 2 == 0 { "c" } else { "" })
+                    .extra(vec![1, 2, 3])
+                    .write(Vec::new(), flate2::Compression::new(level));
+                e.write_all(&d).expect("gzip");
+                blob.extend(e.finish().expect("gzip"));
+                plain.extend(d);
+            }
+            let mut r = IndexingGzip::new(&blob[..]);
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).expect("reads");
+            prop_assert!(got == plain);
+            let (_, index) = r.into_parts();
+            prop_assert_eq!(index.members.len(), sizes.len());
+            for m in &index.members {
+                let bits = &blob[m.data_start as usize..];
+                let mut ends = vec![];
+                let mut out = m.out_start;
+                for b in blocks(bits, 0) {
+                    let b = b.expect("valid");
+                    out += b.out_len;
+                    ends.push((m.data_start + b.end.div_ceil(8), out));
+                }
+                prop_assert_eq!(m.edges.last().map(|e| (e.byte, e.out)), ends.last().copied());
+                for e in &m.edges {
+                    prop_assert!(ends.contains(&(e.byte, e.out)), "{:?} is no block end", e);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bad_gzip_is_refused_with_where() {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        e.write_all(&sample(1, 5000)).expect("gzip");
+        let good = e.finish().expect("gzip");
+        let read = |b: &[u8]| {
+            let mut v = Vec::new();
+            IndexingGzip::new(b)
+                .read_to_end(&mut v)
+                .map_err(|e| e.to_string())
+        };
+        assert!(read(&good).is_ok());
+        let mut crc = good.clone();
+        let n = crc.len();
+        crc[n - 8] ^= 1;
+        assert!(
+            read(&crc).unwrap_err().contains("CRC-32"),
+            "{:?}",
+            read(&crc)
+        );
+        let mut len = good.clone();
+        len[n - 1] ^= 1;
+        assert!(read(&len).unwrap_err().contains("length"));
+        assert!(read(&good[..n - 3]).unwrap_err().contains("trailer"));
+        assert!(read(&good[..n / 2]).unwrap_err().contains("ends inside"));
+        assert!(
+            read(&[good.clone(), b"junk after the member".to_vec()].concat())
+                .unwrap_err()
+                .contains("should start a gzip member")
+        );
+        assert!(read(&[]).unwrap_err().contains("empty"));
+        let mut flags = good.clone();
+        flags[3] = 0x20;
+        assert!(read(&flags).unwrap_err().contains("reserved"));
+        let mut data = good;
+        data[20] ^= 0xff;
+        assert!(read(&data).is_err());
+    }
+}

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use bulwark_build::pipeline::{PipelineError, Staged};
 use bulwark_build::trust::{Built, Documents, PlatformSboms};
 use bulwark_image::{ImageRef, Opened};
-use bulwark_layer::LayerCompression;
+use bulwark_layer::{LayerCompression, SourceEntry, SourceLayer};
 use bulwark_oci::{Image, ImageSpec, Platform, RuntimeConfig};
 use bulwark_sbom::{DocumentInfo, Inventory};
 use serde::Serialize;
@@ -192,6 +192,10 @@ pub struct PlatformReport {
     pub size_after: u64,
     pub compressed_before: u64,
     pub compressed_after: u64,
+    /// Bytes of the new layer's tar whose compressed form is the source
+    /// layer's, copied as it was instead of compressed again (the squashed
+    /// layer keeps the source's order and unchanged headers for this).
+    pub reused: u64,
     pub grade_before: Grade,
     pub grade_after: Option<Grade>,
     pub notes: Vec<String>,
@@ -272,6 +276,7 @@ fn view_of(
                 link,
                 layer: 0,
                 caps: None,
+                source: None,
             },
         );
     }
@@ -403,8 +408,12 @@ fn harden_one(
     tracing::info!("hardening {} ({platform})", img.origin);
     // A delta keeps the source's layers, whose tars the walk checks
     // against the config's diff_ids, as the new config repeats them.
+    // A squashed gzip layer copies the source's compressed bits where it
+    // can: the walk notes where they are.
     let fs = if opts.delta {
         img.walk_full_verified(&|_| true)?
+    } else if req.compression == LayerCompression::Gzip {
+        img.walk_full_indexed(&|_| true)?
     } else {
         img.walk_full(&|_| true)?
     };
@@ -416,20 +425,24 @@ fn harden_one(
             platform,
         });
     }
-    let before = bulwark_eval::evaluate_with(
-        &img,
-        &fs,
-        &inv,
-        &bulwark_eval::Options {
-            reference: source_ref.to_owned(),
-            ..bulwark_eval::Options::default()
-        },
-    );
-    let lists = plan::placed_lists(&fs);
+    // The grade before, and dpkg's file lists and md5 sums, side by side.
     // A file whose name looks secret is public when dpkg's md5 says a
     // package shipped it as it is (a test key in a library's package);
     // anything else at that path, or not in dpkg's records, is reported.
-    let md5s = plan::dpkg_md5s(&fs);
+    let (before, (lists, md5s)) = std::thread::scope(|scope| {
+        let dpkg = scope.spawn(|| (plan::placed_lists(&fs), plan::dpkg_md5s(&fs)));
+        let before = bulwark_eval::evaluate_with(
+            &img,
+            &fs,
+            &inv,
+            &bulwark_eval::Options {
+                reference: source_ref.to_owned(),
+                ..bulwark_eval::Options::default()
+            },
+        );
+        let dpkg = dpkg.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (before, dpkg)
+    });
     let public: BTreeSet<String> = before
         .findings
         .iter()
@@ -613,7 +626,37 @@ fn harden_one(
         None => rw.tree.clone(),
     };
     // The blob is what is written; the tar is never held.
-    let layer = bulwark_layer::encode_layer_blob(&upper, epoch, req.compression)?;
+    let (layer, reused) = if opts.delta || rw.copies.iter().all(Option::is_none) {
+        (
+            bulwark_layer::encode_layer_blob(&upper, epoch, req.compression)?,
+            0,
+        )
+    } else {
+        let layers: Vec<Option<SourceLayer<'_>>> = rw
+            .copies
+            .iter()
+            .map(|c| {
+                c.as_deref().map(|c| SourceLayer {
+                    file: &c.file,
+                    index: &c.index,
+                })
+            })
+            .collect();
+        let entries: Vec<SourceEntry<'_>> = rw
+            .sources
+            .iter()
+            .map(|(path, (s, node))| SourceEntry {
+                path,
+                layer: s.layer,
+                start: s.start,
+                data: s.data,
+                end: s.end,
+                header: s.header.as_deref(),
+                node,
+            })
+            .collect();
+        bulwark_layer::encode_layer_spliced(&upper, epoch, &layers, &entries)?
+    };
     drop(upper);
     layers.push((layer, by));
     // What the SBOMs and the grade after read: the hardened tree, which is
@@ -685,6 +728,7 @@ fn harden_one(
         size_after,
         compressed_before,
         compressed_after,
+        reused,
         grade_before: grade(&before),
         grade_after: None,
         notes,

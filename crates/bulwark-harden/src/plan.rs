@@ -529,6 +529,7 @@ mod tests {
                     link: None,
                     layer: 0,
                     caps: None,
+                    source: None,
                 },
             );
             fs.contents.insert(p.into(), data.to_vec());

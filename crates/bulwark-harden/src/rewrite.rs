@@ -3,8 +3,9 @@
 //! non-root account, and no setuid or world-writable bits.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use bulwark_image::{FileKind, FileSystem};
+use bulwark_image::{FileKind, FileSystem, LayerCopy, SourceEntry};
 use bulwark_layer::{Node, NodeKind, Tree};
 
 use crate::Options;
@@ -35,6 +36,11 @@ pub(crate) struct Rewritten {
     /// The source's merged filesystem as first read, for a delta layer
     /// (`Options::delta`).
     pub original: Option<Original>,
+    /// Where each path's entry lay in the source's layers, with the node
+    /// as read, and the source's gzip layers (when the walk noted them):
+    /// what the squashed layer copies unchanged.
+    pub sources: BTreeMap<String, (SourceEntry, Node)>,
+    pub copies: Vec<Option<Arc<LayerCopy>>>,
 }
 
 /// The source as first read, for a delta layer.
@@ -168,6 +174,7 @@ fn leftover(path: &str, is_dir: bool) -> Option<(String, &'static str)> {
 /// them are returned, with the paths dropped and the links copied.
 fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> ToTree {
     let mut tree = Tree::default();
+    let mut sources = BTreeMap::new();
     let mut dropped = Vec::new();
     let mut links = Vec::new();
     let mut capped = BTreeMap::new();
@@ -189,7 +196,11 @@ fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> ToTree {
                 continue;
             }
         };
-        tree.insert(&path, node.owned(id(f.uid), id(f.gid)));
+        let node = node.owned(id(f.uid), id(f.gid));
+        if let Some(src) = f.source {
+            sources.insert(path.clone(), (src, node.clone()));
+        }
+        tree.insert(&path, node);
     }
     let mut copied = Vec::new();
     for (path, link) in links {
@@ -221,6 +232,8 @@ fn to_tree(mut fs: FileSystem, notes: &mut Vec<String>) -> ToTree {
         dropped,
         links: copied,
         capped,
+        sources,
+        copies: std::mem::take(&mut fs.copies),
     }
 }
 
@@ -229,6 +242,8 @@ struct ToTree {
     dropped: Vec<String>,
     links: Vec<String>,
     capped: BTreeMap<String, String>,
+    sources: BTreeMap<String, (SourceEntry, Node)>,
+    copies: Vec<Option<Arc<LayerCopy>>>,
 }
 
 /// A tar link name as a root-relative path, `None` when it leaves the root.
@@ -369,7 +384,11 @@ pub(crate) fn rewrite(
         dropped,
         links,
         capped,
+        sources,
+        copies,
     } = to_tree(fs, &mut out.notes);
+    out.sources = sources;
+    out.copies = copies;
     if opts.delta {
         // Cheap: file contents are shared, not copied.
         out.original = Some(Original {

@@ -55,4 +55,4 @@ pub use reference::{ImageRef, valid_tag};
 pub use store::{
     Archive, ArchiveKind, MAX_JSON, Object, Options, Store, Target, digest_tag, is_signature_tag,
 };
-pub use walk::{FileInfo, FileKind, FileSystem, TarLayer};
+pub use walk::{FileInfo, FileKind, FileSystem, LayerCopy, SourceEntry, TarLayer};

@@ -42,6 +42,32 @@ pub struct FileInfo {
     /// target's inode, so the two show the same.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caps: Option<crate::caps::FileCaps>,
+    /// Where its entry lay in the layer's tar, when the walk was asked
+    /// ([`Opened::walk_full_indexed`]).
+    #[serde(skip)]
+    pub source: Option<SourceEntry>,
+}
+
+/// Where an entry lay in its layer's tar, for copying it as it was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceEntry {
+    pub layer: usize,
+    /// Offset of the entry's first header block (extension records
+    /// included), of its data, and of the end of its data padded to 512.
+    pub start: u64,
+    pub data: u64,
+    pub end: u64,
+    /// The header block, when it is the whole entry header (no PAX or
+    /// long-name records before it).
+    pub header: Option<Arc<[u8; 512]>>,
+}
+
+/// A gzip layer's blob as the walk read it (a private, unnamed copy of
+/// the bytes it hashed) and where its deflate blocks end.
+#[derive(Debug)]
+pub struct LayerCopy {
+    pub file: std::fs::File,
+    pub index: bulwark_deflate::gzip::GzipIndex,
 }
 
 /// An uncompressed layer tar for [`FileSystem::from_tars`].
@@ -85,6 +111,11 @@ pub struct FileSystem {
     /// was asked for them ([`Opened::walk_full_verified`]).
     pub diff_ids: Vec<String>,
     want_diff_ids: bool,
+    /// Per layer, bottom first, when the walk was asked
+    /// ([`Opened::walk_full_indexed`]): the blob and its block index
+    /// (`None` for a layer that is not gzip).
+    pub copies: Vec<Option<Arc<LayerCopy>>>,
+    want_index: bool,
 }
 
 impl FileSystem {
@@ -238,12 +269,17 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
         .map(drop)
 }
 
-/// Where stage 1 reports the blob's sha256 and size after its last byte.
-type ReadDone = mpsc::Receiver<(String, u64)>;
+/// Where stage 1 reports the blob's sha256 and size after its last byte,
+/// and the copy it was asked to make (`None` if writing it failed).
+type ReadDone = mpsc::Receiver<(String, u64, Option<std::fs::File>)>;
 
-/// Stage 1: reads and hashes the blob. The handle yields its sha256 and
-/// size once everything was read; `count` follows along (for the bomb guard).
-fn read_stage(mut raw: Box<dyn Read + Send>) -> io::Result<(PipeReader, ReadDone, Arc<AtomicU64>)> {
+/// Stage 1: reads and hashes the blob, and copies it into `copy` when
+/// given. The handle yields its sha256 and size once everything was read;
+/// `count` follows along (for the bomb guard).
+fn read_stage(
+    mut raw: Box<dyn Read + Send>,
+    mut copy: Option<std::fs::File>,
+) -> io::Result<(PipeReader, ReadDone, Arc<AtomicU64>)> {
     let (tx, rx) = bulwark_limits::pipe(DEPTH);
     let (done_tx, done_rx) = mpsc::channel();
     let count = Arc::new(AtomicU64::new(0));
@@ -255,9 +291,15 @@ fn read_stage(mut raw: Box<dyn Read + Send>) -> io::Result<(PipeReader, ReadDone
             hasher.update(c);
             n += c.len() as u64;
             shared.store(n, Ordering::Relaxed);
+            if let Some(f) = copy.as_mut()
+                && io::Write::write_all(f, c).is_err()
+            {
+                copy = None;
+            }
         });
         if complete {
-            let _ = done_tx.send((format!("sha256:{}", hex::encode(hasher.finalize())), n));
+            let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+            let _ = done_tx.send((digest, n, copy));
         }
     })?;
     Ok((rx, done_rx, count))
@@ -269,6 +311,7 @@ fn read_stage(mut raw: Box<dyn Read + Send>) -> io::Result<(PipeReader, ReadDone
 fn decode_stage(
     mut input: PipeReader,
     diff_id: Option<mpsc::Sender<Option<String>>>,
+    index: Option<mpsc::Sender<bulwark_deflate::gzip::GzipIndex>>,
 ) -> io::Result<PipeReader> {
     let (out, rx) = bulwark_limits::pipe(DEPTH);
     spawn("layer-inflate", move || {
@@ -314,7 +357,14 @@ fn decode_stage(
         };
         let chained = io::Cursor::new(head[..got].to_vec()).chain(input);
         let mut noop = |_: &[u8]| {};
-        if gzip {
+        if gzip && let Some(ix) = index {
+            let mut d = bulwark_deflate::gzip::IndexingGzip::new(chained);
+            if pump(&mut d, &tx, &mut noop) {
+                let (mut rest, index) = d.into_parts();
+                let _ = io::copy(&mut rest, &mut io::sink());
+                let _ = ix.send(index);
+            }
+        } else if gzip {
             let mut d = flate2::read::MultiGzDecoder::new(chained);
             if pump(&mut d, &tx, &mut noop) {
                 let _ = io::copy(&mut d.into_inner(), &mut io::sink());
@@ -404,6 +454,22 @@ impl Opened {
         self.walk_into(
             FileSystem {
                 full: true,
+                ..FileSystem::default()
+            },
+            capture,
+        )
+    }
+
+    /// Like [`Opened::walk_full`], also noting where each entry lies in
+    /// its layer's tar ([`FileInfo::source`]) and, for gzip layers, where
+    /// each deflate block ends, with a private copy of the blob
+    /// ([`FileSystem::copies`]): what copying the unchanged parts of a
+    /// layer's compressed bits takes (`bulwark harden`).
+    pub fn walk_full_indexed(&self, capture: &dyn Fn(&str) -> bool) -> Result<FileSystem, Error> {
+        self.walk_into(
+            FileSystem {
+                full: true,
+                want_index: true,
                 ..FileSystem::default()
             },
             capture,
@@ -510,11 +576,18 @@ impl Opened {
             reason,
         };
         let raw = self.layer_reader(l)?;
+        // A copy that cannot be made only means nothing is reused.
+        let copy = fs.want_index.then(|| tempfile::tempfile().ok()).flatten();
         let (compressed_stream, read_done, compressed) =
-            read_stage(raw).map_err(|e| layer_err(e.to_string()))?;
+            read_stage(raw, copy).map_err(|e| layer_err(e.to_string()))?;
         let (id_tx, id_rx) = mpsc::channel();
-        let decoded = decode_stage(compressed_stream, fs.want_diff_ids.then_some(id_tx))
-            .map_err(|e| layer_err(e.to_string()))?;
+        let (ix_tx, ix_rx) = mpsc::channel();
+        let decoded = decode_stage(
+            compressed_stream,
+            fs.want_diff_ids.then_some(id_tx),
+            fs.want_index.then_some(ix_tx),
+        )
+        .map_err(|e| layer_err(e.to_string()))?;
         let mut counting = Counting {
             inner: decoded,
             count: 0,
@@ -528,7 +601,7 @@ impl Opened {
         drop(counting);
         // Stage 1 reports once it has read (and hashed) every byte; if it
         // stopped early, the read failed and the error came through above.
-        let (found, count) = read_done
+        let (found, count, copy) = read_done
             .recv()
             .map_err(|_| layer_err("the layer could not be read to its end".into()))?;
         let digest_ok = found == l.digest;
@@ -541,6 +614,13 @@ impl Opened {
             });
         }
         fs.layer_sizes.push((count, uncompressed));
+        if fs.want_index {
+            let index = ix_rx.recv().ok();
+            fs.copies.push(
+                copy.zip(index)
+                    .map(|(file, index)| Arc::new(LayerCopy { file, index })),
+            );
+        }
         if fs.want_diff_ids {
             let id = id_rx
                 .recv()
@@ -559,9 +639,21 @@ fn apply_tar(
     capture: &dyn Fn(&str) -> bool,
     fs: &mut FileSystem,
 ) -> Result<(), String> {
-    let mut archive = tar::Archive::new(r);
+    // The padding after each entry's data is checked as the tar reader
+    // skips it: an entry is copied as it was only if it held zeros.
+    let pads = std::rc::Rc::new(std::cell::RefCell::new(PadCheck::default()));
+    let mut archive = tar::Archive::new(PadReader {
+        inner: r,
+        pos: 0,
+        check: fs.want_index.then(|| pads.clone()),
+    });
     let entries = bulwark_deb::SafeEntries::new(&mut archive).map_err(|e| e.to_string())?;
+    // Where the entry before ended: an entry whose header block is right
+    // there, with its data right after, is that one block.
+    let mut prev_end = 0u64;
+    let mut prev_path: Option<String> = None;
     for entry in entries {
+        padded(fs, &pads, prev_path.take());
         let bulwark_deb::SafeEntry {
             entry: mut e,
             path: name_bytes,
@@ -570,6 +662,23 @@ fn apply_tar(
             gid,
             caps,
         } = entry.map_err(|e| format!("corrupt or truncated tar: {e}"))?;
+        let source = fs.want_index.then(|| {
+            let (head, data) = (e.raw_header_position(), e.raw_file_position());
+            let one_block = head == prev_end && data == head + 512;
+            SourceEntry {
+                layer: idx,
+                start: prev_end,
+                data,
+                end: data.saturating_add(e.size().div_ceil(512).saturating_mul(512)),
+                header: one_block.then(|| Arc::new(*e.header().as_bytes())),
+            }
+        });
+        if let Some(s) = &source {
+            prev_end = s.end;
+            let mut p = pads.borrow_mut();
+            p.range = s.data.saturating_add(e.size())..s.end;
+            p.dirty = false;
+        }
         if fs.files.len() > MAX_ENTRIES {
             return Err(format!("more than {MAX_ENTRIES} files"));
         }
@@ -647,6 +756,7 @@ fn apply_tar(
             link,
             layer: idx,
             caps,
+            source,
         };
         if let Some(old) = fs.files.get(&path)
             && old.kind == FileKind::Dir
@@ -709,9 +819,59 @@ fn apply_tar(
         } else {
             fs.digests.remove(&path);
         }
+        if info.source.as_ref().is_some_and(|s| s.header.is_some()) {
+            prev_path = Some(path.clone());
+        }
         fs.files.insert(path, info);
     }
+    padded(fs, &pads, prev_path);
     Ok(())
+}
+
+/// The padding of the entry being read: where it is, and whether a byte
+/// in it was not zero.
+#[derive(Default)]
+struct PadCheck {
+    range: std::ops::Range<u64>,
+    dirty: bool,
+}
+
+/// The tar stream, checking the current entry's padding on the way.
+struct PadReader<'a> {
+    inner: &'a mut dyn Read,
+    pos: u64,
+    check: Option<std::rc::Rc<std::cell::RefCell<PadCheck>>>,
+}
+
+impl Read for PadReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(c) = &self.check {
+            let mut c = c.borrow_mut();
+            let (a, b) = (self.pos, self.pos + n as u64);
+            let (lo, hi) = (a.max(c.range.start), b.min(c.range.end));
+            if lo < hi
+                && buf[(lo - a) as usize..(hi - a) as usize]
+                    .iter()
+                    .any(|&x| x != 0)
+            {
+                c.dirty = true;
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Once the reader is past an entry's padding: if it was not all zeros,
+/// the entry is not copied as it was (its header is forgotten).
+fn padded(fs: &mut FileSystem, pads: &std::cell::RefCell<PadCheck>, path: Option<String>) {
+    if let Some(p) = path
+        && pads.borrow().dirty
+        && let Some(s) = fs.files.get_mut(&p).and_then(|f| f.source.as_mut())
+    {
+        s.header = None;
+    }
 }
 
 fn walk_dir(
@@ -779,6 +939,7 @@ fn walk_dir(
                 // Host extended attributes are not read (no safe API in
                 // std); a `dir:` rootfs shows no file capabilities.
                 caps: None,
+                source: None,
             },
         );
         if kind == FileKind::Dir {

@@ -531,3 +531,202 @@ fn file_capabilities_are_read_and_hard_links_share_them() {
     let d = caps("bin/d").unwrap();
     assert!(!d.1 && d.0.contains("4 bytes"), "{d:?}");
 }
+
+/// A tar of plain POSIX ustar headers (as `tar --format=ustar` writes):
+/// `(path, Some(bytes))` a file, `(path, None)` a directory, and
+/// `(path, target)` symlinks.
+fn ustar(files: &[(&str, Option<Vec<u8>>, u32)], links: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data, mode) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(path).unwrap();
+        h.set_mode(*mode);
+        h.set_mtime(1_700_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        match data {
+            Some(d) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(d.len() as u64);
+                h.set_cksum();
+                b.append(&h, &d[..]).unwrap();
+            }
+            None => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                h.set_cksum();
+                b.append(&h, std::io::empty()).unwrap();
+            }
+        }
+    }
+    for (path, target) in links {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(path).unwrap();
+        h.set_link_name(target).unwrap();
+        h.set_mode(0o777);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, std::io::empty()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// Compressible bytes that do not repeat (words from a seed).
+fn prose(seed: u64, len: usize) -> Vec<u8> {
+    let words: [&[u8]; 8] = [
+        b"layer ",
+        b"block ",
+        b"deflate ",
+        b"kept ",
+        b"image ",
+        b"bits ",
+        b"tar ",
+        b"copy\n",
+    ];
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 16);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(words[(x % 8) as usize]);
+        v.extend_from_slice(format!("{} ", x % 1000).as_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+#[test]
+fn a_squashed_layer_copies_the_unchanged_source_bits() {
+    use bulwark_layer::{NodeKind, SourceEntry, SourceLayer, encode_layer_spliced};
+    use sha2::Digest;
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let files = vec![
+        ("etc", None, 0o755),
+        ("etc/x", Some(b"x\n".to_vec()), 0o644),
+        ("usr", None, 0o755),
+        ("usr/lib", None, 0o755),
+        ("usr/lib/a", Some(prose(1, 300_000)), 0o644),
+        ("usr/lib/gone", Some(prose(2, 200_000)), 0o644),
+        ("usr/lib/b", Some(prose(3, 700_000)), 0o755),
+        ("usr/lib/c", Some(prose(4, 250_000)), 0o644),
+        ("usr/lib/d", Some(prose(5, 300_000)), 0o644),
+    ];
+    let mut tar = ustar(&files, &[("usr/lib/link", "a")]);
+    // Bytes in usr/lib/a's padding, which tar readers skip: its header
+    // cannot be copied (the copy would claim zeros there).
+    let head = (0..tar.len())
+        .step_by(512)
+        .find(|&o| tar[o..].starts_with(b"usr/lib/a\0"))
+        .unwrap();
+    tar[head + 512 + 300_000 + 5] = 0xaa;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut e, &tar).unwrap();
+    let source = e.finish().unwrap();
+    let r = raw_layout(dir.path(), &source, 0);
+    let img = open(&r, None).unwrap();
+    let mut fs = img.walk_full_indexed(&|_| true).unwrap();
+    assert_eq!(fs.copies.len(), 1);
+    let copy = fs.copies[0].clone().expect("a gzip layer is indexed");
+    // The tree as harden makes it, and where each node came from.
+    let mut tree = Tree::default();
+    let mut from = BTreeMap::new();
+    for (path, f) in std::mem::take(&mut fs.files) {
+        let node = match f.kind {
+            FileKind::Dir => Node::dir(f.mode),
+            FileKind::File => Node::file(fs.contents.remove(&path).unwrap(), f.mode),
+            FileKind::Symlink => Node::symlink(f.link.as_deref().unwrap()),
+            _ => continue,
+        };
+        from.insert(path.clone(), (f.source.clone().unwrap(), node.clone()));
+        tree.insert(&path, node);
+    }
+    assert!(from["usr/lib/a"].0.header.is_none());
+    assert!(from["usr/lib/b"].0.header.is_some());
+    // Removed, rewritten in place (same size), re-moded, added.
+    tree.remove_subtree("usr/lib/gone");
+    tree.insert("usr/lib/c", Node::file(prose(9, 250_000), 0o644));
+    tree.insert("usr/lib/d", Node::file(prose(5, 300_000), 0o600));
+    tree.insert("etc/new", Node::file(b"new\n".to_vec(), 0o644));
+    let layers = [Some(SourceLayer {
+        file: &copy.file,
+        index: &copy.index,
+    })];
+    let entries: Vec<SourceEntry<'_>> = from
+        .iter()
+        .map(|(path, (s, node))| SourceEntry {
+            path,
+            layer: s.layer,
+            start: s.start,
+            data: s.data,
+            end: s.end,
+            header: s.header.as_deref(),
+            node,
+        })
+        .collect();
+    let (layer, copied) = encode_layer_spliced(&tree, 0, &layers, &entries).unwrap();
+    // Most of b (a's padding, d's mode and c's bytes changed, gone is gone).
+    assert!(copied > 300_000, "{copied}");
+    let blob = layer.blob.to_vec().unwrap();
+    assert_eq!(layer.digest, bulwark_oci::sha256_digest(&blob));
+    let mut plain = Vec::new();
+    flate2::read::MultiGzDecoder::new(&blob[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    assert_eq!(
+        layer.diff_id,
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&plain)))
+    );
+    assert_eq!(layer.tar_size, plain.len() as u64);
+    // What the new tar holds is the tree, nothing more.
+    let mut got = Tree::default();
+    let mut a = tar::Archive::new(&plain[..]);
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_owned();
+        let mode = e.header().mode().unwrap();
+        let node = match e.header().entry_type() {
+            tar::EntryType::Directory => Node::dir(mode),
+            tar::EntryType::Symlink => {
+                Node::symlink(&e.link_name().unwrap().unwrap().to_string_lossy())
+            }
+            _ => {
+                let mut d = Vec::new();
+                e.read_to_end(&mut d).unwrap();
+                Node::file(d, mode)
+            }
+        };
+        got.insert(&path, node);
+    }
+    assert_eq!(got, tree);
+    // The unchanged files' compressed bits are the source's: a stretch of
+    // the source blob from inside usr/lib/b is in the new blob as it was.
+    let b = &from["usr/lib/b"].0;
+    let inside = copy.index.members[0]
+        .edges
+        .iter()
+        .find(|e| e.out > b.data + 200_000)
+        .unwrap();
+    let needle = &source[inside.byte as usize + 8..inside.byte as usize + 4104];
+    assert!(
+        blob.windows(needle.len()).any(|w| w == needle),
+        "no copied bits"
+    );
+    assert!(matches!(
+        tree.get("usr/lib/b").unwrap().kind,
+        NodeKind::File(_)
+    ));
+    // The same source gives the same layer.
+    let (again, _) = encode_layer_spliced(&tree, 0, &layers, &entries).unwrap();
+    assert_eq!(again.digest, layer.digest);
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::content::{Content, SpillWriter};
-use crate::tree::{NodeKind, Tree};
+use crate::tree::{Node, NodeKind, Tree};
 
 /// Compression of an encoded layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,14 +165,14 @@ pub fn encode_layer_blob(
 }
 
 /// An error of a temporary file a layer is written through.
-fn scratch(source: io::Error) -> EncodeError {
+pub(crate) fn scratch(source: io::Error) -> EncodeError {
     EncodeError {
         path: "(temporary file in TMPDIR)".into(),
         source,
     }
 }
 
-fn compressor(source: io::Error) -> EncodeError {
+pub(crate) fn compressor(source: io::Error) -> EncodeError {
     EncodeError {
         path: "(compressor)".into(),
         source,
@@ -385,11 +385,11 @@ fn store(path: &Path, blob: &Content) {
 /// constant, never derived from the machine, so that the blob is the same
 /// everywhere; 2 MiB loses 0.3% to 4 MiB pieces and keeps both cores busy
 /// on a 21 MiB layer (docs/benchmarks.md).
-const GZIP_PIECE: usize = 2 << 20;
+pub(crate) const GZIP_PIECE: usize = 2 << 20;
 
 /// libdeflate's level 6, gzip's default. On the base layer it is 4% smaller
 /// than zlib-rs at 7 and more than twice as fast (docs/benchmarks.md).
-const GZIP_LEVEL: i32 = 6;
+pub(crate) const GZIP_LEVEL: i32 = 6;
 
 /// gzip in parallel: the data in [`GZIP_PIECE`] pieces, each compressed by
 /// libdeflate into a gzip member of its own (mtime 0, no name, OS 255), the
@@ -520,7 +520,7 @@ impl<W: Write> Write for GzipPieces<W> {
 
 /// Each piece compressed by libdeflate into a gzip member of its own, in
 /// parallel.
-fn gzip_members(pieces: &[&[u8]]) -> io::Result<Vec<Vec<u8>>> {
+pub(crate) fn gzip_members(pieces: &[&[u8]]) -> io::Result<Vec<Vec<u8>>> {
     use rayon::prelude::*;
     let level = libdeflater::CompressionLvl::new(GZIP_LEVEL)
         .map_err(|e| io::Error::other(format!("libdeflate level {GZIP_LEVEL}: {e:?}")))?;
@@ -565,49 +565,60 @@ fn write_tar<W: Write>(tree: &Tree, epoch: u64, out: W) -> Result<W, EncodeError
     let mut b = tar::Builder::new(out);
     b.mode(tar::HeaderMode::Deterministic);
     for (path, node) in tree.iter() {
-        let err = |source| EncodeError {
-            path: path.clone(),
-            source,
-        };
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(node.mode & 0o7777);
-        h.set_uid(u64::from(node.uid));
-        h.set_gid(u64::from(node.gid));
-        h.set_mtime(epoch);
-        match &node.kind {
-            NodeKind::Dir => {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_size(0);
-                b.append_data(&mut h, format!("{path}/"), std::io::empty())
-                    .map_err(err)?;
-            }
-            NodeKind::File(data) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_size(data.len() as u64);
-                b.append_data(&mut h, path, data.as_slice()).map_err(err)?;
-            }
-            NodeKind::Disk(file) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_size(file.size);
-                let mut r = file.verified_reader().map_err(err)?;
-                b.append_data(&mut h, path, &mut r).map_err(err)?;
-            }
-            NodeKind::Symlink(target) => {
-                h.set_entry_type(tar::EntryType::Symlink);
-                h.set_size(0);
-                b.append_link(&mut h, path, target).map_err(err)?;
-            }
-            NodeKind::Hardlink(target) => {
-                h.set_entry_type(tar::EntryType::Link);
-                h.set_size(0);
-                b.append_link(&mut h, path, target).map_err(err)?;
-            }
-        }
+        append_node(&mut b, path, node, epoch)?;
     }
     b.into_inner().map_err(|source| EncodeError {
         path: "(end of archive)".into(),
         source,
     })
+}
+
+/// Appends one path as bulwark writes every entry: a GNU header with the
+/// node's mode, owner and kind, and `epoch` as its time.
+pub(crate) fn append_node<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &str,
+    node: &Node,
+    epoch: u64,
+) -> Result<(), EncodeError> {
+    let err = |source| EncodeError {
+        path: path.to_owned(),
+        source,
+    };
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(node.mode & 0o7777);
+    h.set_uid(u64::from(node.uid));
+    h.set_gid(u64::from(node.gid));
+    h.set_mtime(epoch);
+    match &node.kind {
+        NodeKind::Dir => {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            b.append_data(&mut h, format!("{path}/"), std::io::empty())
+                .map_err(err)
+        }
+        NodeKind::File(data) => {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(data.len() as u64);
+            b.append_data(&mut h, path, data.as_slice()).map_err(err)
+        }
+        NodeKind::Disk(file) => {
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(file.size);
+            let mut r = file.verified_reader().map_err(err)?;
+            b.append_data(&mut h, path, &mut r).map_err(err)
+        }
+        NodeKind::Symlink(target) => {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, path, target).map_err(err)
+        }
+        NodeKind::Hardlink(target) => {
+            h.set_entry_type(tar::EntryType::Link);
+            h.set_size(0);
+            b.append_link(&mut h, path, target).map_err(err)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 
 mod content;
 mod encode;
+mod splice;
 mod tree;
 
 pub use content::{Content, DiskFile, Spill};
@@ -24,4 +25,5 @@ pub use encode::{
     EncodeError, Layer, LayerCompression, decoder, decompress, encode_layer, encode_layer_blob,
     encode_layer_cached,
 };
+pub use splice::{SourceEntry, SourceLayer, encode_layer_spliced};
 pub use tree::{Node, NodeKind, Tree};

@@ -113,6 +113,13 @@ fn print_text(r: &bulwark_harden::Report) {
         if let Some(e) = &p.entrypoint {
             println!("    entrypoint: {}", safe(e));
         }
+        if p.reused > 0 {
+            println!(
+                "    layer: {:.1} of {:.1} MiB kept the source's compressed bits",
+                mib(p.reused),
+                mib(p.size_after)
+            );
+        }
         if !p.removed_packages.is_empty() {
             println!("    packages removed ({}):", p.removed_packages.len());
             for x in &p.removed_packages {

@@ -44,8 +44,9 @@ fn app_answers(image: &str) -> String {
     ok(out)
 }
 
-/// The source image as a docker archive: mmdebstrap's rootfs imported by
-/// podman with the app as its command (root, as such images usually run).
+/// The source image as a docker archive (and as an OCI layout in
+/// `src-oci`): mmdebstrap's rootfs imported by podman with the app as its
+/// command (root, as such images usually run).
 fn source_image(d: &Path) -> std::path::PathBuf {
     let sources = host_sources();
     std::fs::write(d.join("app.py"), APP).unwrap();
@@ -85,6 +86,13 @@ fn source_image(d: &Path) -> std::path::PathBuf {
     ok(podman()
         .args(["save", "--format", "docker-archive", "-o"])
         .arg(&saved)
+        .arg(&tag)
+        .output()
+        .unwrap());
+    // The same image as an OCI layout: one gzip layer, as podman writes it.
+    ok(podman()
+        .args(["save", "--format", "oci-dir", "-o"])
+        .arg(d.join("src-oci"))
         .arg(&tag)
         .output()
         .unwrap());
@@ -199,6 +207,34 @@ fn an_ordinary_debian_image_is_hardened_and_minified_and_still_works() {
     let moved = format!("docker-archive:{}/elsewhere/copy.tar", d.0.display());
     let again = format!("oci:{}/again:1", d.0.display());
     assert_eq!(harden(&d.0, &[&moved, &again])["digest"], r["digest"]);
+    // From the OCI layout (a gzip layer), the squashed layer copies the
+    // source's compressed bits where nothing changed: the same files,
+    // packages and behaviour, read back by podman (Go's gzip) and trivy.
+    let oci_src = format!("oci:{}", d.0.join("src-oci").display());
+    let spliced = format!("oci:{}/spliced:1", d.0.display());
+    let sr = harden(&d.0, &[&oci_src, &spliced]);
+    let sp = &sr["platforms"][0];
+    assert!(
+        sp["reused"].as_u64().unwrap() > sp["size_after"].as_u64().unwrap() / 2,
+        "{sp}"
+    );
+    assert_eq!(p["reused"], 0, "a docker archive's layer is not compressed");
+    assert_eq!(sp["removed_packages"], p["removed_packages"]);
+    let diff = bulwark(&d.0)
+        .args(["diff", &out, &spliced, "--format", "json"])
+        .output()
+        .unwrap();
+    let files = report_json(&ok(diff))["files"].clone();
+    assert_eq!(
+        (&files["added"], &files["removed"], &files["changed"]),
+        (&0.into(), &0.into(), &0.into()),
+        "{files}"
+    );
+    assert_eq!(trivy_packages(&d.0.join("spliced"), None), ours);
+    assert_eq!(app_answers(&spliced), "hello from uid 65532\n");
+    assert_no_shell(&spliced);
+    let twice = format!("oci:{}/spliced2:1", d.0.display());
+    assert_eq!(harden(&d.0, &[&oci_src, &twice])["digest"], sr["digest"]);
     // Its SBOMs and provenance name the source.
     let prov: serde_json::Value =
         report_json(&std::fs::read_to_string(d.0.join("hard.sbom/hard.provenance.json")).unwrap());
