@@ -9,10 +9,13 @@ use zlib_rs::{Inflate, InflateFlush, Status};
 /// Where zlib stopped after a block: `byte` is the blob offset just past
 /// the last byte it read (the block ends in the byte before, or exactly
 /// there), `out` the uncompressed offset (from the start of the stream).
+/// `gap`: block ends between the edge before (or the member's start) and
+/// this one may not be recorded, so the two need not bound one block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edge {
     pub byte: u64,
     pub out: u64,
+    pub gap: bool,
 }
 
 /// One gzip member: its deflate data starts at byte `data_start` of the
@@ -22,8 +25,11 @@ pub struct Member {
     pub data_start: u64,
     pub out_start: u64,
     /// Block ends zlib reported, in order; the last is the end of the
-    /// member's last block. Some ends may be missing (zlib reports an end
-    /// only when it stops there), none is false.
+    /// member's last block. Some ends are missing (zlib reports an end
+    /// only when it stops there with room left, and ends less than
+    /// [`MIN_EDGE`] bytes of output apart are not kept: the index stays
+    /// small whatever the blob), and the edge after a missing one says so
+    /// (`gap`); none is false.
     pub edges: Vec<Edge>,
 }
 
@@ -35,6 +41,17 @@ pub struct GzipIndex {
 
 /// Longest gzip header accepted (file name and comment included).
 const MAX_HEADER: usize = 64 << 10;
+
+/// Compressed input kept ready for zlib, at least (where there is more).
+const TOP_UP: usize = 1 << 20;
+
+/// Output between two kept edges, at least (the last edge of a member is
+/// always kept).
+pub const MIN_EDGE: u64 = 4 << 10;
+
+/// Members indexed, at most; later ones are read and checked, not indexed
+/// (a blob of tiny members must not make the index outgrow it).
+pub const MAX_MEMBERS: usize = 1 << 16;
 
 /// A reader of the uncompressed bytes of a gzip stream that checks every
 /// member's CRC-32 and length, and records a [`GzipIndex`] on the way.
@@ -49,6 +66,11 @@ pub struct IndexingGzip<R> {
     inflate: Inflate,
     in_member: bool,
     done: bool,
+    /// Since the last kept edge (or the member's start), zlib stopped only
+    /// at block ends that were kept.
+    clean: bool,
+    /// The member being read is in the index.
+    indexing: bool,
     crc: u32,
     member_out: u64,
     out: u64,
@@ -72,6 +94,9 @@ impl<R: Read> IndexingGzip<R> {
     pub fn new(inner: R) -> Self {
         IndexingGzip {
             inner,
+            // Where zlib stops (and so which block ends are kept) depends
+            // on this size and on the sizes the caller reads: both are
+            // constants, so the index depends only on the blob.
             buf: vec![0; 256 << 10],
             pos: 0,
             end: 0,
@@ -80,6 +105,8 @@ impl<R: Read> IndexingGzip<R> {
             inflate: Inflate::new(false, 15),
             in_member: false,
             done: false,
+            clean: true,
+            indexing: false,
             crc: 0,
             member_out: 0,
             out: 0,
@@ -183,17 +210,33 @@ impl<R: Read> IndexingGzip<R> {
             }
         }
         if flags & 2 != 0 {
+            if !self.need(len + 2)? {
+                return Err(short());
+            }
+            // The header's own CRC-16 (the low half of its CRC-32).
+            let b = &self.buf[self.pos..self.pos + len + 2];
+            let want = u16::from_le_bytes([b[len], b[len + 1]]);
+            let found = zlib_rs::crc32::crc32(0, &b[..len]) as u16;
+            if want != found {
+                return Err(invalid(format!(
+                    "the gzip header at byte {at} says CRC-16 {want:04x}; it has {found:04x}"
+                )));
+            }
             len += 2;
         }
         if !self.need(len)? {
             return Err(short());
         }
         self.pos += len;
-        self.index.members.push(Member {
-            data_start: self.at(),
-            out_start: self.out,
-            edges: Vec::new(),
-        });
+        self.indexing = self.index.members.len() < MAX_MEMBERS;
+        if self.indexing {
+            self.index.members.push(Member {
+                data_start: self.at(),
+                out_start: self.out,
+                edges: Vec::new(),
+            });
+        }
+        self.clean = true;
         self.inflate.reset(false);
         self.crc = 0;
         self.member_out = 0;
@@ -234,6 +277,11 @@ impl<R: Read> Read for IndexingGzip<R> {
                 }
                 continue;
             }
+            // Input for a whole block, mostly: where zlib runs out of input
+            // a block end cannot be told.
+            if self.end - self.pos < TOP_UP {
+                self.need(TOP_UP)?;
+            }
             if self.pos == self.end && !self.need(1)? {
                 return Err(invalid(format!(
                     "the gzip stream ends inside a member, at byte {}",
@@ -262,27 +310,31 @@ impl<R: Read> Read for IndexingGzip<R> {
             filled += made;
             self.out += made as u64;
             self.member_out += made as u64;
-            let edge = Edge {
-                byte: self.at(),
-                out: self.out,
-            };
-            let member = self.index.members.last_mut();
-            match status {
-                Status::StreamEnd => {
-                    if let Some(m) = member {
-                        m.edges.push(edge);
-                    }
-                    self.trailer()?;
+            let at = self.at();
+            let member = self.index.members.last_mut().filter(|_| self.indexing);
+            // Input and room left: zlib stopped at the end of a block.
+            let block_end = status == Status::StreamEnd
+                || (status == Status::Ok && self.pos < self.end && filled < out.len());
+            if !block_end {
+                self.clean = false;
+            } else if let Some(m) = member
+                // zlib may stop again where it stopped.
+                && m.edges.last().is_none_or(|e| e.byte != at)
+            {
+                let from = m.edges.last().map_or(m.out_start, |e| e.out);
+                if status == Status::StreamEnd || self.out - from >= MIN_EDGE {
+                    m.edges.push(Edge {
+                        byte: at,
+                        out: self.out,
+                        gap: !self.clean,
+                    });
+                    self.clean = true;
+                } else {
+                    self.clean = false;
                 }
-                // Input and room left: zlib stopped at the end of a block.
-                Status::Ok if self.pos < self.end && filled < out.len() => {
-                    if let Some(m) = member
-                        && m.edges.last() != Some(&edge)
-                    {
-                        m.edges.push(edge);
-                    }
-                }
-                _ => {}
+            }
+            if status == Status::StreamEnd {
+                self.trailer()?;
             }
         }
         Ok(filled)

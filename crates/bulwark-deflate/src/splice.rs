@@ -162,11 +162,13 @@ fn peek(src: &[u8], at: u64, n: u32) -> u32 {
 /// The block that starts where zlib stopped at byte `byte` of `data` (it
 /// starts in the 8 bits before, or at `byte` itself), decodes to
 /// `out_len` bytes and ends in the byte before `next_byte` (or exactly
-/// there). `None` unless exactly one bit fits.
+/// there). `None` unless exactly one bit fits. When the two stops are
+/// consecutive block ends (no [`gap`](crate::gzip::Edge::gap)), the true
+/// block fits, so the answer is it or `None`, never another.
 pub fn find_block(data: &[u8], byte: u64, out_len: u64, next_byte: u64) -> Option<Block> {
     let mut found = None;
     for back in 0..8u64 {
-        let Some(bit) = (byte * 8).checked_sub(back) else {
+        let Some(bit) = byte.checked_mul(8).and_then(|b| b.checked_sub(back)) else {
             break;
         };
         if let Ok(b) = block_at(data, bit)

@@ -363,8 +363,16 @@ mod splicing {
                     ends.push((m.data_start + b.end.div_ceil(8), out));
                 }
                 prop_assert_eq!(m.edges.last().map(|e| (e.byte, e.out)), ends.last().copied());
+                // Every edge is a block end; one without a gap follows the
+                // edge before it (or the member's start) by one block.
+                let mut before: Option<usize> = None;
                 for e in &m.edges {
-                    prop_assert!(ends.contains(&(e.byte, e.out)), "{:?} is no block end", e);
+                    let at = ends.iter().position(|&x| x == (e.byte, e.out));
+                    prop_assert!(at.is_some(), "{:?} is no block end", e);
+                    if !e.gap {
+                        prop_assert_eq!(at, Some(before.map_or(0, |b| b + 1)), "{:?}", e);
+                    }
+                    before = at;
                 }
             }
         }

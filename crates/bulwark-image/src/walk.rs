@@ -219,8 +219,13 @@ use bulwark_limits::{MAX_CAPTURE, MAX_CAPTURED, MAX_ENTRIES};
 /// the blob, one inflates it, and the caller's thread parses the tar. The
 /// stages pass chunks through bounded pipes (2 MiB in flight each), so
 /// sha256, inflation and parsing overlap and memory stays flat. Buffers go
-/// back to the stage that fills them.
+/// back to the stage that fills them. Every chunk but the last is full,
+/// whatever the source's reads return: which block ends a harden walk
+/// keeps depends on these sizes, so they are constants.
 const CHUNK: usize = 512 << 10;
+
+/// Chunks of an indexed gzip layer's tar ([`Opened::walk_full_indexed`]).
+const INDEXED_CHUNK: usize = 4 << 20;
 
 /// Chunks in flight per pipe.
 const DEPTH: usize = 4;
@@ -229,8 +234,18 @@ const DEPTH: usize = 4;
 /// come back whole), showing each to `seen`. False when the reader failed
 /// (the error was sent on) or the receiver hung up.
 fn pump(r: &mut dyn Read, tx: &PipeWriter, seen: &mut dyn FnMut(&[u8])) -> bool {
+    pump_chunks(r, tx, CHUNK, seen)
+}
+
+/// [`pump`] in chunks of `chunk` bytes.
+fn pump_chunks(
+    r: &mut dyn Read,
+    tx: &PipeWriter,
+    chunk: usize,
+    seen: &mut dyn FnMut(&[u8]),
+) -> bool {
     loop {
-        let mut buf = tx.buffer(CHUNK);
+        let mut buf = tx.buffer(chunk);
         let mut filled = 0;
         let mut failed = None;
         while filled < buf.len() {
@@ -270,8 +285,8 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
 }
 
 /// Where stage 1 reports the blob's sha256 and size after its last byte,
-/// and the copy it was asked to make (`None` if writing it failed).
-type ReadDone = mpsc::Receiver<(String, u64, Option<std::fs::File>)>;
+/// and the copy it was asked to make (or why writing it failed).
+type ReadDone = mpsc::Receiver<(String, u64, io::Result<Option<std::fs::File>>)>;
 
 /// Stage 1: reads and hashes the blob, and copies it into `copy` when
 /// given. The handle yields its sha256 and size once everything was read;
@@ -287,18 +302,24 @@ fn read_stage(
     spawn("layer-read", move || {
         let mut hasher = Sha256::new();
         let mut n = 0u64;
+        let mut failed = None;
         let complete = pump(&mut raw, &tx, &mut |c| {
             hasher.update(c);
             n += c.len() as u64;
             shared.store(n, Ordering::Relaxed);
             if let Some(f) = copy.as_mut()
-                && io::Write::write_all(f, c).is_err()
+                && let Err(e) = io::Write::write_all(f, c)
             {
+                failed = Some(e);
                 copy = None;
             }
         });
         if complete {
             let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+            let copy = match failed {
+                Some(e) => Err(e),
+                None => Ok(copy),
+            };
             let _ = done_tx.send((digest, n, copy));
         }
     })?;
@@ -358,8 +379,10 @@ fn decode_stage(
         let chained = io::Cursor::new(head[..got].to_vec()).chain(input);
         let mut noop = |_: &[u8]| {};
         if gzip && let Some(ix) = index {
+            // Larger chunks: zlib stops less often where a block end
+            // cannot be told (a full buffer), so more block ends are kept.
             let mut d = bulwark_deflate::gzip::IndexingGzip::new(chained);
-            if pump(&mut d, &tx, &mut noop) {
+            if pump_chunks(&mut d, &tx, INDEXED_CHUNK, &mut noop) {
                 let (mut rest, index) = d.into_parts();
                 let _ = io::copy(&mut rest, &mut io::sink());
                 let _ = ix.send(index);
@@ -576,8 +599,17 @@ impl Opened {
             reason,
         };
         let raw = self.layer_reader(l)?;
-        // A copy that cannot be made only means nothing is reused.
-        let copy = fs.want_index.then(|| tempfile::tempfile().ok()).flatten();
+        // A copy that cannot be made is an error, not less reuse: the
+        // layer written from it must not depend on the machine.
+        let copy = if fs.want_index {
+            Some(tempfile::tempfile().map_err(|e| {
+                layer_err(format!(
+                    "cannot make a private copy of it in TMPDIR ({e}); free space there or set TMPDIR"
+                ))
+            })?)
+        } else {
+            None
+        };
         let (compressed_stream, read_done, compressed) =
             read_stage(raw, copy).map_err(|e| layer_err(e.to_string()))?;
         let (id_tx, id_rx) = mpsc::channel();
@@ -615,6 +647,11 @@ impl Opened {
         }
         fs.layer_sizes.push((count, uncompressed));
         if fs.want_index {
+            let copy = copy.map_err(|e| {
+                layer_err(format!(
+                    "cannot write a private copy of it in TMPDIR ({e}); free space there or set TMPDIR"
+                ))
+            })?;
             let index = ix_rx.recv().ok();
             fs.copies.push(
                 copy.zip(index)

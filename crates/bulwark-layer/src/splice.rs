@@ -94,10 +94,14 @@ pub fn encode_layer_spliced(
     let runs: Vec<Run> = {
         use rayon::prelude::*;
         let spans = parts.spans();
-        spans
+        let planned = spans
             .par_iter()
-            .filter_map(|s| plan_run(s, layers.get(s.layer).copied().flatten()?))
-            .collect()
+            .filter_map(|s| {
+                let layer = layers.get(s.layer).copied().flatten()?;
+                plan_run(s, layer).transpose()
+            })
+            .collect::<io::Result<Vec<Run>>>();
+        planned.map_err(scratch)?
     };
     let segments = segments(&runs, parts.len);
     // The tar's digest is taken in a thread of its own, from the parts
@@ -354,59 +358,86 @@ struct Run {
 /// refer to before them (at most [`WINDOW`]) inside it too; `None` when
 /// there is none worth a member, or its first or last bit cannot be told
 /// for sure.
-fn plan_run(span: &Span, layer: SourceLayer<'_>) -> Option<Run> {
+fn plan_run(span: &Span, layer: SourceLayer<'_>) -> io::Result<Option<Run>> {
     let (s, e) = (span.src, span.src + span.len);
-    let member = layer
-        .index
-        .members
-        .iter()
-        .find(|m| m.out_start <= s && m.edges.last().is_some_and(|x| x.out >= e))?;
+    let members = &layer.index.members;
+    let Some(member) = members[..members.partition_point(|m| m.out_start <= s)]
+        .last()
+        .filter(|m| m.edges.last().is_some_and(|x| x.out >= e))
+    else {
+        return Ok(None);
+    };
     let edges = &member.edges;
-    // Block k runs from edges[k - 1] to edges[k]; the member's last block
-    // (final) is never copied or probed.
-    let last = edges.len().checked_sub(1)?;
+    // Block k runs from edges[k - 1] to edges[k], when edges[k] has no gap
+    // before it; the member's last block (final) is never copied or probed.
+    let Some(last) = edges.len().checked_sub(1) else {
+        return Ok(None);
+    };
+    let one_block = |k: usize| k >= 1 && k < last && !edges[k].gap;
     // The first block inside the span whose references stay inside it: it
     // reaches back `reach` bytes, and each block after it at most 32 KiB
     // before its own start, so the window before the run is the larger of
     // the two.
-    let first = (1..last)
-        .filter(|&k| edges[k - 1].out >= s && edges[k].out <= e)
+    let k0 = edges.partition_point(|x| x.out < s) + 1;
+    let k1 = edges.partition_point(|x| x.out <= e);
+    let rest = |k: usize| (WINDOW + edges[k - 1].out).saturating_sub(edges[k].out);
+    let mut first = None;
+    for k in (k0..k1.min(last))
+        .filter(|&k| one_block(k) && edges[k - 1].out >= s + rest(k))
         .take(8)
-        .find_map(|k| {
-            let (from, _, reach) = probe(layer.file, edges, k)?;
-            let rest = (WINDOW + edges[k - 1].out).saturating_sub(edges[k].out);
+    {
+        let rest = rest(k);
+        if let Some((from, _, reach)) = probe(layer.file, edges, k)? {
             let window = u64::from(reach).max(rest);
-            (edges[k - 1].out >= s + window).then_some((k, from, window))
-        })?;
-    // The last block inside the span (the member's last block, final, is
-    // never copied): its end is the run's end.
-    let after = (first.0..last)
-        .rev()
-        .filter(|&j| edges[j].out <= e)
-        .take(4)
-        .find_map(|j| Some((j, probe(layer.file, edges, j)?)))?;
-    let (k, j) = (first.0, after.0);
+            if edges[k - 1].out >= s + window {
+                first = Some((k, from, window));
+                break;
+            }
+        }
+    }
+    let Some((k, from, window)) = first else {
+        return Ok(None);
+    };
+    // The last block inside the span: its end is the run's end.
+    let mut after = None;
+    for j in (k..k1.min(last)).rev().filter(|&j| one_block(j)).take(4) {
+        if let Some((_, to, _)) = probe(layer.file, edges, j)? {
+            after = Some((j, to));
+            break;
+        }
+    }
+    let Some((j, to)) = after else {
+        return Ok(None);
+    };
     let len = edges[j].out - edges[k - 1].out;
-    (len >= MIN_RUN).then_some(Run {
+    Ok((len >= MIN_RUN).then_some(Run {
         out: span.out + (edges[k - 1].out - s),
         len,
-        window: first.2,
+        window,
         layer: span.layer,
-        from: first.1,
-        to: (after.1).1,
-    })
+        from,
+        to,
+    }))
 }
 
 /// The first and last bit of block `k` (from `edges[k - 1]` to
-/// `edges[k]`) in the blob and how far back it reaches, when exactly one
-/// bit starts a block that fits those ends.
-fn probe(file: &File, edges: &[Edge], k: usize) -> Option<(u64, u64, u32)> {
+/// `edges[k]`, consecutive block ends) in the blob and how far back it
+/// reaches, when exactly one bit starts a block that fits those ends.
+///
+/// # Errors
+/// The blob copy cannot be read.
+fn probe(file: &File, edges: &[Edge], k: usize) -> io::Result<Option<(u64, u64, u32)>> {
     let (a, b) = (edges[k - 1], edges[k]);
-    let lo = a.byte.checked_sub(1)?;
-    let mut buf = vec![0u8; usize::try_from(b.byte.checked_sub(lo)?).ok()?];
-    file.read_exact_at(&mut buf, lo).ok()?;
-    let block = find_block(&buf, a.byte - lo, b.out - a.out, b.byte - lo)?;
-    Some((lo * 8 + block.start, lo * 8 + block.end, block.reach))
+    let (Some(lo), Some(len)) = (
+        a.byte.checked_sub(1),
+        b.byte.checked_sub(a.byte.saturating_sub(1)),
+    ) else {
+        return Ok(None);
+    };
+    let mut buf = vec![0u8; usize::try_from(len).map_err(io::Error::other)?];
+    file.read_exact_at(&mut buf, lo)?;
+    Ok(find_block(&buf, a.byte - lo, b.out - a.out, b.byte - lo)
+        .map(|block| (lo * 8 + block.start, lo * 8 + block.end, block.reach)))
 }
 
 /// A gzip member's worth of the new tar.
@@ -452,8 +483,7 @@ fn segments(runs: &[Run], total: u64) -> Vec<Segment> {
 }
 
 /// One segment as a gzip member, and the bytes of it copied: `plain` is a
-/// fresh piece's bytes, or a copied run's window. A run whose bits cannot
-/// be read back is compressed instead.
+/// fresh piece's bytes, or a copied run's window.
 fn member(
     seg: &Segment,
     plain: &[u8],
@@ -463,18 +493,16 @@ fn member(
     let Segment::Copied(run) = seg else {
         return Ok((gzip_members(&[plain])?.concat(), 0));
     };
-    if let Some(layer) = layers.get(run.layer).copied().flatten() {
-        match copied_member(run, plain, parts, layer.file) {
-            Ok(m) => {
-                if cfg!(debug_assertions) {
-                    check_copied(&m, &parts.fill(seg.range()))?;
-                }
-                return Ok((m, run.len));
-            }
-            Err(e) => tracing::debug!("compressing a run afresh: {e}"),
-        }
+    let layer = layers
+        .get(run.layer)
+        .copied()
+        .flatten()
+        .ok_or_else(|| io::Error::other("a run from a layer that was not indexed"))?;
+    let m = copied_member(run, plain, parts, layer.file)?;
+    if cfg!(debug_assertions) {
+        check_copied(&m, &parts.fill(seg.range()))?;
     }
-    Ok((gzip_members(&[&parts.fill(seg.range())])?.concat(), 0))
+    Ok((m, run.len))
 }
 
 /// The gzip header bulwark writes: no time, no name, OS 255 (unknown).
@@ -528,7 +556,8 @@ fn check_copied(member: &[u8], plain: &[u8]) -> io::Result<()> {
 /// Whether `h` may stand for `node` at `path` as it is: a single POSIX
 /// ustar header block (no GNU or PAX extensions, so every reader reads it
 /// alike) with a valid checksum and canonical fields, naming exactly this
-/// path, kind, mode, owner, size and link target. Anything else is written
+/// path, kind, mode, numeric owner (and no owner names), size and link
+/// target. Anything else is written
 /// anew.
 pub(crate) fn verbatim(h: &[u8; 512], path: &str, node: &Node) -> bool {
     if &h[257..263] != b"ustar\0" || &h[263..265] != b"00" || h[500..].iter().any(|&b| b != 0) {
@@ -537,7 +566,9 @@ pub(crate) fn verbatim(h: &[u8; 512], path: &str, node: &Node) -> bool {
     if octal(&h[148..156]) != Some(checksum(h)) {
         return false;
     }
-    let (Some(name), Some(prefix), Some(link), Some(_), Some(_)) = (
+    // No user or group name: GNU tar and bsdtar extracting as root take a
+    // name over the number, so a name could give the file another owner.
+    let (Some(name), Some(prefix), Some(link), Some(b""), Some(b"")) = (
         text(&h[0..100]),
         text(&h[345..500]),
         text(&h[157..257]),
