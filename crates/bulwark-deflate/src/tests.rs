@@ -412,6 +412,19 @@ mod splicing {
         let mut flags = good.clone();
         flags[3] = 0x20;
         assert!(read(&flags).unwrap_err().contains("reserved"));
+        // A header CRC-16 (FHCRC): checked.
+        let with_hcrc = |crc: u16| {
+            let mut h = good[..10].to_vec();
+            h[3] = 2;
+            let mut v = h.clone();
+            v.extend_from_slice(&crc.to_le_bytes());
+            v.extend_from_slice(&good[10..]);
+            (zlib_rs::crc32::crc32(0, &h) as u16, v)
+        };
+        let (right, _) = with_hcrc(0);
+        assert!(read(&with_hcrc(right).1).is_ok());
+        let err = read(&with_hcrc(right ^ 1).1).unwrap_err();
+        assert!(err.contains("CRC-16"), "{err}");
         let mut data = good;
         data[20] ^= 0xff;
         assert!(read(&data).is_err());

@@ -522,12 +522,10 @@ impl<W: Write> Write for GzipPieces<W> {
 /// parallel.
 pub(crate) fn gzip_members(pieces: &[&[u8]]) -> io::Result<Vec<Vec<u8>>> {
     use rayon::prelude::*;
-    let level = libdeflater::CompressionLvl::new(GZIP_LEVEL)
-        .map_err(|e| io::Error::other(format!("libdeflate level {GZIP_LEVEL}: {e:?}")))?;
     pieces
         .par_iter()
         .map(|piece| {
-            let mut c = libdeflater::Compressor::new(level);
+            let mut c = libdeflate()?;
             let mut out = vec![0; c.gzip_compress_bound(piece.len())];
             let n = c
                 .gzip_compress(piece, &mut out)
@@ -536,6 +534,13 @@ pub(crate) fn gzip_members(pieces: &[&[u8]]) -> io::Result<Vec<Vec<u8>>> {
             Ok(out)
         })
         .collect()
+}
+
+/// libdeflate at [`GZIP_LEVEL`], as every gzip layer is compressed.
+pub(crate) fn libdeflate() -> io::Result<libdeflater::Compressor> {
+    let level = libdeflater::CompressionLvl::new(GZIP_LEVEL)
+        .map_err(|e| io::Error::other(format!("libdeflate level {GZIP_LEVEL}: {e:?}")))?;
+    Ok(libdeflater::Compressor::new(level))
 }
 
 /// The tar's size, or a little more: a header per entry, contents padded to
@@ -581,6 +586,27 @@ pub(crate) fn append_node<W: Write>(
     node: &Node,
     epoch: u64,
 ) -> Result<(), EncodeError> {
+    append(b, path, node, epoch, true)
+}
+
+/// [`append_node`] without a regular file's data and padding: the header
+/// (and any long-name record) alone, for a caller that has the bytes.
+pub(crate) fn append_header<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &str,
+    node: &Node,
+    epoch: u64,
+) -> Result<(), EncodeError> {
+    append(b, path, node, epoch, false)
+}
+
+fn append<W: Write>(
+    b: &mut tar::Builder<W>,
+    path: &str,
+    node: &Node,
+    epoch: u64,
+    with_data: bool,
+) -> Result<(), EncodeError> {
     let err = |source| EncodeError {
         path: path.to_owned(),
         source,
@@ -600,11 +626,15 @@ pub(crate) fn append_node<W: Write>(
         NodeKind::File(data) => {
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(data.len() as u64);
-            b.append_data(&mut h, path, data.as_slice()).map_err(err)
+            let data: &[u8] = if with_data { data } else { &[] };
+            b.append_data(&mut h, path, data).map_err(err)
         }
         NodeKind::Disk(file) => {
             h.set_entry_type(tar::EntryType::Regular);
             h.set_size(file.size);
+            if !with_data {
+                return b.append_data(&mut h, path, std::io::empty()).map_err(err);
+            }
             let mut r = file.verified_reader().map_err(err)?;
             b.append_data(&mut h, path, &mut r).map_err(err)
         }

@@ -30,8 +30,8 @@ use sha2::{Digest, Sha256};
 
 use crate::content::{Content, SpillWriter};
 use crate::encode::{
-    EncodeError, GZIP_LEVEL, GZIP_PIECE, Layer, LayerCompression, append_node, compressor,
-    encode_layer_blob, gzip_members, scratch,
+    EncodeError, GZIP_PIECE, Layer, LayerCompression, append_header, compressor, encode_layer_blob,
+    gzip_members, libdeflate, scratch,
 };
 use crate::tree::{Node, NodeKind, Tree};
 
@@ -76,8 +76,8 @@ pub struct SourceEntry<'a> {
 /// is encoded as [`encode_layer_blob`] does.
 ///
 /// # Errors
-/// As [`encode_layer_blob`]; a source blob that cannot be read only means
-/// its bits are compressed afresh.
+/// As [`encode_layer_blob`]; a source blob copy that cannot be read is an
+/// error too (the layer must depend on the source alone).
 pub fn encode_layer_spliced(
     tree: &Tree,
     epoch: u64,
@@ -229,9 +229,16 @@ impl Parts {
         let mut done: HashSet<&str> = HashSet::new();
         let mut ordered: Vec<&SourceEntry<'_>> = entries.iter().collect();
         ordered.sort_by_key(|e| (e.layer, e.start));
+        // Written as every bulwark entry is; a file's bytes stay where they
+        // are (the tree's), only the header is made.
         let canonical = |p: &mut Parts, b: &mut tar::Builder<Vec<u8>>, path: &str, node: &Node| {
-            append_node(b, path, node, epoch)?;
+            append_header(b, path, node, epoch)?;
             p.push(Bytes::Owned(std::mem::take(b.get_mut())), None);
+            if let NodeKind::File(data) = &node.kind {
+                let n = data.len() as u64;
+                p.push(Bytes::Shared(data.clone()), None);
+                p.push(Bytes::Zeros(n.next_multiple_of(512) - n), None);
+            }
             Ok::<_, EncodeError>(())
         };
         for e in ordered {
@@ -510,9 +517,7 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 /// A member of the window compressed afresh and the run's bits copied.
 fn copied_member(run: &Run, window: &[u8], parts: &Parts, file: &File) -> io::Result<Vec<u8>> {
-    let level = libdeflater::CompressionLvl::new(GZIP_LEVEL)
-        .map_err(|e| io::Error::other(format!("libdeflate level {GZIP_LEVEL}: {e:?}")))?;
-    let mut c = libdeflater::Compressor::new(level);
+    let mut c = libdeflate()?;
     let mut stream = vec![0; c.deflate_compress_bound(window.len())];
     let n = c
         .deflate_compress(window, &mut stream)

@@ -336,6 +336,20 @@ fn what_cannot_be_analysed_or_holds_secrets_is_refused_and_nothing_written() {
     // Naming what to keep is enough: bash and its record go, /app stays.
     let r = harden(&d.0, &["oci:opaque:t", "oci:out2:1", "--keep", "/app"]);
     assert_eq!(removed(&r), ["bash"]);
+    // The private copy of a gzip layer cannot be made: an error saying
+    // where, not a layer written another way.
+    let err = fails(
+        bulwark(&d.0)
+            .env("TMPDIR", d.0.join("no-such-dir"))
+            .args(["harden", "oci:opaque:t", "oci:out2b:1", "--keep", "/app"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains("cannot make a private copy") && err.contains("TMPDIR"),
+        "{err}"
+    );
+    assert!(!d.0.join("out2b").exists());
     assert_eq!(bulwark_packages(&d.0, "oci:out2:1"), ["libc6=2.36-9"]);
 
     // A private key and a token in ENV: refused unless --allow-secrets.
