@@ -101,7 +101,30 @@ impl LowerDir {
 }
 impl Drop for LowerDir {
     fn drop(&mut self) {
+        podman_forget(&self.0);
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes the images podman pulled from OCI layouts under `dir` (it names
+/// them `localhost/DIR/LAYOUT`). podman's vfs store keeps a whole copy of
+/// each layer stack, so a test that runs several images would otherwise
+/// leave gigabytes behind and can fill a CI machine's disk.
+pub(crate) fn podman_forget(dir: &Path) {
+    let Ok(out) = podman()
+        .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .output()
+    else {
+        return;
+    };
+    let prefix = format!("localhost{}/", dir.display());
+    let mine: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .map(str::to_owned)
+        .collect();
+    if !mine.is_empty() {
+        let _ = podman().arg("rmi").arg("-f").args(&mine).output();
     }
 }
 

@@ -8,8 +8,8 @@ use std::process::Command;
 
 use crate::common::{fails, ok, tool};
 use crate::examples::{
-    LowerDir, assert_no_shell, bulwark, bulwark_packages, host_sources, podman, podman_start,
-    report_json, trivy_packages,
+    LowerDir, assert_no_shell, bulwark, bulwark_packages, host_sources, podman, podman_forget,
+    podman_start, report_json, trivy_packages,
 };
 
 const APP: &str = r#"import http.server, os
@@ -201,12 +201,14 @@ fn an_ordinary_debian_image_is_hardened_and_minified_and_still_works() {
     // It runs read-only, without capabilities, as non-root; no shell.
     assert_eq!(app_answers(&out), "hello from uid 65532\n");
     assert_no_shell(&out);
+    podman_forget(&d.0);
     // Reproducible from the same input, wherever its file lies.
     std::fs::create_dir(d.0.join("elsewhere")).unwrap();
     std::fs::hard_link(&src, d.0.join("elsewhere/copy.tar")).unwrap();
     let moved = format!("docker-archive:{}/elsewhere/copy.tar", d.0.display());
     let again = format!("oci:{}/again:1", d.0.display());
     assert_eq!(harden(&d.0, &[&moved, &again])["digest"], r["digest"]);
+    let _ = std::fs::remove_dir_all(d.0.join("again"));
     // From the OCI layout (a gzip layer), the squashed layer copies the
     // source's compressed bits where nothing changed: the same files,
     // packages and behaviour, read back by podman (Go's gzip) and trivy.
@@ -233,8 +235,10 @@ fn an_ordinary_debian_image_is_hardened_and_minified_and_still_works() {
     assert_eq!(trivy_packages(&d.0.join("spliced"), None), ours);
     assert_eq!(app_answers(&spliced), "hello from uid 65532\n");
     assert_no_shell(&spliced);
+    podman_forget(&d.0);
     let twice = format!("oci:{}/spliced2:1", d.0.display());
     assert_eq!(harden(&d.0, &[&oci_src, &twice])["digest"], sr["digest"]);
+    let _ = std::fs::remove_dir_all(d.0.join("spliced2"));
     // Its SBOMs and provenance name the source.
     let prov: serde_json::Value =
         report_json(&std::fs::read_to_string(d.0.join("hard.sbom/hard.provenance.json")).unwrap());
@@ -255,6 +259,7 @@ fn an_ordinary_debian_image_is_hardened_and_minified_and_still_works() {
     assert_eq!(trivy_packages(&d.0.join("delta"), None), ours);
     assert_eq!(app_answers(&delta), "hello from uid 65532\n");
     assert_no_shell(&delta);
+    podman_forget(&d.0);
     // File capabilities (setcap'd by maintainer scripts) are gone from both
     // forms: each file that had them went with its package or is listed.
     // iputils-ping's maintainer script runs `setcap cap_net_raw+ep`; the
@@ -287,6 +292,7 @@ fn an_ordinary_debian_image_is_hardened_and_minified_and_still_works() {
     let ratio = mp["size_before"].as_f64().unwrap() / mp["size_after"].as_f64().unwrap();
     assert!(ratio >= 5.0, "minified only {ratio:.1}x: {mp}");
     assert_eq!(app_answers(&min), "hello from uid 65532\n");
+    podman_forget(&d.0);
     assert_eq!(
         trivy_packages(&d.0.join("min"), None),
         bulwark_packages(&d.0, &min)
